@@ -1,0 +1,31 @@
+"""Per-request GraphQL context: who asks, the request's one clock, and fresh loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gql.loaders import Loaders
+from resolvers.options import QueryOptions
+from storage.accounts import AccountStore, TokenInfo
+from storage.store import SessionStore
+
+
+@dataclass
+class Context:
+    store: SessionStore
+    accounts: AccountStore
+    options: QueryOptions
+    token: TokenInfo
+    #: The request's reference time (unix seconds), read once; `now` arguments override it.
+    now: float
+    loaders: Loaders = field(init=False)
+    request: Any = None
+    response: Any = None
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.store, self.accounts, self.options, self.token.org_id)
+
+    @property
+    def org_id(self) -> int:
+        return self.token.org_id

@@ -1,0 +1,396 @@
+"""GraphQL object types. Fields stay thin: they parse arguments and ask a loader or a
+resolver function; the numbers are computed in `resolvers/`."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from gql.errors import BadUserInput
+from gql.loaders import AdoptionKey, HealthKey
+from resolvers import health
+from resolvers.errors import InvalidQuery
+from storage.accounts import ProjectInfo
+
+from gql.context import Context
+
+ContextInfo = Info[Context, None]
+
+
+@strawberry.enum
+class HealthStat(Enum):
+    SESSIONS = "sessions"
+    USERS = "users"
+
+
+@strawberry.enum
+class SessionStatus(Enum):
+    HEALTHY = "healthy"
+    ERRORED = "errored"
+    CRASHED = "crashed"
+    ABNORMAL = "abnormal"
+    UNHANDLED = "unhandled"
+
+
+@strawberry.enum
+class AdoptionStage(Enum):
+    ADOPTED = "adopted"
+    LOW_ADOPTION = "low_adoption"
+    REPLACED = "replaced"
+
+
+@strawberry.enum
+class ReleaseSort(Enum):
+    SESSIONS = "sessions"
+    USERS = "users"
+    CRASH_FREE_SESSIONS = "crash_free_sessions"
+    CRASH_FREE_USERS = "crash_free_users"
+
+
+def parse_id(value: strawberry.ID | str, what: str = "project") -> int:
+    text = str(value)
+    if not text.isdigit() or not text.isascii() or int(text) <= 0:
+        raise BadUserInput(f"Invalid {what} id: {text!r}")
+    return int(text)
+
+
+def reference_time(info: ContextInfo, now: datetime | None) -> float:
+    """The request's one clock, unless the query passes its own `now`."""
+    return now.timestamp() if now is not None else info.context.now
+
+
+def as_datetime(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def env_tuple(environments: list[str] | None) -> tuple[str, ...] | None:
+    return None if environments is None else tuple(environments)
+
+
+@strawberry.type(description="Values over time, columnar: `values[i]` belongs to `intervals[i]`.")
+class TimeSeries:
+    intervals: list[datetime]
+    values: list[float | None]
+
+
+@strawberry.type(description="24-hour adoption of a release within its project.")
+class Adoption:
+    adoption: float | None = strawberry.field(
+        description="Percent (0..100) of the project's users in the last 24 h; null without data."
+    )
+    sessions_adoption: float | None = strawberry.field(
+        description="Percent (0..100) of the project's sessions in the last 24 h."
+    )
+    users_24h: int
+    sessions_24h: int
+    project_users_24h: int
+    project_sessions_24h: int
+
+    @classmethod
+    def from_result(cls, a: health.ReleaseAdoption) -> Adoption:
+        return cls(
+            adoption=a.adoption,
+            sessions_adoption=a.sessions_adoption,
+            users_24h=a.users_24h,
+            sessions_24h=a.sessions_24h,
+            project_users_24h=a.project_users_24h,
+            project_sessions_24h=a.project_sessions_24h,
+        )
+
+
+@strawberry.type(description="The release overview: totals over the summary period.")
+class SessionStats:
+    total_sessions: int | None = strawberry.field(description="Started sessions; null when 0.")
+    total_users: int | None = strawberry.field(description="Distinct users; null without users.")
+    crash_free_sessions: float | None = strawberry.field(description="Percent, 0..100.")
+    crash_free_users: float | None = strawberry.field(description="Percent, 0..100.")
+    unhandled_session_rate: float | None = strawberry.field(
+        description="Percent of sessions that crashed or ended unhandled."
+    )
+    unhandled_user_rate: float | None
+    sessions_crashed: int
+    sessions_errored: int
+    sessions_abnormal: int
+    sessions_unhandled: int
+    duration_p50: float | None = strawberry.field(description="Seconds.")
+    duration_p90: float | None = strawberry.field(description="Seconds.")
+    has_health_data: bool
+    adoption: Adoption | None
+    series: TimeSeries | None = strawberry.field(
+        description="Health stats (sessions or users per bucket) when healthStatsPeriod is given."
+    )
+
+    @classmethod
+    def from_result(cls, o: health.ReleaseOverview) -> SessionStats:
+        series = None
+        if o.stats is not None:
+            series = TimeSeries(
+                intervals=[as_datetime(t) for t, _ in o.stats],
+                values=[float(v) for _, v in o.stats],
+            )
+        return cls(
+            total_sessions=o.total_sessions,
+            total_users=o.total_users,
+            crash_free_sessions=o.crash_free_sessions,
+            crash_free_users=o.crash_free_users,
+            unhandled_session_rate=o.unhandled_session_rate,
+            unhandled_user_rate=o.unhandled_user_rate,
+            sessions_crashed=o.sessions_crashed,
+            sessions_errored=o.sessions_errored,
+            sessions_abnormal=o.sessions_abnormal,
+            sessions_unhandled=o.sessions_unhandled,
+            duration_p50=o.duration_p50,
+            duration_p90=o.duration_p90,
+            has_health_data=o.has_health_data,
+            adoption=Adoption.from_result(o.adoption) if o.adoption else None,
+            series=series,
+        )
+
+
+@strawberry.federation.type(keys=["projectId version"], description="A release of a project.")
+class Release:
+    project_id: strawberry.ID
+    version: str
+
+    @classmethod
+    def resolve_reference(cls, info: ContextInfo, project_id: strawberry.ID, version: str) -> Release:
+        return cls(project_id=project_id, version=version)
+
+    @property
+    def pair(self) -> tuple[int, str]:
+        return (parse_id(self.project_id), self.version)
+
+    @strawberry.field
+    async def project(self, info: ContextInfo) -> Project | None:
+        found = await info.context.loaders.project_by_id.load(self.pair[0])
+        return Project.from_info(found) if found else None
+
+    @strawberry.field(description="The release overview (get_release_health_data_overview).")
+    async def health(
+        self,
+        info: ContextInfo,
+        environments: list[str] | None = None,
+        summary_period: str = "24h",
+        health_stats_period: str | None = None,
+        stat: HealthStat = HealthStat.SESSIONS,
+        now: datetime | None = None,
+    ) -> SessionStats:
+        key = HealthKey(
+            pair=self.pair,
+            environments=env_tuple(environments),
+            summary_period=summary_period,
+            health_stats_period=health_stats_period,
+            stat=stat.value,
+            now=reference_time(info, now),
+        )
+        if await info.context.loaders.project_by_id.load(key.pair[0]) is None:
+            raise BadUserInput(f"Project {key.pair[0]} does not exist")
+        try:
+            overview = await info.context.loaders.release_health.load(key)
+        except InvalidQuery as exc:
+            raise BadUserInput(exc.message) from None
+        assert overview is not None
+        return SessionStats.from_result(overview)
+
+    @strawberry.field(description="24-hour adoption (get_release_adoption); null when the "
+                      "release never appeared in session data.")
+    async def adoption(
+        self,
+        info: ContextInfo,
+        environments: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> Adoption | None:
+        if await info.context.loaders.project_by_id.load(self.pair[0]) is None:
+            return None
+        key = AdoptionKey(self.pair, env_tuple(environments), reference_time(info, now))
+        found = await info.context.loaders.release_adoption.load(key)
+        return Adoption.from_result(found) if found else None
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class ReleaseEdge:
+    cursor: str
+    node: Release
+
+
+@strawberry.type(description="A page of releases ordered by stability.")
+class ReleaseConnection:
+    edges: list[ReleaseEdge]
+    nodes: list[Release]
+    page_info: PageInfo
+    total_count: int = strawberry.field(description="Releases considered by the ordering.")
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        prefix, _, value = text.partition(":")
+        if prefix != "offset" or not value.isdigit():
+            raise ValueError(text)
+        return int(value)
+    except (ValueError, UnicodeDecodeError):
+        raise BadUserInput("Invalid cursor") from None
+
+
+async def releases_page(
+    info: ContextInfo,
+    project_ids: list[int],
+    environments: list[str] | None,
+    period: str,
+    sort: ReleaseSort,
+    first: int,
+    after: str | None,
+    now: datetime | None,
+) -> ReleaseConnection:
+    if first < 0 or first > 500:
+        raise BadUserInput("`first` must be between 0 and 500")
+    offset = decode_cursor(after)
+    if after is not None:
+        offset += 1
+    try:
+        pairs, total = await health.releases_by_stability(
+            info.context.store, project_ids, now=reference_time(info, now), scope=sort.value,
+            stats_period_name=period, environments=environments, offset=offset, limit=first,
+        )
+    except InvalidQuery as exc:
+        raise BadUserInput(exc.message) from None
+    edges = [
+        ReleaseEdge(
+            cursor=encode_cursor(offset + i),
+            node=Release(project_id=strawberry.ID(str(p)), version=r),
+        )
+        for i, (p, r) in enumerate(pairs)
+    ]
+    return ReleaseConnection(
+        edges=edges,
+        nodes=[e.node for e in edges],
+        page_info=PageInfo(
+            has_next_page=offset + len(edges) < total,
+            has_previous_page=offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total,
+    )
+
+
+@strawberry.federation.type(keys=["id"], description="A project of the organization.")
+class Project:
+    id: strawberry.ID
+    slug: str
+    org_slug: strawberry.Private[str]
+
+    @classmethod
+    def from_info(cls, p: ProjectInfo) -> Project:
+        return cls(id=strawberry.ID(str(p.id)), slug=p.slug, org_slug=p.org_slug)
+
+    @classmethod
+    async def resolve_reference(cls, info: ContextInfo, id: strawberry.ID) -> Project | None:
+        found = await info.context.loaders.project_by_id.load(parse_id(id))
+        return cls.from_info(found) if found else None
+
+    @strawberry.field
+    def organization(self) -> Organization:
+        return Organization(slug=self.org_slug)
+
+    @strawberry.field(description="Releases ordered by stability (get_project_releases_by_stability).")
+    async def releases(
+        self,
+        info: ContextInfo,
+        environments: list[str] | None = None,
+        period: str = "24h",
+        sort: ReleaseSort = ReleaseSort.SESSIONS,
+        first: int = 25,
+        after: str | None = None,
+        now: datetime | None = None,
+    ) -> ReleaseConnection:
+        return await releases_page(
+            info, [parse_id(self.id)], environments, period, sort, first, after, now
+        )
+
+    @strawberry.field(description="A release of this project by version.")
+    def release(self, version: str) -> Release:
+        return Release(project_id=self.id, version=version)
+
+    @strawberry.field(description="Ingest outcomes (accepted, dropped by reason, normalized).")
+    async def ingest_outcomes(
+        self,
+        info: ContextInfo,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        hourly: bool = False,
+    ) -> list[IngestOutcome]:
+        rows = await info.context.store.outcomes(
+            [parse_id(self.id)],
+            None if start is None else int(start.timestamp()),
+            None if end is None else int(end.timestamp()),
+        )
+        if hourly:
+            return [
+                IngestOutcome(hour=as_datetime(h), item_type=t, kind=k, reason=r, count=n)
+                for _, h, t, k, r, n in rows
+            ]
+        totals: dict[tuple[str, str, str], int] = {}
+        for _, _, t, k, r, n in rows:
+            totals[(t, k, r)] = totals.get((t, k, r), 0) + n
+        return [
+            IngestOutcome(hour=None, item_type=t, kind=k, reason=r, count=n)
+            for (t, k, r), n in sorted(totals.items())
+        ]
+
+
+@strawberry.type(description="How many session items / aggregate buckets ingest accepted, "
+                 "dropped (by reason) or normalized.")
+class IngestOutcome:
+    hour: datetime | None = strawberry.field(description="Hour bucket; null for totals.")
+    item_type: str = strawberry.field(description="`session` or `sessions`.")
+    kind: str = strawberry.field(description="`accepted`, `dropped` or `normalized`.")
+    reason: str = strawberry.field(description="Drop or normalization reason; empty for accepted.")
+    count: int
+
+
+@strawberry.type
+class Organization:
+    slug: str
+
+    @strawberry.field
+    async def projects(self, info: ContextInfo) -> list[Project]:
+        return [Project.from_info(p) for p in await info.context.accounts.projects_of_org(info.context.org_id)]
+
+
+@strawberry.input
+class ProjectReleaseInput:
+    project_id: strawberry.ID
+    version: str
+
+
+@strawberry.type
+class HealthDataResult:
+    project_ids: list[strawberry.ID] = strawberry.field(
+        description="Projects with session data in the last 90 days (when projectIds was given)."
+    )
+    releases: list[Release] = strawberry.field(
+        description="Releases with session data in the last 90 days (when releases was given)."
+    )
+
+
+ProjectRef = Annotated["Project", strawberry.lazy("gql.types")]

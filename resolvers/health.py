@@ -1,0 +1,430 @@
+"""Release-health functions over projects and releases (release-health.md section 5).
+
+Each function takes a batch (a sequence of projects or `(project, release)` pairs) and
+returns a mapping keyed the same way, issuing a fixed number of store queries however
+many pairs it is asked about: the GraphQL loaders call each one once per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from resolvers import formulas
+from resolvers.errors import InvalidQuery
+from resolvers.granularity import stored_granularity
+from resolvers.timewindow import (
+    InvalidStatsPeriod,
+    StatsPeriod,
+    parse_stats_period,
+    to_intervals,
+    widen,
+)
+from storage.store import SessionStore
+from storage.types import (
+    DAY,
+    HOUR,
+    Aggregate,
+    AggregateQuery,
+    And,
+    Cond,
+    Filter,
+    GroupKey,
+    ProjectRelease,
+    Quantity,
+)
+
+ALL_QUANTITIES = frozenset(Quantity)
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseAdoption:
+    """24-hour adoption of a release in its project. Percentages in 0..100, None when
+    either count is 0."""
+
+    adoption: float | None
+    sessions_adoption: float | None
+    users_24h: int
+    sessions_24h: int
+    project_users_24h: int
+    project_sessions_24h: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseOverview:
+    """`get_release_health_data_overview` for one pair (section 5.4).
+
+    Counts are sessions or users; rates are percentages in 0..100; durations are seconds.
+    `None` means no data (see the null rules of section 3.8). `stats` holds
+    `(bucket start unix seconds, value)` when a health stats period was asked for.
+    """
+
+    adoption: ReleaseAdoption | None
+    total_sessions: int | None
+    total_users: int | None
+    has_health_data: bool
+    sessions_crashed: int
+    sessions_errored: int
+    sessions_abnormal: int
+    sessions_unhandled: int
+    crash_free_sessions: float | None
+    crash_free_users: float | None
+    unhandled_session_rate: float | None
+    unhandled_user_rate: float | None
+    duration_p50: float | None
+    duration_p90: float | None
+    stats: list[tuple[int, int]] | None
+
+
+def stats_period(period: str) -> StatsPeriod:
+    try:
+        return parse_stats_period(period)
+    except InvalidStatsPeriod as exc:
+        raise InvalidQuery(str(exc)) from None
+
+
+def _environment_filter(environments: Sequence[str] | None) -> Filter | None:
+    return None if environments is None else Cond("environment", tuple(environments))
+
+
+def _pairs_filter(
+    releases: Sequence[str], environments: Sequence[str] | None
+) -> Filter:
+    terms: list[Filter] = [Cond("release", tuple(sorted(set(releases))))]
+    env = _environment_filter(environments)
+    if env is not None:
+        terms.append(env)
+    return And(tuple(terms))
+
+
+def _pair_key(group: GroupKey) -> ProjectRelease:
+    assert group.project_id is not None and group.release is not None
+    return (group.project_id, group.release)
+
+
+# -- 5.1 check_has_health_data ---------------------------------------------------------
+
+
+async def projects_with_health_data(
+    store: SessionStore, project_ids: Sequence[int], *, now: float,
+    environments: Sequence[str] | None = None,
+) -> set[int]:
+    """Projects with any counter data in the last 90 days (daily, widened)."""
+    if not project_ids:
+        return set()
+    start, end = widen(now - 90 * DAY, now, DAY)
+    result = await store.aggregate(
+        AggregateQuery(
+            project_ids=tuple(project_ids), start=start, end=end, granularity=DAY,
+            quantities=frozenset({Quantity.COUNTERS}), group_by=("project_id",),
+            filter=_environment_filter(environments),
+        )
+    )
+    return {g.project_id for g, a in result.totals.items() if g.project_id is not None
+            and a.counters.has_data()}
+
+
+async def releases_with_health_data(
+    store: SessionStore, pairs: Sequence[ProjectRelease], *, now: float,
+    environments: Sequence[str] | None = None,
+) -> set[ProjectRelease]:
+    """Pairs with any counter data in the last 90 days (daily, widened). As upstream, the
+    filter is *project IN … AND release IN …*, so unasked cross combinations may appear."""
+    if not pairs:
+        return set()
+    start, end = widen(now - 90 * DAY, now, DAY)
+    result = await store.aggregate(
+        AggregateQuery(
+            project_ids=tuple(sorted({p for p, _ in pairs})), start=start, end=end,
+            granularity=DAY, quantities=frozenset({Quantity.COUNTERS}),
+            group_by=("project_id", "release"),
+            filter=_pairs_filter([r for _, r in pairs], environments),
+        )
+    )
+    return {_pair_key(g) for g, a in result.totals.items() if a.counters.has_data()}
+
+
+# -- 5.3 get_release_adoption ----------------------------------------------------------
+
+
+async def release_adoption(
+    store: SessionStore, org_id: int, pairs: Sequence[ProjectRelease], *, now: float,
+    environments: Sequence[str] | None = None,
+) -> dict[ProjectRelease, ReleaseAdoption]:
+    """24-hour adoption per pair; pairs whose release never appeared in the org's session
+    data are omitted."""
+    if not pairs:
+        return {}
+    start, end = widen(now - DAY, now, HOUR)
+    project_ids = tuple(sorted({p for p, _ in pairs}))
+    releases = sorted({r for _, r in pairs})
+    wanted = frozenset({Quantity.COUNTERS, Quantity.USERS})
+    per_release = await store.aggregate(
+        AggregateQuery(
+            project_ids=project_ids, start=start, end=end, granularity=HOUR,
+            quantities=wanted, group_by=("project_id", "release"),
+            filter=_pairs_filter(releases, environments),
+        )
+    )
+    per_project = await store.aggregate(
+        AggregateQuery(
+            project_ids=project_ids, start=start, end=end, granularity=HOUR,
+            quantities=wanted, group_by=("project_id",),
+            filter=_environment_filter(environments),
+        )
+    )
+    seen = await store.releases_seen_in_org(org_id, releases)
+    result: dict[ProjectRelease, ReleaseAdoption] = {}
+    for project_id, release in pairs:
+        if release not in seen:
+            continue
+        own = per_release.totals.get(GroupKey(project_id=project_id, release=release))
+        total = per_project.totals.get(GroupKey(project_id=project_id))
+        sessions = own.counters.started if own else 0
+        users = own.users.all if own else 0
+        project_sessions = total.counters.started if total else 0
+        project_users = total.users.all if total else 0
+        result[(project_id, release)] = ReleaseAdoption(
+            adoption=formulas.adoption_percentage(users, project_users),
+            sessions_adoption=formulas.adoption_percentage(sessions, project_sessions),
+            users_24h=users,
+            sessions_24h=sessions,
+            project_users_24h=project_users,
+            project_sessions_24h=project_sessions,
+        )
+    return result
+
+
+# -- 5.4 get_release_health_data_overview -----------------------------------------------
+
+
+async def release_overview(
+    store: SessionStore,
+    org_id: int,
+    pairs: Sequence[ProjectRelease],
+    *,
+    now: float,
+    environments: Sequence[str] | None = None,
+    summary_period: str = "24h",
+    health_stats_period: str | None = None,
+    stat: str = "sessions",
+) -> dict[ProjectRelease, ReleaseOverview]:
+    """The release overview of section 5.4. This project applies `environments` to every
+    number and uses the same `now` everywhere."""
+    summary = stats_period(summary_period)
+    if health_stats_period is not None:
+        stats_period(health_stats_period)
+    if stat not in ("sessions", "users"):
+        raise InvalidQuery(f"Invalid stat: {stat}")
+    if not pairs:
+        return {}
+    project_ids = tuple(sorted({p for p, _ in pairs}))
+    releases = [r for _, r in pairs]
+    flt = _pairs_filter(releases, environments)
+    start, end = widen(now - summary.seconds, now, HOUR)
+    totals = await store.aggregate(
+        AggregateQuery(
+            project_ids=project_ids, start=start, end=end,
+            granularity=stored_granularity(start, end), quantities=ALL_QUANTITIES,
+            group_by=("project_id", "release"), filter=flt,
+        )
+    )
+    series: dict[ProjectRelease, list[tuple[int, int]]] = {}
+    if health_stats_period is not None:
+        series = await _overview_series(
+            store, project_ids, flt, pairs, now=now, period=summary, stat=stat
+        )
+    adoption = await release_adoption(
+        store, org_id, pairs, now=now, environments=environments
+    )
+    missing = [
+        pair for pair in pairs
+        if not (agg := totals.totals.get(GroupKey(*pair))) or not agg.counters.started
+    ]
+    recheck: set[ProjectRelease] = set()
+    if missing and summary_period != "90d":
+        recheck = await releases_with_health_data(
+            store, missing, now=now, environments=environments
+        )
+
+    result: dict[ProjectRelease, ReleaseOverview] = {}
+    for pair in pairs:
+        agg = totals.totals.get(GroupKey(*pair))
+        c = agg.counters if agg else None
+        total_sessions = (c.started or None) if c else None
+        total_users = (agg.users.all or None) if agg else None
+        crashed = c.crashed if c else 0
+        abnormal = c.abnormal if c else 0
+        unhandled = c.unhandled if c else 0
+        errored_all = (c.errored_preaggr + agg.errored_set) if (c and agg) else 0
+        users_crashed = agg.users.crashed if agg else 0
+        users_unhandled = agg.users.unhandled if agg else 0
+        d = agg.durations if agg else None
+        result[pair] = ReleaseOverview(
+            adoption=adoption.get(pair),
+            total_sessions=total_sessions,
+            total_users=total_users,
+            has_health_data=bool(total_sessions) or pair in recheck,
+            sessions_crashed=crashed,
+            sessions_errored=max(0, errored_all - crashed - unhandled - abnormal),
+            sessions_abnormal=abnormal,
+            sessions_unhandled=unhandled,
+            crash_free_sessions=formulas.overview_crash_free_percentage(crashed, total_sessions),
+            crash_free_users=formulas.overview_crash_free_percentage(users_crashed, total_users),
+            unhandled_session_rate=formulas.share_percentage(
+                unhandled + crashed, total_sessions
+            ),
+            unhandled_user_rate=formulas.share_percentage(
+                users_unhandled + users_crashed, total_users
+            ),
+            duration_p50=formulas.duration_quantile(d, 0.5) if d else None,
+            duration_p90=formulas.duration_quantile(d, 0.9) if d else None,
+            stats=series.get(pair, []) if health_stats_period is not None else None,
+        )
+    return result
+
+
+async def _overview_series(
+    store: SessionStore,
+    project_ids: tuple[int, ...],
+    flt: Filter,
+    pairs: Sequence[ProjectRelease],
+    *,
+    now: float,
+    period: StatsPeriod,
+    stat: str,
+) -> dict[ProjectRelease, list[tuple[int, int]]]:
+    """Health stats: the bucket size and window come from the *summary* period (an
+    upstream quirk kept on purpose); pairs without data get `buckets` zero entries."""
+    size = period.bucket_size
+    start, end, _ = to_intervals(now - period.seconds, now, size)
+    quantity = Quantity.COUNTERS if stat == "sessions" else Quantity.USERS
+    result = await store.aggregate(
+        AggregateQuery(
+            project_ids=project_ids, start=start, end=end,
+            granularity=stored_granularity(start, end, size),
+            quantities=frozenset({quantity}), group_by=("project_id", "release"),
+            filter=flt, interval=size,
+        )
+    )
+    out: dict[ProjectRelease, list[tuple[int, int]]] = {}
+    for pair in pairs:
+        buckets = result.series.get(GroupKey(*pair))
+        if buckets:
+            out[pair] = [
+                (t, _stat_value(buckets.get(t), stat)) for t in range(start, end, size)
+            ]
+        else:
+            first = (int((now - period.seconds) // size) + 1) * size
+            out[pair] = [(first + i * size, 0) for i in range(period.buckets)]
+    return out
+
+
+def _stat_value(agg: Aggregate | None, stat: str) -> int:
+    if agg is None:
+        return 0
+    return agg.counters.started if stat == "sessions" else agg.users.all
+
+
+# -- 5.9 / 5.10 releases count and releases by stability --------------------------------
+
+_SCOPES = ("sessions", "users", "crash_free_sessions", "crash_free_users")
+
+
+def _scope_and_period(scope: str, stats_period_name: str | None) -> tuple[str, StatsPeriod]:
+    if scope.endswith("_24h"):
+        scope, stats_period_name = scope[: -len("_24h")], "24h"
+    return scope, stats_period(stats_period_name or "24h")
+
+
+async def _release_totals(
+    store: SessionStore, project_ids: Sequence[int], *, period: StatsPeriod, now: float,
+    environments: Sequence[str] | None, quantities: frozenset[Quantity],
+) -> dict[ProjectRelease, Aggregate]:
+    start, end = widen(now - period.seconds, now, HOUR)
+    result = await store.aggregate(
+        AggregateQuery(
+            project_ids=tuple(sorted(set(project_ids))), start=start, end=end,
+            granularity=stored_granularity(start, end), quantities=quantities,
+            group_by=("project_id", "release"), filter=_environment_filter(environments),
+        )
+    )
+    return {_pair_key(g): a for g, a in result.totals.items()}
+
+
+async def releases_by_stability(
+    store: SessionStore,
+    project_ids: Sequence[int],
+    *,
+    now: float,
+    scope: str = "sessions",
+    stats_period_name: str | None = None,
+    environments: Sequence[str] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[list[ProjectRelease], int]:
+    """Pairs ordered by `scope` (section 5.10) and the number of pairs considered.
+    Null rates sort last; ties break by project id, then release."""
+    scope, period = _scope_and_period(scope, stats_period_name)
+    if scope not in _SCOPES:
+        raise InvalidQuery(f"Invalid scope: {scope}")
+    if not project_ids:
+        return [], 0
+    by_users = scope in ("users", "crash_free_users")
+    quantity = Quantity.USERS if by_users else Quantity.COUNTERS
+    totals = await _release_totals(
+        store, project_ids, period=period, now=now, environments=environments,
+        quantities=frozenset({quantity}),
+    )
+    ranked: list[tuple[tuple[int, float], ProjectRelease]] = []
+    for pair, agg in totals.items():
+        if by_users:
+            if not agg.users.all:
+                continue
+            value: float | None = (
+                float(agg.users.all) if scope == "users"
+                else formulas.ratio(agg.users.crashed, agg.users.all)
+            )
+        else:
+            if not agg.counters.has_data():
+                continue
+            value = (
+                float(agg.counters.started) if scope == "sessions"
+                else formulas.ratio(agg.counters.crashed, agg.counters.started)
+            )
+        # Descending by value, nulls last.
+        ranked.append(((0, -value) if value is not None else (1, 0.0), pair))
+    ranked.sort(key=lambda item: (item[0], item[1]))
+    ordered = [pair for _, pair in ranked]
+    end = None if limit is None else offset + limit
+    return ordered[offset:end], len(ordered)
+
+
+async def releases_count(
+    store: SessionStore,
+    project_ids: Sequence[int],
+    *,
+    now: float,
+    scope: str = "sessions",
+    stats_period_name: str | None = None,
+    environments: Sequence[str] | None = None,
+) -> int:
+    """Pairs whose scope quantity over the window is > 0 (section 5.9)."""
+    scope, period = _scope_and_period(scope, stats_period_name)
+    if not project_ids:
+        return 0
+    by_users = scope in ("users", "crash_free_users")
+    totals = await _release_totals(
+        store, project_ids, period=period, now=now, environments=environments,
+        quantities=frozenset({Quantity.USERS if by_users else Quantity.COUNTERS}),
+    )
+    count = 0
+    for agg in totals.values():
+        if scope == "users":
+            value = agg.users.all
+        elif scope == "crash_free_users":
+            value = agg.users.all - agg.users.crashed
+        else:
+            value = agg.counters.started
+        count += value > 0
+    return count

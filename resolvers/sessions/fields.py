@@ -1,0 +1,102 @@
+"""The fields and groupBy values of the sessions endpoint (`release-health.md` 8.3, 8.2)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Final
+
+from storage.types import Dimension, Quantity
+
+SUM_SESSION: Final = "sum(session)"
+COUNT_UNIQUE_USER: Final = "count_unique(user)"
+
+
+class FieldKind(str, Enum):
+    SESSIONS = "sessions"  # sum(session)
+    USERS = "users"  # count_unique(user)
+    DURATION = "duration"  # avg / pXX / max of session.duration
+    SESSION_RATE = "session_rate"  # rates over session counters
+    USER_RATE = "user_rate"  # rates over the user set
+
+
+#: Every field, in the order of the spec's table, with its kind.
+FIELDS: Final[dict[str, FieldKind]] = {
+    SUM_SESSION: FieldKind.SESSIONS,
+    COUNT_UNIQUE_USER: FieldKind.USERS,
+    "avg(session.duration)": FieldKind.DURATION,
+    "p50(session.duration)": FieldKind.DURATION,
+    "p75(session.duration)": FieldKind.DURATION,
+    "p90(session.duration)": FieldKind.DURATION,
+    "p95(session.duration)": FieldKind.DURATION,
+    "p99(session.duration)": FieldKind.DURATION,
+    "max(session.duration)": FieldKind.DURATION,
+    "crash_rate(session)": FieldKind.SESSION_RATE,
+    "crash_free_rate(session)": FieldKind.SESSION_RATE,
+    "abnormal_rate(session)": FieldKind.SESSION_RATE,
+    "unhandled_rate(session)": FieldKind.SESSION_RATE,
+    "errored_rate(session)": FieldKind.SESSION_RATE,
+    "unhealthy_rate(session)": FieldKind.SESSION_RATE,
+    "crash_rate(user)": FieldKind.USER_RATE,
+    "crash_free_rate(user)": FieldKind.USER_RATE,
+    "abnormal_rate(user)": FieldKind.USER_RATE,
+    "unhandled_rate(user)": FieldKind.USER_RATE,
+    "errored_rate(user)": FieldKind.USER_RATE,
+    "anr_rate()": FieldKind.USER_RATE,
+    "foreground_anr_rate()": FieldKind.USER_RATE,
+}
+
+#: Quantiles of the percentile duration fields.
+DURATION_QUANTILES: Final[dict[str, float]] = {
+    "p50(session.duration)": 0.5,
+    "p75(session.duration)": 0.75,
+    "p90(session.duration)": 0.9,
+    "p95(session.duration)": 0.95,
+    "p99(session.duration)": 0.99,
+}
+
+#: Session rate fields that also read the error set.
+ERROR_SET_RATES: Final = frozenset({"errored_rate(session)", "unhealthy_rate(session)"})
+
+STATUS_GROUP_BY: Final = "session.status"
+
+#: groupBy value -> stored dimension (None for the virtual `session.status`).
+GROUP_BY: Final[dict[str, Dimension | None]] = {
+    "project": "project_id",
+    "release": "release",
+    "environment": "environment",
+    STATUS_GROUP_BY: None,
+}
+
+#: The five statuses in upstream's enum order (3.1).
+STATUSES: Final[tuple[str, ...]] = ("abnormal", "crashed", "errored", "healthy", "unhandled")
+ALL_STATUSES: Final = frozenset(STATUSES)
+
+
+def is_rate(field: str) -> bool:
+    return FIELDS[field] in (FieldKind.SESSION_RATE, FieldKind.USER_RATE)
+
+
+def sessions_need_error_set(group_by_status: bool, status_filter: frozenset[str] | None) -> bool:
+    """Whether `sum(session)` reads the error set (3.2: healthy/errored need `errored_all`)."""
+    if group_by_status:
+        return True
+    return status_filter is not None and bool(status_filter & {"healthy", "errored"})
+
+
+def field_quantities(
+    field: str, group_by_status: bool, status_filter: frozenset[str] | None
+) -> frozenset[Quantity]:
+    """The stored quantities a field reads; also its backing data for group existence (8.3,
+    8.8)."""
+    kind = FIELDS[field]
+    if kind is FieldKind.SESSIONS:
+        if sessions_need_error_set(group_by_status, status_filter):
+            return frozenset({Quantity.COUNTERS, Quantity.ERRORS})
+        return frozenset({Quantity.COUNTERS})
+    if kind is FieldKind.USERS or kind is FieldKind.USER_RATE:
+        return frozenset({Quantity.USERS})
+    if kind is FieldKind.DURATION:
+        return frozenset({Quantity.DURATIONS})
+    if field in ERROR_SET_RATES:
+        return frozenset({Quantity.COUNTERS, Quantity.ERRORS})
+    return frozenset({Quantity.COUNTERS})

@@ -1,0 +1,166 @@
+"""The ASGI application: routes, startup and shutdown."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from server.clock import Clock, SystemClock
+from server.envelope_endpoint import envelope_endpoint, envelope_preflight
+from server.graphql_endpoint import GraphQLEndpoint
+from server.metrics import CONTENT_TYPE_LATEST, Metrics
+from server.responses import JSONResponse, error
+from server.services import Services
+from server.settings import Settings
+from storage.accounts import AccountStore
+from storage.engine import create_engine
+from storage.schema import create_all
+from storage.store import SessionStore
+from storage.writer import BatchWriter
+
+
+async def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    engine = create_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    await create_all(engine)
+    store = SessionStore(engine)
+    return Services(
+        settings=settings,
+        engine=engine,
+        store=store,
+        accounts=AccountStore(engine),
+        writer=BatchWriter(store),
+        clock=clock or SystemClock(),
+        metrics=Metrics(),
+    )
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
+    holder: dict[str, Services] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = await build_services(settings, clock)
+        holder["services"] = services
+        app.state.services = services
+        graphql.bind(services)
+        await services.writer.start()
+        try:
+            yield
+        finally:
+            await services.writer.stop()
+            await services.engine.dispose()
+
+    graphql = _LazyGraphQL()
+    routes = [
+        Route("/api/{project_id}/envelope/", envelope_endpoint, methods=["POST"]),
+        Route("/api/{project_id}/envelope/", envelope_preflight, methods=["OPTIONS"]),
+        Route("/api/{project_id}/envelope", envelope_endpoint, methods=["POST"]),
+        Route("/api/{project_id}/envelope", envelope_preflight, methods=["OPTIONS"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(RequestMetricsMiddleware, services=holder)
+    app.add_middleware(SlashFoldingMiddleware)
+    return app
+
+
+class _LazyGraphQL:
+    """The GraphQL endpoint needs the services, which exist only after startup."""
+
+    def __init__(self) -> None:
+        self.endpoint: GraphQLEndpoint | None = None
+
+    def bind(self, services: Services) -> None:
+        self.endpoint = GraphQLEndpoint(services)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.endpoint is not None, "server not started"
+        await self.endpoint(scope, receive, send)
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        await services.store.ping()
+    except Exception as exc:
+        return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+async def metrics(request: Request) -> Response:
+    services: Services = request.app.state.services
+    expected = services.settings.metrics_token
+    if expected and request.headers.get("authorization") != f"Bearer {expected}":
+        return error(401, "Authentication credentials were not provided.")
+    body = await services.metrics.render(services.store, services.writer.depth + services.writer.in_flight)
+    return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
+
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+class SlashFoldingMiddleware:
+    """Fold runs of slashes (`//api//1/envelope/`), as Relay does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            scope = dict(scope)
+            scope["path"] = _SLASHES.sub("/", scope["path"])
+            scope["raw_path"] = scope["path"].encode()
+        await self.app(scope, receive, send)
+
+
+class RequestMetricsMiddleware:
+    def __init__(self, app: ASGIApp, services: dict[str, Services]) -> None:
+        self.app = app
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        services = self.services.get("services")
+        if scope["type"] != "http" or services is None:
+            await self.app(scope, receive, send)
+            return
+        route = _route_label(scope["path"])
+        status = 500
+        started = time.perf_counter()
+
+        async def send_wrapper(message: dict) -> None:  # type: ignore[type-arg]
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            m = services.metrics
+            m.requests.labels(route, scope["method"], str(status)).inc()
+            m.latency.labels(route).observe(time.perf_counter() - started)
+
+
+def _route_label(path: str) -> str:
+    if path.endswith(("/envelope/", "/envelope")):
+        return "envelope"
+    if path.startswith("/graphql"):
+        return "graphql"
+    if "/sessions" in path:
+        return "sessions"
+    return path if path in ("/healthz", "/readyz", "/metrics") else "other"

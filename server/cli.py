@@ -1,0 +1,219 @@
+"""The `relhealth` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from server.settings import Settings
+
+EXAMPLE_QUERY = """{
+  releases(projectIds: [%(ids)s], first: 5) {
+    totalCount
+    nodes {
+      projectId
+      version
+      health(healthStatsPeriod: "24h") {
+        totalSessions totalUsers crashFreeSessions crashFreeUsers
+        series { intervals values }
+      }
+      adoption { adoption sessionsAdoption }
+    }
+  }
+}"""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        name: value
+        for name in ("database_url", "host", "port", "workers")
+        if (value := getattr(args, name, None)) is not None
+    }
+    return Settings(**overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="relhealth", description="Release-health server.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--database-url")
+    serve.add_argument("--workers", type=int)
+    serve.add_argument("--demo", action="store_true", help="fill an empty store with demo data")
+
+    demo = sub.add_parser("demo", help="fill a store with demo data")
+    demo.add_argument("--database-url")
+
+    projects = sub.add_parser("projects", help="manage projects")
+    projects_sub = projects.add_subparsers(dest="action", required=True)
+    pcreate = projects_sub.add_parser("create", help="create a project (and its organization)")
+    pcreate.add_argument("org")
+    pcreate.add_argument("project")
+    pcreate.add_argument("--id", type=int)
+    pcreate.add_argument("--database-url")
+
+    tokens = sub.add_parser("tokens", help="manage API tokens")
+    tokens_sub = tokens.add_subparsers(dest="action", required=True)
+    tcreate = tokens_sub.add_parser("create", help="create an API token")
+    tcreate.add_argument("org")
+    tcreate.add_argument("--scope", nargs="+", required=True, dest="scopes")
+    tcreate.add_argument("--database-url")
+
+    sub.add_parser("export-schema", help="print the GraphQL SDL")
+
+    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument("--database-url")
+
+    args = parser.parse_args(argv)
+    settings = _settings(args)
+    if args.command == "serve":
+        return _serve(settings, demo=args.demo)
+    if args.command == "demo":
+        return asyncio.run(_demo(settings))
+    if args.command == "projects":
+        return asyncio.run(_create_project(settings, args.org, args.project, args.id))
+    if args.command == "tokens":
+        return asyncio.run(_create_token(settings, args.org, args.scopes))
+    if args.command == "export-schema":
+        from gql.schema import build_schema
+
+        sys.stdout.write(build_schema().as_str() + "\n")
+        return 0
+    if args.command == "migrate":
+        return asyncio.run(_migrate(settings))
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+async def _open(settings: Settings):  # type: ignore[no-untyped-def]
+    from server.app import build_services
+
+    return await build_services(settings)
+
+
+async def _migrate(settings: Settings) -> int:
+    services = await _open(settings)
+    await services.engine.dispose()
+    print(f"database schema is up to date ({settings.database_url})")
+    return 0
+
+
+async def _create_project(settings: Settings, org: str, project: str, project_id: int | None) -> int:
+    from storage.accounts import AccountError
+
+    services = await _open(settings)
+    try:
+        info, key = await services.accounts.create_project(org, project, project_id)
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await services.engine.dispose()
+    print(f"project id: {info.id}")
+    print(f"DSN: {dsn(settings, key, info.id)}")
+    return 0
+
+
+async def _create_token(settings: Settings, org: str, scopes: list[str]) -> int:
+    from storage.accounts import AccountError
+
+    services = await _open(settings)
+    try:
+        token = await services.accounts.create_token(org, scopes)
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await services.engine.dispose()
+    print(token)
+    return 0
+
+
+def dsn(settings: Settings, public_key: str, project_id: int) -> str:
+    scheme, _, rest = settings.base_url().partition("://")
+    return f"{scheme}://{public_key}@{rest}/{project_id}"
+
+
+async def _demo(settings: Settings, *, quiet: bool = False) -> int:
+    import time
+
+    from server.demo import ProgressBar, demo_is_needed, generate_demo
+
+    services = await _open(settings)
+    try:
+        if not await demo_is_needed(services.accounts):
+            if not quiet:
+                print("the store already has projects; demo data not added", file=sys.stderr)
+            return 0
+        bar = ProgressBar("demo data")
+        info = await generate_demo(
+            services.accounts, services.store, now=time.time(), progress=bar.update
+        )
+        bar.finish()
+        if not quiet:
+            for p in info.projects:
+                print(f"project {p.slug} (id {p.id}): DSN {dsn(settings, p.public_key, p.id)}")
+    finally:
+        await services.engine.dispose()
+    return 0
+
+
+async def _demo_banner(settings: Settings) -> None:
+    services = await _open(settings)
+    try:
+        org = "demo"
+        projects = []
+        org_id = await services.accounts.organization_id(org)
+        if org_id is not None:
+            projects = await services.accounts.projects_of_org(org_id)
+        if not projects:
+            return
+        token = await services.accounts.create_token(org, ["org:read", "org:write"])
+        key = await services.accounts.first_key(projects[0].id)
+        base = settings.base_url()
+        ids = ", ".join(f'"{p.id}"' for p in projects)
+        print("\nrelhealth demo is ready")
+        print(f"  GraphiQL:  {base}/graphql")
+        print(f"  token:     {token}   (send as 'Authorization: Bearer <token>')")
+        if key:
+            print(f"  DSN:       {dsn(settings, key, projects[0].id)}   (project {projects[0].slug})")
+        print("  example query:\n" + EXAMPLE_QUERY % {"ids": ids})
+        print(
+            f"  curl: curl -s {base}/graphql -H 'Authorization: Bearer {token}' "
+            "-H 'Content-Type: application/json' -d '{\"query\":\"{ organization(slug: \\\"demo\\\") "
+            "{ projects { id slug } } }\"}'\n",
+            flush=True,
+        )
+    finally:
+        await services.engine.dispose()
+
+
+def _serve(settings: Settings, *, demo: bool) -> int:
+    import uvicorn
+
+    if demo:
+        asyncio.run(_demo(settings, quiet=True))
+        asyncio.run(_demo_banner(settings))
+    # Workers are separate processes: hand them the settings through the environment.
+    os.environ["RELHEALTH_DATABASE_URL"] = settings.database_url
+    os.environ["RELHEALTH_HOST"] = settings.host
+    os.environ["RELHEALTH_PORT"] = str(settings.port)
+    uvicorn.run(
+        "server.asgi:app_factory",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers if settings.workers > 1 else None,
+        log_level="info",
+        proxy_headers=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

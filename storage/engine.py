@@ -1,0 +1,77 @@
+"""Async engine construction; every dialect difference of connecting lives here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+
+def normalize_url(url: str) -> str:
+    """Accept the plain forms people type and pick the async driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", echo: bool = False) -> AsyncEngine:
+    url = normalize_url(url)
+    if is_sqlite(url):
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            # One connection per checkout keeps WAL readers independent of the writer; the
+            # pool stays small because aiosqlite runs each connection in its own thread.
+            pool_size=8,
+            max_overflow=8,
+            connect_args={"timeout": 30},
+        )
+        _install_sqlite_pragmas(engine, sqlite_synchronous)
+        return engine
+    if make_url(url).database == ":memory:":
+        return create_async_engine(url, echo=echo, poolclass=NullPool)
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _install_sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # WAL: readers never block the writer and a killed process loses no committed
+        # transaction. busy_timeout: several processes may write the same file.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+class StatementCounter:
+    """Counts SQL statements sent to the database; batching tests use it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.count = 0
+        self.statements: list[str] = []
+        self._engine = engine
+        event.listen(engine.sync_engine, "before_cursor_execute", self._on_execute)
+
+    def _on_execute(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.count += 1
+        self.statements.append(statement)
+
+    def reset(self) -> None:
+        self.count = 0
+        self.statements.clear()
+
+    def close(self) -> None:
+        event.remove(self._engine.sync_engine, "before_cursor_execute", self._on_execute)

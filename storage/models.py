@@ -1,0 +1,172 @@
+"""SQLModel tables of the session-aggregate store.
+
+Session data is kept as *facts per series and bucket*: a series is one (project, release,
+environment) combination (`release_env`); each fact table is keyed by
+(granularity, series, bucket start in unix seconds) so that a query that names its series
+and range seeks on the whole key. Every fact is written at every granularity of
+`storage.types.GRANULARITIES`, which keeps counters exact and distinct counts unions at
+any resolution (no re-aggregation of sets is ever needed).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Organization(SQLModel, table=True):
+    __tablename__ = "organization"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, max_length=64)
+    created_at: datetime
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "project"
+    __table_args__ = (UniqueConstraint("org_id", "slug", name="uq_project_org_slug"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    slug: str = Field(max_length=64)
+    created_at: datetime
+
+
+class ProjectKey(SQLModel, table=True):
+    """A DSN client key. `public_key` is 32 lower-case hex characters."""
+
+    __tablename__ = "project_key"
+
+    public_key: str = Field(primary_key=True, max_length=32)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    is_active: bool = True
+    created_at: datetime
+
+
+class ApiToken(SQLModel, table=True):
+    """An organization API token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    scopes: str  # space-separated
+    created_at: datetime
+
+
+class Environment(SQLModel, table=True):
+    """Environment records (numeric ids), created when first seen in session data."""
+
+    __tablename__ = "environment"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_environment_org_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    name: str
+
+
+class ReleaseEnv(SQLModel, table=True):
+    """A series: one (project, release, environment) seen in session data.
+
+    `environment` is NULL for sessions without one; `env_key` makes the triple unique
+    on every dialect (NULLs are distinct in unique indexes): `""` for NULL, `"=" + name`
+    otherwise.
+    """
+
+    __tablename__ = "release_env"
+    __table_args__ = (
+        UniqueConstraint("project_id", "release", "env_key", name="uq_release_env"),
+        Index("ix_release_env_org_release", "org_id", "release"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id")
+    project_id: int = Field(foreign_key="project.id")
+    release: str
+    environment: str | None = None
+    env_key: str
+    first_seen: int = Field(sa_type=BigInteger)  # unix seconds of the first session start
+
+
+class SessionCounter(SQLModel, table=True):
+    """Counters (sessions) and exact duration statistics (seconds) per bucket."""
+
+    __tablename__ = "fact_counter"
+
+    granularity: int = Field(primary_key=True)
+    series_id: int = Field(primary_key=True)
+    bucket: int = Field(primary_key=True, sa_type=BigInteger)
+    started: int = Field(default=0, sa_type=BigInteger)
+    crashed: int = Field(default=0, sa_type=BigInteger)
+    abnormal: int = Field(default=0, sa_type=BigInteger)
+    unhandled: int = Field(default=0, sa_type=BigInteger)
+    errored_preaggr: int = Field(default=0, sa_type=BigInteger)
+    dur_count: int = Field(default=0, sa_type=BigInteger)
+    dur_sum: float = 0.0
+    dur_min: float | None = None
+    dur_max: float | None = None
+
+
+class SessionError(SQLModel, table=True):
+    """The error set: ids of individual sessions that were ever errored."""
+
+    __tablename__ = "fact_error"
+
+    granularity: int = Field(primary_key=True)
+    series_id: int = Field(primary_key=True)
+    bucket: int = Field(primary_key=True, sa_type=BigInteger)
+    sid: str = Field(primary_key=True, max_length=36)
+
+
+class SessionUser(SQLModel, table=True):
+    """The user set: one row per user and bucket; `tags` is the OR of the USER_* flags."""
+
+    __tablename__ = "fact_user"
+
+    granularity: int = Field(primary_key=True)
+    series_id: int = Field(primary_key=True)
+    bucket: int = Field(primary_key=True, sa_type=BigInteger)
+    did: str = Field(primary_key=True)
+    tags: int = 0
+
+
+class SessionDuration(SQLModel, table=True):
+    """Quantile sketch of exited-session durations: count per sketch bin."""
+
+    __tablename__ = "fact_duration"
+
+    granularity: int = Field(primary_key=True)
+    series_id: int = Field(primary_key=True)
+    bucket: int = Field(primary_key=True, sa_type=BigInteger)
+    bin: int = Field(primary_key=True)
+    count: int = Field(default=0, sa_type=BigInteger)
+
+
+class IngestOutcome(SQLModel, table=True):
+    """Persistent ingest counters: accepted items, drops by reason, normalizations."""
+
+    __tablename__ = "ingest_outcome"
+
+    project_id: int = Field(primary_key=True)
+    hour: int = Field(primary_key=True, sa_type=BigInteger)
+    item_type: str = Field(primary_key=True, max_length=16)
+    kind: str = Field(primary_key=True, max_length=16)
+    reason: str = Field(primary_key=True, max_length=64)
+    count: int = Field(default=0, sa_type=BigInteger)
+
+
+class ImportChunk(SQLModel, table=True):
+    """A chunk of lines of a bulk import, recorded in the transaction that applies it, so
+    that re-running or resuming the same import never counts a line twice."""
+
+    __tablename__ = "import_chunk"
+
+    import_id: str = Field(primary_key=True, max_length=128)
+    first_line: int = Field(primary_key=True)
+    last_line: int
+
+
+FACT_TABLES = (SessionCounter, SessionError, SessionUser, SessionDuration)

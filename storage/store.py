@@ -1,0 +1,576 @@
+"""The session-aggregate store: batched writes of increments, aggregate reads.
+
+Writes upsert with `INSERT ... ON CONFLICT ... DO UPDATE`, whose syntax SQLite and
+PostgreSQL share; rows are sorted by key so that concurrent writers (several server
+processes on one PostgreSQL) always lock in the same order and cannot deadlock.
+
+Reads go through one generic `aggregate` call that issues at most one statement per
+fact table, whatever the number of releases or projects asked about.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage import sketch
+from storage.models import (
+    IngestOutcome,
+    ReleaseEnv,
+    SessionCounter,
+    SessionDuration,
+    SessionError,
+    SessionUser,
+)
+from storage.types import (
+    GRANULARITIES,
+    USER_ABNORMAL,
+    USER_ANR_BACKGROUND,
+    USER_ANR_FOREGROUND,
+    USER_CRASHED,
+    USER_ERRORED,
+    USER_UNHANDLED,
+    Aggregate,
+    AggregateQuery,
+    AggregateResult,
+    And,
+    Cond,
+    Dimension,
+    Filter,
+    GroupKey,
+    Or,
+    Quantity,
+    SeriesInfo,
+    WriteBatch,
+)
+
+SeriesTriple = tuple[int, str, str | None]
+
+_COUNTER_UPSERT = text(
+    "INSERT INTO fact_counter (granularity, series_id, bucket, started, crashed, abnormal,"
+    " unhandled, errored_preaggr, dur_count, dur_sum, dur_min, dur_max)"
+    " VALUES (:g, :s, :b, :started, :crashed, :abnormal, :unhandled, :errored_preaggr,"
+    " :dur_count, :dur_sum, :dur_min, :dur_max)"
+    " ON CONFLICT (granularity, series_id, bucket) DO UPDATE SET"
+    " started = fact_counter.started + excluded.started,"
+    " crashed = fact_counter.crashed + excluded.crashed,"
+    " abnormal = fact_counter.abnormal + excluded.abnormal,"
+    " unhandled = fact_counter.unhandled + excluded.unhandled,"
+    " errored_preaggr = fact_counter.errored_preaggr + excluded.errored_preaggr,"
+    " dur_count = fact_counter.dur_count + excluded.dur_count,"
+    " dur_sum = fact_counter.dur_sum + excluded.dur_sum,"
+    " dur_min = CASE WHEN excluded.dur_min IS NULL THEN fact_counter.dur_min"
+    "  WHEN fact_counter.dur_min IS NULL OR excluded.dur_min < fact_counter.dur_min"
+    "  THEN excluded.dur_min ELSE fact_counter.dur_min END,"
+    " dur_max = CASE WHEN excluded.dur_max IS NULL THEN fact_counter.dur_max"
+    "  WHEN fact_counter.dur_max IS NULL OR excluded.dur_max > fact_counter.dur_max"
+    "  THEN excluded.dur_max ELSE fact_counter.dur_max END"
+)
+_ERROR_INSERT = text(
+    "INSERT INTO fact_error (granularity, series_id, bucket, sid) VALUES (:g, :s, :b, :sid)"
+    " ON CONFLICT (granularity, series_id, bucket, sid) DO NOTHING"
+)
+_USER_UPSERT = text(
+    "INSERT INTO fact_user (granularity, series_id, bucket, did, tags)"
+    " VALUES (:g, :s, :b, :did, :tags)"
+    " ON CONFLICT (granularity, series_id, bucket, did) DO UPDATE SET"
+    " tags = fact_user.tags | excluded.tags"
+    " WHERE (fact_user.tags | excluded.tags) <> fact_user.tags"
+)
+_DURATION_UPSERT = text(
+    "INSERT INTO fact_duration (granularity, series_id, bucket, bin, count)"
+    " VALUES (:g, :s, :b, :bin, :n)"
+    " ON CONFLICT (granularity, series_id, bucket, bin) DO UPDATE SET"
+    " count = fact_duration.count + excluded.count"
+)
+_OUTCOME_UPSERT = text(
+    "INSERT INTO ingest_outcome (project_id, hour, item_type, kind, reason, count)"
+    " VALUES (:p, :h, :t, :k, :r, :n)"
+    " ON CONFLICT (project_id, hour, item_type, kind, reason) DO UPDATE SET"
+    " count = ingest_outcome.count + excluded.count"
+)
+_SERIES_INSERT = text(
+    "INSERT INTO release_env (org_id, project_id, release, environment, env_key, first_seen)"
+    " VALUES (:org, :p, :r, :e, :k, :fs)"
+    " ON CONFLICT (project_id, release, env_key) DO NOTHING"
+)
+_ENVIRONMENT_INSERT = text(
+    "INSERT INTO environment (org_id, name) VALUES (:org, :name)"
+    " ON CONFLICT (org_id, name) DO NOTHING"
+)
+
+
+def env_key(environment: str | None) -> str:
+    """The non-null form of an environment used in unique keys and seeks."""
+    return "" if environment is None else "=" + environment
+
+
+class UnknownProjectError(LookupError):
+    pass
+
+
+class SessionStore:
+    """Session aggregates over one async engine. Safe to share between requests: every
+    call opens its own short-lived connection."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._series_ids: dict[SeriesTriple, int] = {}
+        self._project_orgs: dict[int, int] = {}
+
+    # -- writes ------------------------------------------------------------------
+
+    async def apply(self, batches: Sequence[WriteBatch], *, extra: Any = None) -> None:
+        """Apply batches in one transaction: all of them count, or none does.
+
+        `extra`, when given, is an async callable run inside the same transaction with the
+        connection (bulk import records its progress that way).
+        """
+        merged = WriteBatch()
+        for batch in batches:
+            merged.extend(batch)
+        series_ids = await self._series_for(merged)
+        rows = _fact_rows(merged, series_ids)
+        async with self.engine.begin() as conn:
+            await _execute_many(conn, _COUNTER_UPSERT, rows.counters)
+            await _execute_many(conn, _ERROR_INSERT, rows.errors)
+            await _execute_many(conn, _USER_UPSERT, rows.users)
+            await _execute_many(conn, _DURATION_UPSERT, rows.durations)
+            await _execute_many(conn, _OUTCOME_UPSERT, rows.outcomes)
+            if extra is not None:
+                await extra(conn)
+
+    async def _series_for(self, batch: WriteBatch) -> dict[SeriesTriple, int]:
+        wanted: dict[SeriesTriple, float] = {}
+        for inc in batch.increments:
+            key = (inc.project_id, inc.release, inc.environment)
+            if key not in self._series_ids:
+                first = wanted.get(key)
+                wanted[key] = inc.started if first is None else min(first, inc.started)
+        if wanted:
+            await self._create_series(wanted)
+        return self._series_ids
+
+    async def _create_series(self, wanted: dict[SeriesTriple, float]) -> None:
+        # Series rows are created in their own committed transaction: they are idempotent,
+        # and the id cache must never hold ids of a rolled-back insert.
+        async with self.engine.begin() as conn:
+            await self._load_project_orgs(conn, {p for p, _, _ in wanted})
+            params = [
+                {
+                    "org": self._project_orgs[p],
+                    "p": p,
+                    "r": r,
+                    "e": e,
+                    "k": env_key(e),
+                    "fs": int(first),
+                }
+                for (p, r, e), first in sorted(wanted.items(), key=lambda kv: _triple_sort(kv[0]))
+            ]
+            await _execute_many(conn, _SERIES_INSERT, params)
+            env_params = sorted(
+                {(self._project_orgs[p], e) for p, _, e in wanted if e is not None}
+            )
+            await _execute_many(
+                conn, _ENVIRONMENT_INSERT, [{"org": o, "name": n} for o, n in env_params]
+            )
+            t = ReleaseEnv.__table__
+            projects = sorted({p for p, _, _ in wanted})
+            releases = sorted({r for _, r, _ in wanted})
+            result = await conn.execute(
+                select(t.c.id, t.c.project_id, t.c.release, t.c.environment).where(
+                    t.c.project_id.in_(projects), t.c.release.in_(releases)
+                )
+            )
+            for sid, p, r, e in result:
+                self._series_ids[(p, r, e)] = sid
+
+    async def _load_project_orgs(self, conn: AsyncConnection, projects: set[int]) -> None:
+        missing = sorted(projects - self._project_orgs.keys())
+        if not missing:
+            return
+        result = await conn.execute(
+            text("SELECT id, org_id FROM project WHERE id IN :ids").bindparams(
+                _expanding("ids")
+            ),
+            {"ids": missing},
+        )
+        for pid, org in result:
+            self._project_orgs[pid] = org
+        unknown = [p for p in missing if p not in self._project_orgs]
+        if unknown:
+            raise UnknownProjectError(f"unknown project ids: {unknown}")
+
+    # -- reads -------------------------------------------------------------------
+
+    async def aggregate(self, query: AggregateQuery) -> AggregateResult:
+        """Aggregate the facts the query selects; see `AggregateQuery`."""
+        result = AggregateResult()
+        if not query.project_ids or query.start >= query.end:
+            return result
+        async with self.engine.connect() as conn:
+            if Quantity.COUNTERS in query.quantities or Quantity.DURATIONS in query.quantities:
+                await self._read_counters(conn, query, result)
+            if Quantity.ERRORS in query.quantities:
+                await self._read_errors(conn, query, result)
+            if Quantity.USERS in query.quantities:
+                await self._read_users(conn, query, result)
+            if Quantity.DURATIONS in query.quantities:
+                await self._read_duration_bins(conn, query, result)
+        return result
+
+    async def _read_counters(
+        self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
+    ) -> None:
+        f = SessionCounter.__table__
+        want_counters = Quantity.COUNTERS in query.quantities
+        want_durations = Quantity.DURATIONS in query.quantities
+        stmt, n_keys = _grouped_select(
+            query,
+            f,
+            [
+                func.sum(f.c.started),
+                func.sum(f.c.crashed),
+                func.sum(f.c.abnormal),
+                func.sum(f.c.unhandled),
+                func.sum(f.c.errored_preaggr),
+                func.sum(f.c.dur_count),
+                func.sum(f.c.dur_sum),
+                func.min(f.c.dur_min),
+                func.max(f.c.dur_max),
+            ],
+        )
+        for row in await conn.execute(stmt):
+            keys, vals = row[:n_keys], row[n_keys:]
+            started, crashed, abnormal, unhandled, preaggr = (int(v or 0) for v in vals[:5])
+            dur_count = int(vals[5] or 0)
+            has_counters = want_counters and (started + crashed + abnormal + unhandled + preaggr) > 0
+            has_durations = want_durations and dur_count > 0
+            if not (has_counters or has_durations):
+                continue
+            agg = _slot(result, query, keys)
+            if want_counters:
+                c = agg.counters
+                c.started, c.crashed, c.abnormal = started, crashed, abnormal
+                c.unhandled, c.errored_preaggr = unhandled, preaggr
+            if has_durations:
+                d = agg.durations
+                d.count = dur_count
+                d.sum = float(vals[6] or 0.0)
+                d.min = float(vals[7])
+                d.max = float(vals[8])
+
+    async def _read_errors(
+        self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
+    ) -> None:
+        f = SessionError.__table__
+        stmt, n_keys = _grouped_select(query, f, [func.count(f.c.sid.distinct())])
+        for row in await conn.execute(stmt):
+            n = int(row[n_keys] or 0)
+            if n:
+                _slot(result, query, row[:n_keys]).errored_set = n
+
+    async def _read_users(
+        self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
+    ) -> None:
+        f = SessionUser.__table__
+
+        def tagged(mask: int) -> ColumnElement[Any]:
+            return func.count(case((f.c.tags.op("&")(mask) != 0, f.c.did)).distinct())
+
+        stmt, n_keys = _grouped_select(
+            query,
+            f,
+            [
+                func.count(f.c.did.distinct()),
+                tagged(USER_ERRORED),
+                tagged(USER_CRASHED),
+                tagged(USER_ABNORMAL),
+                tagged(USER_UNHANDLED),
+                tagged(USER_ANR_FOREGROUND | USER_ANR_BACKGROUND),
+                tagged(USER_ANR_FOREGROUND),
+            ],
+        )
+        for row in await conn.execute(stmt):
+            vals = [int(v or 0) for v in row[n_keys:]]
+            if not vals[0]:
+                continue
+            u = _slot(result, query, row[:n_keys]).users
+            u.all, u.errored, u.crashed, u.abnormal, u.unhandled, u.anr, u.anr_foreground = vals
+
+    async def _read_duration_bins(
+        self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
+    ) -> None:
+        f = SessionDuration.__table__
+        stmt, n_keys = _grouped_select(query, f, [func.sum(f.c.count)], extra_group=[f.c.bin])
+        for row in await conn.execute(stmt):
+            keys, bin_, n = row[:n_keys], row[n_keys], int(row[n_keys + 1] or 0)
+            if n:
+                bins = _slot(result, query, keys).durations.bins
+                bins[int(bin_)] = bins.get(int(bin_), 0) + n
+
+    # -- catalogue reads ---------------------------------------------------------
+
+    async def series(
+        self,
+        project_ids: Sequence[int],
+        releases: Sequence[str] | None = None,
+    ) -> list[SeriesInfo]:
+        """Every (project, release, environment) ever seen for the projects."""
+        if not project_ids:
+            return []
+        t = ReleaseEnv.__table__
+        stmt = select(t.c.project_id, t.c.release, t.c.environment).where(
+            t.c.project_id.in_(sorted(set(project_ids)))
+        )
+        if releases is not None:
+            stmt = stmt.where(t.c.release.in_(sorted(set(releases))))
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(stmt)
+            return [SeriesInfo(p, r, e) for p, r, e in rows]
+
+    async def releases_seen_in_org(self, org_id: int, releases: Sequence[str]) -> set[str]:
+        """The subset of `releases` that appeared in any session data of the org."""
+        if not releases:
+            return set()
+        t = ReleaseEnv.__table__
+        stmt = (
+            select(t.c.release)
+            .where(t.c.org_id == org_id, t.c.release.in_(sorted(set(releases))))
+            .distinct()
+        )
+        async with self.engine.connect() as conn:
+            return {r for (r,) in await conn.execute(stmt)}
+
+    async def environments(self, org_id: int) -> dict[str, int]:
+        """Environment records of the org: name -> numeric id."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT name, id FROM environment WHERE org_id = :org"), {"org": org_id}
+            )
+            return {name: eid for name, eid in rows}
+
+    async def outcomes(
+        self, project_ids: Sequence[int], start: int | None = None, end: int | None = None
+    ) -> list[tuple[int, int, str, str, str, int]]:
+        """Ingest outcome rows `(project_id, hour, item_type, kind, reason, count)`."""
+        if not project_ids:
+            return []
+        t = IngestOutcome.__table__
+        stmt = select(t.c.project_id, t.c.hour, t.c.item_type, t.c.kind, t.c.reason, t.c.count)
+        stmt = stmt.where(t.c.project_id.in_(sorted(set(project_ids))))
+        if start is not None:
+            stmt = stmt.where(t.c.hour >= start)
+        if end is not None:
+            stmt = stmt.where(t.c.hour < end)
+        stmt = stmt.order_by(t.c.project_id, t.c.hour, t.c.item_type, t.c.kind, t.c.reason)
+        async with self.engine.connect() as conn:
+            return [tuple(r) for r in await conn.execute(stmt)]  # type: ignore[misc]
+
+    async def outcome_totals(self) -> list[tuple[int, str, str, str, int]]:
+        """All-time outcome totals `(project_id, item_type, kind, reason, count)`."""
+        t = IngestOutcome.__table__
+        stmt = select(
+            t.c.project_id, t.c.item_type, t.c.kind, t.c.reason, func.sum(t.c.count)
+        ).group_by(t.c.project_id, t.c.item_type, t.c.kind, t.c.reason)
+        async with self.engine.connect() as conn:
+            return [(p, it, k, r, int(n)) for p, it, k, r, n in await conn.execute(stmt)]
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+
+# -- helpers -----------------------------------------------------------------------
+
+
+def _expanding(name: str) -> Any:
+    return bindparam(name, expanding=True)
+
+
+def _triple_sort(key: SeriesTriple) -> tuple[int, str, int, str]:
+    p, r, e = key
+    return (p, r, 0 if e is None else 1, e or "")
+
+
+async def _execute_many(conn: AsyncConnection, stmt: Any, params: list[dict[str, Any]]) -> None:
+    if params:
+        await conn.execute(stmt, params)
+
+
+class _FactRows:
+    __slots__ = ("counters", "durations", "errors", "outcomes", "users")
+
+    def __init__(self) -> None:
+        self.counters: list[dict[str, Any]] = []
+        self.errors: list[dict[str, Any]] = []
+        self.users: list[dict[str, Any]] = []
+        self.durations: list[dict[str, Any]] = []
+        self.outcomes: list[dict[str, Any]] = []
+
+
+def _fact_rows(batch: WriteBatch, series_ids: dict[SeriesTriple, int]) -> _FactRows:
+    """Fold a batch into one row per key and table, sorted by key."""
+    counters: dict[tuple[int, int, int], list[Any]] = {}
+    errors: set[tuple[int, int, int, str]] = set()
+    users: dict[tuple[int, int, int, str], int] = defaultdict(int)
+    durations: dict[tuple[int, int, int, int], int] = defaultdict(int)
+    for inc in batch.increments:
+        series = series_ids[(inc.project_id, inc.release, inc.environment)]
+        started = int(inc.started)
+        has_counts = (
+            inc.started_count or inc.crashed or inc.abnormal or inc.unhandled or inc.errored_preaggr
+        )
+        dur = inc.duration
+        if dur is not None and not (math.isfinite(dur) and dur >= 0):
+            dur = None
+        bin_ = sketch.bin_of(dur) if dur is not None else 0
+        for g in GRANULARITIES:
+            bucket = started - started % g
+            if has_counts or dur is not None:
+                row = counters.get((g, series, bucket))
+                if row is None:
+                    row = counters[(g, series, bucket)] = [0, 0, 0, 0, 0, 0, 0.0, None, None]
+                row[0] += inc.started_count
+                row[1] += inc.crashed
+                row[2] += inc.abnormal
+                row[3] += inc.unhandled
+                row[4] += inc.errored_preaggr
+                if dur is not None:
+                    row[5] += 1
+                    row[6] += dur
+                    row[7] = dur if row[7] is None else min(row[7], dur)
+                    row[8] = dur if row[8] is None else max(row[8], dur)
+                    durations[(g, series, bucket, bin_)] += 1
+            if inc.error_sid is not None:
+                errors.add((g, series, bucket, inc.error_sid))
+            if inc.user is not None:
+                users[(g, series, bucket, inc.user)] |= inc.user_tags
+    rows = _FactRows()
+    rows.counters = [
+        {
+            "g": g, "s": s, "b": b,
+            "started": v[0], "crashed": v[1], "abnormal": v[2], "unhandled": v[3],
+            "errored_preaggr": v[4], "dur_count": v[5], "dur_sum": v[6],
+            "dur_min": v[7], "dur_max": v[8],
+        }
+        for (g, s, b), v in sorted(counters.items())
+    ]
+    rows.errors = [{"g": g, "s": s, "b": b, "sid": sid} for g, s, b, sid in sorted(errors)]
+    rows.users = [
+        {"g": g, "s": s, "b": b, "did": did, "tags": tags}
+        for (g, s, b, did), tags in sorted(users.items())
+    ]
+    rows.durations = [
+        {"g": g, "s": s, "b": b, "bin": bin_, "n": n}
+        for (g, s, b, bin_), n in sorted(durations.items())
+    ]
+    outcomes: dict[tuple[int, int, str, str, str], int] = defaultdict(int)
+    for o in batch.outcomes:
+        hour = int(o.received) - int(o.received) % 3600
+        outcomes[(o.project_id, hour, o.item_type, o.kind, o.reason)] += o.quantity
+    rows.outcomes = [
+        {"p": p, "h": h, "t": t, "k": k, "r": r, "n": n}
+        for (p, h, t, k, r), n in sorted(outcomes.items())
+    ]
+    return rows
+
+
+_DIMENSION_COLUMNS: dict[Dimension, str] = {
+    "project_id": "project_id",
+    "release": "release",
+    "environment": "environment",
+}
+
+
+def _grouped_select(
+    query: AggregateQuery,
+    fact: Any,
+    aggregates: list[Any],
+    extra_group: Iterable[Any] = (),
+) -> tuple[Select[Any], int]:
+    """SELECT <group keys>, [<bucket>], <aggregates> FROM fact JOIN release_env ... ;
+    returns the statement and how many leading key columns each row has."""
+    r = ReleaseEnv.__table__
+    keys: list[Any] = [r.c[_DIMENSION_COLUMNS[d]] for d in query.group_by]
+    if query.interval is not None:
+        keys.append((fact.c.bucket - fact.c.bucket % query.interval).label("qbucket"))
+    extra = list(extra_group)
+    stmt = (
+        select(*keys, *extra, *aggregates)
+        .select_from(fact.join(r, r.c.id == fact.c.series_id))
+        .where(
+            fact.c.granularity == query.granularity,
+            fact.c.bucket >= query.start,
+            fact.c.bucket < query.end,
+            r.c.project_id.in_(sorted(set(query.project_ids))),
+        )
+    )
+    if query.filter is not None:
+        stmt = stmt.where(compile_filter(query.filter))
+    group = [*keys, *extra]
+    if group:
+        stmt = stmt.group_by(*group)
+    return stmt, len(keys)
+
+
+def compile_filter(flt: Filter) -> ColumnElement[bool]:
+    r = ReleaseEnv.__table__
+    if isinstance(flt, And):
+        return and_(true(), *(compile_filter(t) for t in flt.terms))
+    if isinstance(flt, Or):
+        return or_(false(), *(compile_filter(t) for t in flt.terms))
+    assert isinstance(flt, Cond)
+    if flt.dimension == "environment":
+        # env_key is never NULL, so IN / NOT IN need no NULL special cases, and naming the
+        # environments lets SQLite seek on the whole (project, release, env_key) key.
+        column: Any = r.c.env_key
+        values: list[Any] = [env_key(v if v is None else str(v)) for v in flt.values]
+    elif flt.dimension == "release":
+        column, values = r.c.release, [str(v) for v in flt.values if v is not None]
+    else:
+        column, values = r.c.project_id, [int(v) for v in flt.values if v is not None]
+    if not values:
+        return true() if flt.negate else false()
+    cond = column.in_(sorted(set(values)))
+    return not_(cond) if flt.negate else cond
+
+
+def _slot(result: AggregateResult, query: AggregateQuery, keys: Sequence[Any]) -> Aggregate:
+    values = dict(zip(query.group_by, keys, strict=False))
+    group = GroupKey(
+        project_id=values.get("project_id"),
+        release=values.get("release"),
+        environment=values.get("environment"),
+    )
+    if query.interval is None:
+        agg = result.totals.get(group)
+        if agg is None:
+            agg = result.totals[group] = Aggregate()
+        return agg
+    bucket = int(keys[len(query.group_by)])
+    per_group = result.series.setdefault(group, {})
+    agg = per_group.get(bucket)
+    if agg is None:
+        agg = per_group[bucket] = Aggregate()
+    return agg
+
+

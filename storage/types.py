@@ -1,0 +1,254 @@
+"""Value types shared by the store and its callers.
+
+Writes are *increments*: validated, normalized facts ready to be counted
+(`release-health.md` section 2). Reads are *aggregate queries*: a filter, a range of
+bucket starts, a stored granularity, grouping dimensions and the quantities wanted.
+
+Times in this module are unix seconds (int) unless a field says otherwise, so that the
+store never has to guess a timezone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+# -- granularities -----------------------------------------------------------------
+
+MINUTE = 60
+HOUR = 3600
+DAY = 86400
+#: Every stored granularity, finest first. Each increment is written to all of them, so a
+#: late update lands in the bucket of its session's start in every granularity.
+GRANULARITIES: tuple[int, ...] = (MINUTE, HOUR, DAY)
+
+# -- user-set tags (bit flags) -----------------------------------------------------
+#
+# One row per (series, bucket, did) holds the OR of every tag seen for that user there.
+# USER_SEEN is set by every entry, so "users" is simply every row.
+
+USER_SEEN = 1
+USER_ERRORED = 2
+USER_CRASHED = 4
+USER_ABNORMAL = 8
+USER_UNHANDLED = 16
+USER_ANR_FOREGROUND = 32  # an abnormal entry carrying mechanism anr_foreground
+USER_ANR_BACKGROUND = 64  # an abnormal entry carrying mechanism anr_background
+
+
+# -- writes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionIncrement:
+    """One accepted session update or aggregate bucket, as stored quantities.
+
+    `started` is the (drift-corrected) session start in unix seconds; it decides the bucket
+    of every quantity here. Counters are non-negative. `error_sid` (canonical lower-case
+    hyphenated UUID) joins the error set; `user` with `user_tags` joins the user set (only
+    when the update has a user); `duration` (seconds, finite, >= 0) joins the duration
+    distribution.
+    """
+
+    project_id: int
+    release: str
+    environment: str | None
+    started: float
+    started_count: int = 0
+    crashed: int = 0
+    abnormal: int = 0
+    unhandled: int = 0
+    errored_preaggr: int = 0
+    error_sid: str | None = None
+    user: str | None = None
+    user_tags: int = 0
+    duration: float | None = None
+
+
+OutcomeKind = Literal["accepted", "dropped", "normalized"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeIncrement:
+    """One ingest outcome to count (`ingest.md` 15.1).
+
+    `kind` is `accepted` (reason ""), `dropped` (reason: a drop code such as `too_old`) or
+    `normalized` (reason: `environment_removed`, `clock_drift_corrected`,
+    `timestamp_raised_to_started`). `item_type` is `session` or `sessions`; for `sessions`
+    items the quantity counts aggregate buckets. `received` (unix seconds) picks the hour.
+    """
+
+    project_id: int
+    item_type: str
+    kind: OutcomeKind
+    reason: str
+    received: float
+    quantity: int = 1
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """Everything one envelope (or one import chunk) adds; applied in one transaction."""
+
+    increments: list[SessionIncrement] = field(default_factory=list)
+    outcomes: list[OutcomeIncrement] = field(default_factory=list)
+
+    def extend(self, other: WriteBatch) -> None:
+        self.increments.extend(other.increments)
+        self.outcomes.extend(other.outcomes)
+
+    def __bool__(self) -> bool:
+        return bool(self.increments or self.outcomes)
+
+
+# -- filters -----------------------------------------------------------------------
+
+Dimension = Literal["project_id", "release", "environment"]
+
+
+@dataclass(frozen=True, slots=True)
+class Cond:
+    """`dimension IN values` (or NOT IN when `negate`).
+
+    For `environment`, `None` in `values` stands for "no environment". `NOT IN` matches a
+    null environment unless `None` is among the values.
+    """
+
+    dimension: Dimension
+    values: tuple[str | int | None, ...]
+    negate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    terms: tuple[Filter, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    terms: tuple[Filter, ...]
+
+
+Filter = Cond | And | Or
+
+
+# -- reads -------------------------------------------------------------------------
+
+
+class Quantity(StrEnum):
+    """What an aggregate query should fetch; each is one SQL statement at most."""
+
+    COUNTERS = "counters"  # started, crashed, abnormal, unhandled, errored_preaggr
+    ERRORS = "errors"  # distinct session ids of the error set
+    USERS = "users"  # distinct users, per tag
+    DURATIONS = "durations"  # exact count/sum/min/max and a quantile sketch
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateQuery:
+    """Aggregate stored buckets whose start lies in `[start, end)`.
+
+    `project_ids` is always required (and already authorized by the caller); `filter`
+    narrows further. `granularity` names the stored buckets to read and must divide
+    `start`, `end` and `interval`. With `interval`, results are also grouped by
+    `floor(bucket / interval) * interval` (a series); without it they are range totals,
+    where distinct counts are unions over the whole range.
+    """
+
+    project_ids: tuple[int, ...]
+    start: int
+    end: int
+    granularity: int
+    quantities: frozenset[Quantity]
+    group_by: tuple[Dimension, ...] = ()
+    filter: Filter | None = None
+    interval: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupKey:
+    """Values of the grouped dimensions; a dimension not grouped by is `None` here and
+    absent from `present`. `environment` may be `None` while grouped (no environment)."""
+
+    project_id: int | None = None
+    release: str | None = None
+    environment: str | None = None
+
+
+@dataclass(slots=True)
+class Counters:
+    """Sums of the stored counters (counts of sessions)."""
+
+    started: int = 0
+    crashed: int = 0
+    abnormal: int = 0
+    unhandled: int = 0
+    errored_preaggr: int = 0
+
+    def has_data(self) -> bool:
+        return (self.started + self.crashed + self.abnormal + self.unhandled
+                + self.errored_preaggr) > 0
+
+
+@dataclass(slots=True)
+class Users:
+    """Distinct users (unions over the range), in total and per tag."""
+
+    all: int = 0
+    errored: int = 0
+    crashed: int = 0
+    abnormal: int = 0
+    unhandled: int = 0
+    anr: int = 0  # abnormal with mechanism anr_foreground or anr_background
+    anr_foreground: int = 0
+
+
+@dataclass(slots=True)
+class Durations:
+    """Durations of exited updates in seconds. `count == 0` means no data (then `sum`,
+    `min`, `max` are 0 and `bins` is empty). `bins` maps sketch bin -> count
+    (see `storage.sketch`)."""
+
+    count: int = 0
+    sum: float = 0.0
+    min: float = 0.0
+    max: float = 0.0
+    bins: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Aggregate:
+    """All quantities of one group (and one series bucket, when the query has one).
+    Quantities that were not asked for stay at their empty defaults."""
+
+    counters: Counters = field(default_factory=Counters)
+    errored_set: int = 0
+    users: Users = field(default_factory=Users)
+    durations: Durations = field(default_factory=Durations)
+
+
+@dataclass(slots=True)
+class AggregateResult:
+    """A query without `interval` fills `totals` (per group, unions over the range); one
+    with `interval` fills `series` (per group and bucket start in unix seconds, holding only
+    buckets with data). Groups without any data of the requested quantities are absent."""
+
+    totals: dict[GroupKey, Aggregate] = field(default_factory=dict)
+    series: dict[GroupKey, dict[int, Aggregate]] = field(default_factory=dict)
+
+
+ProjectRelease = tuple[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    """One (project, release, environment) combination ever seen in session data."""
+
+    project_id: int
+    release: str
+    environment: str | None
+
+
+ReleaseFirstSeen = Mapping[ProjectRelease, int]

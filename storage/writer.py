@@ -1,0 +1,109 @@
+"""Group commit: many concurrent requests, one transaction.
+
+Each ingest request hands its batch to the writer and waits; the writer drains whatever
+has queued up, applies it in one transaction and then wakes every waiter. A request
+answers 200 only after its batch is committed (durability), SQLite sees a single writer
+(no lock contention), and the commit cost is shared by every request in the group.
+If a group fails, every request in it gets the error and nothing of it was counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from storage.store import SessionStore
+from storage.types import WriteBatch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Pending:
+    batch: WriteBatch
+    done: asyncio.Future[None]
+
+
+class BatchWriter:
+    def __init__(self, store: SessionStore, *, max_group: int = 500) -> None:
+        self.store = store
+        self.max_group = max_group
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.in_flight = 0
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="relhealth-batch-writer")
+
+    async def stop(self) -> None:
+        """Finish everything queued, then stop."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def write(self, batch: WriteBatch) -> None:
+        """Return once `batch` is committed; raise if it could not be."""
+        if not batch:
+            return
+        if self._task is None:
+            await self.store.apply([batch])
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.in_flight += 1
+        try:
+            await self._queue.put(_Pending(batch, done))
+            await done
+        finally:
+            self.in_flight -= 1
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    async def _run(self) -> None:
+        while True:
+            group = [await self._queue.get()]
+            while len(group) < self.max_group and not self._queue.empty():
+                group.append(self._queue.get_nowait())
+            try:
+                await self._apply_group(group)
+            finally:
+                for _ in group:
+                    self._queue.task_done()
+
+    async def _apply_group(self, group: list[_Pending]) -> None:
+        try:
+            await self.store.apply([p.batch for p in group])
+        except Exception as exc:
+            if len(group) == 1:
+                log.exception("ingest write failed")
+                _settle(group[0], exc)
+                return
+            # One bad batch must not fail its neighbours: retry each on its own.
+            for p in group:
+                try:
+                    await self.store.apply([p.batch])
+                except Exception as single_exc:
+                    log.exception("ingest write failed")
+                    _settle(p, single_exc)
+                else:
+                    _settle(p, None)
+        else:
+            for p in group:
+                _settle(p, None)
+
+
+def _settle(p: _Pending, exc: BaseException | None) -> None:
+    if p.done.done():
+        return
+    if exc is None:
+        p.done.set_result(None)
+    else:
+        p.done.set_exception(exc)
