@@ -69,11 +69,12 @@ def adoption_stages(
     if window <= 0:
         raise ValueError(f"window must be positive, got {window}")
     valid = [release for release in started if is_valid_version(release)]
+    stageable = set(valid)
     sweep = _SlidingWindow(started, window)
     first_adopted: dict[str, float] = {}
     last_adopted: dict[str, float] = {}
 
-    def adopted_at(instant: float) -> set[str]:
+    def adopted_releases(instant: float) -> set[str]:
         sweep.move_to(instant)
         if not sweep.total:
             return set()
@@ -85,7 +86,7 @@ def adoption_stages(
         adopted = {
             release
             for release in candidates
-            if sweep.share(release) >= threshold and is_valid_version(release)
+            if release in stageable and sweep.share(release) >= threshold
         }
         for release in adopted:
             first_adopted.setdefault(release, instant)
@@ -95,7 +96,7 @@ def adoption_stages(
     last_hour = at // _HOUR * _HOUR
     hour = sweep.first_boundary()
     while hour is not None and hour <= last_hour:
-        adopted_at(hour)
+        adopted_releases(hour)
         if sweep.total:
             hour += _HOUR
         else:
@@ -103,7 +104,7 @@ def adoption_stages(
             upcoming = sweep.upcoming_start()
             hour = None if upcoming is None else max(hour + _HOUR, _next_hour(upcoming))
     # `at` on an hour boundary was evaluated in the loop; evaluating it again is a no-op.
-    adopted_now = adopted_at(at)
+    adopted_now = adopted_releases(at)
 
     stages: dict[str, AdoptionStage] = {}
     for release in valid:

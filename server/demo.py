@@ -13,7 +13,7 @@ show the three ways SDKs report sessions (`release-health.md` sections 2.3 and 2
   crash-free) that a hotfix replaces the next day.
 
 Each project ships a dozen releases over the window. A new release reaches production a
-day or two after staging, ramps up over hours (web, api) or days (mobile store rollout)
+day after staging (and two after development), ramps up over hours (web, api) or days (mobile store rollout)
 and takes over the traffic; mobile users lag, so old versions fade out slowly. Traffic
 follows the time of day and the day of the week.
 
@@ -372,6 +372,7 @@ def _simulate_hour(
     rate = _traffic(project, hour + span / 2, start, end) * span / HOUR
     for env in _ENVIRONMENTS:
         ramp = env.ramp_hours if env.ramp_hours is not None else profile.ramp_hours
+        # Test devices of the team all update at once; only real users lag behind.
         ceiling = profile.ceiling if env.ramp_hours is None else 1.0
         shares = _shares(hour + span / 2, project.ships, env.lead_hours * HOUR, ramp, ceiling)
         for j, share in enumerate(shares):

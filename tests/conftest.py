@@ -136,9 +136,18 @@ class LiveServer:
         settings = settings.model_copy(update={"host": "127.0.0.1", "port": self.port})
         self.settings = settings
         self.app = create_app(settings, clock=clock)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        #: Content-Encoding header of every envelope request received, in order.
+        self.encodings: list[str | None] = []
+        config = uvicorn.Config(self._recording, interface="asgi3", host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    async def _recording(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "http" and "/envelope" in scope["path"]:
+            headers = dict(scope["headers"])
+            value = headers.get(b"content-encoding")
+            self.encodings.append(value.decode() if value else None)
+        await self.app(scope, receive, send)
 
     @property
     def url(self) -> str:

@@ -11,7 +11,7 @@ SUM_SESSION: Final = "sum(session)"
 COUNT_UNIQUE_USER: Final = "count_unique(user)"
 
 
-class FieldKind(str, Enum):
+class FieldKind(Enum):
     SESSIONS = "sessions"  # sum(session)
     USERS = "users"  # count_unique(user)
     DURATION = "duration"  # avg / pXX / max of session.duration

@@ -34,11 +34,11 @@ StageLookup = Callable[[str], Mapping[str, str]]
 def compare(left: object, operator: str, right: object) -> bool:
     """`left <operator> right` for `=`, `!=`, `<`, `<=`, `>`, `>=`."""
     if operator == "=":
-        return left == right
+        return bool(left == right)
     if operator == "!=":
-        return left != right
-    lt = left < right  # type: ignore[operator]
-    gt = right < left  # type: ignore[operator]
+        return bool(left != right)
+    lt = bool(left < right)  # type: ignore[operator]
+    gt = bool(right < left)  # type: ignore[operator]
     if operator == "<":
         return lt
     if operator == "<=":

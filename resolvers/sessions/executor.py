@@ -1,0 +1,190 @@
+"""Running a `SessionsQueryDefinition` against a store and building the response JSON
+(`release-health.md` 8.5, 8.8, 8.9, 8.11, 8.12).
+
+The store needs one method, `async def aggregate(query) -> AggregateResult`: with
+`query.interval` it fills `series`, without it `totals`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from storage.types import (
+    Aggregate,
+    AggregateQuery,
+    AggregateResult,
+    Durations,
+    GroupKey,
+    Quantity,
+)
+
+from .definition import SessionsQueryDefinition
+from .fields import SUM_SESSION
+from .ordering import OrderBy, sort_groups
+from .pagination import Cursor, page_cursors
+from .timeutil import isoformat
+from .values import (
+    DurationQuantile,
+    Value,
+    field_value,
+    session_status_count,
+    users_value,
+)
+
+
+class AggregateStore(Protocol):
+    async def aggregate(self, query: AggregateQuery) -> AggregateResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsQueryResult:
+    """The response body and the cursors of its `Link` header."""
+
+    body: dict[str, Any]
+    previous: Cursor
+    next: Cursor
+
+
+def _missing_quantile(durations: Durations, q: float) -> float | None:
+    raise RuntimeError("percentile fields need a `quantile` function (storage sketch)")
+
+
+def _has_data(aggregate: Aggregate, quantity: Quantity) -> bool:
+    if quantity is Quantity.COUNTERS:
+        return aggregate.counters.has_data()
+    if quantity is Quantity.ERRORS:
+        return aggregate.errored_set > 0
+    if quantity is Quantity.USERS:
+        return aggregate.users.all > 0
+    return aggregate.durations.count > 0
+
+
+def group_exists(definition: SessionsQueryDefinition, aggregate: Aggregate) -> bool:
+    """8.8: any requested field's backing data has data for the group."""
+    return any(
+        _has_data(aggregate, quantity)
+        for name in definition.active_fields
+        for quantity in definition.field_quantities(name)
+    )
+
+
+def ordering_value(
+    definition: SessionsQueryDefinition,
+    order_by: OrderBy,
+    aggregate: Aggregate,
+    quantile: DurationQuantile,
+) -> Value:
+    """The ordering quantity of an underlying group (8.11)."""
+    if order_by.field == SUM_SESSION:
+        if order_by.status is not None:
+            return session_status_count(aggregate, order_by.status)
+        return aggregate.counters.started
+    if order_by.field == "count_unique(user)":
+        return users_value(aggregate, None, definition.status_filter)
+    return field_value(order_by.field, aggregate, None, definition.status_filter, quantile)
+
+
+def _by(definition: SessionsQueryDefinition, key: GroupKey, status: str | None) -> dict[str, Any]:
+    by: dict[str, Any] = {}
+    for name in definition.group_by:
+        if name == "project":
+            by["project"] = key.project_id
+        elif name == "release":
+            if key.release is not None:
+                by["release"] = key.release
+        elif name == "environment":
+            if key.environment is not None:
+                by["environment"] = key.environment
+        else:
+            by["session.status"] = status
+    return by
+
+
+def _body(definition: SessionsQueryDefinition, groups: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "start": isoformat(definition.start),
+        "end": isoformat(definition.end),
+        "intervals": definition.iso_intervals,
+        "groups": groups,
+        "query": definition.query,
+    }
+
+
+async def execute_sessions_query(
+    store: AggregateStore,
+    definition: SessionsQueryDefinition,
+    *,
+    quantile: DurationQuantile = _missing_quantile,
+) -> SessionsQueryResult:
+    """Run the definition: the totals query decides which groups exist and their order,
+    the series query (unless `includeSeries=0`) fills the series."""
+    if definition.empty_result or definition.order_by is None:
+        previous, following = page_cursors(definition.offset, definition.page_size, False)
+        return SessionsQueryResult(_body(definition, []), previous, following)
+
+    totals = await store.aggregate(definition.totals_query())
+    if definition.dimensions:
+        keys = [key for key, agg in totals.totals.items() if group_exists(definition, agg)]
+    else:
+        keys = [GroupKey()]
+    empty = Aggregate()
+
+    def total_of(key: GroupKey) -> Aggregate:
+        return totals.totals.get(key, empty)
+
+    order_by = definition.order_by
+    ordered = sort_groups(
+        keys,
+        lambda key: ordering_value(definition, order_by, total_of(key), quantile),
+        lambda key: key,
+        order_by.descending,
+    )
+    page = ordered[definition.offset : definition.offset + definition.limit]
+    has_more = len(page) == definition.page_size + 1
+    if has_more:
+        page = page[:-1]
+
+    series: dict[GroupKey, dict[int, Aggregate]] = {}
+    if definition.include_series and page:
+        series = (await store.aggregate(definition.series_query())).series
+
+    statuses: tuple[str | None, ...] = (
+        definition.statuses if definition.group_by_status else (None,)
+    )
+    status_filter = definition.status_filter
+    groups: list[dict[str, Any]] = []
+    for key in page:
+        total = total_of(key)
+        buckets = series.get(key, {})
+        for status in statuses:
+            group: dict[str, Any] = {"by": _by(definition, key, status)}
+            if definition.include_totals:
+                group["totals"] = {
+                    name: field_value(name, total, status, status_filter, quantile)
+                    for name in definition.active_fields
+                }
+            if definition.include_series:
+                group["series"] = {
+                    name: [
+                        field_value(
+                            name, buckets.get(t, empty), status, status_filter, quantile
+                        )
+                        for t in definition.intervals
+                    ]
+                    for name in definition.active_fields
+                }
+            groups.append(group)
+
+    previous, following = page_cursors(definition.offset, definition.page_size, has_more)
+    return SessionsQueryResult(_body(definition, groups), previous, following)
+
+
+async def run_sessions_query(
+    store: AggregateStore,
+    definition: SessionsQueryDefinition,
+    *,
+    quantile: DurationQuantile = _missing_quantile,
+) -> dict[str, Any]:
+    """The response JSON of 8.5 (see `execute_sessions_query` for the cursors)."""
+    return (await execute_sessions_query(store, definition, quantile=quantile)).body
