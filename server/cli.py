@@ -152,9 +152,9 @@ async def _demo(settings: Settings, *, quiet: bool = False) -> int:
             return 0
         bar = ProgressBar("demo data")
         info = await generate_demo(
-            services.accounts, services.store, now=time.time(), progress=bar.update
+            services.accounts, services.store, now=time.time(), progress=bar
         )
-        bar.finish()
+        bar.close()
         if not quiet:
             for p in info.projects:
                 print(f"project {p.slug} (id {p.id}): DSN {dsn(settings, p.public_key, p.id)}")

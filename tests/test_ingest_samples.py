@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -65,10 +66,10 @@ def normalized(item_type: str, reason: str, quantity: int = 1) -> OutcomeIncreme
     return OutcomeIncrement(42, item_type, "normalized", reason, RECEIVED_AT, quantity)
 
 
-def inc(release: str, environment: str | None, started: str, **fields: object) -> SessionIncrement:
+def inc(release: str, environment: str | None, started: str, **fields: Any) -> SessionIncrement:
     return SessionIncrement(
         project_id=42, release=release, environment=environment, started=at(started), **fields
-    )  # type: ignore[arg-type]
+    )
 
 
 APP = ("myapp@1.4.2", "production")

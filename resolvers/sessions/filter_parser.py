@@ -180,7 +180,12 @@ class _Parser:
             # `()` holds no term: it is free text
             self.pos = start
             return None
-        children = self.parse_terms(in_group=True)
+        try:
+            children = self.parse_terms(in_group=True)
+        except SessionsQueryError:
+            if self.at_end():  # never closed: report the opening parenthesis
+                raise self.error(start) from None
+            raise
         self.pos += 1  # the closing parenthesis
         return ParenGroup(tuple(children), start)
 
@@ -348,7 +353,9 @@ def to_expression(tokens: Sequence[Token]) -> Expression | None:
             continue
         if isinstance(token, ParenGroup):
             inner = to_expression(token.children)
-            if inner is not None:
+            if isinstance(inner, AndExpr):
+                branches[-1].extend(inner.terms)
+            elif inner is not None:
                 branches[-1].append(inner)
         else:
             branches[-1].append(token)
