@@ -59,9 +59,12 @@ def parse_id(value: strawberry.ID | str, what: str = "project") -> int:
     return int(text)
 
 
-def reference_time(info: ContextInfo, now: datetime | None) -> float:
-    """The request's one clock, unless the query passes its own `now`."""
-    return now.timestamp() if now is not None else info.context.now
+def reference_time(info: ContextInfo, now: datetime | None, inherited: float | None = None) -> float:
+    """The request's one clock, unless the field passes its own `now` or its parent was
+    asked with one (a release listed by `releases(now: …)` answers at that `now`)."""
+    if now is not None:
+        return now.timestamp()
+    return inherited if inherited is not None else info.context.now
 
 
 def as_datetime(ts: float) -> datetime:
@@ -156,6 +159,8 @@ class SessionStats:
 class Release:
     project_id: strawberry.ID
     version: str
+    #: The `now` of the field that produced this release, inherited by its fields.
+    inherited_now: strawberry.Private[float | None] = None
 
     @classmethod
     def resolve_reference(cls, info: ContextInfo, project_id: strawberry.ID, version: str) -> Release:
@@ -186,7 +191,7 @@ class Release:
             summary_period=summary_period,
             health_stats_period=health_stats_period,
             stat=stat.value,
-            now=reference_time(info, now),
+            now=reference_time(info, now, self.inherited_now),
         )
         if await info.context.loaders.project_by_id.load(key.pair[0]) is None:
             raise BadUserInput(f"Project {key.pair[0]} does not exist")
@@ -207,7 +212,7 @@ class Release:
     ) -> Adoption | None:
         if await info.context.loaders.project_by_id.load(self.pair[0]) is None:
             return None
-        key = AdoptionKey(self.pair, env_tuple(environments), reference_time(info, now))
+        key = AdoptionKey(self.pair, env_tuple(environments), reference_time(info, now, self.inherited_now))
         found = await info.context.loaders.release_adoption.load(key)
         return Adoption.from_result(found) if found else None
 
@@ -266,9 +271,10 @@ async def releases_page(
     offset = decode_cursor(after)
     if after is not None:
         offset += 1
+    at = reference_time(info, now)
     try:
         pairs, total = await health.releases_by_stability(
-            info.context.store, project_ids, now=reference_time(info, now), scope=sort.value,
+            info.context.store, project_ids, now=at, scope=sort.value,
             stats_period_name=period, environments=environments, offset=offset, limit=first,
         )
     except InvalidQuery as exc:
@@ -276,7 +282,7 @@ async def releases_page(
     edges = [
         ReleaseEdge(
             cursor=encode_cursor(offset + i),
-            node=Release(project_id=strawberry.ID(str(p)), version=r),
+            node=Release(project_id=strawberry.ID(str(p)), version=r, inherited_now=at),
         )
         for i, (p, r) in enumerate(pairs)
     ]

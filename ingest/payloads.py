@@ -85,9 +85,10 @@ def parse_session_update(payload: bytes | str | Mapping[str, Any]) -> SessionUpd
     if sid_value is _MISSING:
         sid = str(uuid.uuid4())
     else:
-        sid = (canonical_uuid(sid_value) if isinstance(sid_value, str) else None) or ""
-        if not sid:
+        parsed_sid = canonical_uuid(sid_value) if type(sid_value) is str else None
+        if parsed_sid is None:
             raise InvalidPayload("`sid` is not a UUID")
+        sid = parsed_sid
 
     init = obj.get("init", _MISSING)
     if init is _MISSING:
@@ -116,13 +117,13 @@ def parse_session_update(payload: bytes | str | Mapping[str, Any]) -> SessionUpd
     return SessionUpdate(
         sid=sid,
         did=_distinct_id(obj),
-        seq=_uint(obj, "seq", None, _U64_LIMIT),
+        seq=_optional_uint(obj, "seq", _U64_LIMIT),
         init=init,
         timestamp=timestamp,
         started=_timestamp(obj.get("started", _MISSING), "started"),
         duration=duration,
         status=status,
-        errors=_uint(obj, "errors", 0, _U64_LIMIT) or 0,
+        errors=_uint(obj, "errors", _U64_LIMIT),
         abnormal_mechanism=mechanism,
         attrs=_attributes(obj),
     )
@@ -143,23 +144,25 @@ def parse_session_aggregates(payload: bytes | str | Mapping[str, Any]) -> Sessio
             AggregateBucket(
                 started=_timestamp(value.get("started", _MISSING), "started"),
                 did=_distinct_id(value),
-                exited=_uint(value, "exited", 0, _U32_LIMIT) or 0,
-                errored=_uint(value, "errored", 0, _U32_LIMIT) or 0,
-                abnormal=_uint(value, "abnormal", 0, _U32_LIMIT) or 0,
-                crashed=_uint(value, "crashed", 0, _U32_LIMIT) or 0,
-                unhandled=_uint(value, "unhandled", 0, _U32_LIMIT) or 0,
+                exited=_uint(value, "exited", _U32_LIMIT),
+                errored=_uint(value, "errored", _U32_LIMIT),
+                abnormal=_uint(value, "abnormal", _U32_LIMIT),
+                crashed=_uint(value, "crashed", _U32_LIMIT),
+                unhandled=_uint(value, "unhandled", _U32_LIMIT),
             )
         )
     return SessionAggregates(attrs=attrs, aggregates=buckets)
 
 
 def _object(payload: bytes | str | Mapping[str, Any], what: str) -> Mapping[str, Any]:
+    if type(payload) is dict:
+        return payload
     if isinstance(payload, bytes | bytearray | memoryview | str):
         try:
             payload = orjson.loads(payload)
         except orjson.JSONDecodeError as error:
             raise InvalidPayload(f"{what} is not valid JSON: {error}") from None
-    if not isinstance(payload, Mapping):
+    if type(payload) is not dict and not isinstance(payload, Mapping):
         raise InvalidPayload(f"{what} is not a JSON object")
     return payload
 
@@ -173,13 +176,19 @@ def _timestamp(value: Any, name: str) -> float:
     return parsed
 
 
-def _uint(obj: Mapping[str, Any], name: str, default: int | None, limit: int) -> int | None:
+def _optional_uint(obj: Mapping[str, Any], name: str, limit: int) -> int | None:
     value = obj.get(name, _MISSING)
     if value is _MISSING:
-        return default
+        return None
     if type(value) is not int or not 0 <= value < limit:
         raise InvalidPayload(f"`{name}` is not a non-negative integer below {limit}")
     return value
+
+
+def _uint(obj: Mapping[str, Any], name: str, limit: int) -> int:
+    """Like `_optional_uint`, with 0 for an absent field."""
+    value = _optional_uint(obj, name, limit)
+    return 0 if value is None else value
 
 
 def _distinct_id(obj: Mapping[str, Any]) -> str | None:

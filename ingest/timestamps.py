@@ -2,12 +2,15 @@
 
 Stricter than `datetime.fromisoformat`: a timezone is required (`Z`, `+00:00` or `+0100`),
 the separator must be `T`, and numbers are not timestamps. The result is unix seconds as a
-float, computed without building `datetime` objects because this runs per session update.
+float (microsecond precision). This runs twice per session update, so the grammar is checked
+by one regular expression, the arithmetic is left to the C-coded `fromisoformat`, and recent
+results are remembered: updates of one session and buckets of one flush share their starts.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 _RFC3339 = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?"
@@ -16,12 +19,31 @@ _RFC3339 = re.compile(
 
 _DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
+_CACHE_SIZE = 8192
+_cache: dict[str, float] = {}
+
 
 def parse_timestamp(value: str) -> float | None:
     """Unix seconds of an RFC 3339 string with a timezone, or None when it is not one."""
+    cached = _cache.get(value)
+    if cached is not None:
+        return cached
     match = _RFC3339.fullmatch(value)
     if match is None:
         return None
+    try:
+        result: float | None = datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        # Lower-case `z`, leap seconds and impossible dates; the slow path decides.
+        result = _from_fields(match)
+    if result is not None:
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.clear()
+        _cache[value] = result
+    return result
+
+
+def _from_fields(match: re.Match[str]) -> float | None:
     year_s, month_s, day_s, hour_s, minute_s, second_s, fraction, sign, off_h, off_m = (
         match.groups()
     )

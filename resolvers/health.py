@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 from resolvers import formulas
 from resolvers.errors import InvalidQuery
+from resolvers.filters import environment_filter as _environment_filter
+from resolvers.filters import pair_key as _pair_key
+from resolvers.filters import pairs_filter as _pairs_filter
 from resolvers.granularity import stored_granularity
 from resolvers.timewindow import (
     InvalidStatsPeriod,
@@ -26,8 +29,6 @@ from storage.types import (
     HOUR,
     Aggregate,
     AggregateQuery,
-    And,
-    Cond,
     Filter,
     GroupKey,
     ProjectRelease,
@@ -83,25 +84,6 @@ def stats_period(period: str) -> StatsPeriod:
         raise InvalidQuery(str(exc)) from None
 
 
-def _environment_filter(environments: Sequence[str] | None) -> Filter | None:
-    return None if environments is None else Cond("environment", tuple(environments))
-
-
-def _pairs_filter(
-    releases: Sequence[str], environments: Sequence[str] | None
-) -> Filter:
-    terms: list[Filter] = [Cond("release", tuple(sorted(set(releases))))]
-    env = _environment_filter(environments)
-    if env is not None:
-        terms.append(env)
-    return And(tuple(terms))
-
-
-def _pair_key(group: GroupKey) -> ProjectRelease:
-    assert group.project_id is not None and group.release is not None
-    return (group.project_id, group.release)
-
-
 # -- 5.1 check_has_health_data ---------------------------------------------------------
 
 
@@ -142,6 +124,33 @@ async def releases_with_health_data(
         )
     )
     return {_pair_key(g) for g, a in result.totals.items() if a.counters.has_data()}
+
+
+# -- 5.2 check_releases_have_health_data -----------------------------------------------
+
+
+async def releases_have_health_data(
+    store: SessionStore,
+    project_ids: Sequence[int],
+    release_versions: Sequence[str],
+    *,
+    start: float,
+    end: float,
+) -> set[str]:
+    """The releases among `release_versions` with any counter data in `[start, end]`
+    (hourly, widened) across the projects."""
+    if not project_ids or not release_versions:
+        return set()
+    lo, hi = widen(start, end, HOUR)
+    result = await store.aggregate(
+        AggregateQuery(
+            project_ids=tuple(sorted(set(project_ids))), start=lo, end=hi,
+            granularity=stored_granularity(lo, hi), quantities=frozenset({Quantity.COUNTERS}),
+            group_by=("release",), filter=_pairs_filter(release_versions, None),
+        )
+    )
+    return {g.release for g, a in result.totals.items()
+            if g.release is not None and a.counters.has_data()}
 
 
 # -- 5.3 get_release_adoption ----------------------------------------------------------
@@ -326,6 +335,27 @@ def _stat_value(agg: Aggregate | None, stat: str) -> int:
     return agg.counters.started if stat == "sessions" else agg.users.all
 
 
+# -- 5.7 get_changed_project_release_model_adoptions ------------------------------------
+
+
+async def changed_release_adoptions(
+    store: SessionStore, project_ids: Sequence[int], *, now: float
+) -> list[ProjectRelease]:
+    """Pairs with any counter data in the last 72 hours (hourly, widened), sorted by
+    project id, then release (upstream leaves the order unspecified)."""
+    if not project_ids:
+        return []
+    start, end = widen(now - 3 * DAY, now, HOUR)
+    result = await store.aggregate(
+        AggregateQuery(
+            project_ids=tuple(sorted(set(project_ids))), start=start, end=end,
+            granularity=stored_granularity(start, end), quantities=frozenset({Quantity.COUNTERS}),
+            group_by=("project_id", "release"),
+        )
+    )
+    return sorted(_pair_key(g) for g, a in result.totals.items() if a.counters.has_data())
+
+
 # -- 5.9 / 5.10 releases count and releases by stability --------------------------------
 
 _SCOPES = ("sessions", "users", "crash_free_sessions", "crash_free_users")
@@ -410,21 +440,40 @@ async def releases_count(
     environments: Sequence[str] | None = None,
 ) -> int:
     """Pairs whose scope quantity over the window is > 0 (section 5.9)."""
+    counts = await releases_count_per_project(
+        store, project_ids, now=now, scope=scope, stats_period_name=stats_period_name,
+        environments=environments,
+    )
+    return sum(counts.values())
+
+
+async def releases_count_per_project(
+    store: SessionStore,
+    project_ids: Sequence[int],
+    *,
+    now: float,
+    scope: str = "sessions",
+    stats_period_name: str | None = None,
+    environments: Sequence[str] | None = None,
+) -> dict[int, int]:
+    """`releases_count` of each project (0 for a project without such releases), in one
+    store call for the whole batch."""
     scope, period = _scope_and_period(scope, stats_period_name)
+    counts = dict.fromkeys(project_ids, 0)
     if not project_ids:
-        return 0
+        return counts
     by_users = scope in ("users", "crash_free_users")
     totals = await _release_totals(
         store, project_ids, period=period, now=now, environments=environments,
         quantities=frozenset({Quantity.USERS if by_users else Quantity.COUNTERS}),
     )
-    count = 0
-    for agg in totals.values():
+    for (project_id, _), agg in totals.items():
         if scope == "users":
             value = agg.users.all
         elif scope == "crash_free_users":
             value = agg.users.all - agg.users.crashed
         else:
             value = agg.counters.started
-        count += value > 0
-    return count
+        if value > 0:
+            counts[project_id] = counts.get(project_id, 0) + 1
+    return counts

@@ -327,6 +327,42 @@ class SessionStore:
                 bins = _slot(result, query, keys).durations.bins
                 bins[int(bin_)] = bins.get(int(bin_), 0) + n
 
+    async def bucket_bounds(self, query: AggregateQuery) -> dict[GroupKey, tuple[int, int]]:
+        """Earliest and latest bucket start (per group) among the stored buckets of
+        `query.granularity` in `[start, end)` that hold data of the asked quantities:
+        `COUNTERS` (any counter positive) and/or `DURATIONS` (any duration). One statement;
+        groups without such a bucket are absent. `interval` must be None."""
+        if query.interval is not None:
+            raise ValueError("bucket_bounds takes no interval")
+        if not query.project_ids or query.start >= query.end:
+            return {}
+        f = SessionCounter.__table__
+        has_data: list[ColumnElement[bool]] = []
+        if Quantity.COUNTERS in query.quantities:
+            has_data.append(
+                (f.c.started + f.c.crashed + f.c.abnormal + f.c.unhandled + f.c.errored_preaggr) > 0
+            )
+        if Quantity.DURATIONS in query.quantities:
+            has_data.append(f.c.dur_count > 0)
+        if not has_data:
+            return {}
+        stmt, n_keys = _grouped_select(query, f, [func.min(f.c.bucket), func.max(f.c.bucket)])
+        stmt = stmt.where(or_(*has_data))
+        bounds: dict[GroupKey, tuple[int, int]] = {}
+        async with self.engine.connect() as conn:
+            for row in await conn.execute(stmt):
+                low, high = row[n_keys], row[n_keys + 1]
+                if low is None or high is None:
+                    continue
+                values = dict(zip(query.group_by, row[:n_keys], strict=False))
+                group = GroupKey(
+                    project_id=values.get("project_id"),
+                    release=values.get("release"),
+                    environment=values.get("environment"),
+                )
+                bounds[group] = (int(low), int(high))
+        return bounds
+
     # -- catalogue reads ---------------------------------------------------------
 
     async def series(
