@@ -24,7 +24,9 @@ class Context:
     response: Any = None
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.store, self.accounts, self.options, self.token.org_id)
+        self.loaders = Loaders(
+            self.store, self.accounts, self.options, self.token.org_id, self.now
+        )
 
     @property
     def org_id(self) -> int:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from graphql import GraphQLError
+
+from resolvers.errors import InvalidQuery
 
 
 class CodedError(Exception):
@@ -35,3 +40,12 @@ def should_mask(error: GraphQLError) -> bool:
     if original is None:
         return False
     return not isinstance(original, CodedError | GraphQLError)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a resolver's `InvalidQuery` into `BadUserInput` with the same message."""
+    try:
+        yield
+    except InvalidQuery as exc:
+        raise BadUserInput(exc.message) from None

@@ -1,18 +1,25 @@
 """Dataloaders, built per request. Each batch makes one resolver call per distinct set of
 options (for a page of releases asked the same question: exactly one), so the number of
-SQL statements does not grow with the number of releases."""
+SQL statements does not grow with the number of releases.
+
+A key carries its target (a `(project, release)` pair, a project id, ...) and the
+options of the question; `InvalidQuery` raised for one option group fails only the keys
+of that group (the fields turn it into `BAD_USER_INPUT`)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from resolvers import health
+from resolvers import bounds, crash_free, health, project_sessions, release_stats, stages
+from resolvers.adoption_stage import AdoptionStage
+from resolvers.errors import InvalidQuery
 from resolvers.options import QueryOptions
+from resolvers.timetext import to_datetime
 from storage.accounts import AccountStore, ProjectInfo
 from storage.store import SessionStore
 from storage.types import ProjectRelease
@@ -23,6 +30,10 @@ V = TypeVar("V")
 
 class KeyWithOptions:
     pair: ProjectRelease
+
+    def target(self) -> Hashable:
+        """What the resolver is asked about; the result mapping is keyed by it."""
+        return self.pair
 
     def options(self) -> Hashable:
         raise NotImplementedError
@@ -52,22 +63,116 @@ class AdoptionKey(KeyWithOptions):
         return (self.environments, self.now)
 
 
-def _grouped_loader(
-    fetch: Callable[[list[ProjectRelease], Any], Awaitable[dict[ProjectRelease, V]]],
-) -> Callable[[Sequence[K]], Awaitable[list[V | None]]]:
-    """A batch function that groups keys by their options and calls `fetch` once per group
-    with the group's pairs."""
+@dataclass(frozen=True, slots=True)
+class AdoptionStageKey(KeyWithOptions):
+    pair: ProjectRelease
+    environment: str
+    now: float
 
-    async def load(keys: Sequence[K]) -> list[V | None]:
+    def target(self) -> Hashable:
+        return (*self.pair, self.environment)
+
+    def options(self) -> Hashable:
+        return self.now
+
+
+@dataclass(frozen=True, slots=True)
+class TimeBoundsKey(KeyWithOptions):
+    pair: ProjectRelease
+    environments: tuple[str, ...] | None
+    now: float
+
+    def options(self) -> Hashable:
+        return (self.environments, self.now)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakdownKey(KeyWithOptions):
+    pair: ProjectRelease
+    start: float
+    environments: tuple[str, ...] | None
+    now: float
+
+    def options(self) -> Hashable:
+        return (self.start, self.environments, self.now)
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseStatsKey(KeyWithOptions):
+    pair: ProjectRelease
+    stat: str
+    rollup: int
+    start: float
+    end: float
+    environments: tuple[str, ...] | None
+
+    def options(self) -> Hashable:
+        return (self.stat, self.rollup, self.start, self.end, self.environments)
+
+
+class ProjectKeyWithOptions(KeyWithOptions):
+    project_id: int
+
+    def target(self) -> Hashable:
+        return self.project_id
+
+
+@dataclass(frozen=True, slots=True)
+class CrashFreeRatesKey(ProjectKeyWithOptions):
+    project_id: int
+    current: tuple[float, float]
+    previous: tuple[float, float]
+    rollup: int
+
+    def options(self) -> Hashable:
+        return (self.current, self.previous, self.rollup)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsCountKey(ProjectKeyWithOptions):
+    project_id: int
+    start: float
+    end: float
+    environment: str | None
+    rollup: int
+
+    def options(self) -> Hashable:
+        return (self.start, self.end, self.environment, self.rollup)
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasesCountKey(ProjectKeyWithOptions):
+    project_id: int
+    scope: str
+    period: str
+    environments: tuple[str, ...] | None
+    now: float
+
+    def options(self) -> Hashable:
+        return (self.scope, self.period, self.environments, self.now)
+
+
+def _grouped_loader(
+    fetch: Callable[[list[Any], Any], Awaitable[Mapping[Any, V]]],
+) -> Callable[[Sequence[K]], Awaitable[list[V | BaseException | None]]]:
+    """A batch function that groups keys by their options and calls `fetch` once per group
+    with the group's distinct targets (and one key of the group, for its options)."""
+
+    async def load(keys: Sequence[K]) -> list[V | BaseException | None]:
         groups: dict[Hashable, list[K]] = defaultdict(list)
         for key in keys:
             groups[key.options()].append(key)
-        found: dict[K, V | None] = {}
+        found: dict[K, V | BaseException | None] = {}
         for members in groups.values():
-            pairs = list(dict.fromkeys(k.pair for k in members))
-            values = await fetch(pairs, members[0])
+            targets = list(dict.fromkeys(k.target() for k in members))
+            try:
+                values = await fetch(targets, members[0])
+            except InvalidQuery as exc:
+                for k in members:
+                    found[k] = exc
+                continue
             for k in members:
-                found[k] = values.get(k.pair)
+                found[k] = values.get(k.target())
         return [found[k] for k in keys]
 
     return load
@@ -111,12 +216,113 @@ class ReleaseAdoptionByReleaseLoader(DataLoader[AdoptionKey, health.ReleaseAdopt
         super().__init__(load_fn=_grouped_loader(fetch))
 
 
+class AdoptionStageByReleaseLoader(DataLoader[AdoptionStageKey, AdoptionStage | None]):
+    def __init__(self, store: SessionStore, options: QueryOptions) -> None:
+        async def fetch(
+            targets: list[stages.ReleaseEnvironment], k: AdoptionStageKey
+        ) -> dict[stages.ReleaseEnvironment, AdoptionStage]:
+            return await stages.release_adoption_stages(store, targets, now=k.now, options=options)
+
+        super().__init__(load_fn=_grouped_loader(fetch))
+
+
+class SessionTimeBoundsByReleaseLoader(DataLoader[TimeBoundsKey, bounds.SessionTimeBounds | None]):
+    def __init__(self, store: SessionStore) -> None:
+        async def fetch(
+            pairs: list[ProjectRelease], k: TimeBoundsKey
+        ) -> dict[ProjectRelease, bounds.SessionTimeBounds]:
+            return await bounds.session_time_bounds(
+                store, pairs, now=k.now, environments=k.environments
+            )
+
+        super().__init__(load_fn=_grouped_loader(fetch))
+
+
+class CrashFreeBreakdownByReleaseLoader(
+    DataLoader[BreakdownKey, list[crash_free.CrashFreeCheckpoint] | None]
+):
+    def __init__(self, store: SessionStore) -> None:
+        async def fetch(
+            pairs: list[ProjectRelease], k: BreakdownKey
+        ) -> dict[ProjectRelease, list[crash_free.CrashFreeCheckpoint]]:
+            return await crash_free.crash_free_breakdown(
+                store, pairs, start=to_datetime(k.start), now=to_datetime(k.now),
+                environments=k.environments,
+            )
+
+        super().__init__(load_fn=_grouped_loader(fetch))
+
+
+class ReleaseStatsByReleaseLoader(DataLoader[ReleaseStatsKey, release_stats.ReleaseStats | None]):
+    def __init__(self, store: SessionStore, options: QueryOptions, now: float) -> None:
+        async def fetch(
+            pairs: list[ProjectRelease], k: ReleaseStatsKey
+        ) -> dict[ProjectRelease, release_stats.ReleaseStats]:
+            return await release_stats.release_stats(
+                store, pairs, stat=k.stat, rollup=k.rollup, start=k.start, end=k.end,
+                environments=k.environments, now=now, minute_retention=options.minute_retention,
+            )
+
+        super().__init__(load_fn=_grouped_loader(fetch))
+
+
+class CrashFreeRatesByProjectLoader(DataLoader[CrashFreeRatesKey, crash_free.CrashFreeRates | None]):
+    """Keys are projects of the caller's organization (the fields load them first)."""
+
+    def __init__(self, store: SessionStore, options: QueryOptions, org_id: int, now: float) -> None:
+        async def fetch(
+            project_ids: list[int], k: CrashFreeRatesKey
+        ) -> dict[int, crash_free.CrashFreeRates]:
+            return await crash_free.current_and_previous_crash_free_rates(
+                store, dict.fromkeys(project_ids, org_id), project_ids,
+                current_start=k.current[0], current_end=k.current[1],
+                previous_start=k.previous[0], previous_end=k.previous[1], rollup=k.rollup,
+                org_id=org_id, now=now, minute_retention=options.minute_retention,
+            )
+
+        super().__init__(load_fn=_grouped_loader(fetch))
+
+
+class SessionsCountByProjectLoader(DataLoader[SessionsCountKey, int | None]):
+    def __init__(self, store: SessionStore, options: QueryOptions, now: float) -> None:
+        async def fetch(project_ids: list[int], k: SessionsCountKey) -> dict[int, int]:
+            return await project_sessions.project_sessions_counts(
+                store, project_ids, rollup=k.rollup, start=k.start, end=k.end,
+                environment=k.environment, now=now, minute_retention=options.minute_retention,
+            )
+
+        super().__init__(load_fn=_grouped_loader(fetch))
+
+
+class ReleasesCountByProjectLoader(DataLoader[ReleasesCountKey, int | None]):
+    def __init__(self, store: SessionStore) -> None:
+        async def fetch(project_ids: list[int], k: ReleasesCountKey) -> dict[int, int]:
+            return await health.releases_count_per_project(
+                store, project_ids, now=k.now, scope=k.scope, stats_period_name=k.period,
+                environments=k.environments,
+            )
+
+        super().__init__(load_fn=_grouped_loader(fetch))
+
+
 class Loaders:
     """Every loader of one request."""
 
     def __init__(
-        self, store: SessionStore, accounts: AccountStore, options: QueryOptions, org_id: int
+        self,
+        store: SessionStore,
+        accounts: AccountStore,
+        options: QueryOptions,
+        org_id: int,
+        now: float,
     ) -> None:
         self.project_by_id = ProjectByIdLoader(accounts, org_id)
         self.release_health = ReleaseHealthByReleaseLoader(store, org_id)
         self.release_adoption = ReleaseAdoptionByReleaseLoader(store, org_id)
+        self.adoption_stage = AdoptionStageByReleaseLoader(store, options)
+        self.session_time_bounds = SessionTimeBoundsByReleaseLoader(store)
+        self.crash_free_breakdown = CrashFreeBreakdownByReleaseLoader(store)
+        self.release_stats = ReleaseStatsByReleaseLoader(store, options, now)
+        self.crash_free_rates = CrashFreeRatesByProjectLoader(store, options, org_id, now)
+        self.sessions_count = SessionsCountByProjectLoader(store, options, now)
+        self.releases_count = ReleasesCountByProjectLoader(store)

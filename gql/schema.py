@@ -10,22 +10,26 @@ from strawberry.extensions.max_aliases import create_validator as alias_validato
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 
-from gql.errors import BadUserInput, should_mask
+from gql.errors import BadUserInput, should_mask, user_errors
 from gql.scalars import DateTimeScalar
 from gql.types import (
     ContextInfo,
     HealthDataResult,
+    OldestHealthData,
     Organization,
     Project,
     ProjectReleaseInput,
+    ProjectSessionCount,
     Release,
     ReleaseConnection,
     ReleaseSort,
+    as_datetime,
     parse_id,
     reference_time,
     releases_page,
 )
-from resolvers import health
+from resolvers import bounds, health, project_sessions
+from resolvers.rollup import checked_rollup
 
 
 @strawberry.type
@@ -83,9 +87,7 @@ class Query:
             ids = await _readable_projects(info, project_ids)
             found_projects = await health.projects_with_health_data(store, ids, now=at)
         if releases:
-            readable = set(await _readable_projects(info, [r.project_id for r in releases]))
-            pairs = [(parse_id(r.project_id), r.version) for r in releases]
-            pairs = [p for p in pairs if p[0] in readable]
+            pairs = await _readable_pairs(info, releases)
             found_pairs = await health.releases_with_health_data(store, pairs, now=at)
         return HealthDataResult(
             project_ids=[strawberry.ID(str(p)) for p in sorted(found_projects)],
@@ -95,6 +97,95 @@ class Query:
             ],
         )
 
+    @strawberry.field(description="The releases among `releases` with session data in "
+                      "`[start, end]` (hourly, widened) in any of the projects "
+                      "(check_releases_have_health_data).")
+    async def releases_have_health_data(
+        self,
+        info: ContextInfo,
+        project_ids: list[strawberry.ID],
+        releases: list[str],
+        start: datetime,
+        end: datetime,
+    ) -> list[str]:
+        ids = await _readable_projects(info, project_ids)
+        found = await health.releases_have_health_data(
+            info.context.store, ids, releases, start=start.timestamp(), end=end.timestamp()
+        )
+        return sorted(found)
+
+    @strawberry.field(description="Per release, the earliest hour with session data in the "
+                      "last 90 days (get_oldest_health_data_for_releases). As upstream, the "
+                      "filter is *project IN … AND release IN …*, so unasked combinations of "
+                      "the given projects and versions with data are returned too.")
+    async def oldest_health_data(
+        self,
+        info: ContextInfo,
+        releases: list[ProjectReleaseInput],
+        now: datetime | None = None,
+    ) -> list[OldestHealthData]:
+        pairs = await _readable_pairs(info, releases)
+        found = await bounds.oldest_health_data(
+            info.context.store, pairs, now=reference_time(info, now)
+        )
+        return [
+            OldestHealthData(
+                release=Release(project_id=strawberry.ID(str(p)), version=r),
+                oldest=as_datetime(t),
+            )
+            for (p, r), t in sorted(found.items())
+        ]
+
+    @strawberry.field(description="Releases with session data in the last 72 hours "
+                      "(get_changed_project_release_model_adoptions).")
+    async def changed_release_adoptions(
+        self,
+        info: ContextInfo,
+        project_ids: list[strawberry.ID],
+        now: datetime | None = None,
+    ) -> list[Release]:
+        ids = await _readable_projects(info, project_ids)
+        found = await health.changed_release_adoptions(
+            info.context.store, ids, now=reference_time(info, now)
+        )
+        return [Release(project_id=strawberry.ID(str(p)), version=r) for p, r in found]
+
+    @strawberry.field(description="Sessions started per project in `[start, end]` widened to "
+                      "`rollup` seconds (default one hour); only projects with data "
+                      "(get_num_sessions_per_project). Environments by name or by record id "
+                      "(not both); empty names never match.")
+    async def sessions_per_project(
+        self,
+        info: ContextInfo,
+        project_ids: list[strawberry.ID],
+        start: datetime,
+        end: datetime,
+        environments: list[str] | None = None,
+        environment_ids: list[strawberry.ID] | None = None,
+        rollup: int | None = None,
+    ) -> list[ProjectSessionCount]:
+        if environments is not None and environment_ids is not None:
+            raise BadUserInput("Pass either environments or environmentIds, not both")
+        ctx = info.context
+        ids = await _readable_projects(info, project_ids)
+        start_ts, end_ts = start.timestamp(), end.timestamp()
+        retention = ctx.options.minute_retention
+        with user_errors():
+            if rollup is not None:
+                checked_rollup(rollup)
+            if environment_ids is not None:
+                found = await project_sessions.sessions_per_project(
+                    ctx.store, ctx.org_id, ids, start=start_ts, end=end_ts,
+                    environment_ids=[parse_id(e, "environment") for e in environment_ids],
+                    rollup=rollup, now=ctx.now, minute_retention=retention,
+                )
+            else:
+                found = await project_sessions.sessions_per_project_by_name(
+                    ctx.store, ids, start=start_ts, end=end_ts, environments=environments,
+                    rollup=rollup, now=ctx.now, minute_retention=retention,
+                )
+        return [ProjectSessionCount(project_id=strawberry.ID(str(p)), sessions=n) for p, n in found]
+
 
 async def _readable_projects(info: ContextInfo, ids: list[strawberry.ID]) -> list[int]:
     """Project ids of the caller's organization; others are silently absent, as if they
@@ -102,6 +193,15 @@ async def _readable_projects(info: ContextInfo, ids: list[strawberry.ID]) -> lis
     parsed = [parse_id(i) for i in ids]
     found = await info.context.loaders.project_by_id.load_many(parsed)
     return [p.id for p in found if p is not None]
+
+
+async def _readable_pairs(
+    info: ContextInfo, releases: list[ProjectReleaseInput]
+) -> list[tuple[int, str]]:
+    """The pairs whose project is the caller's; others are silently absent."""
+    readable = set(await _readable_projects(info, [r.project_id for r in releases]))
+    pairs = [(parse_id(r.project_id), r.version) for r in releases]
+    return [p for p in pairs if p[0] in readable]
 
 
 def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> strawberry.Schema:

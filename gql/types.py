@@ -5,51 +5,40 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
-from enum import Enum
 from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
-from gql.errors import BadUserInput
-from gql.loaders import AdoptionKey, HealthKey
+from gql.context import Context
+from gql.enums import HealthStat, ReleaseSort
+from gql.errors import BadUserInput, user_errors
+from gql.loaders import (
+    AdoptionKey,
+    AdoptionStageKey,
+    BreakdownKey,
+    CrashFreeRatesKey,
+    HealthKey,
+    ReleasesCountKey,
+    ReleaseStatsKey,
+    SessionsCountKey,
+    TimeBoundsKey,
+)
+from gql.results import (
+    CrashFreeCheckpoint,
+    CrashFreeRates,
+    Environment,
+    ReleaseAdoptionStage,
+    ReleaseStats,
+    TimeBounds,
+    TimeRangeInput,
+)
 from resolvers import health
 from resolvers.errors import InvalidQuery
+from resolvers.rollup import parse_rollup
 from storage.accounts import ProjectInfo
 
-from gql.context import Context
-
 ContextInfo = Info[Context, None]
-
-
-@strawberry.enum
-class HealthStat(Enum):
-    SESSIONS = "sessions"
-    USERS = "users"
-
-
-@strawberry.enum
-class SessionStatus(Enum):
-    HEALTHY = "healthy"
-    ERRORED = "errored"
-    CRASHED = "crashed"
-    ABNORMAL = "abnormal"
-    UNHANDLED = "unhandled"
-
-
-@strawberry.enum
-class AdoptionStage(Enum):
-    ADOPTED = "adopted"
-    LOW_ADOPTION = "low_adoption"
-    REPLACED = "replaced"
-
-
-@strawberry.enum
-class ReleaseSort(Enum):
-    SESSIONS = "sessions"
-    USERS = "users"
-    CRASH_FREE_SESSIONS = "crash_free_sessions"
-    CRASH_FREE_USERS = "crash_free_users"
 
 
 def parse_id(value: strawberry.ID | str, what: str = "project") -> int:
@@ -217,6 +206,72 @@ class Release:
         return Adoption.from_result(found) if found else None
 
 
+    async def _require_project(self, info: ContextInfo) -> tuple[int, str]:
+        """The pair, after checking the project is the caller's; another organization's
+        project is reported exactly like one that does not exist."""
+        pair = self.pair
+        if await info.context.loaders.project_by_id.load(pair[0]) is None:
+            raise BadUserInput(f"Project {pair[0]} does not exist")
+        return pair
+
+    @strawberry.field(description="Adoption stage in one environment at `now` (release-health.md "
+                      "6.2); null without a stage (empty environment, invalid version) or "
+                      "for a project that does not exist.")
+    async def adoption_stage(
+        self, info: ContextInfo, environment: str, now: datetime | None = None
+    ) -> ReleaseAdoptionStage | None:
+        if await info.context.loaders.project_by_id.load(self.pair[0]) is None:
+            return None
+        key = AdoptionStageKey(self.pair, environment, reference_time(info, now))
+        with user_errors():
+            found = await info.context.loaders.adoption_stage.load(key)
+        return ReleaseAdoptionStage.from_result(found) if found else None
+
+    @strawberry.field(description="Earliest and latest hour with session data "
+                      "(get_release_sessions_time_bounds), up to `now` + 10 s. An empty "
+                      "version means every release of the project; empty or null "
+                      "`environments` means no environment filter.")
+    async def session_time_bounds(
+        self, info: ContextInfo, environments: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> TimeBounds:
+        pair = await self._require_project(info)
+        key = TimeBoundsKey(pair, env_tuple(environments), reference_time(info, now))
+        with user_errors():
+            found = await info.context.loaders.session_time_bounds.load(key)
+        assert found is not None
+        return TimeBounds.from_result(found)
+
+    @strawberry.field(description="Cumulative crash-free percentages from `start` at "
+                      "start + 1, 2, 7, 14 and 30 days up to `now` (get_crash_free_breakdown).")
+    async def crash_free_breakdown(
+        self, info: ContextInfo, start: datetime, environments: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> list[CrashFreeCheckpoint]:
+        pair = await self._require_project(info)
+        key = BreakdownKey(pair, start.timestamp(), env_tuple(environments),
+                           reference_time(info, now))
+        with user_errors():
+            found = await info.context.loaders.crash_free_breakdown.load(key)
+        return [CrashFreeCheckpoint.from_result(c) for c in found or []]
+
+    @strawberry.field(description="Series and totals of sessions or users by status "
+                      "(get_project_release_stats). `interval` is a period such as `1h` or "
+                      "`1d`; the range starts at the first interval boundary after `start`.")
+    async def stats(
+        self, info: ContextInfo, stat: HealthStat, interval: str, start: datetime,
+        end: datetime, environments: list[str] | None = None,
+    ) -> ReleaseStats:
+        pair = await self._require_project(info)
+        with user_errors():
+            rollup = parse_rollup(interval)
+            key = ReleaseStatsKey(pair, stat.value, rollup, start.timestamp(), end.timestamp(),
+                                  env_tuple(environments))
+            found = await info.context.loaders.release_stats.load(key)
+        assert found is not None
+        return ReleaseStats.from_result(found)
+
+
 @strawberry.type
 class PageInfo:
     has_next_page: bool
@@ -364,6 +419,52 @@ class Project:
         ]
 
 
+    @strawberry.field(description="Crash-free session percentages in two windows, each "
+                      "widened to `rollup` seconds "
+                      "(get_current_and_previous_crash_free_rates).")
+    async def crash_free_rates(
+        self, info: ContextInfo, current: TimeRangeInput, previous: TimeRangeInput,
+        rollup: int = 3600,
+    ) -> CrashFreeRates:
+        key = CrashFreeRatesKey(
+            parse_id(self.id), (current.start.timestamp(), current.end.timestamp()),
+            (previous.start.timestamp(), previous.end.timestamp()), rollup,
+        )
+        with user_errors():
+            found = await info.context.loaders.crash_free_rates.load(key)
+        assert found is not None
+        return CrashFreeRates.from_result(found)
+
+    @strawberry.field(description="Sessions started in `[start, end]` widened to `rollup` "
+                      "seconds (get_project_sessions_count). `environment` names an "
+                      "environment; `\"\"` stands for sessions without one (null or empty).")
+    async def sessions_count(
+        self, info: ContextInfo, start: datetime, end: datetime,
+        environment: str | None = None, rollup: int = 3600,
+    ) -> int:
+        key = SessionsCountKey(
+            parse_id(self.id), start.timestamp(), end.timestamp(), environment, rollup
+        )
+        with user_errors():
+            found = await info.context.loaders.sessions_count.load(key)
+        return found or 0
+
+    @strawberry.field(description="How many releases have a positive `scope` quantity over "
+                      "the period (get_project_releases_count).")
+    async def releases_count(
+        self, info: ContextInfo, scope: ReleaseSort = ReleaseSort.SESSIONS,
+        period: str = "24h", environments: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> int:
+        key = ReleasesCountKey(
+            parse_id(self.id), scope.value, period, env_tuple(environments),
+            reference_time(info, now),
+        )
+        with user_errors():
+            found = await info.context.loaders.releases_count.load(key)
+        return found or 0
+
+
 @strawberry.type(description="How many session items / aggregate buckets ingest accepted, "
                  "dropped (by reason) or normalized.")
 class IngestOutcome:
@@ -380,7 +481,14 @@ class Organization:
 
     @strawberry.field
     async def projects(self, info: ContextInfo) -> list[Project]:
-        return [Project.from_info(p) for p in await info.context.accounts.projects_of_org(info.context.org_id)]
+        found = await info.context.accounts.projects_of_org(info.context.org_id)
+        return [Project.from_info(p) for p in found]
+
+    @strawberry.field(description="Environment records (ids for the backend functions that "
+                      "take environment ids), ordered by name.")
+    async def environments(self, info: ContextInfo) -> list[Environment]:
+        found = await info.context.store.environments(info.context.org_id)
+        return [Environment(id=strawberry.ID(str(i)), name=n) for n, i in sorted(found.items())]
 
 
 @strawberry.input
@@ -397,6 +505,19 @@ class HealthDataResult:
     releases: list[Release] = strawberry.field(
         description="Releases with session data in the last 90 days (when releases was given)."
     )
+
+
+@strawberry.type(description="Started sessions of a project (get_num_sessions_per_project).")
+class ProjectSessionCount:
+    project_id: strawberry.ID
+    sessions: int
+
+
+@strawberry.type(description="The earliest hour with session data of a release in the last "
+                 "90 days (get_oldest_health_data_for_releases).")
+class OldestHealthData:
+    release: Release
+    oldest: datetime
 
 
 ProjectRef = Annotated["Project", strawberry.lazy("gql.types")]

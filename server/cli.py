@@ -64,6 +64,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     tcreate.add_argument("--scope", nargs="+", required=True, dest="scopes")
     tcreate.add_argument("--database-url")
 
+    imp = sub.add_parser(
+        "import", help="bulk-import historical session data (JSON lines), idempotently"
+    )
+    imp.add_argument("file")
+    imp.add_argument("--database-url")
+    imp.add_argument(
+        "--import-id",
+        help="names the import; re-running it skips lines already applied "
+        "(default: the SHA-256 of the file)",
+    )
+
     sub.add_parser("export-schema", help="print the GraphQL SDL")
 
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
@@ -79,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_create_project(settings, args.org, args.project, args.id))
     if args.command == "tokens":
         return asyncio.run(_create_token(settings, args.org, args.scopes))
+    if args.command == "import":
+        return asyncio.run(_import(settings, args.file, args.import_id))
     if args.command == "export-schema":
         from gql.schema import build_schema
 
@@ -132,6 +145,37 @@ async def _create_token(settings: Settings, org: str, scopes: list[str]) -> int:
         await services.engine.dispose()
     print(token)
     return 0
+
+
+async def _import(settings: Settings, path: str, import_id: str | None) -> int:
+    import time
+
+    from server.importer import file_import_id, run_import
+
+    if not os.path.isfile(path):
+        print(f"error: no such file: {path}", file=sys.stderr)
+        return 2
+    services = await _open(settings)
+    try:
+        with open(path, "rb") as f:
+            report = await run_import(
+                f,
+                import_id=import_id or file_import_id(path),
+                store=services.store,
+                accounts=services.accounts,
+                received_at=time.time(),
+                progress=lambda n: print(f"  {n} lines", file=sys.stderr, flush=True),
+            )
+    finally:
+        await services.engine.dispose()
+    for r in report.rejected:
+        detail = f" ({r.detail})" if r.detail else ""
+        print(f"line {r.line_no}: rejected: {r.reason}{detail}", file=sys.stderr)
+    print(
+        f"import {report.import_id}: {report.lines} lines, {report.accepted} accepted, "
+        f"{len(report.rejected)} rejected, {report.skipped} already imported"
+    )
+    return 1 if report.rejected else 0
 
 
 def dsn(settings: Settings, public_key: str, project_id: int) -> str:

@@ -1,7 +1,7 @@
 """POST /api/{project_id}/envelope/: the thin HTTP transport around `ingest`.
 
-Order of checks (ingest.md sections 2-6 and 10): path, request credentials, body size,
-decoding, framing (which may supply the `dsn` credentials), key lookup, limits; then the
+Order of checks (ingest.md sections 2-6 and 10): path, body size, then `ingest.request`
+(credentials, decoding, `dsn` fallback, framing, limits), then the key lookup; then the
 items are validated and the resulting batch is committed before the 200 answer.
 """
 
@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from ingest.items import ItemContext, envelope_batch
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingest.credentials import dsn_credentials, request_credentials
-from ingest.encoding import decode_body
-from ingest.envelope import check_limits, parse_envelope, response_body
+from ingest.envelope import response_body
 from ingest.errors import IngestError
+from ingest.items import ItemContext, envelope_batch
+from ingest.request import read_envelope_request
 from server.responses import JSONResponse
 from server.services import Services
 
@@ -63,23 +62,19 @@ async def _accept(request: Request, services: Services, received_at: float) -> d
         raise IngestError(400, "bad project path parameter")
     project_id = int(raw_project)
 
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    credentials = request_credentials(headers, list(request.query_params.multi_items()))
-
     raw = await _read_body(request, settings.max_body_size)
-    body = decode_body(
-        raw, request.headers.get("content-encoding"), max_size=settings.max_envelope_size
+    parsed = read_envelope_request(
+        project_id=project_id,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        query=list(request.query_params.multi_items()),
+        body=raw,
+        max_envelope_size=settings.max_envelope_size,
+        max_item_size=settings.max_session_item_size,
     )
-    if not body:
-        raise IngestError(400, "empty request body")
-    envelope = parse_envelope(body)
-    credentials = dsn_credentials(envelope.headers, project_id, credentials)
-
-    key = await services.accounts.key(credentials.public_key)
+    envelope = parsed.envelope
+    key = await services.accounts.key(parsed.credentials.public_key)
     if key is None or not key.is_active or key.project_id != project_id:
         raise IngestError(403, "event submission rejected with_reason: ProjectId")
-
-    check_limits(envelope, max_item_size=settings.max_session_item_size)
 
     ctx = ItemContext(
         project_id=project_id,

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     max_body_size: int = 20 * 1024 * 1024
     max_envelope_size: int = 100 * 1024 * 1024
     max_session_item_size: int = 1024 * 1024
+    #: Largest body of the bulk-import API (the CLI streams files of any size).
+    max_import_size: int = 200 * 1024 * 1024
 
     # Queries.
     max_data_points: int = Field(default=10_000, ge=1)

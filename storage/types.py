@@ -41,7 +41,7 @@ USER_ANR_BACKGROUND = 64  # an abnormal entry carrying mechanism anr_background
 # -- writes ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SessionIncrement:
     """One accepted session update or aggregate bucket, as stored quantities.
 
@@ -70,7 +70,7 @@ class SessionIncrement:
 OutcomeKind = Literal["accepted", "dropped", "normalized"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OutcomeIncrement:
     """One ingest outcome to count (`ingest.md` 15.1).
 

@@ -14,7 +14,7 @@ from resolvers.sessions import (
     build_definition,
     storage_granularity,
 )
-from storage.types import And, AggregateQuery, Cond, Or, Quantity
+from storage.types import AggregateQuery, And, Cond, Or, Quantity
 
 NOW = datetime(2021, 3, 5, 11, 14, 17, tzinfo=UTC)
 RELEASES = ["foo@1.0.0", "foo@1.1.0", "foo@2.0.0+7", "bar"]

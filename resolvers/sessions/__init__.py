@@ -11,6 +11,7 @@ from .definition import (
     storage_granularity,
 )
 from .errors import SessionsQueryError, SessionsQueryForbidden, SessionsQueryNotFound
+from .executor import SessionsQueryResult, execute_sessions_query, run_sessions_query
 from .pagination import Cursor, link_header, page_cursors
 
 __all__ = [
@@ -20,8 +21,11 @@ __all__ = [
     "SessionsQueryError",
     "SessionsQueryForbidden",
     "SessionsQueryNotFound",
+    "SessionsQueryResult",
     "build_definition",
+    "execute_sessions_query",
     "link_header",
     "page_cursors",
+    "run_sessions_query",
     "storage_granularity",
 ]

@@ -7,15 +7,19 @@ The store needs one method, `async def aggregate(query) -> AggregateResult`: wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from resolvers.formulas import duration_quantile
 from storage.types import (
     Aggregate,
     AggregateQuery,
     AggregateResult,
-    Durations,
+    And,
+    Cond,
+    Filter,
     GroupKey,
+    Or,
     Quantity,
 )
 
@@ -23,6 +27,7 @@ from .definition import SessionsQueryDefinition
 from .fields import SUM_SESSION
 from .ordering import OrderBy, sort_groups
 from .pagination import Cursor, page_cursors
+from .query_filter import combine
 from .timeutil import isoformat
 from .values import (
     DurationQuantile,
@@ -44,10 +49,6 @@ class SessionsQueryResult:
     body: dict[str, Any]
     previous: Cursor
     next: Cursor
-
-
-def _missing_quantile(durations: Durations, q: float) -> float | None:
-    raise RuntimeError("percentile fields need a `quantile` function (storage sketch)")
 
 
 def _has_data(aggregate: Aggregate, quantity: Quantity) -> bool:
@@ -85,6 +86,18 @@ def ordering_value(
     return field_value(order_by.field, aggregate, None, definition.status_filter, quantile)
 
 
+def page_filter(definition: SessionsQueryDefinition, page: list[GroupKey]) -> Filter:
+    """Restrict a query to the groups of one page (their grouped dimension values)."""
+    dimensions = definition.dimensions
+    if len(dimensions) == 1:
+        (dim,) = dimensions
+        return Cond(dim, tuple(getattr(key, dim) for key in page))
+    branches: list[Filter] = [
+        And(tuple(Cond(dim, (getattr(key, dim),)) for dim in dimensions)) for key in page
+    ]
+    return branches[0] if len(branches) == 1 else Or(tuple(branches))
+
+
 def _by(definition: SessionsQueryDefinition, key: GroupKey, status: str | None) -> dict[str, Any]:
     by: dict[str, Any] = {}
     for name in definition.group_by:
@@ -115,7 +128,7 @@ async def execute_sessions_query(
     store: AggregateStore,
     definition: SessionsQueryDefinition,
     *,
-    quantile: DurationQuantile = _missing_quantile,
+    quantile: DurationQuantile = duration_quantile,
 ) -> SessionsQueryResult:
     """Run the definition: the totals query decides which groups exist and their order,
     the series query (unless `includeSeries=0`) fills the series."""
@@ -141,14 +154,21 @@ async def execute_sessions_query(
         order_by.descending,
     )
     page = ordered[definition.offset : definition.offset + definition.limit]
+    # upstream's paginator: a page "has more" when exactly page_size + 1 groups came back
+    # (with per_page the limit is page_size + 1; without it, the default limit applies and
+    # the page size of the cursors is 5000)
     has_more = len(page) == definition.page_size + 1
     if has_more:
         page = page[:-1]
 
     series: dict[GroupKey, dict[int, Aggregate]] = {}
     if definition.include_series and page:
-        series = (await store.aggregate(definition.series_query())).series
+        query = definition.series_query()
+        if len(page) < len(keys):
+            query = replace(query, filter=combine(query.filter, page_filter(definition, page)))
+        series = (await store.aggregate(query)).series
 
+    intervals = definition.intervals
     statuses: tuple[str | None, ...] = (
         definition.statuses if definition.group_by_status else (None,)
     )
@@ -170,7 +190,7 @@ async def execute_sessions_query(
                         field_value(
                             name, buckets.get(t, empty), status, status_filter, quantile
                         )
-                        for t in definition.intervals
+                        for t in intervals
                     ]
                     for name in definition.active_fields
                 }
@@ -184,7 +204,7 @@ async def run_sessions_query(
     store: AggregateStore,
     definition: SessionsQueryDefinition,
     *,
-    quantile: DurationQuantile = _missing_quantile,
+    quantile: DurationQuantile = duration_quantile,
 ) -> dict[str, Any]:
     """The response JSON of 8.5 (see `execute_sessions_query` for the cursors)."""
     return (await execute_sessions_query(store, definition, quantile=quantile)).body

@@ -1,0 +1,43 @@
+"""POST /api/0/organizations/{org}/sessions/import/: bulk import through the API.
+
+Body: the JSON-lines format of `relhealth import`. Needs a token of the organization with
+`org:write` or `org:admin`. `?import_id=` names the import (default: the SHA-256 of the
+body), which makes re-sending the same body a no-op.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.auth import authenticate
+from server.importer import content_import_id, run_import
+from server.responses import JSONResponse, error
+from server.services import Services
+
+
+async def import_endpoint(request: Request) -> Response:
+    services: Services = request.app.state.services
+    token, problem = await authenticate(request, services.accounts)
+    if token is None:
+        return error(401, problem)
+    org = request.path_params["org"]
+    if token.org_slug != org:
+        if await services.accounts.organization_id(org) is None:
+            return error(404, "The requested resource does not exist")
+        return error(403, "You do not have permission to perform this action.")
+    if not token.can_write():
+        return error(403, "You do not have permission to perform this action.")
+    body = await request.body()
+    if len(body) > services.settings.max_import_size:
+        return error(413, "import body too large; use `relhealth import` for large files")
+    import_id = request.query_params.get("import_id") or content_import_id(body)
+    report = await run_import(
+        body.splitlines(),
+        import_id=import_id,
+        store=services.store,
+        accounts=services.accounts,
+        received_at=services.clock.now(),
+        only_org=org,
+    )
+    return JSONResponse(report.as_json())
