@@ -305,6 +305,16 @@ class ReleasesCountByProjectLoader(DataLoader[ReleasesCountKey, int | None]):
         super().__init__(load_fn=_grouped_loader(fetch))
 
 
+class EnvironmentsByOrgLoader(DataLoader[int, dict[str, int]]):
+    """Environment records (name -> id) of an organization, read once per request."""
+
+    def __init__(self, store: SessionStore) -> None:
+        async def load(org_ids: Sequence[int]) -> list[dict[str, int]]:
+            return [await store.environments(org) for org in org_ids]
+
+        super().__init__(load_fn=load)
+
+
 class Loaders:
     """Every loader of one request."""
 
@@ -326,3 +336,4 @@ class Loaders:
         self.crash_free_rates = CrashFreeRatesByProjectLoader(store, options, org_id, now)
         self.sessions_count = SessionsCountByProjectLoader(store, options, now)
         self.releases_count = ReleasesCountByProjectLoader(store)
+        self.environments_by_org = EnvironmentsByOrgLoader(store)

@@ -17,6 +17,7 @@ from server.clock import Clock, SystemClock
 from server.envelope_endpoint import envelope_endpoint, envelope_preflight
 from server.graphql_endpoint import GraphQLEndpoint
 from server.import_endpoint import import_endpoint
+from server.sessions_endpoint import sessions_endpoint
 from server.metrics import CONTENT_TYPE_LATEST, Metrics
 from server.responses import JSONResponse, error
 from server.services import Services
@@ -65,6 +66,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/api/{project_id}/envelope/", envelope_preflight, methods=["OPTIONS"]),
         Route("/api/{project_id}/envelope", envelope_endpoint, methods=["POST"]),
         Route("/api/{project_id}/envelope", envelope_preflight, methods=["OPTIONS"]),
+        Route("/api/0/organizations/{org}/sessions/", sessions_endpoint, methods=["GET"]),
         Route("/api/0/organizations/{org}/sessions/import/", import_endpoint, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

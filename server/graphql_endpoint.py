@@ -12,7 +12,6 @@ from strawberry.asgi import GraphQL
 
 from gql.context import Context
 from gql.schema import build_schema
-from resolvers.options import QueryOptions
 from server.auth import authenticate
 from server.responses import JSONResponse
 from server.services import Services
@@ -26,12 +25,7 @@ class RelhealthGraphQL(GraphQL[Context, None]):
         )
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
         self.services = services
-        self.options = QueryOptions(
-            max_data_points=settings.max_data_points,
-            adoption_threshold=settings.adoption_threshold,
-            adoption_window=int(settings.adoption_window_hours * 3600),
-            minute_retention=settings.minute_retention_days * 86400,
-        )
+        self.options = services.query_options
 
     async def get_context(self, request: Any, response: Any) -> Context:
         services = self.services

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from resolvers.options import QueryOptions
 from server.clock import Clock
 from server.metrics import Metrics
 from server.settings import Settings
@@ -23,3 +24,13 @@ class Services:
     writer: BatchWriter
     clock: Clock
     metrics: Metrics
+    query_options: QueryOptions = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.query_options = QueryOptions(
+            max_data_points=s.max_data_points,
+            adoption_threshold=s.adoption_threshold,
+            adoption_window=int(s.adoption_window_hours * 3600),
+            minute_retention=s.minute_retention_days * 86400,
+        )

@@ -1,0 +1,49 @@
+"""GET /api/0/organizations/{org}/sessions/: Sentry's sessions API, same parameters, JSON
+shape, value types, `Link` header and error strings (release-health.md section 8)."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from resolvers.sessions.errors import SessionsQueryError
+from resolvers.sessions.pagination import link_header
+from resolvers.sessions.service import sessions_query
+from server.auth import authenticate
+from server.responses import JSONResponse, error
+from server.services import Services
+
+
+async def sessions_endpoint(request: Request) -> Response:
+    services: Services = request.app.state.services
+    now = services.clock.now()
+    token, problem = await authenticate(request, services.accounts)
+    if token is None:
+        return error(401, problem)
+    org = request.path_params["org"]
+    if token.org_slug != org:
+        if await services.accounts.organization_id(org) is None:
+            return error(404, "The requested resource does not exist")
+        return error(403, "You do not have permission to perform this action.")
+    if not token.can_read():
+        return error(403, "You do not have permission to perform this action.")
+    projects = {p.id: p.slug for p in await services.accounts.projects_of_org(token.org_id)}
+    started = time.perf_counter()
+    try:
+        result = await sessions_query(
+            services.store,
+            org_id=token.org_id,
+            projects=projects,
+            params=list(request.query_params.multi_items()),
+            now=now,
+            options=services.query_options,
+        )
+    except SessionsQueryError as exc:
+        return error(exc.status, exc.message)
+    finally:
+        services.metrics.query_latency.labels("sessions").observe(time.perf_counter() - started)
+    return JSONResponse(
+        result.body, headers={"Link": link_header(str(request.url), result.previous, result.next)}
+    )

@@ -1,0 +1,117 @@
+"""Helpers of the backend-function tests (`tests/test_backend_*.py`): an app over a real
+store with two organizations, session increments built by hand, and a GraphQL client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from server.settings import Settings
+from storage.types import (
+    USER_ABNORMAL,
+    USER_CRASHED,
+    USER_ERRORED,
+    USER_SEEN,
+    USER_UNHANDLED,
+    SessionIncrement,
+    WriteBatch,
+)
+
+#: Projects: acme/web = 1, acme/api = 2 (organization "acme"), globex/shop = 3.
+WEB, API, SHOP = 1, 2, 3
+
+
+def ts(text: str) -> float:
+    """Unix seconds of an ISO date-time (UTC)."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def dt(text: str) -> datetime:
+    return datetime.fromtimestamp(ts(text), UTC)
+
+
+@dataclass
+class Backend:
+    app: Any
+    token: str
+    other_token: str
+    acme: int
+    globex: int
+
+    @property
+    def store(self) -> Any:
+        return self.app.services.store
+
+    @property
+    def accounts(self) -> Any:
+        return self.app.services.accounts
+
+    async def write(self, *increments: SessionIncrement) -> None:
+        await self.store.apply([WriteBatch(list(increments))])
+
+    async def gql(self, query: str, token: str | None = None, **variables: Any) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        r = await self.app.client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def data(self, query: str, **variables: Any) -> dict[str, Any]:
+        body = await self.gql(query, **variables)
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+async def backend(make_app: Any, url: str, **settings: Any) -> Backend:
+    app = await make_app(Settings(database_url=url, **settings))
+    acc = app.services.accounts
+    web, _ = await acc.create_project("acme", "web", WEB)
+    await acc.create_project("acme", "api", API)
+    shop, _ = await acc.create_project("globex", "shop", SHOP)
+    token = await acc.create_token("acme", ["org:read"])
+    other = await acc.create_token("globex", ["org:read"])
+    return Backend(app, token, other, web.org_id, shop.org_id)
+
+
+def session(
+    project: int,
+    release: str,
+    started: float,
+    *,
+    env: str | None = "production",
+    user: str | None = None,
+    status: str = "ok",
+    sid: str | None = None,
+    init: bool = True,
+    duration: float | None = None,
+) -> SessionIncrement:
+    """One session update as the ingest pipeline stores it (release-health.md 2.3).
+
+    `status` is ok / exited / errored / crashed / abnormal / unhandled; every status but ok
+    and exited is errored and needs a `sid` for the error set.
+    """
+    errored = status not in ("ok", "exited")
+    tags = USER_SEEN
+    if errored:
+        tags |= USER_ERRORED
+    tags |= {"crashed": USER_CRASHED, "abnormal": USER_ABNORMAL,
+             "unhandled": USER_UNHANDLED}.get(status, 0)
+    return SessionIncrement(
+        project_id=project, release=release, environment=env, started=started,
+        started_count=1 if init else 0,
+        crashed=int(status == "crashed"), abnormal=int(status == "abnormal"),
+        unhandled=int(status == "unhandled"),
+        error_sid=sid if errored else None,
+        user=user, user_tags=tags if user is not None else 0,
+        duration=duration if status == "exited" else None,
+    )
+
+
+def sid(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n:012d}"
