@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.auth import authenticate
+from server.auth import authorize_org
 from server.importer import content_import_id, run_import
 from server.responses import JSONResponse, error
 from server.services import Services
@@ -18,16 +18,10 @@ from server.services import Services
 
 async def import_endpoint(request: Request) -> Response:
     services: Services = request.app.state.services
-    token, problem = await authenticate(request, services.accounts)
-    if token is None:
-        return error(401, problem)
     org = request.path_params["org"]
-    if token.org_slug != org:
-        if await services.accounts.organization_id(org) is None:
-            return error(404, "The requested resource does not exist")
-        return error(403, "You do not have permission to perform this action.")
-    if not token.can_write():
-        return error(403, "You do not have permission to perform this action.")
+    token = await authorize_org(request, services.accounts, org, write=True)
+    if isinstance(token, Response):
+        return token
     body = await request.body()
     if len(body) > services.settings.max_import_size:
         return error(413, "import body too large; use `relhealth import` for large files")

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from resolvers.sessions.errors import SessionsQueryError
 from resolvers.sessions.pagination import link_header
 from resolvers.sessions.service import sessions_query
-from server.auth import authenticate
+from server.auth import authorize_org
 from server.responses import JSONResponse, error
 from server.services import Services
 
@@ -19,16 +19,9 @@ from server.services import Services
 async def sessions_endpoint(request: Request) -> Response:
     services: Services = request.app.state.services
     now = services.clock.now()
-    token, problem = await authenticate(request, services.accounts)
-    if token is None:
-        return error(401, problem)
-    org = request.path_params["org"]
-    if token.org_slug != org:
-        if await services.accounts.organization_id(org) is None:
-            return error(404, "The requested resource does not exist")
-        return error(403, "You do not have permission to perform this action.")
-    if not token.can_read():
-        return error(403, "You do not have permission to perform this action.")
+    token = await authorize_org(request, services.accounts, request.path_params["org"])
+    if isinstance(token, Response):
+        return token
     projects = {p.id: p.slug for p in await services.accounts.projects_of_org(token.org_id)}
     started = time.perf_counter()
     try:

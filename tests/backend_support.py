@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from server.clock import FixedClock
 from server.settings import Settings
 from storage.types import (
     USER_ABNORMAL,
@@ -68,8 +69,12 @@ class Backend:
         return data
 
 
-async def backend(make_app: Any, url: str, **settings: Any) -> Backend:
-    app = await make_app(Settings(database_url=url, **settings))
+#: The server clock of the test apps (the GraphQL context's default `now`).
+CLOCK = "2021-01-15T00:00:00Z"
+
+
+async def backend(make_app: Any, url: str, clock: str = CLOCK, **settings: Any) -> Backend:
+    app = await make_app(Settings(database_url=url, **settings), FixedClock(ts(clock)))
     acc = app.services.accounts
     web, _ = await acc.create_project("acme", "web", WEB)
     await acc.create_project("acme", "api", API)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from resolvers import timewindow
 from resolvers.sessions import SessionsQueryContext, SessionsQueryError, build_definition
 from resolvers.sessions.errors import SessionsQueryForbidden, SessionsQueryNotFound
 from resolvers.sessions.params import (
@@ -16,7 +17,12 @@ from resolvers.sessions.params import (
     resolve_environments,
     resolve_projects,
 )
-from resolvers.sessions.timeutil import isoformat, parse_datetime, parse_period, to_intervals
+from resolvers.sessions.params import _instant as parse_datetime
+from resolvers.timetext import format_iso as isoformat
+
+
+def to_intervals(start, end, interval):
+    return timewindow.to_intervals(start.timestamp(), end.timestamp(), interval)
 
 
 def dt(text: str) -> datetime:
@@ -270,15 +276,6 @@ def test_now_parameter_overrides_the_clock():
             SessionsQueryContext(now=NOW, projects={1: "p1"}),
         )
     assert info.value.message == "Invalid date range: later is not a valid ISO8601 date query"
-
-
-def test_parse_period():
-    assert parse_period("90") == timedelta(seconds=90)
-    assert parse_period("30m") == timedelta(minutes=30)
-    assert parse_period("2w") == timedelta(weeks=2)
-    assert parse_period("1y") is None
-    assert parse_period("-1h") is None
-    assert parse_period("1.5h") is None
 
 
 def test_parse_datetime_variants():

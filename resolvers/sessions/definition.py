@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from resolvers.timetext import format_iso as isoformat
 from storage.types import (
     DAY,
     HOUR,
@@ -53,7 +54,6 @@ from .params import (
 )
 from .query_filter import FilterContext, combine, compile_filter, resolve_terms
 from .status_filter import extract_status_filter
-from .timeutil import isoformat
 
 DEFAULT_BUDGET = 10_000
 

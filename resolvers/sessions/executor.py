@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from resolvers.formulas import duration_quantile
+from resolvers.timetext import format_iso as isoformat
 from storage.types import (
     Aggregate,
     AggregateQuery,
@@ -28,7 +29,6 @@ from .fields import SUM_SESSION
 from .ordering import OrderBy, sort_groups
 from .pagination import Cursor, page_cursors
 from .query_filter import combine
-from .timeutil import isoformat
 from .values import (
     DurationQuantile,
     Value,

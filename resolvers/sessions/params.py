@@ -8,11 +8,13 @@ them). A single-valued parameter given several times uses its **last** value, as
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+from resolvers.timetext import InvalidTimestamp, parse_instant, parse_period
+from resolvers.timewindow import InvalidInterval, to_intervals, validate_interval
 
 from . import errors
 from .errors import SessionsQueryError, SessionsQueryForbidden, SessionsQueryNotFound
-from .timeutil import parse_datetime, parse_period, to_intervals
 
 #: Default range when no dates are given (upstream `MAX_STATS_PERIOD`).
 DEFAULT_STATS_PERIOD = timedelta(days=90)
@@ -51,12 +53,19 @@ def _date_error(message: str) -> SessionsQueryError:
     return SessionsQueryError(errors.DATE_RANGE_PREFIX + message)
 
 
+def _instant(raw: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(parse_instant(raw), UTC)
+    except InvalidTimestamp:
+        return None
+
+
 def parse_now(params: QueryParams, default: datetime) -> datetime:
     """The request's reference time: the `now` parameter (this project) or `default`."""
     raw = params.get("now")
     if raw is None:
         return default
-    parsed = parse_datetime(raw)
+    parsed = _instant(raw)
     if parsed is None:
         raise _date_error(errors.invalid_iso_date(raw))
     return parsed
@@ -67,7 +76,7 @@ def _from_period(value: str, now: datetime) -> datetime:
     if period is None:
         raise _date_error(errors.invalid_stats_period(value))
     try:
-        return now - period
+        return now - timedelta(seconds=period)
     except OverflowError:
         raise _date_error(errors.invalid_stats_period(value)) from None
 
@@ -107,10 +116,10 @@ def resolve_date_range(params: QueryParams, now: datetime) -> tuple[datetime, da
     elif raw_start or raw_end:
         if not (raw_start and raw_end):
             raise _date_error(errors.START_END_REQUIRED)
-        parsed_start = parse_datetime(raw_start)
+        parsed_start = _instant(raw_start)
         if parsed_start is None:
             raise _date_error(errors.invalid_iso_date(raw_start))
-        parsed_end = parse_datetime(raw_end)
+        parsed_end = _instant(raw_end)
         if parsed_end is None:
             raise _date_error(errors.invalid_iso_date(raw_end))
         start, end = parsed_start, parsed_end
@@ -123,19 +132,15 @@ def parse_interval(params: QueryParams) -> int:
     """The interval in whole seconds; absent or unparseable means one hour (8.4)."""
     raw = params.get("interval")
     period = None if raw is None else parse_period(raw)
-    if period is None:
-        return DEFAULT_INTERVAL
-    return int(period.total_seconds())
+    return DEFAULT_INTERVAL if period is None else period
 
 
 def check_interval(interval: int) -> None:
     """The three interval checks of 8.4, in order."""
-    if interval % MIN_INTERVAL != 0 or interval < MIN_INTERVAL:
-        raise SessionsQueryError(errors.INTERVAL_TEN_SECONDS)
-    if interval > ONE_DAY:
-        raise SessionsQueryError(errors.INTERVAL_ABOVE_DAY)
-    if ONE_DAY % interval != 0:
-        raise SessionsQueryError(errors.INTERVAL_DIVIDE_DAY)
+    try:
+        validate_interval(interval)
+    except InvalidInterval as exc:
+        raise SessionsQueryError(str(exc)) from None
 
 
 def constrain_range(
@@ -148,7 +153,7 @@ def constrain_range(
     """Clamp a future start to `now`, align with `to_intervals` and enforce the bucket
     limit (8.4). Returns `(start, end, number of buckets)` in unix seconds."""
     start = min(start, now)
-    aligned_start, aligned_end, count = to_intervals(start, end, interval)
+    aligned_start, aligned_end, count = to_intervals(start.timestamp(), end.timestamp(), interval)
     if count > max_buckets:
         raise SessionsQueryError(errors.TOO_MANY_BUCKETS)
     return aligned_start, aligned_end, count
