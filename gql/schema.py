@@ -17,6 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 from gql.enums import ReleaseSort
 from gql.errors import BadUserInput, should_mask, user_errors
 from gql.scalars import DateTimeScalar
+from gql.sessions import SessionsResult, resolve_sessions
 from gql.types import (
     ContextInfo,
     HealthDataResult,
@@ -113,9 +114,12 @@ class Query:
         end: datetime,
     ) -> list[str]:
         ids = await _readable_projects(info, project_ids)
-        found = await health.releases_have_health_data(
-            info.context.store, ids, releases, start=start.timestamp(), end=end.timestamp()
-        )
+        ctx = info.context
+        with user_errors():
+            found = await health.releases_have_health_data(
+                ctx.store, ids, releases, start=start.timestamp(), end=end.timestamp(),
+                now=ctx.now, retention=ctx.options.retention,
+            )
         return sorted(found)
 
     @strawberry.field(description="Per release, the earliest hour with session data in the "
@@ -189,6 +193,13 @@ class Query:
                     rollup=rollup, now=ctx.now, minute_retention=retention,
                 )
         return [ProjectSessionCount(project_id=strawberry.ID(str(p)), sessions=n) for p, n in found]
+
+
+    sessions: SessionsResult = strawberry.field(
+        resolver=resolve_sessions,
+        description="Sentry's sessions query (same parameters and numbers as "
+        "GET /api/0/organizations/{org}/sessions/), with columnar series.",
+    )
 
 
 async def _readable_projects(info: ContextInfo, ids: list[strawberry.ID]) -> list[int]:

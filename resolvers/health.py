@@ -7,7 +7,7 @@ many pairs it is asked about: the GraphQL loaders call each one once per batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from resolvers import formulas
@@ -15,7 +15,7 @@ from resolvers.errors import InvalidQuery
 from resolvers.filters import environment_filter as _environment_filter
 from resolvers.filters import pair_key as _pair_key
 from resolvers.filters import pairs_filter as _pairs_filter
-from resolvers.granularity import stored_granularity
+from resolvers.granularity import choose_granularity, stored_granularity
 from resolvers.timewindow import (
     InvalidStatsPeriod,
     StatsPeriod,
@@ -136,16 +136,20 @@ async def releases_have_health_data(
     *,
     start: float,
     end: float,
+    now: float | None = None,
+    retention: Mapping[int, int] | None = None,
 ) -> set[str]:
     """The releases among `release_versions` with any counter data in `[start, end]`
-    (hourly, widened) across the projects."""
+    (hourly, widened) across the projects. With `now` and `retention`, a range whose
+    buckets are gone raises `RetentionExceeded` (`resolvers.granularity`)."""
     if not project_ids or not release_versions:
         return set()
     lo, hi = widen(start, end, HOUR)
     result = await store.aggregate(
         AggregateQuery(
             project_ids=tuple(sorted(set(project_ids))), start=lo, end=hi,
-            granularity=stored_granularity(lo, hi), quantities=frozenset({Quantity.COUNTERS}),
+            granularity=choose_granularity(lo, hi, now=now, retention=retention),
+            quantities=frozenset({Quantity.COUNTERS}),
             group_by=("release",), filter=_pairs_filter(release_versions, None),
         )
     )

@@ -24,14 +24,18 @@ from server.services import Services
 from server.settings import Settings
 from storage.accounts import AccountStore
 from storage.engine import create_engine
-from storage.schema import create_all
+from storage.schema import ensure_schema
 from storage.store import SessionStore
 from storage.writer import BatchWriter
 
 
 async def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     engine = create_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    await create_all(engine)
+    try:
+        await ensure_schema(engine)  # creates an empty database; refuses one behind or ahead
+    except BaseException:
+        await engine.dispose()
+        raise
     store = SessionStore(engine)
     return Services(
         settings=settings,

@@ -105,14 +105,49 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _open(settings: Settings):  # type: ignore[no-untyped-def]
     from server.app import build_services
+    from storage.schema import SchemaError
 
-    return await build_services(settings)
+    try:
+        return await build_services(settings)
+    except SchemaError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 async def _migrate(settings: Settings) -> int:
-    services = await _open(settings)
-    await services.engine.dispose()
-    print(f"database schema is up to date ({settings.database_url})")
+    from storage.engine import create_engine
+    from storage.schema import SchemaError, current_revision, migrate, safe_url
+
+    engine = create_engine(settings.database_url)
+    try:
+        before = await current_revision(engine)
+        await migrate(engine)
+        after = await current_revision(engine)
+    except SchemaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    if before == after:
+        print(f"database schema is up to date at revision {after} ({safe_url(settings.database_url)})")
+    else:
+        print(f"database schema migrated from revision {before or 'none'} to {after} "
+              f"({safe_url(settings.database_url)})")
+    return 0
+
+
+async def _check_schema(settings: Settings) -> int:
+    """Before serving: create an empty database, refuse one that is behind or ahead."""
+    from storage.engine import create_engine
+    from storage.schema import SchemaError, ensure_schema
+
+    engine = create_engine(settings.database_url)
+    try:
+        await ensure_schema(engine)
+    except SchemaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
     return 0
 
 
@@ -240,6 +275,8 @@ async def _demo_banner(settings: Settings) -> None:
 def _serve(settings: Settings, *, demo: bool) -> int:
     import uvicorn
 
+    if asyncio.run(_check_schema(settings)):
+        return 1
     if demo:
         asyncio.run(_demo(settings, quiet=True))
         asyncio.run(_demo_banner(settings))

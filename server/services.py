@@ -33,4 +33,6 @@ class Services:
             adoption_threshold=s.adoption_threshold,
             adoption_window=int(s.adoption_window_hours * 3600),
             minute_retention=s.minute_retention_days * 86400,
+            hour_retention=s.hour_retention_days * 86400,
+            day_retention=s.day_retention_days * 86400,
         )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+#: Hourly and daily buckets answer the 90-day stats periods, widened to whole days.
+MIN_COARSE_RETENTION_DAYS = 91
 
 
 class Settings(BaseSettings):
@@ -31,7 +35,19 @@ class Settings(BaseSettings):
     max_data_points: int = Field(default=10_000, ge=1)
     adoption_threshold: float = Field(default=0.1, gt=0, le=1)
     adoption_window_hours: float = Field(default=6.0, gt=0)
+    # Retention of the stored buckets, per granularity, in days; 0 keeps them forever
+    # (release-health.md 4.4). Minute buckets serve sub-hour intervals only and are the
+    # largest; hourly buckets answer every backend function, so they are kept for the
+    # store's full retention: 400 days, the longest stats period (90 d) with room for
+    # year-over-year comparisons. Daily buckets may be kept longer (or forever) as a cheap
+    # archive for 1d-interval queries. Each granularity is kept at least as long as the
+    # finer ones; hourly and daily at least 91 days (a 90-day window widened to whole days).
     minute_retention_days: int = Field(default=30, ge=0)
+    hour_retention_days: int = Field(default=400, ge=0)
+    day_retention_days: int = Field(default=400, ge=0)
+    #: How often the cleanup task deletes expired buckets (0: never; run `relhealth
+    #: cleanup` from cron instead). Every server process runs it; that is harmless.
+    retention_interval_seconds: int = Field(default=3600, ge=0)
 
     # GraphQL.
     graphql_max_depth: int = 12
@@ -39,6 +55,26 @@ class Settings(BaseSettings):
 
     #: Bearer token required by GET /metrics; None leaves it open.
     metrics_token: str | None = None
+
+    @model_validator(mode="after")
+    def _check_retention(self) -> Settings:
+        def forever(days: int) -> float:
+            return float("inf") if days == 0 else float(days)
+
+        for name in ("hour_retention_days", "day_retention_days"):
+            if 0 < getattr(self, name) < MIN_COARSE_RETENTION_DAYS:
+                raise ValueError(f"{name} must be 0 (forever) or at least {MIN_COARSE_RETENTION_DAYS}")
+        minute, hour, day = (
+            forever(self.minute_retention_days),
+            forever(self.hour_retention_days),
+            forever(self.day_retention_days),
+        )
+        if not minute <= hour <= day:
+            raise ValueError(
+                "retention must not shrink with coarser buckets: minute_retention_days <= "
+                "hour_retention_days <= day_retention_days (0 = forever)"
+            )
+        return self
 
     def base_url(self) -> str:
         if self.public_url:

@@ -64,11 +64,13 @@ from storage.types import (
 
 SeriesTriple = tuple[int, str, str | None]
 
-_COUNTER_UPSERT = text(
+# Fact writes go through the driver's own executemany with positional parameters (no
+# per-row parameter processing in SQLAlchemy); `{}` marks a parameter, rendered as `?` for
+# SQLite and `$n` for asyncpg.
+_COUNTER_UPSERT = (
     "INSERT INTO fact_counter (granularity, series_id, bucket, started, crashed, abnormal,"
     " unhandled, errored_preaggr, dur_count, dur_sum, dur_min, dur_max)"
-    " VALUES (:g, :s, :b, :started, :crashed, :abnormal, :unhandled, :errored_preaggr,"
-    " :dur_count, :dur_sum, :dur_min, :dur_max)"
+    " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})"
     " ON CONFLICT (granularity, series_id, bucket) DO UPDATE SET"
     " started = fact_counter.started + excluded.started,"
     " crashed = fact_counter.crashed + excluded.crashed,"
@@ -84,29 +86,39 @@ _COUNTER_UPSERT = text(
     "  WHEN fact_counter.dur_max IS NULL OR excluded.dur_max > fact_counter.dur_max"
     "  THEN excluded.dur_max ELSE fact_counter.dur_max END"
 )
-_ERROR_INSERT = text(
-    "INSERT INTO fact_error (granularity, series_id, bucket, sid) VALUES (:g, :s, :b, :sid)"
+_ERROR_INSERT = (
+    "INSERT INTO fact_error (granularity, series_id, bucket, sid) VALUES ({}, {}, {}, {})"
     " ON CONFLICT (granularity, series_id, bucket, sid) DO NOTHING"
 )
-_USER_UPSERT = text(
+_USER_UPSERT = (
     "INSERT INTO fact_user (granularity, series_id, bucket, did, tags)"
-    " VALUES (:g, :s, :b, :did, :tags)"
+    " VALUES ({}, {}, {}, {}, {})"
     " ON CONFLICT (granularity, series_id, bucket, did) DO UPDATE SET"
     " tags = fact_user.tags | excluded.tags"
     " WHERE (fact_user.tags | excluded.tags) <> fact_user.tags"
 )
-_DURATION_UPSERT = text(
+_DURATION_UPSERT = (
     "INSERT INTO fact_duration (granularity, series_id, bucket, bin, count)"
-    " VALUES (:g, :s, :b, :bin, :n)"
+    " VALUES ({}, {}, {}, {}, {})"
     " ON CONFLICT (granularity, series_id, bucket, bin) DO UPDATE SET"
     " count = fact_duration.count + excluded.count"
 )
-_OUTCOME_UPSERT = text(
+_OUTCOME_UPSERT = (
     "INSERT INTO ingest_outcome (project_id, hour, item_type, kind, reason, count)"
-    " VALUES (:p, :h, :t, :k, :r, :n)"
+    " VALUES ({}, {}, {}, {}, {}, {})"
     " ON CONFLICT (project_id, hour, item_type, kind, reason) DO UPDATE SET"
     " count = ingest_outcome.count + excluded.count"
 )
+_FACT_STATEMENTS = (_COUNTER_UPSERT, _ERROR_INSERT, _USER_UPSERT, _DURATION_UPSERT, _OUTCOME_UPSERT)
+
+
+def _render(template: str, dialect: str) -> str:
+    n = template.count("{}")
+    if dialect == "postgresql":
+        return template.format(*(f"${i}" for i in range(1, n + 1)))
+    return template.format(*("?" * n))
+
+
 _SERIES_INSERT = text(
     "INSERT INTO release_env (org_id, project_id, release, environment, env_key, first_seen)"
     " VALUES (:org, :p, :r, :e, :k, :fs)"
@@ -135,6 +147,7 @@ class SessionStore:
         self.engine = engine
         self._series_ids: dict[SeriesTriple, int] = {}
         self._project_orgs: dict[int, int] = {}
+        self._statements: dict[str, tuple[str, ...]] = {}
 
     # -- writes ------------------------------------------------------------------
 
@@ -144,17 +157,24 @@ class SessionStore:
         `extra`, when given, is an async callable run inside the same transaction with the
         connection (bulk import records its progress that way).
         """
-        merged = WriteBatch()
-        for batch in batches:
-            merged.extend(batch)
+        merged = batches[0] if len(batches) == 1 else WriteBatch()
+        if len(batches) > 1:
+            for batch in batches:
+                merged.extend(batch)
         series_ids = await self._series_for(merged)
-        rows = _fact_rows(merged, series_ids)
+        dialect = self.engine.dialect.name
+        # Rows are sorted by key only where writers can run concurrently (PostgreSQL, to
+        # lock in one order); SQLite has a single writer at a time.
+        rows = _fact_rows(merged, series_ids, sort=dialect != "sqlite")
+        statements = self._statements.get(dialect)
+        if statements is None:
+            statements = self._statements[dialect] = tuple(
+                _render(t, dialect) for t in _FACT_STATEMENTS
+            )
         async with self.engine.begin() as conn:
-            await _execute_many(conn, _COUNTER_UPSERT, rows.counters)
-            await _execute_many(conn, _ERROR_INSERT, rows.errors)
-            await _execute_many(conn, _USER_UPSERT, rows.users)
-            await _execute_many(conn, _DURATION_UPSERT, rows.durations)
-            await _execute_many(conn, _OUTCOME_UPSERT, rows.outcomes)
+            for sql, params in zip(statements, rows.all(), strict=True):
+                if params:
+                    await conn.exec_driver_sql(sql, params)
             if extra is not None:
                 await extra(conn)
 
@@ -453,81 +473,163 @@ async def _execute_many(conn: AsyncConnection, stmt: Any, params: list[dict[str,
 
 
 class _FactRows:
+    """Positional parameter rows per fact table (columns in the statements' order)."""
+
     __slots__ = ("counters", "durations", "errors", "outcomes", "users")
 
     def __init__(self) -> None:
-        self.counters: list[dict[str, Any]] = []
-        self.errors: list[dict[str, Any]] = []
-        self.users: list[dict[str, Any]] = []
-        self.durations: list[dict[str, Any]] = []
-        self.outcomes: list[dict[str, Any]] = []
+        self.counters: list[tuple[Any, ...]] = []
+        self.errors: list[tuple[Any, ...]] = []
+        self.users: list[tuple[Any, ...]] = []
+        self.durations: list[tuple[Any, ...]] = []
+        self.outcomes: list[tuple[Any, ...]] = []
+
+    def all(self) -> tuple[list[tuple[Any, ...]], ...]:
+        return (self.counters, self.errors, self.users, self.durations, self.outcomes)
 
 
-def _fact_rows(batch: WriteBatch, series_ids: dict[SeriesTriple, int]) -> _FactRows:
-    """Fold a batch into one row per key and table, sorted by key."""
-    counters: dict[tuple[int, int, int], list[Any]] = {}
-    errors: set[tuple[int, int, int, str]] = set()
-    users: dict[tuple[int, int, int, str], int] = defaultdict(int)
-    durations: dict[tuple[int, int, int, int], int] = defaultdict(int)
+def _fact_rows(
+    batch: WriteBatch, series_ids: dict[SeriesTriple, int], *, sort: bool = True
+) -> _FactRows:
+    """Fold a batch into one row per key and table (sorted by key when `sort`).
+
+    Increments are folded at the finest granularity first; each coarser granularity is
+    then folded from the level below it (every granularity divides the next one), so the
+    per-increment work is done once, not once per granularity.
+    """
+    finest = GRANULARITIES[0]
+    # (series, bucket) -> [started, crashed, abnormal, unhandled, preaggr, n, sum, min, max]
+    counters: dict[tuple[int, int], list[Any]] = {}
+    errors: dict[tuple[int, int], set[str]] = {}
+    users: dict[tuple[int, int], dict[str, int]] = {}
+    durations: dict[tuple[int, int], dict[int, int]] = {}
+    isfinite = math.isfinite
+    bin_of = sketch.bin_of
     for inc in batch.increments:
-        series = series_ids[(inc.project_id, inc.release, inc.environment)]
         started = int(inc.started)
-        has_counts = (
-            inc.started_count or inc.crashed or inc.abnormal or inc.unhandled or inc.errored_preaggr
-        )
+        key = (series_ids[(inc.project_id, inc.release, inc.environment)],
+               started - started % finest)
         dur = inc.duration
-        if dur is not None and not (math.isfinite(dur) and dur >= 0):
+        if dur is not None and not (dur >= 0 and isfinite(dur)):
             dur = None
-        bin_ = sketch.bin_of(dur) if dur is not None else 0
-        for g in GRANULARITIES:
-            bucket = started - started % g
-            if has_counts or dur is not None:
-                row = counters.get((g, series, bucket))
-                if row is None:
-                    row = counters[(g, series, bucket)] = [0, 0, 0, 0, 0, 0, 0.0, None, None]
-                row[0] += inc.started_count
-                row[1] += inc.crashed
-                row[2] += inc.abnormal
-                row[3] += inc.unhandled
-                row[4] += inc.errored_preaggr
-                if dur is not None:
-                    row[5] += 1
-                    row[6] += dur
-                    row[7] = dur if row[7] is None else min(row[7], dur)
-                    row[8] = dur if row[8] is None else max(row[8], dur)
-                    durations[(g, series, bucket, bin_)] += 1
-            if inc.error_sid is not None:
-                errors.add((g, series, bucket, inc.error_sid))
-            if inc.user is not None:
-                users[(g, series, bucket, inc.user)] |= inc.user_tags
+        if (inc.started_count or inc.crashed or inc.abnormal or inc.unhandled
+                or inc.errored_preaggr or dur is not None):
+            row = counters.get(key)
+            if row is None:
+                row = counters[key] = [0, 0, 0, 0, 0, 0, 0.0, None, None]
+            row[0] += inc.started_count
+            row[1] += inc.crashed
+            row[2] += inc.abnormal
+            row[3] += inc.unhandled
+            row[4] += inc.errored_preaggr
+            if dur is not None:
+                row[5] += 1
+                row[6] += dur
+                if row[7] is None or dur < row[7]:
+                    row[7] = dur
+                if row[8] is None or dur > row[8]:
+                    row[8] = dur
+                bins = durations.get(key)
+                if bins is None:
+                    bins = durations[key] = {}
+                b = bin_of(dur)
+                bins[b] = bins.get(b, 0) + 1
+        if inc.error_sid is not None:
+            sids = errors.get(key)
+            if sids is None:
+                errors[key] = {inc.error_sid}
+            else:
+                sids.add(inc.error_sid)
+        if inc.user is not None:
+            tags = users.get(key)
+            if tags is None:
+                users[key] = {inc.user: inc.user_tags}
+            else:
+                tags[inc.user] = tags.get(inc.user, 0) | inc.user_tags
+
     rows = _FactRows()
-    rows.counters = [
-        {
-            "g": g, "s": s, "b": b,
-            "started": v[0], "crashed": v[1], "abnormal": v[2], "unhandled": v[3],
-            "errored_preaggr": v[4], "dur_count": v[5], "dur_sum": v[6],
-            "dur_min": v[7], "dur_max": v[8],
-        }
-        for (g, s, b), v in sorted(counters.items())
-    ]
-    rows.errors = [{"g": g, "s": s, "b": b, "sid": sid} for g, s, b, sid in sorted(errors)]
-    rows.users = [
-        {"g": g, "s": s, "b": b, "did": did, "tags": tags}
-        for (g, s, b, did), tags in sorted(users.items())
-    ]
-    rows.durations = [
-        {"g": g, "s": s, "b": b, "bin": bin_, "n": n}
-        for (g, s, b, bin_), n in sorted(durations.items())
-    ]
+    previous = finest
+    for g in GRANULARITIES:
+        if g != finest:
+            if g % previous:
+                raise ValueError("each granularity must divide the next one")
+            counters = _coarser_counters(counters, g)
+            errors = _coarser(errors, g, _union)
+            users = _coarser(users, g, _or_tags)
+            durations = _coarser(durations, g, _add_counts)
+            previous = g
+        ckeys = sorted(counters) if sort else counters
+        rows.counters.extend((g, s, b, *counters[(s, b)]) for s, b in ckeys)
+        for s, b in (sorted(errors) if sort else errors):
+            sids = errors[(s, b)]
+            rows.errors.extend((g, s, b, sid) for sid in (sorted(sids) if sort else sids))
+        for s, b in (sorted(users) if sort else users):
+            tags = users[(s, b)]
+            dids = sorted(tags) if sort else tags
+            rows.users.extend((g, s, b, did, tags[did]) for did in dids)
+        for s, b in (sorted(durations) if sort else durations):
+            bins = durations[(s, b)]
+            rows.durations.extend(
+                (g, s, b, k, bins[k]) for k in (sorted(bins) if sort else bins)
+            )
+
     outcomes: dict[tuple[int, int, str, str, str], int] = defaultdict(int)
     for o in batch.outcomes:
         hour = int(o.received) - int(o.received) % 3600
         outcomes[(o.project_id, hour, o.item_type, o.kind, o.reason)] += o.quantity
-    rows.outcomes = [
-        {"p": p, "h": h, "t": t, "k": k, "r": r, "n": n}
-        for (p, h, t, k, r), n in sorted(outcomes.items())
-    ]
+    rows.outcomes = [(*k, n) for k, n in sorted(outcomes.items())]
     return rows
+
+
+def _coarser_counters(
+    level: dict[tuple[int, int], list[Any]], g: int
+) -> dict[tuple[int, int], list[Any]]:
+    out: dict[tuple[int, int], list[Any]] = {}
+    for (s, b), v in level.items():
+        key = (s, b - b % g)
+        row = out.get(key)
+        if row is None:
+            out[key] = v  # the finer level is already written out: reuse its objects
+            continue
+        row[0] += v[0]
+        row[1] += v[1]
+        row[2] += v[2]
+        row[3] += v[3]
+        row[4] += v[4]
+        if v[5]:
+            row[5] += v[5]
+            row[6] += v[6]
+            if row[7] is None or v[7] < row[7]:
+                row[7] = v[7]
+            if row[8] is None or v[8] > row[8]:
+                row[8] = v[8]
+    return out
+
+
+def _coarser(level: dict[tuple[int, int], Any], g: int, merge: Any) -> dict[tuple[int, int], Any]:
+    out: dict[tuple[int, int], Any] = {}
+    for (s, b), v in level.items():
+        key = (s, b - b % g)
+        into = out.get(key)
+        if into is None:
+            out[key] = v  # the finer level is already written out: reuse its objects
+        else:
+            merge(into, v)
+    return out
+
+
+def _union(into: set[str], other: set[str]) -> None:
+    into |= other
+
+
+def _or_tags(into: dict[str, int], other: dict[str, int]) -> None:
+    for did, tags in other.items():
+        into[did] = into.get(did, 0) | tags
+
+
+def _add_counts(into: dict[int, int], other: dict[int, int]) -> None:
+    for k, n in other.items():
+        into[k] = into.get(k, 0) + n
 
 
 _DIMENSION_COLUMNS: dict[Dimension, str] = {

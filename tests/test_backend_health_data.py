@@ -88,9 +88,10 @@ async def test_releases_count_graphql(make_app, database_url):
     )
     # Per project, one store call for both projects.
     assert await releases_count_per_project(b.store, [WEB, API, 99], now=NOW) == {WEB: 2, API: 1, 99: 0}
-    q = """query($scope: ReleaseSort, $period: String) { a: project(id: "1") {
-        releasesCount(scope: $scope, period: $period, now: "2021-01-14T12:30:00Z") }
-        b: project(id: "2") { releasesCount(scope: $scope, period: $period, now: "2021-01-14T12:30:00Z") } }"""
+    q = """query($scope: ReleaseSort, $period: String) {
+        a: project(id: "1") { releasesCount(scope: $scope, period: $period, now: "2021-01-14T12:30:00Z") }
+        b: project(id: "2") { releasesCount(scope: $scope, period: $period, now: "2021-01-14T12:30:00Z") }
+    }"""
     data = await b.data(q)
     assert (data["a"]["releasesCount"], data["b"]["releasesCount"]) == (2, 1)
     # crash_free_users counts users − crashed users > 0: release b (1 − 1 = 0) is left out.

@@ -129,7 +129,8 @@ async def test_release_stats_graphql(make_app, database_url):
     b = await backend(make_app, database_url)
     await _write_week(b)
     q = """query($interval: String!) { release(projectId: "1", version: "r") {
-        stats(stat: SESSIONS, interval: $interval, start: "2021-01-10T12:27:28Z", end: "2021-01-14T12:27:28Z") {
+        stats(stat: SESSIONS, interval: $interval,
+              start: "2021-01-10T12:27:28Z", end: "2021-01-14T12:27:28Z") {
           stat intervals total healthy errored crashed abnormal unhandled durationP50 durationP90
           totals { total healthy errored crashed abnormal unhandled } } } }"""
     stats = (await b.data(q, interval="1d"))["release"]["stats"]
@@ -146,9 +147,9 @@ async def test_release_stats_graphql(make_app, database_url):
     assert stats["durationP50"][0] == pytest.approx(15, rel=0.01)
     assert stats["totals"] == {"total": 7, "healthy": 3, "errored": 1, "crashed": 1,
                                "abnormal": 1, "unhandled": 1}
+    ten_seconds = "The interval has to be a multiple of the minimum interval of ten seconds."
     for bad, message in (("59m", "The interval should divide one day without a remainder."),
-                         ("bogus", "Invalid interval"),
-                         ("15s", "The interval has to be a multiple of the minimum interval of ten seconds.")):
+                         ("bogus", "Invalid interval"), ("15s", ten_seconds)):
         body = await b.gql(q, interval=bad)
         assert body["errors"][0]["message"] == message
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

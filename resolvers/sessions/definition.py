@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from resolvers.timetext import format_iso as isoformat
+from resolvers.granularity import RetentionExceeded, choose_granularity
 from storage.types import (
     DAY,
     HOUR,
@@ -73,7 +74,10 @@ class SessionsQueryContext:
     * `releases`: the releases known to the server (8.7), only read when a release filter
       is used;
     * `release_stages`: the stage of each release in one environment (6.3);
-    * `budget`: the data-point budget (8.12).
+    * `budget`: the data-point budget (8.12);
+    * `retention`: stored granularity -> retention in seconds (0 = forever), judged
+      against the later of `now` and the `now` parameter (`resolvers.granularity`); None
+      assumes every bucket is retained.
     """
 
     now: datetime
@@ -82,6 +86,7 @@ class SessionsQueryContext:
     releases: ReleaseSource = ()
     release_stages: StageSource | None = None
     budget: int = DEFAULT_BUDGET
+    retention: Mapping[int, int] | None = None
 
 
 def storage_granularity(start: int, interval: int) -> int:
@@ -135,6 +140,8 @@ class SessionsQueryDefinition:
     include_series: bool = True
     empty_result: bool = False
     cursor: Cursor | None = field(default=None)
+    #: The stored granularity retention allows (None: `storage_granularity`).
+    retained_granularity: int | None = None
 
     # -- time ------------------------------------------------------------------------
 
@@ -153,6 +160,8 @@ class SessionsQueryDefinition:
 
     @property
     def granularity(self) -> int:
+        if self.retained_granularity is not None:
+            return self.retained_granularity
         return storage_granularity(self.start, self.interval)
 
     # -- grouping ----------------------------------------------------------------------
@@ -221,7 +230,7 @@ def build_definition(
     project_ids = resolve_projects(request, context.projects)
     environments = resolve_environments(request, context.environments)
 
-    # 4. fields, groupBy, interval and range
+    # 4. fields, groupBy, interval and range (this project: and retention, 4.4)
     fields = distinct(request.getlist("field"))
     if not fields:
         raise SessionsQueryError(errors.MISSING_FIELD)
@@ -236,6 +245,7 @@ def build_definition(
     interval = parse_interval(request)
     check_interval(interval)
     start, end, num_intervals = constrain_range(requested_start, requested_end, now, interval)
+    retained = _retained_granularity(start, end, interval, now, context)
 
     # 5. the query filter, term by term
     query = request.get("query") or ""
@@ -276,6 +286,7 @@ def build_definition(
         cursor=cursor,
         offset=cursor.offset if cursor is not None else 0,
         page_size=per_page if per_page is not None else DEFAULT_PAGE_SIZE,
+        retained_granularity=retained,
     )
 
     # 7. a status filter that can never match
@@ -343,6 +354,19 @@ def build_definition(
         include_totals=include_totals,
         include_series=include_series,
     )
+
+
+def _retained_granularity(
+    start: int, end: int, interval: int, now: datetime, context: SessionsQueryContext
+) -> int | None:
+    """This project: the stored buckets retention allows, or the retention error (4.4)."""
+    if context.retention is None:
+        return None
+    reference = max(now, context.now).timestamp()
+    try:
+        return choose_granularity(start, end, interval, now=reference, retention=context.retention)
+    except RetentionExceeded as exc:
+        raise SessionsQueryError(exc.message) from None
 
 
 def _bind_stages(

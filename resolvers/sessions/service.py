@@ -55,6 +55,7 @@ async def sessions_query(
         releases=known_releases,
         release_stages=release_stages,
         budget=options.max_data_points,
+        retention=options.retention,
     )
     definition = build_definition(params, context)
     return await execute_sessions_query(store, definition)

@@ -1,0 +1,517 @@
+"""The benchmark dataset: a deterministic simulation of an organization's release health.
+
+Five projects (a browser app, two mobile apps, two server apps) ship their releases at
+roughly even intervals over the window; each new release ramps up along an S-curve in
+production a day after staging (two after development), takes over the traffic, and
+leaves a tail of stragglers behind (mobile users lag). Traffic follows the time of day and
+the day of the week. Browser and mobile projects send individual sessions (an `init`
+update, a handled error now and then, then `exited` with a duration, `crashed` or
+`abnormal`), one user per installation; server projects send per-minute aggregate
+buckets without users. Two mobile releases are bad (a crash spike) and hotfixed.
+
+Everything is drawn from `random.Random` seeded per project, relative to a fixed `NOW`:
+the same size and seed always give the same data. Each simulated session becomes exactly
+the increments ingest would write for it, and the increments go through
+`SessionStore.apply` (the production write path), so the stored rows are what a server
+that had received these sessions would hold.
+
+The database is cached under `bench/.data/` keyed by backend, size, seed and
+`DATASET_VERSION`; a manifest written after a complete load marks it usable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import json
+import math
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from storage.types import (
+    DAY,
+    HOUR,
+    MINUTE,
+    USER_ABNORMAL,
+    USER_ANR_BACKGROUND,
+    USER_ANR_FOREGROUND,
+    USER_CRASHED,
+    USER_ERRORED,
+    USER_SEEN,
+    OutcomeIncrement,
+    SessionIncrement,
+    WriteBatch,
+)
+
+#: Bump when the simulation changes: cached databases of another version are not reused.
+DATASET_VERSION = 1
+#: The dataset's "now" (2025-06-02T10:00:30Z): queries pass it explicitly, so a cached
+#: database answers the same numbers whenever the benchmark runs.
+NOW = 1748858430
+ORG = "bench"
+#: Increments per `SessionStore.apply` call while loading.
+LOAD_BATCH = 60_000
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_DATA_DIR = ROOT / ".data"
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    name: str
+    days: int
+    releases_per_project: int
+    sessions: int  # total sessions, all projects and environments
+    users: int  # distinct users over the individual-session projects
+
+
+SIZES: dict[str, Size] = {
+    "small": Size("small", days=14, releases_per_project=8, sessions=40_000, users=4_000),
+    "medium": Size("medium", days=90, releases_per_project=40, sessions=10_000_000,
+                   users=500_000),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    slug: str
+    mode: str  # "browser" | "mobile" | "server"
+    session_share: float  # of all sessions
+    user_share: float  # of all users
+    peak_hour: int
+    weekend: float
+    ramp_hours: float
+    ceiling: float
+    crash: float
+    abnormal: float
+    errored: float
+    anonymous: float
+    median_duration: float
+    bad_release: int | None = None  # index from the end: -8 is the 8th newest
+    bad_crash: float = 0.0
+
+
+PROFILES: tuple[Profile, ...] = (
+    Profile("web", "browser", 0.18, 0.50, 15, 0.7, 10, 0.995, 0.002, 0.0, 0.04, 0.15, 240),
+    Profile("ios", "mobile", 0.10, 0.22, 19, 1.15, 40, 0.93, 0.004, 0.002, 0.02, 0.0, 120,
+            bad_release=-6, bad_crash=0.12),
+    Profile("android", "mobile", 0.10, 0.28, 20, 1.2, 44, 0.92, 0.006, 0.004, 0.03, 0.0, 100,
+            bad_release=-3, bad_crash=0.19),
+    Profile("api", "server", 0.45, 0.0, 14, 0.55, 6, 1.0, 0.0008, 0.0, 0.015, 1.0, 0),
+    Profile("worker", "server", 0.17, 0.0, 3, 0.9, 3, 1.0, 0.003, 0.0, 0.05, 1.0, 0),
+)
+
+ENVIRONMENTS: tuple[tuple[str, float, float, float | None, bool], ...] = (
+    # name, traffic relative to production, lead hours, own ramp hours, team-only users
+    ("production", 1.0, 0.0, None, False),
+    ("staging", 0.05, 24.0, 2.0, True),
+    ("development", 0.004, 48.0, 1.0, True),
+)
+TEAM_SIZE = 25
+
+
+def version_name(slug: str, i: int) -> str:
+    return f"{slug}@{1 + i // 10}.{i % 10}.0"
+
+
+@dataclass
+class Manifest:
+    """What the benchmark needs to know about a loaded dataset."""
+
+    backend: str
+    size: str
+    seed: int
+    version: int
+    now: int
+    days: int
+    org: str
+    token: str
+    projects: list[dict[str, Any]]  # id, slug, key
+    releases: int
+    sessions: int
+    updates: int  # session updates + aggregate buckets written
+    users: int  # distinct users
+    load_seconds: float
+    database_url: str
+    detail_release: list[Any]  # [project id, version]: the release of the details page
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+
+# -- the simulation ----------------------------------------------------------------
+
+
+class _Project:
+    def __init__(self, pid: int, profile: Profile, size: Size, seed: int, start: int,
+                 end: int) -> None:
+        self.id = pid
+        self.p = profile
+        self.rng = rng = random.Random(f"relhealth-bench:{seed}:{profile.slug}")
+        n = size.releases_per_project
+        self.versions = [version_name(profile.slug, i) for i in range(n)]
+        # Production ship times: the first release is established before the window, the
+        # newest ships about a day before `end`; a bad release's hotfix follows in a day.
+        step = (end - start - DAY) / max(1, n - 1)
+        ships = [start - 5.0 * DAY]
+        for k in range(1, n):
+            ships.append(start + k * step - rng.uniform(0.0, 0.3) * step)
+        self.bad = None
+        if profile.bad_release is not None and n >= -profile.bad_release + 1:
+            k = n + profile.bad_release
+            self.bad = k
+            ships[k + 1] = ships[k] + min(20 * HOUR, 0.8 * step)
+        self.ships = ships
+        self.quality = [rng.uniform(0.5, 1.6) for _ in range(n)]
+        n_users = round(size.users * profile.user_share)
+        self.users = [_uuid(rng) for _ in range(n_users)]
+        self.team = [_uuid(rng) for _ in range(TEAM_SIZE)] if n_users else []
+        self.day_noise = [rng.uniform(0.85, 1.15) for _ in range(size.days + 2)]
+        self.start = start
+        self.end = end
+        self.per_hour = 0.0  # set by `_normalize`
+
+    def traffic(self, t: float) -> float:
+        """Relative production traffic at `t` (scaled by `per_hour`)."""
+        p = self.p
+        hour_of_day = (t % DAY) / HOUR
+        diurnal = 1.0 + 0.6 * math.cos(2 * math.pi * (hour_of_day - p.peak_hour) / 24)
+        weekend = p.weekend if datetime.fromtimestamp(t, UTC).weekday() >= 5 else 1.0
+        growth = 1.0 + 0.2 * (t - self.start) / max(1, self.end - self.start)
+        noise = self.day_noise[min(len(self.day_noise) - 1, int(t - self.start) // DAY)]
+        return diurnal * weekend * growth * noise
+
+    def shares(self, t: float, lead: float, ramp_hours: float, ceiling: float) -> list[float]:
+        """Traffic share per release at `t` (an S-curve per release; newer ones take over
+        what older ones had; with a ceiling below 1 a tail stays behind)."""
+        tau = ramp_hours * HOUR / math.sqrt(3.0)
+        shares = [0.0] * len(self.ships)
+        rest = 1.0
+        for j in range(len(self.ships) - 1, -1, -1):
+            age = t - (self.ships[j] - lead)
+            if j == 0:
+                a = 1.0
+            elif age <= 0:
+                a = 0.0
+            else:
+                a = ceiling * (1.0 - math.exp(-((age / tau) ** 2)))
+            shares[j] = rest * a
+            rest *= 1.0 - a
+            if rest < 1e-7:
+                break
+        return shares
+
+
+def _normalize(projects: list[_Project], size: Size, start: int, end: int) -> None:
+    env_total = sum(e[1] for e in ENVIRONMENTS)
+    for project in projects:
+        weight = sum(project.traffic(h + HOUR / 2) for h in range(start, end, HOUR))
+        target = size.sessions * project.p.session_share
+        project.per_hour = target / (weight * env_total)
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.sessions = 0
+        self.updates = 0
+        self.releases: set[tuple[int, str]] = set()
+        self.users: set[str] = set()
+
+
+def simulate(
+    project_ids: dict[str, int], size: Size, seed: int, stats: Stats
+) -> Iterator[WriteBatch]:
+    """Batches of about `LOAD_BATCH` increments, in chronological order."""
+    end = NOW
+    start = end - end % HOUR - size.days * DAY
+    projects = [_Project(project_ids[p.slug], p, size, seed, start, end) for p in PROFILES]
+    _normalize(projects, size, start, end)
+    batch = WriteBatch()
+    for hour in range(start, end, HOUR):
+        span = min(HOUR, end - hour)
+        mid = hour + span / 2
+        for project in projects:
+            before = len(batch.increments)
+            rate = project.per_hour * project.traffic(mid) * span / HOUR
+            for env, env_share, lead, own_ramp, team_only in ENVIRONMENTS:
+                ramp = own_ramp if own_ramp is not None else project.p.ramp_hours
+                ceiling = project.p.ceiling if own_ramp is None else 1.0
+                shares = project.shares(mid, lead * HOUR, ramp, ceiling)
+                for j, share in enumerate(shares):
+                    expected = rate * env_share * share
+                    if expected < 1e-3:
+                        continue
+                    if project.p.mode == "server":
+                        n = _server_buckets(project, j, env, hour, span, expected, batch, stats)
+                    else:
+                        n = _sessions(project, j, env, team_only, hour, span, expected, end,
+                                      batch, stats)
+                    if n:
+                        stats.releases.add((project.id, project.versions[j]))
+            written = len(batch.increments) - before
+            if written:
+                item_type = "sessions" if project.p.mode == "server" else "session"
+                batch.outcomes.append(
+                    OutcomeIncrement(project.id, item_type, "accepted", "", hour, written)
+                )
+        if len(batch.increments) >= LOAD_BATCH:
+            yield batch
+            batch = WriteBatch()
+    if batch:
+        yield batch
+
+
+def _sessions(
+    project: _Project, j: int, env: str, team_only: bool, hour: int, span: int,
+    expected: float, now: int, batch: WriteBatch, stats: Stats,
+) -> int:
+    """Individual sessions: the increments of `init`, a handled error, the final update."""
+    p, rng = project.p, project.rng
+    n = _poisson(rng, expected)
+    if not n:
+        return 0
+    pid, release = project.id, project.versions[j]
+    quality = project.quality[j]
+    crash = p.bad_crash if j == project.bad else p.crash * quality
+    abnormal = p.abnormal * quality
+    errored_p = p.errored * quality
+    users, team = project.users, project.team
+    n_users = len(users)
+    out = batch.increments.append
+    log_median = math.log(p.median_duration)
+    random_ = rng.random
+    seen_users = stats.users.add
+    for _ in range(n):
+        started = hour + random_() * span
+        if team_only:
+            user: str | None = team[int(random_() * len(team))]
+        elif random_() < p.anonymous:
+            user = None
+        else:
+            # Half uniform (every user shows up), half skewed towards heavy users.
+            r = random_()
+            k = int(random_() * n_users) if r < 0.5 else int((random_() ** 3) * n_users)
+            user = users[k]
+        if user is not None:
+            seen_users(user)
+        seen = USER_SEEN if user is not None else 0
+        out(SessionIncrement(pid, release, env, started, 1, 0, 0, 0, 0, None, user, seen))
+        roll = random_()
+        status = 0 if roll >= crash + abnormal else 1 if roll < crash else 2
+        handled = random_() < errored_p
+        duration = round(rng.lognormvariate(log_median, 1.0), 3)
+        stats.sessions += 1
+        stats.updates += 1
+        if started + duration > now:
+            continue  # still running
+        sid = str(uuid.UUID(int=rng.getrandbits(128), version=4)) if (handled or status) else None
+        errored = seen | USER_ERRORED if user is not None else 0
+        if handled:
+            out(SessionIncrement(pid, release, env, started, 0, 0, 0, 0, 0, sid, user, errored))
+            stats.updates += 1
+        if status == 0:
+            out(SessionIncrement(pid, release, env, started, 0, 0, 0, 0, 0,
+                                 sid if handled else None, user, errored if handled else seen,
+                                 duration))
+        elif status == 1:
+            out(SessionIncrement(pid, release, env, started, 0, 1, 0, 0, 0, sid, user,
+                                 errored | USER_CRASHED if seen else 0))
+        else:
+            m = random_()
+            mech = USER_ANR_FOREGROUND if m < 0.6 else USER_ANR_BACKGROUND if m < 0.85 else 0
+            out(SessionIncrement(pid, release, env, started, 0, 0, 1, 0, 0, sid, user,
+                                 errored | USER_ABNORMAL | mech if seen else 0))
+        stats.updates += 1
+    return n
+
+
+def _server_buckets(
+    project: _Project, j: int, env: str, hour: int, span: int, expected: float,
+    batch: WriteBatch, stats: Stats,
+) -> int:
+    """Per-minute aggregate buckets (what server SDKs flush), no users."""
+    p, rng = project.p, project.rng
+    release = project.versions[j]
+    quality = project.quality[j]
+    crash = p.crash * quality
+    errored_p = p.errored * quality
+    minutes = max(1, span // MINUTE)
+    per_minute = expected / minutes
+    total = 0
+    out = batch.increments.append
+    if per_minute < 0.05:
+        # Sparse traffic: draw the sessions, then their minutes.
+        n = _poisson(rng, expected)
+        slots: dict[int, int] = {}
+        for _ in range(n):
+            m = hour + int(rng.random() * minutes) * MINUTE
+            slots[m] = slots.get(m, 0) + 1
+        items = sorted(slots.items())
+    else:
+        items = []
+        for k in range(minutes):
+            n = _poisson(rng, per_minute)
+            if n:
+                items.append((hour + k * MINUTE, n))
+    for slot, n in items:
+        crashed = min(n, _poisson(rng, n * crash))
+        errored = min(n - crashed, _poisson(rng, n * errored_p))
+        out(SessionIncrement(project.id, release, env, float(slot), n, crashed, 0, 0,
+                             crashed + errored))
+        total += n
+        stats.updates += 1
+    stats.sessions += total
+    return total
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    if lam <= 0:
+        return 0
+    if lam > 30:
+        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
+    limit, k, p = math.exp(-lam), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+# -- loading and caching -----------------------------------------------------------
+
+
+def cache_key(backend: str, size: str, seed: int) -> str:
+    return f"{backend}-{size}-seed{seed}-v{DATASET_VERSION}"
+
+
+PG_ADMIN = os.environ.get("RELHEALTH_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pg_url(database: str) -> str:
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    return f"{base}/{database}".replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+async def pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def pg_database_exists(name: str) -> bool:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await conn.close()
+
+
+async def ensure_dataset(
+    backend: str, size_name: str, seed: int, data_dir: Path,
+    log: Callable[[str], None] = lambda s: None,
+) -> Manifest:
+    """The cached dataset's manifest, generating and loading it first when needed."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = cache_key(backend, size_name, seed)
+    manifest_path = data_dir / f"{key}.json"
+    if backend == "sqlite":
+        db_path = data_dir / f"{key}.db"
+        if manifest_path.exists() and db_path.exists():
+            return Manifest(**json.loads(manifest_path.read_text()))
+        tmp = data_dir / f"{key}.loading.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite+aiosqlite:///{tmp}"
+    else:
+        dbname = f"relhealth_bench_{key.replace('-', '_')}"
+        if manifest_path.exists() and await pg_database_exists(dbname):
+            return Manifest(**json.loads(manifest_path.read_text()))
+        await pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        await pg_admin(f'CREATE DATABASE "{dbname}"')
+        url = pg_url(dbname)
+    manifest_path.unlink(missing_ok=True)
+    log(f"generating the {size_name} dataset ({backend}, seed {seed}); cached for later runs")
+    manifest = await load_dataset(url, backend, SIZES[size_name], seed, log)
+    if backend == "sqlite":
+        for suffix in ("-wal", "-shm"):
+            Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+        os.replace(tmp, db_path)
+        manifest.database_url = f"sqlite+aiosqlite:///{db_path}"
+    manifest_path.write_text(manifest.to_json())
+    return manifest
+
+
+async def load_dataset(
+    url: str, backend: str, size: Size, seed: int, log: Callable[[str], None]
+) -> Manifest:
+    from sqlalchemy import text
+
+    from storage.accounts import AccountStore
+    from storage.engine import create_engine
+    from storage.schema import create_all
+    from storage.store import SessionStore
+
+    started = time.perf_counter()
+    engine = create_engine(url)
+    try:
+        await create_all(engine)
+        accounts = AccountStore(engine)
+        store = SessionStore(engine)
+        projects = []
+        for profile in PROFILES:
+            info, key = await accounts.create_project(ORG, profile.slug)
+            projects.append({"id": info.id, "slug": profile.slug, "key": key})
+        token = await accounts.create_token(ORG, ["org:read", "org:write"])
+        ids = {p["slug"]: p["id"] for p in projects}
+        stats = Stats()
+        pending: asyncio.Task[None] | None = None
+        last_log = time.perf_counter()
+        for batch in simulate(ids, size, seed, stats):
+            if pending is not None:
+                await pending
+            pending = asyncio.create_task(store.apply([batch]))
+            await asyncio.sleep(0)  # let the write start before generating the next batch
+            if time.perf_counter() - last_log > 15:
+                last_log = time.perf_counter()
+                log(f"  {stats.sessions:,} sessions ({stats.updates:,} updates) in "
+                    f"{last_log - started:.0f} s")
+        if pending is not None:
+            await pending
+        if backend == "sqlite":
+            async with engine.connect() as conn:
+                await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        else:
+            async with engine.connect() as conn:
+                await conn.execute(text("COMMIT"))
+                await conn.execute(text("VACUUM"))
+    finally:
+        await engine.dispose()
+    # The details page shows a mature production release of the browser project: the one
+    # shipped about a third of the window before now.
+    n = size.releases_per_project
+    detail = [ids["web"], version_name("web", max(0, n - 1 - n // 3))]
+    elapsed = time.perf_counter() - started
+    log(f"  loaded {stats.sessions:,} sessions ({stats.updates:,} updates) in {elapsed:.0f} s")
+    return Manifest(
+        backend=backend, size=size.name, seed=seed, version=DATASET_VERSION, now=NOW,
+        days=size.days, org=ORG, token=token, projects=projects,
+        releases=len(stats.releases), sessions=stats.sessions, updates=stats.updates,
+        users=len(stats.users), load_seconds=round(elapsed, 1), database_url=url,
+        detail_release=detail,
+    )
