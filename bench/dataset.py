@@ -9,8 +9,8 @@ update, a handled error now and then, then `exited` with a duration, `crashed` o
 `abnormal`), one user per installation; server projects send per-minute aggregate
 buckets without users. Two mobile releases are bad (a crash spike) and hotfixed.
 
-Everything is drawn from `random.Random` seeded per project, relative to a fixed `NOW`:
-the same size and seed always give the same data. Each simulated session becomes exactly
+Everything is drawn from `random.Random` seeded per project, relative to the dataset's
+`now` (its generation time): the same size and seed give the same data. Each simulated session becomes exactly
 the increments ingest would write for it, and the increments go through
 `SessionStore.apply` (the production write path), so the stored rows are what a server
 that had received these sessions would hold.
@@ -52,9 +52,11 @@ from storage.types import (
 
 #: Bump when the simulation changes: cached databases of another version are not reused.
 DATASET_VERSION = 1
-#: The dataset's "now" (2025-06-02T10:00:30Z): queries pass it explicitly, so a cached
-#: database answers the same numbers whenever the benchmark runs.
-NOW = 1748858430
+#: The dataset's "now" is the generation time (on the minute, plus 30 s so that windows
+#: are widened as for a live query); queries pass it explicitly, so a cached database
+#: answers the same numbers on every run. Retention is judged by the server clock, so a
+#: cache older than `MAX_AGE_DAYS` is regenerated.
+MAX_AGE_DAYS = 30
 ORG = "bench"
 #: Increments per `SessionStore.apply` call while loading.
 LOAD_BATCH = 60_000
@@ -226,10 +228,10 @@ class Stats:
 
 
 def simulate(
-    project_ids: dict[str, int], size: Size, seed: int, stats: Stats
+    project_ids: dict[str, int], size: Size, seed: int, stats: Stats, now: int
 ) -> Iterator[WriteBatch]:
     """Batches of about `LOAD_BATCH` increments, in chronological order."""
-    end = NOW
+    end = now
     start = end - end % HOUR - size.days * DAY
     projects = [_Project(project_ids[p.slug], p, size, seed, start, end) for p in PROFILES]
     _normalize(projects, size, start, end)
@@ -433,7 +435,9 @@ async def ensure_dataset(
     if backend == "sqlite":
         db_path = data_dir / f"{key}.db"
         if manifest_path.exists() and db_path.exists():
-            return Manifest(**json.loads(manifest_path.read_text()))
+            cached = Manifest(**json.loads(manifest_path.read_text()))
+            if time.time() - cached.now < MAX_AGE_DAYS * DAY:
+                return cached
         tmp = data_dir / f"{key}.loading.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{tmp}{suffix}").unlink(missing_ok=True)
@@ -441,7 +445,9 @@ async def ensure_dataset(
     else:
         dbname = f"relhealth_bench_{key.replace('-', '_')}"
         if manifest_path.exists() and await pg_database_exists(dbname):
-            return Manifest(**json.loads(manifest_path.read_text()))
+            cached = Manifest(**json.loads(manifest_path.read_text()))
+            if time.time() - cached.now < MAX_AGE_DAYS * DAY:
+                return cached
         await pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         await pg_admin(f'CREATE DATABASE "{dbname}"')
         url = pg_url(dbname)
@@ -468,6 +474,7 @@ async def load_dataset(
     from storage.store import SessionStore
 
     started = time.perf_counter()
+    now = int(time.time()) // MINUTE * MINUTE + 30
     engine = create_engine(url)
     try:
         await create_all(engine)
@@ -482,7 +489,7 @@ async def load_dataset(
         stats = Stats()
         pending: asyncio.Task[None] | None = None
         last_log = time.perf_counter()
-        for batch in simulate(ids, size, seed, stats):
+        for batch in simulate(ids, size, seed, stats, now):
             if pending is not None:
                 await pending
             pending = asyncio.create_task(store.apply([batch]))
@@ -509,7 +516,7 @@ async def load_dataset(
     elapsed = time.perf_counter() - started
     log(f"  loaded {stats.sessions:,} sessions ({stats.updates:,} updates) in {elapsed:.0f} s")
     return Manifest(
-        backend=backend, size=size.name, seed=seed, version=DATASET_VERSION, now=NOW,
+        backend=backend, size=size.name, seed=seed, version=DATASET_VERSION, now=now,
         days=size.days, org=ORG, token=token, projects=projects,
         releases=len(stats.releases), sessions=stats.sessions, updates=stats.updates,
         users=len(stats.users), load_seconds=round(elapsed, 1), database_url=url,

@@ -10,13 +10,15 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.clock import Clock, SystemClock
 from server.envelope_endpoint import envelope_endpoint, envelope_preflight
 from server.graphql_endpoint import GraphQLEndpoint
 from server.import_endpoint import import_endpoint
+from server.maintenance import RetentionTask
 from server.sessions_endpoint import sessions_endpoint
 from server.metrics import CONTENT_TYPE_LATEST, Metrics
 from server.responses import JSONResponse, error
@@ -58,9 +60,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         app.state.services = services
         graphql.bind(services)
         await services.writer.start()
+        retention = RetentionTask(services)
+        retention.start()
         try:
             yield
         finally:
+            await retention.stop()
             await services.writer.stop()
             await services.engine.dispose()
 
@@ -76,6 +81,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        Mount("/static", StaticFiles(packages=[("server", "static")]), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(RequestMetricsMiddleware, services=holder)

@@ -80,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--database-url")
 
+    cleanup = sub.add_parser(
+        "cleanup", help="delete buckets older than their retention (the server does it hourly)"
+    )
+    cleanup.add_argument("--database-url")
+
     args = parser.parse_args(argv)
     settings = _settings(args)
     if args.command == "serve":
@@ -99,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
+    if args.command == "cleanup":
+        return asyncio.run(_cleanup(settings))
     parser.error(f"unknown command {args.command}")
     return 2
 
@@ -148,6 +155,21 @@ async def _check_schema(settings: Settings) -> int:
         return 1
     finally:
         await engine.dispose()
+    return 0
+
+
+async def _cleanup(settings: Settings) -> int:
+    import time
+
+    from server.maintenance import RetentionTask
+
+    services = await _open(settings)
+    try:
+        deleted = await RetentionTask(services).run_once()
+    finally:
+        await services.engine.dispose()
+    print("deleted " + ", ".join(f"{n} {table} rows" for table, n in deleted.items())
+          + f" (retention cleanup at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())})")
     return 0
 
 
@@ -257,7 +279,7 @@ async def _demo_banner(settings: Settings) -> None:
         base = settings.base_url()
         ids = ", ".join(f'"{p.id}"' for p in projects)
         print("\nrelhealth demo is ready")
-        print(f"  GraphiQL:  {base}/graphql")
+        print(f"  GraphiQL:  {base}/graphql#token={token}   (opens already signed in)")
         print(f"  token:     {token}   (send as 'Authorization: Bearer <token>')")
         if key:
             print(f"  DSN:       {dsn(settings, key, projects[0].id)}   (project {projects[0].slug})")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 #: Hourly and daily buckets answer the 90-day stats periods, widened to whole days.
 MIN_COARSE_RETENTION_DAYS = 91
 

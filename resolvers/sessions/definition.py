@@ -13,8 +13,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from resolvers.timetext import format_iso as isoformat
 from resolvers.granularity import RetentionExceeded, choose_granularity
+from resolvers.timetext import format_iso as isoformat
 from storage.types import (
     DAY,
     HOUR,

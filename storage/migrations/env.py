@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 from logging.config import fileConfig
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -30,7 +30,7 @@ target_metadata = SQLModel.metadata
 DEFAULT_URL = "sqlite+aiosqlite:///relhealth.db"
 
 
-def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render SQLModel's column types as the plain SQLAlchemy types they store as, so that
     revisions never import sqlmodel (a revision must not change when the models do)."""
     if type_ == "type" and isinstance(obj, AutoString):

@@ -1,0 +1,461 @@
+"""The benchmarked queries (over HTTP) and their hand-written SQL baselines.
+
+Each `Scenario` knows how to ask relhealth (a GraphQL or REST request, for N releases)
+and how to compute the same numbers with plain SQL on the same database through the raw
+driver (sqlite3 / asyncpg). `check` compares the two answers on their main numbers, so a
+baseline that computes something else would be caught.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from storage import sketch
+
+DAY = 86400
+HOUR = 3600
+
+RELEASES_PAGE = """
+query ReleasesPage($projectIds: [ID!]!, $first: Int!, $now: DateTime!) {
+  releases(projectIds: $projectIds, first: $first, period: "24h", now: $now) {
+    totalCount
+    nodes {
+      projectId
+      version
+      health(summaryPeriod: "24h", healthStatsPeriod: "14d") {
+        totalSessions totalUsers crashFreeSessions crashFreeUsers
+        sessionsCrashed sessionsErrored sessionsAbnormal sessionsUnhandled
+        unhandledSessionRate unhandledUserRate durationP50 durationP90 hasHealthData
+        series { intervals values }
+      }
+      adoption { adoption sessionsAdoption users24h sessions24h projectUsers24h projectSessions24h }
+    }
+  }
+}
+"""
+
+_STATS_FIELDS = """
+      stats(stat: SESSIONS, interval: "1d", start: $start, end: $end) {
+        intervals total healthy errored crashed abnormal unhandled durationP50 durationP90
+        totals { total healthy errored crashed abnormal unhandled }
+      }
+"""
+
+RELEASE_DETAILS = """
+query ReleaseDetails($projectId: ID!, $version: String!, $start: DateTime!, $end: DateTime!) {
+  release(projectId: $projectId, version: $version) {
+    projectId
+    version
+%s
+  }
+}
+""" % _STATS_FIELDS
+
+# The same field for N releases at once (statement counts for 1 and 50 releases).
+RELEASE_DETAILS_MANY = """
+query ReleaseDetailsMany($projectIds: [ID!]!, $first: Int!, $now: DateTime!,
+                         $start: DateTime!, $end: DateTime!) {
+  releases(projectIds: $projectIds, first: $first, period: "90d", now: $now) {
+    nodes {
+      projectId
+      version
+%s
+    }
+  }
+}
+""" % _STATS_FIELDS
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Request:
+    method: str  # GET or POST
+    path: str
+    body: bytes | None = None
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    request: Callable[[int], Request]  # for N releases
+    check: Callable[[Any, Any], bool]  # (HTTP JSON, baseline result) -> same numbers
+    baseline_sqlite: Callable[[Any], Any]
+    baseline_postgres: Callable[[Any], Any]  # an async callable taking an asyncpg conn
+
+
+def _gql(query: str, variables: dict[str, Any]) -> Request:
+    return Request("POST", "/graphql", json.dumps({"query": query, "variables": variables}).encode())
+
+
+def _rest(org: str, params: list[tuple[str, str]]) -> Request:
+    return Request("GET", f"/api/0/organizations/{org}/sessions/?" + urllib.parse.urlencode(params))
+
+
+# -- SQL (shared by both drivers; `{p}` is a placeholder list) ----------------------
+
+
+def _ph(dialect: str, start: int, n: int) -> str:
+    if dialect == "sqlite":
+        return ", ".join("?" * n)
+    return ", ".join(f"${i}" for i in range(start, start + n))
+
+
+def _arg(dialect: str, i: int) -> str:
+    return "?" if dialect == "sqlite" else f"${i}"
+
+
+class Baselines:
+    """Hand-written SQL for each scenario; `run(sql, args)` executes one statement."""
+
+    def __init__(self, manifest: Any, dialect: str) -> None:
+        self.m = manifest
+        self.dialect = dialect
+        self.project_ids = [p["id"] for p in manifest.projects]
+
+    # releases page: 25 releases by sessions over 24h; their 24h overview with an hourly
+    # series of sessions (the series follows the summary period), and 24h adoption.
+    def releases_page(self, run: Callable[[str, list[Any]], list[Any]], first: int = 25) -> Any:
+        d = self.dialect
+        now = self.m.now
+        start = _widen_start(now - DAY, HOUR)
+        end = _widen_end(now, HOUR)
+        pids = self.project_ids
+        np_ = len(pids)
+        # 1. every release's sessions over 24h (ranking; project totals for adoption)
+        ranked = run(
+            "SELECT r.project_id, r.release, SUM(f.started) AS s, SUM(f.crashed)"
+            " FROM fact_counter f JOIN release_env r ON r.id = f.series_id"
+            f" WHERE f.granularity = {HOUR} AND f.bucket >= {_arg(d, 1)} AND f.bucket < {_arg(d, 2)}"
+            f" AND r.project_id IN ({_ph(d, 3, np_)})"
+            " GROUP BY r.project_id, r.release",
+            [start, end, *pids],
+        )
+        project_sessions: dict[int, int] = defaultdict(int)
+        candidates = []
+        for p, r, s, c in ranked:
+            project_sessions[p] += int(s or 0)
+            if int(s or 0) > 0 or int(c or 0) > 0:
+                candidates.append((-float(s or 0), p, r))
+        candidates.sort()
+        page = [(p, r) for _, p, r in candidates[:first]]
+        if not page:
+            return {}
+        releases = sorted({r for _, r in page})
+        nr = len(releases)
+        page_pids = sorted({p for p, _ in page})
+        npp = len(page_pids)
+        where = (
+            f" WHERE f.granularity = {HOUR} AND f.bucket >= {_arg(d, 1)} AND f.bucket < {_arg(d, 2)}"
+            f" AND r.project_id IN ({_ph(d, 3, npp)}) AND r.release IN ({_ph(d, 3 + npp, nr)})"
+        )
+        args = [start, end, *page_pids, *releases]
+        # 2. hourly counters of the page's releases: the series, and the totals
+        hourly = run(
+            "SELECT r.project_id, r.release, f.bucket, SUM(f.started), SUM(f.crashed),"
+            " SUM(f.abnormal), SUM(f.unhandled), SUM(f.errored_preaggr), SUM(f.dur_count)"
+            " FROM fact_counter f JOIN release_env r ON r.id = f.series_id" + where
+            + " GROUP BY r.project_id, r.release, f.bucket",
+            args,
+        )
+        # 3. the error set, 4. users, 5. the duration sketch, per release over 24h
+        errors = run(
+            "SELECT r.project_id, r.release, COUNT(DISTINCT f.sid)"
+            " FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where
+            + " GROUP BY r.project_id, r.release",
+            args,
+        )
+        users = run(
+            "SELECT r.project_id, r.release, COUNT(DISTINCT f.did),"
+            " COUNT(DISTINCT CASE WHEN f.tags & 4 <> 0 THEN f.did END),"
+            " COUNT(DISTINCT CASE WHEN f.tags & 16 <> 0 THEN f.did END)"
+            " FROM fact_user f JOIN release_env r ON r.id = f.series_id" + where
+            + " GROUP BY r.project_id, r.release",
+            args,
+        )
+        bins = run(
+            "SELECT r.project_id, r.release, f.bin, SUM(f.count)"
+            " FROM fact_duration f JOIN release_env r ON r.id = f.series_id" + where
+            + " GROUP BY r.project_id, r.release, f.bin",
+            args,
+        )
+        # 6. adoption: distinct users per project over 24h
+        project_users = run(
+            "SELECT r.project_id, COUNT(DISTINCT f.did)"
+            " FROM fact_user f JOIN release_env r ON r.id = f.series_id"
+            f" WHERE f.granularity = {HOUR} AND f.bucket >= {_arg(d, 1)} AND f.bucket < {_arg(d, 2)}"
+            f" AND r.project_id IN ({_ph(d, 3, npp)}) GROUP BY r.project_id",
+            [start, end, *page_pids],
+        )
+        wanted = set(page)
+        out: dict[tuple[int, str], dict[str, Any]] = {
+            pr: {"sessions": 0, "crashed": 0, "series": {}, "users": 0, "users_crashed": 0,
+                 "errored_set": 0, "bins": {}, "dur_count": 0}
+            for pr in page
+        }
+        for p, r, b, s, c, _a, _u, _e, dc in hourly:
+            if (p, r) in wanted:
+                o = out[(p, r)]
+                o["sessions"] += int(s or 0)
+                o["crashed"] += int(c or 0)
+                o["dur_count"] += int(dc or 0)
+                o["series"][int(b)] = int(s or 0)
+        for p, r, n in errors:
+            if (p, r) in wanted:
+                out[(p, r)]["errored_set"] = int(n)
+        for p, r, n, nc, _nu in users:
+            if (p, r) in wanted:
+                out[(p, r)]["users"] = int(n)
+                out[(p, r)]["users_crashed"] = int(nc)
+        for p, r, b, n in bins:
+            if (p, r) in wanted:
+                out[(p, r)]["bins"][int(b)] = int(n)
+        pu = {int(p): int(n) for p, n in project_users}
+        for (p, _r), o in out.items():
+            o["crash_free"] = _crash_free(o["crashed"], o["sessions"])
+            o["crash_free_users"] = _crash_free(o["users_crashed"], o["users"])
+            o["p50_bins"] = sketch.quantile(o["bins"], 0.5, 0, 1e18) if o["bins"] else None
+            o["adoption"] = 100.0 * o["users"] / pu[p] if pu.get(p) else None
+            o["sessions_adoption"] = (
+                100.0 * o["sessions"] / project_sessions[p] if project_sessions[p] else None
+            )
+        return {"page": page, "releases": out}
+
+    # release details: one release's daily sessions by status over 90 days, with p50/p90
+    def release_details(self, run: Callable[[str, list[Any]], list[Any]], pair: tuple[int, str],
+                        lo: int, hi: int) -> Any:
+        d = self.dialect
+        where = (
+            f" WHERE f.granularity = {DAY} AND f.bucket >= {_arg(d, 1)} AND f.bucket < {_arg(d, 2)}"
+            f" AND r.project_id = {_arg(d, 3)} AND r.release = {_arg(d, 4)}"
+        )
+        args = [lo, hi, pair[0], pair[1]]
+        daily = run(
+            "SELECT f.bucket, SUM(f.started), SUM(f.crashed), SUM(f.abnormal), SUM(f.unhandled),"
+            " SUM(f.errored_preaggr), MIN(f.dur_min), MAX(f.dur_max)"
+            " FROM fact_counter f JOIN release_env r ON r.id = f.series_id" + where
+            + " GROUP BY f.bucket",
+            args,
+        )
+        errors = run(
+            "SELECT f.bucket, COUNT(DISTINCT f.sid)"
+            " FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where
+            + " GROUP BY f.bucket",
+            args,
+        )
+        errors_total = run(
+            "SELECT COUNT(DISTINCT f.sid)"
+            " FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where,
+            args,
+        )
+        bins = run(
+            "SELECT f.bucket, f.bin, SUM(f.count)"
+            " FROM fact_duration f JOIN release_env r ON r.id = f.series_id" + where
+            + " GROUP BY f.bucket, f.bin",
+            args,
+        )
+        err = {int(b): int(n) for b, n in errors}
+        per_bucket_bins: dict[int, dict[int, int]] = defaultdict(dict)
+        for b, k, n in bins:
+            per_bucket_bins[int(b)][int(k)] = int(n)
+        total = {"total": 0, "crashed": 0, "errored_set": int(errors_total[0][0] or 0)}
+        series = {}
+        for b, s, c, a, u, e, dmin, dmax in daily:
+            b = int(b)
+            s, c, a, u, e = (int(v or 0) for v in (s, c, a, u, e))
+            errored_all = e + err.get(b, 0)
+            bb = per_bucket_bins.get(b)
+            series[b] = {
+                "total": s, "crashed": c,
+                "errored": max(0, errored_all - c - a - u),
+                "healthy": max(0, s - errored_all),
+                "p50": sketch.quantile(bb, 0.5, dmin, dmax) if bb else None,
+            }
+            total["total"] += s
+            total["crashed"] += c
+        return {"series": series, "totals": total}
+
+    # sessions query: sum(session) and count_unique(user) by release, 90 days at 1d
+    def sessions_by_release(self, run: Callable[[str, list[Any]], list[Any]], lo: int,
+                            hi: int) -> Any:
+        d = self.dialect
+        pids = self.project_ids
+        where = (
+            f" WHERE f.granularity = {DAY} AND f.bucket >= {_arg(d, 1)} AND f.bucket < {_arg(d, 2)}"
+            f" AND r.project_id IN ({_ph(d, 3, len(pids))})"
+        )
+        args = [lo, hi, *pids]
+        daily = run(
+            "SELECT r.release, f.bucket, SUM(f.started)"
+            " FROM fact_counter f JOIN release_env r ON r.id = f.series_id" + where
+            + " GROUP BY r.release, f.bucket",
+            args,
+        )
+        users_daily = run(
+            "SELECT r.release, f.bucket, COUNT(DISTINCT f.did)"
+            " FROM fact_user f JOIN release_env r ON r.id = f.series_id" + where
+            + " GROUP BY r.release, f.bucket",
+            args,
+        )
+        users_total = run(
+            "SELECT r.release, COUNT(DISTINCT f.did)"
+            " FROM fact_user f JOIN release_env r ON r.id = f.series_id" + where
+            + " GROUP BY r.release",
+            args,
+        )
+        out: dict[str, dict[str, Any]] = defaultdict(
+            lambda: {"sessions": 0, "users": 0, "series": {}, "users_series": {}}
+        )
+        for r, b, s in daily:
+            out[r]["sessions"] += int(s or 0)
+            out[r]["series"][int(b)] = int(s or 0)
+        for r, b, n in users_daily:
+            out[r]["users_series"][int(b)] = int(n)
+        for r, n in users_total:
+            out[r]["users"] = int(n)
+        return dict(out)
+
+    # sessions query: sum(session) by session.status, 24 hours at 1h
+    def sessions_by_status(self, run: Callable[[str, list[Any]], list[Any]], lo: int,
+                           hi: int) -> Any:
+        d = self.dialect
+        pids = self.project_ids
+        where = (
+            f" WHERE f.granularity = {HOUR} AND f.bucket >= {_arg(d, 1)} AND f.bucket < {_arg(d, 2)}"
+            f" AND r.project_id IN ({_ph(d, 3, len(pids))})"
+        )
+        args = [lo, hi, *pids]
+        hourly = run(
+            "SELECT f.bucket, SUM(f.started), SUM(f.crashed), SUM(f.abnormal), SUM(f.unhandled),"
+            " SUM(f.errored_preaggr)"
+            " FROM fact_counter f JOIN release_env r ON r.id = f.series_id" + where
+            + " GROUP BY f.bucket",
+            args,
+        )
+        errors = run(
+            "SELECT f.bucket, COUNT(DISTINCT f.sid)"
+            " FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where
+            + " GROUP BY f.bucket",
+            args,
+        )
+        errors_total = run(
+            "SELECT COUNT(DISTINCT f.sid)"
+            " FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where,
+            args,
+        )
+        err = {int(b): int(n) for b, n in errors}
+        totals = {"healthy": 0, "crashed": 0, "errored": 0, "abnormal": 0, "unhandled": 0}
+        started = crashed = abnormal = unhandled = preaggr = 0
+        series: dict[int, dict[str, int]] = {}
+        for b, s, c, a, u, e in hourly:
+            s, c, a, u, e = (int(v or 0) for v in (s, c, a, u, e))
+            started, crashed, abnormal, unhandled, preaggr = (
+                started + s, crashed + c, abnormal + a, unhandled + u, preaggr + e)
+            series[int(b)] = _statuses(s, c, a, u, e + err.get(int(b), 0))
+        totals = _statuses(started, crashed, abnormal, unhandled,
+                           preaggr + int(errors_total[0][0] or 0))
+        return {"series": series, "totals": totals}
+
+
+def _statuses(started: int, crashed: int, abnormal: int, unhandled: int,
+              errored_all: int) -> dict[str, int]:
+    return {
+        "crashed": crashed, "abnormal": abnormal, "unhandled": unhandled,
+        "errored": max(0, errored_all - crashed - abnormal - unhandled),
+        "healthy": max(0, started - errored_all),
+    }
+
+
+def _crash_free(crashed: int, total: int) -> float | None:
+    if not total:
+        return None
+    return max(0.0, 100.0 - 100.0 * crashed / total)
+
+
+def _widen_start(t: float, size: int) -> int:
+    return int(t // size) * size
+
+
+def _widen_end(t: float, size: int) -> int:
+    return -(-int(t) // size) * size if t == int(t) else (int(t // size) + 1) * size
+
+
+# -- comparisons of HTTP answers with baseline answers --------------------------------
+
+
+def _close(a: float | None, b: float | None, tol: float = 1e-6) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+
+def check_releases_page(body: Any, base: Any) -> bool:
+    nodes = body["data"]["releases"]["nodes"]
+    page = [(int(n["projectId"]), n["version"]) for n in nodes]
+    if set(page) != set(base["page"]):
+        return False
+    for n in nodes:
+        o = base["releases"][(int(n["projectId"]), n["version"])]
+        h = n["health"]
+        if (h["totalSessions"] or 0) != o["sessions"] or (h["totalUsers"] or 0) != o["users"]:
+            return False
+        if not _close(h["crashFreeSessions"], o["crash_free"]):
+            return False
+        if not _close(h["crashFreeUsers"], o["crash_free_users"]):
+            return False
+        a = n["adoption"]
+        if a is None or not _close(a["adoption"], o["adoption"]):
+            return False
+        if not _close(a["sessionsAdoption"], o["sessions_adoption"]):
+            return False
+        if sum(h["series"]["values"]) != o["sessions"]:
+            return False
+    return True
+
+
+def check_release_details(body: Any, base: Any) -> bool:
+    s = body["data"]["release"]["stats"]
+    times = [int(datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp())
+             for t in s["intervals"]]
+    for i, t in enumerate(times):
+        b = base["series"].get(t)
+        if b is None:
+            if s["total"][i] != 0:
+                return False
+            continue
+        if (s["total"][i], s["crashed"][i], s["errored"][i], s["healthy"][i]) != (
+            b["total"], b["crashed"], b["errored"], b["healthy"]
+        ):
+            return False
+    return s["totals"]["total"] == base["totals"]["total"]
+
+
+def check_sessions_by_release(body: Any, base: Any) -> bool:
+    groups = body["groups"]
+    if not groups:
+        return False
+    for g in groups:
+        b = base.get(g["by"]["release"])
+        if b is None:
+            return False
+        if g["totals"]["sum(session)"] != b["sessions"]:
+            return False
+        if g["totals"]["count_unique(user)"] != b["users"]:
+            return False
+        if sum(g["series"]["sum(session)"]) != b["sessions"]:
+            return False
+    return True
+
+
+def check_sessions_by_status(body: Any, base: Any) -> bool:
+    got = {g["by"]["session.status"]: g["totals"]["sum(session)"] for g in body["groups"]}
+    return got == base["totals"]

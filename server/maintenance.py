@@ -1,0 +1,61 @@
+"""The periodic retention cleanup of a running server (`storage.retention`).
+
+Every server process runs it (uvicorn workers and servers on other machines alike); the
+deletes are idempotent and never wait for writers, so that is harmless. The first run
+comes a few minutes after start-up (randomized, so that processes started together do not
+clean up together), then one every `retention_interval_seconds`; 0 disables the task, for
+deployments that run `relhealth cleanup` from cron instead. Deletion uses the server
+clock, the same clock the queries judge retention by.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+
+from server.services import Services
+from storage.retention import delete_expired
+
+log = logging.getLogger(__name__)
+
+#: Upper bound of the delay before the first run after start-up, in seconds.
+FIRST_RUN_DELAY = 300.0
+
+
+class RetentionTask:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.interval = services.settings.retention_interval_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.interval > 0 and self._task is None:
+            self._task = asyncio.create_task(self._run(), name="relhealth-retention")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def run_once(self) -> dict[str, int]:
+        s = self.services
+        deleted = await delete_expired(
+            s.engine, now=s.clock.now(), retention=s.query_options.retention
+        )
+        if any(deleted.values()):
+            log.info("retention cleanup deleted %s", deleted)
+        return deleted
+
+    async def _run(self) -> None:
+        await asyncio.sleep(min(self.interval, FIRST_RUN_DELAY) * random.uniform(0.5, 1.0))
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("retention cleanup failed; retrying at the next interval")
+            await asyncio.sleep(self.interval * random.uniform(0.9, 1.1))
