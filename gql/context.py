@@ -24,9 +24,7 @@ class Context:
     response: Any = None
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(
-            self.store, self.accounts, self.options, self.token.org_id, self.now
-        )
+        self.loaders = Loaders(self.store, self.accounts, self.options, self.token.org_id)
 
     @property
     def org_id(self) -> int:

@@ -105,9 +105,10 @@ class ReleaseStatsKey(KeyWithOptions):
     start: float
     end: float
     environments: tuple[str, ...] | None
+    now: float
 
     def options(self) -> Hashable:
-        return (self.stat, self.rollup, self.start, self.end, self.environments)
+        return (self.stat, self.rollup, self.start, self.end, self.environments, self.now)
 
 
 class ProjectKeyWithOptions(KeyWithOptions):
@@ -123,9 +124,10 @@ class CrashFreeRatesKey(ProjectKeyWithOptions):
     current: tuple[float, float]
     previous: tuple[float, float]
     rollup: int
+    now: float
 
     def options(self) -> Hashable:
-        return (self.current, self.previous, self.rollup)
+        return (self.current, self.previous, self.rollup, self.now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +137,10 @@ class SessionsCountKey(ProjectKeyWithOptions):
     end: float
     environment: str | None
     rollup: int
+    now: float
 
     def options(self) -> Hashable:
-        return (self.start, self.end, self.environment, self.rollup)
+        return (self.start, self.end, self.environment, self.rollup, self.now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,13 +257,13 @@ class CrashFreeBreakdownByReleaseLoader(
 
 
 class ReleaseStatsByReleaseLoader(DataLoader[ReleaseStatsKey, release_stats.ReleaseStats | None]):
-    def __init__(self, store: SessionStore, options: QueryOptions, now: float) -> None:
+    def __init__(self, store: SessionStore, options: QueryOptions) -> None:
         async def fetch(
             pairs: list[ProjectRelease], k: ReleaseStatsKey
         ) -> dict[ProjectRelease, release_stats.ReleaseStats]:
             return await release_stats.release_stats(
                 store, pairs, stat=k.stat, rollup=k.rollup, start=k.start, end=k.end,
-                environments=k.environments, now=now, minute_retention=options.minute_retention,
+                environments=k.environments, now=k.now, minute_retention=options.minute_retention,
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))
@@ -269,7 +272,7 @@ class ReleaseStatsByReleaseLoader(DataLoader[ReleaseStatsKey, release_stats.Rele
 class CrashFreeRatesByProjectLoader(DataLoader[CrashFreeRatesKey, crash_free.CrashFreeRates | None]):
     """Keys are projects of the caller's organization (the fields load them first)."""
 
-    def __init__(self, store: SessionStore, options: QueryOptions, org_id: int, now: float) -> None:
+    def __init__(self, store: SessionStore, options: QueryOptions, org_id: int) -> None:
         async def fetch(
             project_ids: list[int], k: CrashFreeRatesKey
         ) -> dict[int, crash_free.CrashFreeRates]:
@@ -277,18 +280,18 @@ class CrashFreeRatesByProjectLoader(DataLoader[CrashFreeRatesKey, crash_free.Cra
                 store, dict.fromkeys(project_ids, org_id), project_ids,
                 current_start=k.current[0], current_end=k.current[1],
                 previous_start=k.previous[0], previous_end=k.previous[1], rollup=k.rollup,
-                org_id=org_id, now=now, minute_retention=options.minute_retention,
+                org_id=org_id, now=k.now, minute_retention=options.minute_retention,
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))
 
 
 class SessionsCountByProjectLoader(DataLoader[SessionsCountKey, int | None]):
-    def __init__(self, store: SessionStore, options: QueryOptions, now: float) -> None:
+    def __init__(self, store: SessionStore, options: QueryOptions) -> None:
         async def fetch(project_ids: list[int], k: SessionsCountKey) -> dict[int, int]:
             return await project_sessions.project_sessions_counts(
                 store, project_ids, rollup=k.rollup, start=k.start, end=k.end,
-                environment=k.environment, now=now, minute_retention=options.minute_retention,
+                environment=k.environment, now=k.now, minute_retention=options.minute_retention,
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))
@@ -324,7 +327,6 @@ class Loaders:
         accounts: AccountStore,
         options: QueryOptions,
         org_id: int,
-        now: float,
     ) -> None:
         self.project_by_id = ProjectByIdLoader(accounts, org_id)
         self.release_health = ReleaseHealthByReleaseLoader(store, org_id)
@@ -332,8 +334,8 @@ class Loaders:
         self.adoption_stage = AdoptionStageByReleaseLoader(store, options)
         self.session_time_bounds = SessionTimeBoundsByReleaseLoader(store)
         self.crash_free_breakdown = CrashFreeBreakdownByReleaseLoader(store)
-        self.release_stats = ReleaseStatsByReleaseLoader(store, options, now)
-        self.crash_free_rates = CrashFreeRatesByProjectLoader(store, options, org_id, now)
-        self.sessions_count = SessionsCountByProjectLoader(store, options, now)
+        self.release_stats = ReleaseStatsByReleaseLoader(store, options)
+        self.crash_free_rates = CrashFreeRatesByProjectLoader(store, options, org_id)
+        self.sessions_count = SessionsCountByProjectLoader(store, options)
         self.releases_count = ReleasesCountByProjectLoader(store)
         self.environments_by_org = EnvironmentsByOrgLoader(store)

@@ -171,13 +171,14 @@ class Query:
         environments: list[str] | None = None,
         environment_ids: list[strawberry.ID] | None = None,
         rollup: int | None = None,
+        now: datetime | None = None,
     ) -> list[ProjectSessionCount]:
         if environments is not None and environment_ids is not None:
             raise BadUserInput("Pass either environments or environmentIds, not both")
         ctx = info.context
         ids = await _readable_projects(info, project_ids)
         start_ts, end_ts = start.timestamp(), end.timestamp()
-        retention = ctx.options.minute_retention
+        at, retention = reference_time(info, now), ctx.options.minute_retention
         with user_errors():
             if rollup is not None:
                 checked_rollup(rollup)
@@ -185,12 +186,12 @@ class Query:
                 found = await project_sessions.sessions_per_project(
                     ctx.store, ctx.org_id, ids, start=start_ts, end=end_ts,
                     environment_ids=[parse_id(e, "environment") for e in environment_ids],
-                    rollup=rollup, now=ctx.now, minute_retention=retention,
+                    rollup=rollup, now=at, minute_retention=retention,
                 )
             else:
                 found = await project_sessions.sessions_per_project_by_name(
                     ctx.store, ids, start=start_ts, end=end_ts, environments=environments,
-                    rollup=rollup, now=ctx.now, minute_retention=retention,
+                    rollup=rollup, now=at, minute_retention=retention,
                 )
         return [ProjectSessionCount(project_id=strawberry.ID(str(p)), sessions=n) for p, n in found]
 

@@ -38,8 +38,12 @@ class SessionsQueryInput:
     projects: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Project ids; null or `-1` means every readable project."
     )
-    query: str | None = strawberry.field(default=None, description="Search filter, e.g. `release:foo@1.0`.")
-    order_by: str | None = strawberry.field(default=None, description="A requested field, `-` for descending.")
+    query: str | None = strawberry.field(
+        default=None, description="Search filter, e.g. `release:foo@1.0`."
+    )
+    order_by: str | None = strawberry.field(
+        default=None, description="A requested field, `-` for descending."
+    )
     per_page: int | None = None
     cursor: str | None = None
     include_totals: bool = True
@@ -70,8 +74,12 @@ class SessionFieldSeries:
 @strawberry.type
 class SessionGroup:
     by: SessionGroupBy
-    totals: list[SessionFieldTotal] | None = strawberry.field(description="Null when includeTotals is false.")
-    series: list[SessionFieldSeries] | None = strawberry.field(description="Null when includeSeries is false.")
+    totals: list[SessionFieldTotal] | None = strawberry.field(
+        description="Null when includeTotals is false."
+    )
+    series: list[SessionFieldSeries] | None = strawberry.field(
+        description="Null when includeSeries is false."
+    )
 
 
 @strawberry.type

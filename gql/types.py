@@ -260,16 +260,17 @@ class Release:
 
     @strawberry.field(description="Series and totals of sessions or users by status "
                       "(get_project_release_stats). `interval` is a period such as `1h` or "
-                      "`1d`; the range starts at the first interval boundary after `start`.")
+                      "`1d`; the range starts at the first interval boundary after `start`. "
+                      "`now` only decides whether minute buckets are still retained.")
     async def stats(
         self, info: ContextInfo, stat: HealthStat, interval: str, start: datetime,
-        end: datetime, environments: list[str] | None = None,
+        end: datetime, environments: list[str] | None = None, now: datetime | None = None,
     ) -> ReleaseStats:
         pair = await self._require_project(info)
         with user_errors():
             rollup = parse_rollup(interval)
             key = ReleaseStatsKey(pair, stat.value, rollup, start.timestamp(), end.timestamp(),
-                                  env_tuple(environments))
+                                  env_tuple(environments), reference_time(info, now))
             found = await info.context.loaders.release_stats.load(key)
         assert found is not None
         return ReleaseStats.from_result(found)
@@ -427,11 +428,12 @@ class Project:
                       "(get_current_and_previous_crash_free_rates).")
     async def crash_free_rates(
         self, info: ContextInfo, current: TimeRangeInput, previous: TimeRangeInput,
-        rollup: int = 3600,
+        rollup: int = 3600, now: datetime | None = None,
     ) -> CrashFreeRates:
         key = CrashFreeRatesKey(
             parse_id(self.id), (current.start.timestamp(), current.end.timestamp()),
             (previous.start.timestamp(), previous.end.timestamp()), rollup,
+            reference_time(info, now),
         )
         with user_errors():
             found = await info.context.loaders.crash_free_rates.load(key)
@@ -446,7 +448,7 @@ class Project:
     async def sessions_count(
         self, info: ContextInfo, start: datetime, end: datetime,
         environment: str | None = None, environment_id: strawberry.ID | None = None,
-        rollup: int = 3600,
+        rollup: int = 3600, now: datetime | None = None,
     ) -> int:
         if environment is not None and environment_id is not None:
             raise BadUserInput("Pass either environment or environmentId, not both")
@@ -460,7 +462,8 @@ class Project:
                 return 0
             environment = names[0]
         key = SessionsCountKey(
-            parse_id(self.id), start.timestamp(), end.timestamp(), environment, rollup
+            parse_id(self.id), start.timestamp(), end.timestamp(), environment, rollup,
+            reference_time(info, now),
         )
         with user_errors():
             found = await info.context.loaders.sessions_count.load(key)

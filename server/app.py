@@ -12,17 +12,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.clock import Clock, SystemClock
 from server.envelope_endpoint import envelope_endpoint, envelope_preflight
 from server.graphql_endpoint import GraphQLEndpoint
 from server.import_endpoint import import_endpoint
 from server.maintenance import RetentionTask
-from server.sessions_endpoint import sessions_endpoint
 from server.metrics import CONTENT_TYPE_LATEST, Metrics
 from server.responses import JSONResponse, error
 from server.services import Services
+from server.sessions_endpoint import sessions_endpoint
 from server.settings import Settings
 from storage.accounts import AccountStore
 from storage.engine import create_engine
@@ -156,7 +156,7 @@ class RequestMetricsMiddleware:
         status = 500
         started = time.perf_counter()
 
-        async def send_wrapper(message: dict) -> None:  # type: ignore[type-arg]
+        async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]

@@ -17,7 +17,6 @@ from server.auth import authenticate
 from server.responses import JSONResponse
 from server.services import Services
 
-
 # GraphiQL with its assets served by relhealth itself (no CDN): it works offline.
 GRAPHIQL_PAGE = Path(__file__).parent / "static" / "graphiql.html"
 

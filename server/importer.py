@@ -73,9 +73,9 @@ class _Projects:
                 self._orgs[record.org] = None
             else:
                 projects = await self.accounts.projects_of_org(org_id)
-                index: dict[str | int, int] = {p.slug: p.id for p in projects}
-                index.update({p.id: p.id for p in projects})
-                self._orgs[record.org] = index
+                by_key: dict[str | int, int] = {p.slug: p.id for p in projects}
+                by_key.update({p.id: p.id for p in projects})
+                self._orgs[record.org] = by_key
         index = self._orgs[record.org]
         if index is None:
             return "unknown_organization"
@@ -133,7 +133,8 @@ async def run_import(
                     continue
                 target = await projects.resolve(parsed)
                 if isinstance(target, str):
-                    rejected.append(RejectedLine(n, target, f"org {parsed.org!r}, project {parsed.project!r}"))
+                    detail = f"org {parsed.org!r}, project {parsed.project!r}"
+                    rejected.append(RejectedLine(n, target, detail))
                     continue
                 item = record_batch(parsed, target, received_at)
                 reason = rejection(item)

@@ -41,7 +41,7 @@ class Metrics:
             "# TYPE relhealth_ingest_items_accepted_total counter",
         ]
         dropped = [
-            "# HELP relhealth_ingest_items_dropped_total Dropped session items and aggregate buckets by reason.",
+            "# HELP relhealth_ingest_items_dropped_total Dropped session items and buckets by reason.",
             "# TYPE relhealth_ingest_items_dropped_total counter",
         ]
         normalized = [

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.models import ApiToken, Organization, Project, ProjectKey
+from storage.models import API_TOKEN, ORGANIZATION, PROJECT, PROJECT_KEY
 
 SCOPES = ("org:read", "org:write", "org:admin")
 
@@ -68,12 +68,12 @@ class AccountStore:
     async def ensure_organization(self, slug: str) -> int:
         async with self.engine.begin() as conn:
             org_id = (
-                await conn.execute(select(Organization.id).where(Organization.slug == slug))  # type: ignore[arg-type]
+                await conn.execute(select(ORGANIZATION.c.id).where(ORGANIZATION.c.slug == slug))
             ).scalar()
             if org_id is not None:
                 return int(org_id)
             result = await conn.execute(
-                Organization.__table__.insert().values(slug=slug, created_at=_now())
+                ORGANIZATION.insert().values(slug=slug, created_at=_now())
             )
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
@@ -86,7 +86,7 @@ class AccountStore:
         org_id = await self.ensure_organization(org_slug)
         public_key = secrets.token_hex(16)
         async with self.engine.begin() as conn:
-            t = Project.__table__
+            t = PROJECT
             exists = (
                 await conn.execute(
                     select(t.c.id).where(t.c.org_id == org_id, t.c.slug == slug)
@@ -104,7 +104,7 @@ class AccountStore:
             result = await conn.execute(t.insert().values(**values))
             pid = int(project_id if project_id is not None else result.inserted_primary_key[0])  # type: ignore[index]
             await conn.execute(
-                ProjectKey.__table__.insert().values(
+                PROJECT_KEY.insert().values(
                     public_key=public_key, project_id=pid, is_active=True, created_at=_now()
                 )
             )
@@ -120,14 +120,14 @@ class AccountStore:
         key = public_key or secrets.token_hex(16)
         async with self.engine.begin() as conn:
             await conn.execute(
-                ProjectKey.__table__.insert().values(
+                PROJECT_KEY.insert().values(
                     public_key=key, project_id=project_id, is_active=True, created_at=_now()
                 )
             )
         return key
 
     async def set_key_active(self, public_key: str, active: bool) -> None:
-        t = ProjectKey.__table__
+        t = PROJECT_KEY
         async with self.engine.begin() as conn:
             await conn.execute(t.update().where(t.c.public_key == public_key).values(is_active=active))
         self._keys.pop(public_key, None)
@@ -144,7 +144,7 @@ class AccountStore:
         token = "rh_" + secrets.token_urlsafe(32)
         async with self.engine.begin() as conn:
             await conn.execute(
-                ApiToken.__table__.insert().values(
+                API_TOKEN.insert().values(
                     org_id=org_id,
                     token_hash=hash_token(token),
                     scopes=" ".join(sorted(set(scopes))),
@@ -157,7 +157,7 @@ class AccountStore:
 
     async def organization_id(self, slug: str) -> int | None:
         async with self.engine.connect() as conn:
-            t = Organization.__table__
+            t = ORGANIZATION
             value = (await conn.execute(select(t.c.id).where(t.c.slug == slug))).scalar()
             return None if value is None else int(value)
 
@@ -166,7 +166,7 @@ class AccountStore:
         now = time.monotonic()
         if cached is not None and cached[0] > now:
             return cached[1]
-        k, p = ProjectKey.__table__, Project.__table__
+        k, p = PROJECT_KEY, PROJECT
         stmt = (
             select(k.c.project_id, k.c.is_active, p.c.org_id)
             .select_from(k.join(p, p.c.id == k.c.project_id))
@@ -181,7 +181,7 @@ class AccountStore:
         return info
 
     async def token(self, token: str) -> TokenInfo | None:
-        t, o = ApiToken.__table__, Organization.__table__
+        t, o = API_TOKEN, ORGANIZATION
         stmt = (
             select(t.c.org_id, o.c.slug, t.c.scopes)
             .select_from(t.join(o, o.c.id == t.c.org_id))
@@ -197,17 +197,17 @@ class AccountStore:
         """Projects by id (missing ids are absent)."""
         if not project_ids:
             return {}
-        return {p.id: p for p in await self._projects(Project.id.in_(sorted(set(project_ids))))}  # type: ignore[union-attr]
+        return {p.id: p for p in await self._projects(PROJECT.c.id.in_(sorted(set(project_ids))))}
 
     async def projects_of_org(self, org_id: int) -> list[ProjectInfo]:
-        return await self._projects(Project.org_id == org_id)
+        return await self._projects(PROJECT.c.org_id == org_id)
 
-    async def _projects(self, where: object) -> list[ProjectInfo]:
-        p, o = Project.__table__, Organization.__table__
+    async def _projects(self, where: ColumnElement[bool]) -> list[ProjectInfo]:
+        p, o = PROJECT, ORGANIZATION
         stmt = (
             select(p.c.id, p.c.slug, p.c.org_id, o.c.slug)
             .select_from(p.join(o, o.c.id == p.c.org_id))
-            .where(where)  # type: ignore[arg-type]
+            .where(where)
             .order_by(p.c.id)
         )
         async with self.engine.connect() as conn:
@@ -216,17 +216,17 @@ class AccountStore:
     async def organizations(self, slugs: Sequence[str]) -> dict[str, int]:
         if not slugs:
             return {}
-        o = Organization.__table__
+        o = ORGANIZATION
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(o.c.slug, o.c.id).where(o.c.slug.in_(sorted(set(slugs)))))
             return {s: int(i) for s, i in rows}
 
     async def count_projects(self) -> int:
         async with self.engine.connect() as conn:
-            return int((await conn.execute(select(func.count()).select_from(Project.__table__))).scalar() or 0)
+            return int((await conn.execute(select(func.count()).select_from(PROJECT))).scalar() or 0)
 
     async def first_key(self, project_id: int) -> str | None:
-        k = ProjectKey.__table__
+        k = PROJECT_KEY
         async with self.engine.connect() as conn:
             return (  # type: ignore[no-any-return]
                 await conn.execute(

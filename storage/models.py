@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -170,3 +170,23 @@ class ImportChunk(SQLModel, table=True):
 
 
 FACT_TABLES = (SessionCounter, SessionError, SessionUser, SessionDuration)
+
+
+def table(model: type[SQLModel]) -> Table:
+    """The SQLAlchemy table of a model (typed: SQLModel's `__table__` is invisible to mypy)."""
+    found: Table = model.__table__  # type: ignore[attr-defined]
+    return found
+
+
+ORGANIZATION = table(Organization)
+PROJECT = table(Project)
+PROJECT_KEY = table(ProjectKey)
+API_TOKEN = table(ApiToken)
+ENVIRONMENT = table(Environment)
+RELEASE_ENV = table(ReleaseEnv)
+FACT_COUNTER = table(SessionCounter)
+FACT_ERROR = table(SessionError)
+FACT_USER = table(SessionUser)
+FACT_DURATION = table(SessionDuration)
+INGEST_OUTCOME = table(IngestOutcome)
+IMPORT_CHUNK = table(ImportChunk)

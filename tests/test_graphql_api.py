@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from server.settings import Settings
 from storage.engine import StatementCounter
 from storage.types import (
