@@ -51,7 +51,7 @@ from storage.types import (
 )
 
 #: Bump when the simulation changes: cached databases of another version are not reused.
-DATASET_VERSION = 1
+DATASET_VERSION = 2
 #: The dataset's "now" is the generation time (on the minute, plus 30 s so that windows
 #: are widened as for a live query); queries pass it explicitly, so a cached database
 #: answers the same numbers on every run. Retention is judged by the server clock, so a
@@ -470,14 +470,14 @@ async def load_dataset(
 
     from storage.accounts import AccountStore
     from storage.engine import create_engine
-    from storage.schema import create_all
+    from storage.schema import ensure_schema
     from storage.store import SessionStore
 
     started = time.perf_counter()
     now = int(time.time()) // MINUTE * MINUTE + 30
     engine = create_engine(url)
     try:
-        await create_all(engine)
+        await ensure_schema(engine)
         accounts = AccountStore(engine)
         store = SessionStore(engine)
         projects = []

@@ -16,8 +16,10 @@ from ingest.envelope import response_body
 from ingest.errors import IngestError
 from ingest.items import ItemContext, envelope_batch
 from ingest.request import read_envelope_request
+from server.quota import rate_limited, session_units, too_many_requests
 from server.responses import JSONResponse
 from server.services import Services
+from storage.types import WriteBatch
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +85,33 @@ async def _accept(request: Request, services: Services, received_at: float) -> d
         client_ip=_client_ip(request),
     )
     batch = envelope_batch(envelope, ctx)
+    limited = _apply_quota(services, project_id, batch, received_at)
+    if limited is not None:
+        batch = rate_limited(batch)
     try:
         await services.writer.write(batch)
     except Exception:
         log.exception("could not commit envelope for project %s", project_id)
         raise IngestError(503, "failed to queue envelope") from None
+    if limited is not None:
+        # Relay answers 429 whenever a limit is active for the envelope's items; the drops
+        # were committed above, so they stay counted.
+        raise too_many_requests(limited)
     return response_body(envelope)
+
+
+def _apply_quota(
+    services: Services, project_id: int, batch: WriteBatch, received_at: float
+) -> int | None:
+    """Seconds until the project's session quota frees up when this envelope is over it."""
+    quota = services.quota
+    units = session_units(batch)
+    if quota is None or not units:
+        return None
+    retry = quota.retry_after(project_id, received_at)
+    if retry is None and not quota.consume(project_id, units, received_at):
+        retry = quota.retry_after(project_id, received_at)
+    return retry
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

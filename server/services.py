@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from resolvers.options import QueryOptions
 from server.clock import Clock
 from server.metrics import Metrics
+from server.quota import SessionQuota
 from server.settings import Settings
 from storage.accounts import AccountStore
 from storage.store import SessionStore
@@ -25,9 +26,13 @@ class Services:
     clock: Clock
     metrics: Metrics
     query_options: QueryOptions = field(init=False)
+    quota: SessionQuota | None = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
+        self.quota = (
+            SessionQuota(s.session_quota, s.session_quota_window) if s.session_quota else None
+        )
         self.query_options = QueryOptions(
             max_data_points=s.max_data_points,
             adoption_threshold=s.adoption_threshold,

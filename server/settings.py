@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     max_body_size: int = 20 * 1024 * 1024
     max_envelope_size: int = 100 * 1024 * 1024
     max_session_item_size: int = 1024 * 1024
+    #: Optional per-project session quota: units (session items + aggregate buckets) per
+    #: `session_quota_window` seconds, per server process. None disables rate limiting.
+    session_quota: int | None = Field(default=None, ge=1)
+    session_quota_window: int = Field(default=60, ge=1)
     #: Largest body of the bulk-import API (the CLI streams files of any size).
     max_import_size: int = 200 * 1024 * 1024
 

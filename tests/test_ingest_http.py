@@ -295,3 +295,21 @@ async def test_drops_are_visible_in_metrics_and_graphql(make_app, sqlite_url):
     assert {"itemType": "session", "kind": "dropped", "reason": "invalid_payload", "count": 1} in outcomes
     assert {"itemType": "session", "kind": "dropped", "reason": "in_future", "count": 1} in outcomes
     assert {"itemType": "sessions", "kind": "accepted", "reason": "", "count": 5} in outcomes
+
+
+async def test_m11_session_quota_answers_429(make_app, sqlite_url):
+    """With a quota of 2 session units per minute, the third item is rate limited (M11)."""
+    app = await make_app(Settings(database_url=sqlite_url, session_quota=2), FixedClock(RECEIVED))
+    await app.services.accounts.create_project("acme", "app", 42)
+    await app.services.accounts.add_key(42, KEY)
+    auth = {"X-Sentry-Auth": f"Sentry sentry_key={KEY}"}
+    r = await app.client.post("/api/42/envelope/", content=_envelope(_SESSION, _SESSION), headers=auth)
+    assert r.status_code == 200
+    expected = SAMPLES["M11"].response
+    r = await _send(app, SAMPLES["M11"])
+    assert r.status_code == 429 == expected.status
+    assert r.json() == expected.body
+    # The fixed minute window ends at 10:01:00, 30 s after the receive time.
+    assert r.headers["retry-after"] == "30"
+    assert r.headers["x-sentry-rate-limits"] == "30:session:project"
+    assert await _outcomes(app) == {("session", "accepted", ""): 2, ("session", "dropped", "rate_limited"): 1}

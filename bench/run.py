@@ -1,0 +1,757 @@
+"""The benchmark: `python -m bench [--size small|medium] [--backend sqlite|postgres]`.
+
+Prints one JSON document and (unless `--no-report`) updates `BENCHMARKS.md` with the
+machine, the versions and every figure. Phases:
+
+1. dataset: generated once per backend, size and seed, cached under `bench/.data/`;
+2. ingest over HTTP (real uvicorn processes on 127.0.0.1): one-session envelopes and
+   aggregate envelopes against relhealth, then the same bodies with the same client and
+   concurrency against a bare Starlette endpoint (the baseline); requests/s, session
+   updates/s, latency, peak RSS of the server process;
+3. bulk import (`run_import` in its own process) of generated JSON lines;
+4. queries over HTTP against a relhealth process on the dataset, p50/p95, each next to
+   hand-written SQL computing the same numbers through the raw driver, timed the same way
+   (and checked to give the same numbers);
+5. SQL statements per query for 1 and for 50 releases (an in-process app and
+   `storage.engine.StatementCounter`).
+
+Every request loop is bounded in count and in time; traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.metadata
+import json
+import os
+import platform
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import queries as q
+from bench.dataset import (
+    DEFAULT_DATA_DIR,
+    ORG,
+    SIZES,
+    Manifest,
+    ensure_dataset,
+    pg_admin,
+    pg_url,
+)
+from bench.ingestdata import (
+    aggregate_envelopes,
+    envelope_updates,
+    import_lines,
+    session_envelopes,
+)
+from bench.loadgen import LoadResult, percentile, render_post, run_load
+
+ROOT = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much traffic each phase sends (every loop is bounded in count and time)."""
+
+    ingest_requests: int
+    ingest_seconds: float
+    concurrency: int
+    import_lines: int
+    query_iterations: int
+    baseline_iterations: int
+
+
+BUDGETS = {
+    "small": Budget(ingest_requests=3000, ingest_seconds=10, concurrency=32,
+                    import_lines=20_000, query_iterations=7, baseline_iterations=7),
+    "medium": Budget(ingest_requests=40_000, ingest_seconds=30, concurrency=32,
+                     import_lines=300_000, query_iterations=15, baseline_iterations=15),
+}
+QUICK = Budget(ingest_requests=400, ingest_seconds=5, concurrency=16, import_lines=3000,
+               query_iterations=2, baseline_iterations=2)
+
+TARGETS = {
+    "releases_page_vs_sql": ("releases page p50 / hand-written SQL p50", "<=", 3.0),
+    "sessions_90d_vs_sql": ("sessions 90d by release p50 / hand-written SQL p50", "<=", 3.0),
+    "ingest_vs_bare": ("one-session envelopes: relhealth req/s / bare Starlette req/s", ">=", 0.40),
+    "bulk_import_updates_per_s": ("bulk import session updates per second", ">=", 50_000.0),
+    "statements_constant": ("SQL statements identical for 1 and 50 releases (every query)",
+                            "==", 1.0),
+}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- processes -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A server process on 127.0.0.1 (relhealth's own command, or uvicorn with the bare
+    app and the same options)."""
+
+    def __init__(self, kind: str, database_url: str | None = None) -> None:
+        self.kind = kind
+        self.port = free_port()
+        self.log = tempfile.NamedTemporaryFile("w+", prefix=f"bench-{kind}-", suffix=".log",
+                                               delete=False)
+        env = {**os.environ, "RELHEALTH_RETENTION_INTERVAL_SECONDS": "0"}
+        if kind == "relhealth":
+            assert database_url is not None
+            cmd = [sys.executable, "-m", "server.cli", "serve", "--host", HOST,
+                   "--port", str(self.port), "--database-url", database_url]
+        else:
+            # `relhealth serve` runs uvicorn.run(..., log_level="info", proxy_headers=True)
+            cmd = [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--host", HOST,
+                   "--port", str(self.port), "--log-level", "info", "--proxy-headers"]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 120) -> Server:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} server exited:\n{Path(self.log.name).read_text()}")
+            with contextlib.suppress(httpx.HTTPError):
+                r = httpx.get(f"http://{HOST}:{self.port}/readyz", timeout=2, trust_env=False)
+                if r.status_code == 200:
+                    return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.kind} server did not become ready")
+
+    def rss_mib(self) -> dict[str, float]:
+        fields = {}
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                name, _, value = line.partition(":")
+                if name in ("VmRSS", "VmHWM"):
+                    fields[name] = round(int(value.split()[0]) / 1024, 1)
+        return {"rss_mib": fields.get("VmRSS", 0.0), "peak_rss_mib": fields.get("VmHWM", 0.0)}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+        self.log.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.log.name)
+
+
+# -- phases --------------------------------------------------------------------------
+
+
+def _stats(latencies: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p95_ms": round(percentile(latencies, 95) * 1000, 2),
+    }
+
+
+async def _fresh_database(backend: str, data_dir: Path, name: str) -> str:
+    if backend == "sqlite":
+        path = data_dir / f"{name}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite+aiosqlite:///{path}"
+    dbname = f"relhealth_bench_{name.replace('-', '_')}"
+    await pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    await pg_admin(f'CREATE DATABASE "{dbname}"')
+    return pg_url(dbname)
+
+
+async def _drop_database(backend: str, url: str) -> None:
+    if backend == "sqlite":
+        path = url.split(":///", 1)[1]
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    else:
+        await pg_admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+async def _create_projects(url: str, slugs: list[str]) -> dict[str, tuple[int, str]]:
+    from storage.accounts import AccountStore
+    from storage.engine import create_engine
+    from storage.schema import ensure_schema
+
+    engine = create_engine(url)
+    try:
+        await ensure_schema(engine)
+        accounts = AccountStore(engine)
+        out = {}
+        for slug in slugs:
+            info, key = await accounts.create_project(ORG, slug)
+            out[slug] = (info.id, key)
+        return out
+    finally:
+        await engine.dispose()
+
+
+async def _load(port: int, bodies: list[bytes], project_id: int, key: str, budget: Budget,
+                total: int | None = None) -> LoadResult:
+    headers = {
+        "Content-Type": "application/x-sentry-envelope",
+        "X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7, sentry_client=bench/1.0",
+    }
+    path = f"/api/{project_id}/envelope/"
+    requests = [render_post(HOST, port, path, headers, b) for b in bodies]
+    return await run_load(HOST, port, requests, total=total or budget.ingest_requests,
+                          concurrency=budget.concurrency, time_limit=budget.ingest_seconds)
+
+
+async def ingest_phase(backend: str, data_dir: Path, budget: Budget) -> dict[str, Any]:
+    now = time.time()
+    n_bodies = min(budget.ingest_requests, 5000)
+    kinds = {
+        "sessions": session_envelopes(n_bodies, now),
+        "aggregates": aggregate_envelopes(min(n_bodies, 2000), now),
+    }
+    out: dict[str, Any] = {"concurrency": budget.concurrency}
+    for server_kind in ("relhealth", "bare"):
+        url = None
+        projects = {"web": (1, "0" * 32), "api": (2, "0" * 32)}
+        if server_kind == "relhealth":
+            url = await _fresh_database(backend, data_dir, f"ingest-{backend}")
+            projects = await _create_projects(url, ["web", "api"])
+        server = Server(server_kind, url).wait_ready()
+        try:
+            for kind, bodies in kinds.items():
+                pid, key = projects["web" if kind == "sessions" else "api"]
+                # Warm-up (imports, caches, connection pool), not measured.
+                await _load(server.port, bodies[:200], pid, key, budget,
+                            total=min(200, budget.ingest_requests // 5))
+                res = await _load(server.port, bodies, pid, key, budget)
+                per_body = [envelope_updates(bodies[i % len(bodies)]) for i in range(len(bodies))]
+                updates_per_req = sum(u for u, _ in per_body) / len(per_body)
+                sessions_per_req = sum(s for _, s in per_body) / len(per_body)
+                ok = res.statuses.get(200, 0)
+                out.setdefault(kind, {})[server_kind] = {
+                    "requests": res.requests,
+                    "ok": ok,
+                    "non_200": res.requests - ok + res.errors,
+                    "seconds": round(res.seconds, 2),
+                    "requests_per_s": round(res.rps, 1),
+                    "session_updates_per_s": round(res.rps * updates_per_req, 1),
+                    "sessions_per_s": round(res.rps * sessions_per_req, 1),
+                    **_stats(res.latencies),
+                    **server.rss_mib(),
+                }
+        finally:
+            server.stop()
+        if url is not None:
+            await _drop_database(backend, url)
+    for kind in kinds:
+        rel, bare = out[kind]["relhealth"], out[kind]["bare"]
+        out[kind]["ratio_vs_bare"] = round(
+            rel["requests_per_s"] / bare["requests_per_s"], 3) if bare["requests_per_s"] else 0
+    return out
+
+
+async def import_phase(backend: str, data_dir: Path, budget: Budget) -> dict[str, Any]:
+    body, updates = import_lines(budget.import_lines, ORG, time.time())
+    path = data_dir / "import-lines.jsonl"
+    path.write_bytes(body)
+    url = await _fresh_database(backend, data_dir, f"import-{backend}")
+    try:
+        await _create_projects(url, ["web", "ios", "android", "api"])
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.import_child", url, str(path), cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=1800)
+        if proc.returncode != 0:
+            raise RuntimeError(f"import failed: {stderr.decode()[-2000:]}")
+        result = json.loads(stdout)
+    finally:
+        await _drop_database(backend, url)
+        path.unlink(missing_ok=True)
+    seconds = result["seconds"]
+    return {
+        "lines": result["lines"],
+        "session_updates": updates,
+        "rejected": result["rejected"],
+        "seconds": round(seconds, 2),
+        "lines_per_s": round(result["lines"] / seconds, 1),
+        "session_updates_per_s": round(updates / seconds, 1),
+        "peak_rss_mib": round(result["peak_rss_mib"], 1),
+    }
+
+
+class _Scenarios:
+    """The four benchmarked questions, as HTTP requests and as baselines."""
+
+    def __init__(self, m: Manifest, dialect: str) -> None:
+        from resolvers.breakdown import release_stats_range
+
+        self.m = m
+        self.base = q.Baselines(m, dialect)
+        self.pids = [str(p["id"]) for p in m.projects]
+        self.now_iso = q.iso(m.now)
+        self.start_90d = q.iso(m.now - 90 * q.DAY)
+        self.detail = (int(m.detail_release[0]), str(m.detail_release[1]))
+        self.stats_range = release_stats_range(m.now - 90 * q.DAY, m.now, q.DAY)[:2]
+        self.release_names: list[str] = []  # filled from the 90-day answer
+
+    def releases_page(self, n: int) -> q.Request:
+        return q._gql(q.RELEASES_PAGE, {"projectIds": self.pids, "first": n, "now": self.now_iso})
+
+    def release_details(self, n: int | None) -> q.Request:
+        if n is None:
+            return q._gql(q.RELEASE_DETAILS, {
+                "projectId": str(self.detail[0]), "version": self.detail[1],
+                "start": self.start_90d, "end": self.now_iso})
+        return q._gql(q.RELEASE_DETAILS_MANY, {
+            "projectIds": self.pids, "first": n, "now": self.now_iso,
+            "start": self.start_90d, "end": self.now_iso})
+
+    def sessions_90d(self, n: int | None) -> q.Request:
+        params = [("field", "sum(session)"), ("field", "count_unique(user)"),
+                  ("groupBy", "release"), ("statsPeriod", "90d"), ("interval", "1d"),
+                  ("now", self.now_iso)]
+        if n is not None:
+            params.append(("per_page", str(n)))
+        return q._rest(self.m.org, params)
+
+    def sessions_24h(self, n: int | None) -> q.Request:
+        params = [("field", "sum(session)"), ("groupBy", "session.status"),
+                  ("statsPeriod", "24h"), ("interval", "1h"), ("now", self.now_iso)]
+        if n is not None:
+            names = self.release_names[:n]
+            params.append(("query", f"release:[{','.join(names)}]"))
+        return q._rest(self.m.org, params)
+
+
+async def _timed(fn: Callable[[], Awaitable[Any]], iterations: int) -> tuple[list[float], Any]:
+    latencies = []
+    result = None
+    for _ in range(iterations):
+        started = time.perf_counter()
+        result = await fn()
+        latencies.append(time.perf_counter() - started)
+    return latencies, result
+
+
+async def query_phase(m: Manifest, budget: Budget) -> dict[str, Any]:
+    backend = m.backend
+    sc = _Scenarios(m, "sqlite" if backend == "sqlite" else "postgresql")
+    headers = {"Authorization": f"Bearer {m.token}", "Content-Type": "application/json"}
+    server = Server("relhealth", m.database_url).wait_ready()
+    out: dict[str, Any] = {}
+    try:
+        async with httpx.AsyncClient(base_url=f"http://{HOST}:{server.port}", headers=headers,
+                                     trust_env=False, timeout=600) as client:
+
+            async def send(req: q.Request) -> Any:
+                if req.method == "GET":
+                    r = await client.get(req.path)
+                else:
+                    r = await client.post(req.path, content=req.body)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{req.path} -> {r.status_code}: {r.text[:500]}")
+                body = r.json()
+                if isinstance(body, dict) and body.get("errors"):
+                    raise RuntimeError(f"GraphQL errors: {body['errors']}")
+                return body
+
+            runner = await _baseline_runner(m)
+            try:
+                base = sc.base
+                plans: list[tuple[str, str, q.Request, Callable[[], Any], Callable[[Any, Any], bool]]] = [
+                    ("releases_page", "GraphQL: 25 releases by sessions over 24h, each with its "
+                     "24h overview, health series (healthStatsPeriod 14d) and adoption",
+                     sc.releases_page(25), lambda: base.releases_page(runner.run, 25),
+                     q.check_releases_page),
+                    ("release_details", "GraphQL Release.stats: one release, sessions by status, "
+                     "90 days at 1d, with duration p50/p90",
+                     sc.release_details(None),
+                     lambda: base.release_details(runner.run, sc.detail, *sc.stats_range),
+                     q.check_release_details),
+                ]
+                # The sessions-query baselines use the range the answer reports.
+                first_90d = await send(sc.sessions_90d(None))
+                lo90 = _ts(first_90d["start"])
+                hi90 = _ts(first_90d["end"])
+                sc.release_names = [g["by"]["release"] for g in first_90d["groups"]]
+                first_24h = await send(sc.sessions_24h(None))
+                lo24, hi24 = _ts(first_24h["start"]), _ts(first_24h["end"])
+                plans += [
+                    ("sessions_90d_by_release", "REST sessions: sum(session), "
+                     "count_unique(user) by release, 90 days at 1d",
+                     sc.sessions_90d(None),
+                     lambda: base.sessions_by_release(runner.run, lo90, hi90),
+                     q.check_sessions_by_release),
+                    ("sessions_24h_by_status", "REST sessions: sum(session) by session.status, "
+                     "24 hours at 1h", sc.sessions_24h(None),
+                     lambda: base.sessions_by_status(runner.run, lo24, hi24),
+                     q.check_sessions_by_status),
+                ]
+                for name, description, req, baseline, check in plans:
+                    log(f"  query {name}")
+                    await send(req)  # warm-up
+                    http_lat, body = await _timed(lambda req=req: send(req), budget.query_iterations)
+                    await runner.call(baseline)  # warm-up
+                    sql_lat, base_result = await _timed(lambda b=baseline: runner.call(b),
+                                                        budget.baseline_iterations)
+                    http, sql = _stats(http_lat), _stats(sql_lat)
+                    out[name] = {
+                        "description": description,
+                        "http": http,
+                        "sql_baseline": sql,
+                        "ratio_p50": round(http["p50_ms"] / sql["p50_ms"], 2) if sql["p50_ms"] else None,
+                        "ratio_p95": round(http["p95_ms"] / sql["p95_ms"], 2) if sql["p95_ms"] else None,
+                        "same_numbers": bool(check(body, base_result)),
+                        "iterations": budget.query_iterations,
+                    }
+                    if name == "releases_page":
+                        out[name]["releases"] = len(body["data"]["releases"]["nodes"])
+                    elif name == "sessions_90d_by_release":
+                        out[name]["groups"] = len(body["groups"])
+            finally:
+                await runner.close()
+        out["server"] = server.rss_mib()
+    finally:
+        server.stop()
+    return out, sc  # type: ignore[return-value]
+
+
+def _ts(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+class _SqliteRunner:
+    """Hand-written SQL through the sqlite3 module on the dataset file."""
+
+    def __init__(self, path: str) -> None:
+        self.conn = sqlite3.connect(path)
+        self.conn.execute("PRAGMA query_only = 1")
+
+    def run(self, sql: str, args: list[Any]) -> list[Any]:
+        return self.conn.execute(sql, args).fetchall()
+
+    async def call(self, fn: Callable[[], Any]) -> Any:
+        return fn()
+
+    async def close(self) -> None:
+        self.conn.close()
+
+
+class _PostgresRunner:
+    """Hand-written SQL through asyncpg. The baseline functions are synchronous, so each
+    statement is awaited on a helper event loop thread."""
+
+    def __init__(self, conn: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.conn = conn
+        self.loop = loop
+
+    def run(self, sql: str, args: list[Any]) -> list[Any]:
+        fut = asyncio.run_coroutine_threadsafe(self.conn.fetch(sql, *args), self.loop)
+        return [tuple(r) for r in fut.result()]
+
+    async def call(self, fn: Callable[[], Any]) -> Any:
+        return await asyncio.to_thread(fn)
+
+    async def close(self) -> None:
+        fut = asyncio.run_coroutine_threadsafe(self.conn.close(), self.loop)
+        await asyncio.wrap_future(fut)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+async def _baseline_runner(m: Manifest) -> Any:
+    if m.backend == "sqlite":
+        return _SqliteRunner(m.database_url.split(":///", 1)[1])
+    import threading
+
+    import asyncpg
+
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    dsn = m.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(asyncpg.connect(dsn), loop))
+    return _PostgresRunner(conn, loop)
+
+
+async def statement_phase(m: Manifest, sc: _Scenarios) -> dict[str, Any]:
+    from server.app import create_app
+    from server.settings import Settings
+    from storage.engine import StatementCounter
+
+    app = create_app(Settings(database_url=m.database_url, retention_interval_seconds=0))
+    out: dict[str, Any] = {}
+    async with app.router.lifespan_context(app):
+        counter = StatementCounter(app.state.services.engine)
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {m.token}", "Content-Type": "application/json"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench",
+                                     headers=headers) as client:
+            builders = {
+                "releases_page": sc.releases_page,
+                "release_details": sc.release_details,
+                "sessions_90d_by_release": sc.sessions_90d,
+                "sessions_24h_by_status": sc.sessions_24h,
+            }
+            for name, build in builders.items():
+                counts = {}
+                for n in (1, 50):
+                    req = build(n)
+                    counter.reset()
+                    if req.method == "GET":
+                        r = await client.get(req.path)
+                    else:
+                        r = await client.post(req.path, content=req.body)
+                    body = r.json()
+                    if r.status_code != 200 or (isinstance(body, dict) and body.get("errors")):
+                        raise RuntimeError(f"{name} ({n}): {r.status_code} {r.text[:300]}")
+                    counts[str(n)] = {"statements": counter.count, "releases": _releases_in(name, body, n)}
+                out[name] = {
+                    **counts,
+                    "constant": counts["1"]["statements"] == counts["50"]["statements"],
+                }
+        counter.close()
+    return out
+
+
+def _releases_in(name: str, body: Any, n: int) -> int:
+    if name in ("releases_page", "release_details"):
+        return len(body["data"]["releases"]["nodes"])
+    if name == "sessions_90d_by_release":
+        return len(body["groups"])
+    return n
+
+
+# -- report ----------------------------------------------------------------------------
+
+
+def machine_info(backend: str, pg_version: str | None) -> dict[str, Any]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = 0
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) // 1024
+    versions = {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
+    for dist in ("starlette", "uvicorn", "h11", "httptools", "uvloop", "strawberry-graphql",
+                 "sqlalchemy", "sqlmodel", "aiosqlite", "asyncpg", "orjson", "httpx"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[dist] = importlib.metadata.version(dist)
+    if pg_version:
+        versions["postgresql"] = pg_version
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_mib": mem,
+        "os": platform.platform(),
+        "versions": versions,
+    }
+
+
+async def _pg_version() -> str | None:
+    import asyncpg
+
+    from bench.dataset import PG_ADMIN
+
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        return str(await conn.fetchval("SHOW server_version"))
+    finally:
+        await conn.close()
+
+
+def evaluate_targets(result: dict[str, Any]) -> dict[str, Any]:
+    qy, ing, imp, st = result["queries"], result["ingest"], result["import"], result["statements"]
+    values = {
+        "releases_page_vs_sql": qy["releases_page"]["ratio_p50"],
+        "sessions_90d_vs_sql": qy["sessions_90d_by_release"]["ratio_p50"],
+        "ingest_vs_bare": ing["sessions"]["ratio_vs_bare"],
+        "bulk_import_updates_per_s": imp["session_updates_per_s"],
+        "statements_constant": 1.0 if all(v["constant"] for v in st.values()) else 0.0,
+    }
+    out = {}
+    for key, (what, op, limit) in TARGETS.items():
+        value = values[key]
+        ok = value is not None and (
+            value <= limit if op == "<=" else value >= limit if op == ">=" else value == limit
+        )
+        out[key] = {"what": what, "value": value, "target": f"{op} {limit:g}", "pass": bool(ok)}
+    return out
+
+
+def render_markdown(result: dict[str, Any]) -> str:
+    meta, ds = result["meta"], result["dataset"]
+    ing, imp, qy, st, tg = (result["ingest"], result["import"], result["queries"],
+                            result["statements"], result["targets"])
+    lines = [
+        f"### {meta['size']} dataset, {meta['backend']} — {meta['date']}",
+        "",
+        f"Command: `{meta['command']}`  ",
+        f"Machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, "
+        f"{meta['machine']['memory_mib']} MiB; {meta['machine']['os']}  ",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["machine"]["versions"].items()),
+        "",
+        f"Dataset: {ds['sessions']:,} sessions ({ds['updates']:,} session updates and aggregate "
+        f"buckets) over {ds['days']} days, {ds['releases']} releases in {len(ds['projects'])} "
+        f"projects, 3 environments, {ds['users']:,} distinct users; loaded in "
+        f"{ds['load_seconds']} s{' (cached)' if ds.get('cached') else ''}.",
+        "",
+        "| target | value | target | pass |",
+        "| --- | --- | --- | --- |",
+    ]
+    for t in tg.values():
+        lines.append(f"| {t['what']} | {t['value']} | {t['target']} | {'yes' if t['pass'] else '**no**'} |")
+    lines += [
+        "",
+        f"Ingest over HTTP (concurrency {ing['concurrency']}, same client for both servers):",
+        "",
+        "| envelopes | server | req/s | session updates/s | p50 ms | p95 ms | peak RSS MiB | non-200 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for kind in ("sessions", "aggregates"):
+        for server in ("relhealth", "bare"):
+            r = ing[kind][server]
+            lines.append(
+                f"| {kind} | {server} | {r['requests_per_s']} | {r['session_updates_per_s']} | "
+                f"{r['p50_ms']} | {r['p95_ms']} | {r['peak_rss_mib']} | {r['non_200']} |"
+            )
+    lines += [
+        "",
+        f"Bulk import: {imp['lines']:,} lines ({imp['session_updates']:,} session updates) in "
+        f"{imp['seconds']} s = **{imp['session_updates_per_s']:,.0f} session updates/s** "
+        f"({imp['lines_per_s']:,.0f} lines/s), peak RSS {imp['peak_rss_mib']} MiB.",
+        "",
+        "| query | HTTP p50 ms | HTTP p95 ms | SQL p50 ms | SQL p95 ms | ratio p50 | same numbers | statements (1 / 50 releases) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, r in qy.items():
+        if name == "server":
+            continue
+        s = st[name]
+        lines.append(
+            f"| {name} | {r['http']['p50_ms']} | {r['http']['p95_ms']} | "
+            f"{r['sql_baseline']['p50_ms']} | {r['sql_baseline']['p95_ms']} | {r['ratio_p50']} | "
+            f"{'yes' if r['same_numbers'] else '**no**'} | {s['1']['statements']} / "
+            f"{s['50']['statements']} ({s['50']['releases']} releases) |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def update_report(path: Path, result: dict[str, Any]) -> None:
+    meta = result["meta"]
+    key = f"{meta['size']}-{meta['backend']}"
+    begin, end = f"<!-- bench:{key} -->", f"<!-- /bench:{key} -->"
+    section = f"{begin}\n{render_markdown(result)}\n{end}"
+    text = path.read_text() if path.exists() else _REPORT_HEADER
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = head + section + tail
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+_REPORT_HEADER = """# Benchmarks
+
+Produced by `.venv/bin/python -m bench --size medium --backend sqlite` (and `--backend
+postgres`); each run replaces its own section below. What is measured and how: see
+`bench/run.py`. Targets (medium dataset, SQLite, one run): releases page over HTTP ≤ 3x
+its hand-written SQL; the 90-day sessions query ≤ 3x its SQL; HTTP ingest of one-session
+envelopes ≥ 40 % of a bare Starlette endpoint's requests/s; bulk import ≥ 50,000 session
+updates/s; SQL statement counts identical for 1 and 50 releases.
+"""
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    budget = QUICK if args.quick else BUDGETS[args.size]
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pg_version = await _pg_version() if args.backend == "postgres" else None
+    started = time.perf_counter()
+    log(f"bench: {args.size} dataset on {args.backend}")
+    t = time.perf_counter()
+    manifest = await ensure_dataset(args.backend, args.size, args.seed, data_dir, log=log)
+    cached = time.perf_counter() - t < max(5.0, manifest.load_seconds * 0.5)
+    result: dict[str, Any] = {
+        "meta": {
+            "size": args.size, "backend": args.backend, "seed": args.seed,
+            "quick": bool(args.quick),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": "python -m bench " + " ".join(sys.argv[1:]) if args.argv is None
+            else "python -m bench " + " ".join(args.argv),
+            "machine": machine_info(args.backend, pg_version),
+        },
+        "dataset": {
+            "sessions": manifest.sessions, "updates": manifest.updates,
+            "users": manifest.users, "releases": manifest.releases, "days": manifest.days,
+            "projects": [p["slug"] for p in manifest.projects],
+            "load_seconds": manifest.load_seconds, "cached": cached,
+            "load_updates_per_s": round(manifest.updates / manifest.load_seconds, 1)
+            if manifest.load_seconds else None,
+        },
+    }
+    log("bench: ingest over HTTP")
+    result["ingest"] = await ingest_phase(args.backend, data_dir, budget)
+    log("bench: bulk import")
+    result["import"] = await import_phase(args.backend, data_dir, budget)
+    log("bench: queries over HTTP and their SQL baselines")
+    queries, sc = await query_phase(manifest, budget)
+    result["queries"] = queries
+    log("bench: SQL statements for 1 and 50 releases")
+    result["statements"] = await statement_phase(manifest, sc)
+    result["targets"] = evaluate_targets(result)
+    result["meta"]["seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
+                        help="where generated datasets are cached (default bench/.data)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny traffic budgets (the smoke test); figures are not meaningful")
+    parser.add_argument("--report", default=str(ROOT / "BENCHMARKS.md"),
+                        help="the Markdown report to update")
+    parser.add_argument("--no-report", action="store_true", help="do not touch the report")
+    parser.add_argument("--output", help="also write the JSON here")
+    args = parser.parse_args(argv)
+    args.argv = argv
+    result = asyncio.run(run(args))
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+    if not args.no_report and not args.quick:
+        update_report(Path(args.report), result)
+    return 0
