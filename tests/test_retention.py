@@ -20,7 +20,6 @@ from resolvers.options import QueryOptions
 from server.clock import FixedClock
 from server.maintenance import RetentionTask
 from server.settings import Settings
-from storage.engine import create_engine
 from storage.retention import delete_expired
 from storage.store import SessionStore
 from storage.types import (
@@ -119,9 +118,10 @@ def test_choose_granularity_rules():
         assert exc.value.message == hourly
     # Older than every retention.
     oldest = 700 * DAY
-    with pytest.raises(RetentionExceeded, match="^Session data is kept for 200 days; choose a "
-                       "range that starts within the last 200 days.$"):
+    with pytest.raises(RetentionExceeded) as exc:
         choose(oldest, oldest + DAY, DAY)
+    assert exc.value.message == ("Session data is kept for 200 days; choose a range that starts "
+                                 "within the last 200 days.")
     # The boundary: a range starting exactly `retention` before now is retained.
     edge = int(now) - 100 * DAY
     edge -= edge % HOUR
