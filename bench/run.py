@@ -697,9 +697,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     pg_version = await _pg_version() if args.backend == "postgres" else None
     started = time.perf_counter()
     log(f"bench: {args.size} dataset on {args.backend}")
-    t = time.perf_counter()
-    manifest = await ensure_dataset(args.backend, args.size, args.seed, data_dir, log=log)
-    cached = time.perf_counter() - t < max(5.0, manifest.load_seconds * 0.5)
+    generated: list[str] = []
+    manifest = await ensure_dataset(args.backend, args.size, args.seed, data_dir,
+                                    log=lambda s: (generated.append(s), log(s)))
+    cached = not generated
     result: dict[str, Any] = {
         "meta": {
             "size": args.size, "backend": args.backend, "seed": args.seed,

@@ -133,12 +133,11 @@ class Query:
         now: datetime | None = None,
     ) -> list[OldestHealthData]:
         pairs = await _readable_pairs(info, releases)
-        found = await bounds.oldest_health_data(
-            info.context.store, pairs, now=reference_time(info, now)
-        )
+        at = reference_time(info, now)
+        found = await bounds.oldest_health_data(info.context.store, pairs, now=at)
         return [
             OldestHealthData(
-                release=Release(project_id=strawberry.ID(str(p)), version=r),
+                release=Release(project_id=strawberry.ID(str(p)), version=r, inherited_now=at),
                 oldest=as_datetime(t),
             )
             for (p, r), t in sorted(found.items())
@@ -153,10 +152,12 @@ class Query:
         now: datetime | None = None,
     ) -> list[Release]:
         ids = await _readable_projects(info, project_ids)
-        found = await health.changed_release_adoptions(
-            info.context.store, ids, now=reference_time(info, now)
-        )
-        return [Release(project_id=strawberry.ID(str(p)), version=r) for p, r in found]
+        at = reference_time(info, now)
+        found = await health.changed_release_adoptions(info.context.store, ids, now=at)
+        return [
+            Release(project_id=strawberry.ID(str(p)), version=r, inherited_now=at)
+            for p, r in found
+        ]
 
     @strawberry.field(description="Sessions started per project in `[start, end]` widened to "
                       "`rollup` seconds (default one hour); only projects with data "

@@ -225,7 +225,9 @@ class Release:
     ) -> ReleaseAdoptionStage | None:
         if await info.context.loaders.project_by_id.load(self.pair[0]) is None:
             return None
-        key = AdoptionStageKey(self.pair, environment, reference_time(info, now))
+        key = AdoptionStageKey(
+            self.pair, environment, reference_time(info, now, self.inherited_now)
+        )
         with user_errors():
             found = await info.context.loaders.adoption_stage.load(key)
         return ReleaseAdoptionStage.from_result(found) if found else None
@@ -239,7 +241,9 @@ class Release:
         now: datetime | None = None,
     ) -> TimeBounds:
         pair = await self._require_project(info)
-        key = TimeBoundsKey(pair, env_tuple(environments), reference_time(info, now))
+        key = TimeBoundsKey(
+            pair, env_tuple(environments), reference_time(info, now, self.inherited_now)
+        )
         with user_errors():
             found = await info.context.loaders.session_time_bounds.load(key)
         assert found is not None
@@ -253,7 +257,7 @@ class Release:
     ) -> list[CrashFreeCheckpoint]:
         pair = await self._require_project(info)
         key = BreakdownKey(pair, start.timestamp(), env_tuple(environments),
-                           reference_time(info, now))
+                           reference_time(info, now, self.inherited_now))
         with user_errors():
             found = await info.context.loaders.crash_free_breakdown.load(key)
         return [CrashFreeCheckpoint.from_result(c) for c in found or []]
@@ -270,7 +274,8 @@ class Release:
         with user_errors():
             rollup = parse_rollup(interval)
             key = ReleaseStatsKey(pair, stat.value, rollup, start.timestamp(), end.timestamp(),
-                                  env_tuple(environments), reference_time(info, now))
+                                  env_tuple(environments),
+                                  reference_time(info, now, self.inherited_now))
             found = await info.context.loaders.release_stats.load(key)
         assert found is not None
         return ReleaseStats.from_result(found)

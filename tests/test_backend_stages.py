@@ -112,6 +112,13 @@ async def test_adoption_stage_graphql(make_app, database_url):
     assert (await b.data(q, v="B", env="staging"))["release"]["adoptionStage"] == {
         "stage": "LOW_ADOPTION", "adoptedAt": None, "unadoptedAt": None}
     assert (await b.data(q, v="B", env=""))["release"]["adoptionStage"] is None
+    # Releases listed by `releases(now: …)` answer at that now (the server clock says
+    # 2021-01-15, when both A and B would be replaced).
+    listed = """{ releases(projectIds: ["1"], now: "2021-01-10T08:15:00Z") { nodes { version
+        adoptionStage(environment: "production") { stage } } } }"""
+    nodes = (await b.data(listed))["releases"]["nodes"]
+    assert {n["version"]: n["adoptionStage"]["stage"] for n in nodes} == {
+        "A": "REPLACED", "B": "ADOPTED"}
 
 
 async def test_adoption_stage_graphql_uses_the_threshold_setting(make_app, sqlite_url):

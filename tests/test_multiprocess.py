@@ -400,6 +400,12 @@ def test_three_servers_one_postgres(fresh_postgres, processes, tmp_path):
 
 def test_two_servers_one_sqlite_file(processes, tmp_path):
     url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    # The schema first: two processes creating an empty SQLite file at the same instant
+    # race (SQLite DDL is not one transaction: one can see the other's tables before its
+    # version row). Concurrent ingestion is what this test is about.
+    migrated = subprocess.run([sys.executable, "-m", "server.cli", "migrate", "--database-url", url],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert migrated.returncode == 0, migrated.stderr
     ports = [free_port(), free_port()]
     launched = [
         (serve(url, ports[0], tmp_path / "a.log"), ports[0], tmp_path / "a.log"),
