@@ -312,23 +312,25 @@ class SessionStore:
         self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
     ) -> None:
         f = SessionUser.__table__
-
-        def tagged(mask: int) -> ColumnElement[Any]:
-            return func.count(case((f.c.tags.op("&")(mask) != 0, f.c.did)).distinct())
-
-        stmt, n_keys = _grouped_select(
+        # Two levels instead of one COUNT(DISTINCT) per tag: the inner query folds each
+        # user's rows of a group into one row (the OR of its tags, flag by flag), the
+        # outer one counts users and tagged users. One sort or hash of the rows instead of
+        # seven distinct sets; exact, and the same SQL on SQLite and PostgreSQL.
+        inner, n_keys = _grouped_select(
             query,
             f,
-            [
-                func.count(f.c.did.distinct()),
-                tagged(USER_ERRORED),
-                tagged(USER_CRASHED),
-                tagged(USER_ABNORMAL),
-                tagged(USER_UNHANDLED),
-                tagged(USER_ANR_FOREGROUND | USER_ANR_BACKGROUND),
-                tagged(USER_ANR_FOREGROUND),
-            ],
+            [func.max(f.c.tags.op("&")(mask)).label(f"t{i}") for i, mask in enumerate(_USER_MASKS)],
+            extra_group=[f.c.did],
         )
+        sub = inner.subquery()
+        keys = list(sub.c)[:n_keys]
+        stmt = select(
+            *keys,
+            func.count(),
+            *(func.sum(case((sub.c[f"t{i}"] != 0, 1), else_=0)) for i in range(len(_USER_MASKS))),
+        )
+        if keys:
+            stmt = stmt.group_by(*keys)
         for row in await conn.execute(stmt):
             vals = [int(v or 0) for v in row[n_keys:]]
             if not vals[0]:
@@ -456,6 +458,17 @@ class SessionStore:
 
 
 # -- helpers -----------------------------------------------------------------------
+
+
+#: The user tags counted per group, in the order of `Users` after `all`.
+_USER_MASKS = (
+    USER_ERRORED,
+    USER_CRASHED,
+    USER_ABNORMAL,
+    USER_UNHANDLED,
+    USER_ANR_FOREGROUND | USER_ANR_BACKGROUND,
+    USER_ANR_FOREGROUND,
+)
 
 
 def _expanding(name: str) -> Any:
