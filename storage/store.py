@@ -312,25 +312,17 @@ class SessionStore:
         self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
     ) -> None:
         f = SessionUser.__table__
-        # Two levels instead of one COUNT(DISTINCT) per tag: the inner query folds each
-        # user's rows of a group into one row (the OR of its tags, flag by flag), the
-        # outer one counts users and tagged users. One sort or hash of the rows instead of
-        # seven distinct sets; exact, and the same SQL on SQLite and PostgreSQL.
-        inner, n_keys = _grouped_select(
+
+        def tagged(mask: int) -> ColumnElement[Any]:
+            return func.count(case((f.c.tags.op("&")(mask) != 0, f.c.did)).distinct())
+
+        # One COUNT(DISTINCT) per tag: on SQLite this measured faster than folding each
+        # user's rows first (GROUP BY did, then counting), which sorts every row.
+        stmt, n_keys = _grouped_select(
             query,
             f,
-            [func.max(f.c.tags.op("&")(mask)).label(f"t{i}") for i, mask in enumerate(_USER_MASKS)],
-            extra_group=[f.c.did],
+            [func.count(f.c.did.distinct()), *(tagged(mask) for mask in _USER_MASKS)],
         )
-        sub = inner.subquery()
-        keys = list(sub.c)[:n_keys]
-        stmt = select(
-            *keys,
-            func.count(),
-            *(func.sum(case((sub.c[f"t{i}"] != 0, 1), else_=0)) for i in range(len(_USER_MASKS))),
-        )
-        if keys:
-            stmt = stmt.group_by(*keys)
         for row in await conn.execute(stmt):
             vals = [int(v or 0) for v in row[n_keys:]]
             if not vals[0]:
@@ -659,36 +651,45 @@ def _grouped_select(
     extra_group: Iterable[Any] = (),
 ) -> tuple[Select[Any], int]:
     """SELECT <group keys>, [<bucket>], <aggregates> FROM fact JOIN release_env ... ;
-    returns the statement and how many leading key columns each row has."""
+    returns the statement and how many leading key columns each row has.
+
+    The series are selected by `series_id IN (SELECT id FROM release_env WHERE ...)`, so
+    the fact table is read by seeking its whole key (granularity, series, bucket range)
+    once per matching series instead of scanning every series of the granularity; the
+    join only brings the group keys.
+    """
     r = ReleaseEnv.__table__
     keys: list[Any] = [r.c[_DIMENSION_COLUMNS[d]] for d in query.group_by]
     if query.interval is not None:
         keys.append((fact.c.bucket - fact.c.bucket % query.interval).label("qbucket"))
     extra = list(extra_group)
+    chosen = ReleaseEnv.__table__.alias("chosen")
+    series = select(chosen.c.id).where(chosen.c.project_id.in_(sorted(set(query.project_ids))))
+    if query.filter is not None:
+        series = series.where(compile_filter(query.filter, chosen))
     stmt = (
         select(*keys, *extra, *aggregates)
         .select_from(fact.join(r, r.c.id == fact.c.series_id))
         .where(
             fact.c.granularity == query.granularity,
+            fact.c.series_id.in_(series),
             fact.c.bucket >= query.start,
             fact.c.bucket < query.end,
-            r.c.project_id.in_(sorted(set(query.project_ids))),
         )
     )
-    if query.filter is not None:
-        stmt = stmt.where(compile_filter(query.filter))
     group = [*keys, *extra]
     if group:
         stmt = stmt.group_by(*group)
     return stmt, len(keys)
 
 
-def compile_filter(flt: Filter) -> ColumnElement[bool]:
-    r = ReleaseEnv.__table__
+def compile_filter(flt: Filter, table: Any = None) -> ColumnElement[bool]:
+    """The filter as a condition on `table` (default: the `release_env` table)."""
+    r = ReleaseEnv.__table__ if table is None else table
     if isinstance(flt, And):
-        return and_(true(), *(compile_filter(t) for t in flt.terms))
+        return and_(true(), *(compile_filter(t, r) for t in flt.terms))
     if isinstance(flt, Or):
-        return or_(false(), *(compile_filter(t) for t in flt.terms))
+        return or_(false(), *(compile_filter(t, r) for t in flt.terms))
     assert isinstance(flt, Cond)
     if flt.dimension == "environment":
         # env_key is never NULL, so IN / NOT IN need no NULL special cases, and naming the
