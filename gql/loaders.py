@@ -263,7 +263,7 @@ class ReleaseStatsByReleaseLoader(DataLoader[ReleaseStatsKey, release_stats.Rele
         ) -> dict[ProjectRelease, release_stats.ReleaseStats]:
             return await release_stats.release_stats(
                 store, pairs, stat=k.stat, rollup=k.rollup, start=k.start, end=k.end,
-                environments=k.environments, now=k.now, minute_retention=options.minute_retention,
+                environments=k.environments, now=k.now, retention=options.retention,
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))
@@ -280,7 +280,7 @@ class CrashFreeRatesByProjectLoader(DataLoader[CrashFreeRatesKey, crash_free.Cra
                 store, dict.fromkeys(project_ids, org_id), project_ids,
                 current_start=k.current[0], current_end=k.current[1],
                 previous_start=k.previous[0], previous_end=k.previous[1], rollup=k.rollup,
-                org_id=org_id, now=k.now, minute_retention=options.minute_retention,
+                org_id=org_id, now=k.now, retention=options.retention,
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))
@@ -291,7 +291,7 @@ class SessionsCountByProjectLoader(DataLoader[SessionsCountKey, int | None]):
         async def fetch(project_ids: list[int], k: SessionsCountKey) -> dict[int, int]:
             return await project_sessions.project_sessions_counts(
                 store, project_ids, rollup=k.rollup, start=k.start, end=k.end,
-                environment=k.environment, now=k.now, minute_retention=options.minute_retention,
+                environment=k.environment, now=k.now, retention=options.retention,
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))

@@ -179,7 +179,7 @@ class Query:
         ctx = info.context
         ids = await _readable_projects(info, project_ids)
         start_ts, end_ts = start.timestamp(), end.timestamp()
-        at, retention = reference_time(info, now), ctx.options.minute_retention
+        at, retention = reference_time(info, now), ctx.options.retention
         with user_errors():
             if rollup is not None:
                 checked_rollup(rollup)
@@ -187,12 +187,12 @@ class Query:
                 found = await project_sessions.sessions_per_project(
                     ctx.store, ctx.org_id, ids, start=start_ts, end=end_ts,
                     environment_ids=[parse_id(e, "environment") for e in environment_ids],
-                    rollup=rollup, now=at, minute_retention=retention,
+                    rollup=rollup, now=at, retention=retention,
                 )
             else:
                 found = await project_sessions.sessions_per_project_by_name(
                     ctx.store, ids, start=start_ts, end=end_ts, environments=environments,
-                    rollup=rollup, now=at, minute_retention=retention,
+                    rollup=rollup, now=at, retention=retention,
                 )
         return [ProjectSessionCount(project_id=strawberry.ID(str(p)), sessions=n) for p, n in found]
 

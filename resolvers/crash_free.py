@@ -108,11 +108,11 @@ async def current_and_previous_crash_free_rates(
     rollup: int,
     org_id: int | None = None,
     now: float | None = None,
-    minute_retention: int | None = None,
+    retention: Mapping[int, int] | None = None,
 ) -> dict[int, CrashFreeRates]:
     """`get_current_and_previous_crash_free_rates` (section 5.14) for every requested
     project; each window is widened to `rollup`. `project_orgs` (project id -> org id) is
-    used for the organization checks. `now` and `minute_retention` only decide whether
+    used for the organization checks. `now` and `retention` only decide whether
     sub-hour rollups may read minute buckets (4.4); without them minute buckets are used.
     """
     check_organization(project_orgs, project_ids, org_id)
@@ -124,7 +124,7 @@ async def current_and_previous_crash_free_rates(
         for index, (start, end) in enumerate(windows):
             lo, hi = widen(start, end, rollup)
             granularity = retained_granularity(
-                lo, hi, now=now, minute_retention=minute_retention
+                lo, hi, now=now, retention=retention
             )
             totals = await store.aggregate(
                 AggregateQuery(

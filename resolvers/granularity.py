@@ -108,17 +108,13 @@ def retained_granularity(
     interval: int | None = None,
     *,
     now: float | None = None,
-    minute_retention: int | None = None,
+    retention: Mapping[int, int] | None = None,
 ) -> int:
-    """`choose_granularity` knowing only the minute retention (seconds, 0 = forever):
-    minute buckets are read only when the range lies within it; older ranges read hourly
-    buckets, each attributed to the query bucket containing its start (4.4). Without `now`
-    or `minute_retention`, minute buckets are assumed to be retained."""
-    if minute_retention is None:
+    """`choose_granularity` for callers that may not know the retention: without `now` or
+    `retention` every stored bucket is assumed to be retained."""
+    if retention is None:
         return stored_granularity(start, end, interval)
-    return choose_granularity(
-        start, end, interval, now=now, retention={MINUTE: minute_retention, HOUR: 0, DAY: 0}
-    )
+    return choose_granularity(start, end, interval, now=now, retention=retention)
 
 
 def _days(seconds: int) -> str:

@@ -50,7 +50,7 @@ async def _started_per_project(
     rollup: int,
     flt: Filter | None,
     now: float | None,
-    minute_retention: int | None,
+    retention: Mapping[int, int] | None,
 ) -> dict[int, int]:
     """`started` per project with counter data in `[start, end]` widened to `rollup`."""
     if not project_ids:
@@ -59,7 +59,7 @@ async def _started_per_project(
     result = await store.aggregate(
         AggregateQuery(
             project_ids=tuple(sorted(set(project_ids))), start=lo, end=hi,
-            granularity=retained_granularity(lo, hi, now=now, minute_retention=minute_retention),
+            granularity=retained_granularity(lo, hi, now=now, retention=retention),
             quantities=frozenset({Quantity.COUNTERS}), group_by=("project_id",), filter=flt,
         )
     )
@@ -83,7 +83,7 @@ async def project_sessions_count(
     end: float,
     environment_id: int | None = None,
     now: float | None = None,
-    minute_retention: int | None = None,
+    retention: Mapping[int, int] | None = None,
 ) -> int:
     """`started` of the project over `[start, end]` widened to `rollup` (0 without data).
     `environment_id` names an environment record of `org_id`; an unknown id matches
@@ -97,7 +97,7 @@ async def project_sessions_count(
         name = found
     counts = await project_sessions_counts(
         store, [project_id], rollup=rollup, start=start, end=end, environment=name,
-        now=now, minute_retention=minute_retention,
+        now=now, retention=retention,
     )
     return counts[project_id]
 
@@ -111,14 +111,14 @@ async def project_sessions_counts(
     end: float,
     environment: str | None = None,
     now: float | None = None,
-    minute_retention: int | None = None,
+    retention: Mapping[int, int] | None = None,
 ) -> dict[int, int]:
     """5.12 for a batch of projects (one store call), with the environment given by name
     (`environment_name_filter`); every requested project is in the result."""
     checked_rollup(rollup)
     found = await _started_per_project(
         store, project_ids, start=start, end=end, rollup=rollup,
-        flt=environment_name_filter(environment), now=now, minute_retention=minute_retention,
+        flt=environment_name_filter(environment), now=now, retention=retention,
     )
     return {p: found.get(p, 0) for p in project_ids}
 
@@ -136,7 +136,7 @@ async def sessions_per_project(
     environment_ids: Sequence[int] | None = None,
     rollup: int | None = None,
     now: float | None = None,
-    minute_retention: int | None = None,
+    retention: Mapping[int, int] | None = None,
 ) -> list[tuple[int, int]]:
     """`[(project_id, started)]` for the projects with counter data in the window
     (granularity `rollup`, default hourly, widened), sorted by project id. Environment
@@ -149,7 +149,7 @@ async def sessions_per_project(
             return []  # an IN filter of no names matches nothing
     return await sessions_per_project_by_name(
         store, project_ids, start=start, end=end, environments=names, rollup=rollup,
-        now=now, minute_retention=minute_retention,
+        now=now, retention=retention,
     )
 
 
@@ -162,7 +162,7 @@ async def sessions_per_project_by_name(
     environments: Sequence[str] | None = None,
     rollup: int | None = None,
     now: float | None = None,
-    minute_retention: int | None = None,
+    retention: Mapping[int, int] | None = None,
 ) -> list[tuple[int, int]]:
     """5.13 with environments given by name (`environment_names_filter`)."""
     granularity = HOUR if rollup is None else checked_rollup(rollup)
@@ -171,6 +171,6 @@ async def sessions_per_project_by_name(
         return []
     found = await _started_per_project(
         store, project_ids, start=start, end=end, rollup=granularity, flt=flt,
-        now=now, minute_retention=minute_retention,
+        now=now, retention=retention,
     )
     return sorted(found.items())

@@ -3,7 +3,7 @@ totals of sessions or users by status, with duration percentiles per bucket."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -100,14 +100,14 @@ async def release_stats(
     end: float,
     environments: Sequence[str] | None = None,
     now: float | None = None,
-    minute_retention: int | None = None,
+    retention: Mapping[int, int] | None = None,
 ) -> dict[ProjectRelease, ReleaseStats]:
     """Stats of each pair over the range adjusted as upstream: start moves to the next
     rollup boundary strictly after it, end to the next 10 s strictly after it, both aligned
     on the rollup. A pair without data gets every bucket with zeros and null durations.
 
     Two store calls (series and totals) per batch, whatever the number of pairs. `now` and
-    `minute_retention` only decide which stored buckets a sub-hour rollup reads (4.4).
+    `retention` only decide which stored buckets a sub-hour rollup reads (4.4).
     """
     if stat not in STATS:
         raise InvalidQuery(f"Invalid stat: {stat}")
@@ -122,7 +122,7 @@ async def release_stats(
     )
     base = AggregateQuery(
         project_ids=tuple(sorted({p for p, _ in pairs})), start=lo, end=hi,
-        granularity=retained_granularity(lo, hi, rollup, now=now, minute_retention=minute_retention),
+        granularity=retained_granularity(lo, hi, rollup, now=now, retention=retention),
         quantities=counts, group_by=("project_id", "release"),
         filter=pairs_filter([r for _, r in pairs], environments),
     )

@@ -129,7 +129,7 @@ async def test_project_sessions_count_rollup_and_environment_records(make_app, d
     # Minute buckets older than the minute retention are not read (section 4.4): hourly
     # buckets stand in, each attributed by its start, so [17:20, 17:40) holds none of them
     # and [17:00, 17:40) holds the whole 17:00 hour.
-    later = dict(now=ts("2021-03-01T00:00:00Z"), minute_retention=30 * 86400)
+    later = dict(now=ts("2021-03-01T00:00:00Z"), retention={60: 30 * 86400, 3600: 0, 86400: 0})
     assert await project_sessions_count(b.store, b.acme, WEB, rollup=60, start=start, end=end,
                                         **later) == 0
     assert await project_sessions_count(b.store, b.acme, WEB, rollup=60, start=start - 20 * 60 - 30,

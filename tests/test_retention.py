@@ -134,8 +134,8 @@ def test_choose_granularity_rules():
     assert choose_granularity(0, 3600, 60, now=None, retention=r) == MINUTE
     assert choose_granularity(0, 3600, 60, now=now, retention=None) == MINUTE
     # The minute-only form used by the older backend functions never raises.
-    assert retained_granularity(0, 3600, 60, now=now, minute_retention=30 * DAY) == HOUR
-    assert retained_granularity(0, 3600, 60, now=now, minute_retention=0) == MINUTE
+    assert retained_granularity(0, 3600, 60, now=now, retention={MINUTE: 30 * DAY, HOUR: 0, DAY: 0}) == HOUR
+    assert retained_granularity(0, 3600, 60, now=now, retention={MINUTE: 0, HOUR: 0, DAY: 0}) == MINUTE
     assert retained_granularity(0, 3600, 60, now=now) == MINUTE
 
 
@@ -388,3 +388,17 @@ async def test_late_update_lands_in_the_started_bucket(make_app, database_url):
     series = {g["by"]["session.status"]: g["series"]["sum(session)"] for g in r.json()["groups"]}
     assert series["crashed"] == [0, 1, 0]
     assert series["healthy"] == [0, 0, 0]
+
+
+async def test_release_stats_beyond_daily_retention_says_so(make_app, sqlite_url):
+    """An explicit range older than every retention is an error, not a page of zeros."""
+    app = await make_app(Settings(database_url=sqlite_url, **RETENTION))
+    await app.services.accounts.create_project("acme", "web", 1)
+    token = await app.services.accounts.create_token("acme", ["org:read"])
+    q = """{ release(projectId: "1", version: "r@1") { stats(stat: SESSIONS, interval: "1d",
+        start: "2020-01-01T00:00:00Z", end: "2020-01-05T00:00:00Z") { totals { total } } } }"""
+    r = await app.client.post("/graphql", json={"query": q}, headers={"Authorization": f"Bearer {token}"})
+    error = r.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"] == ("Session data is kept for 200 days; choose a range that starts "
+                                "within the last 200 days.")
