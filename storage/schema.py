@@ -14,9 +14,14 @@ The schema is created and changed only by the Alembic revisions in `storage/migr
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import functools
+import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Literal
 
 from alembic import command
@@ -176,9 +181,32 @@ def _adopt_unversioned(conn: Connection, cfg: Config) -> None:
     command.stamp(cfg, "head")
 
 
+@contextlib.asynccontextmanager
+async def _sqlite_file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Serialize schema checks of processes starting together on one SQLite file: its DDL
+    is not one transaction, so a second process could see the first one's tables before
+    its version row. The lock is taken on the database's directory: opening and closing
+    the database file itself would drop the POSIX locks SQLite holds on it in this process."""
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+        yield
+        return
+    directory = os.open(PurePath(path).parent, os.O_RDONLY)
+    try:
+        await asyncio.to_thread(fcntl.flock, directory, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(directory)  # releases the flock
+
+
 async def ensure_schema(engine: AsyncEngine) -> None:
     """At server start: create an empty database through the migrations; refuse a schema
     that is behind or ahead of the code."""
+    async with _sqlite_file_lock(engine):
+        await _ensure_schema(engine)
+
+
+async def _ensure_schema(engine: AsyncEngine) -> None:
     status = await schema_status(engine)
     if status.state == "empty":
         await migrate(engine)

@@ -389,3 +389,28 @@ def test_messages_never_show_the_password() -> None:
     assert "hunter2" not in shown and "x2" not in shown
     assert shown.startswith("postgresql+asyncpg://app:***@db.internal:5432/rh")
     assert "sslmode=require" in shown
+
+
+def test_processes_starting_together_on_one_empty_sqlite_file(tmp_path):
+    """Three processes run the start-up schema check on the same new SQLite file at once:
+    one creates it through the migrations, the others wait and find it current."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "shared.db"
+    script = (
+        "import asyncio, sys\n"
+        "from storage.engine import create_engine\n"
+        "from storage.schema import ensure_schema\n"
+        "async def main():\n"
+        f"    e = create_engine('sqlite+aiosqlite:///{db}')\n"
+        "    await ensure_schema(e)\n"
+        "    await e.dispose()\n"
+        "asyncio.run(main())\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stderr.close()
+    assert [code for code, _ in results] == [0, 0, 0], results
