@@ -325,8 +325,6 @@ def test_migrate_command_is_idempotent(fresh_url: FreshUrl, capsys: pytest.Captu
 
 async def test_concurrent_migrations_serialize(fresh_url: FreshUrl) -> None:
     url = fresh_url()
-    if url.startswith("sqlite"):
-        pytest.skip("concurrent first starts are serialized by `relhealth serve` before its workers")
     engines = [create_engine(url) for _ in range(3)]
     try:
         await asyncio.gather(*(ensure_schema(e) for e in engines))
