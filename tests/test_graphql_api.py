@@ -177,3 +177,17 @@ async def test_statement_count_does_not_grow_with_releases(make_app, database_ur
         assert len(body["data"]["releases"]["nodes"]) == n
         counts[n] = counter.count
     assert counts[1] == counts[50], counts
+
+
+async def test_unexpected_errors_are_masked_and_logged(make_app, sqlite_url, monkeypatch, caplog):
+    app, token, _ = await _setup(make_app, sqlite_url)
+
+    async def broken(query):
+        raise RuntimeError("connection string postgres://secret@db")
+
+    monkeypatch.setattr(app.services.store, "aggregate", broken)
+    q = '{ release(projectId: "1", version: "x") { health { totalSessions } } }'
+    body = (await _gql(app.client, token, q)).json()
+    assert body["errors"][0]["message"] == "Unexpected error."
+    assert "secret" not in str(body)
+    assert "secret" in caplog.text
