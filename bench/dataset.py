@@ -22,7 +22,6 @@ The database is cached under `bench/.data/` keyed by backend, size, seed and
 from __future__ import annotations
 
 import asyncio
-import bisect
 import json
 import math
 import os
@@ -51,7 +50,7 @@ from storage.types import (
 )
 
 #: Bump when the simulation changes: cached databases of another version are not reused.
-DATASET_VERSION = 2
+DATASET_VERSION = 3
 #: The dataset's "now" is the generation time (on the minute, plus 30 s so that windows
 #: are widened as for a live query); queries pass it explicitly, so a cached database
 #: answers the same numbers on every run. Retention is judged by the server clock, so a
@@ -98,16 +97,22 @@ class Profile:
     median_duration: float
     bad_release: int | None = None  # index from the end: -8 is the 8th newest
     bad_crash: float = 0.0
+    #: Share of the traffic from stragglers who update late (old devices, disabled auto
+    #: updates, a few old server instances): spread over recent releases by age.
+    legacy: float = 0.0
 
 
 PROFILES: tuple[Profile, ...] = (
-    Profile("web", "browser", 0.18, 0.50, 15, 0.7, 10, 0.995, 0.002, 0.0, 0.04, 0.15, 240),
+    Profile("web", "browser", 0.18, 0.50, 15, 0.7, 10, 0.995, 0.002, 0.0, 0.04, 0.15, 240,
+            legacy=0.02),
     Profile("ios", "mobile", 0.10, 0.22, 19, 1.15, 40, 0.93, 0.004, 0.002, 0.02, 0.0, 120,
-            bad_release=-6, bad_crash=0.12),
+            bad_release=-6, bad_crash=0.12, legacy=0.08),
     Profile("android", "mobile", 0.10, 0.28, 20, 1.2, 44, 0.92, 0.006, 0.004, 0.03, 0.0, 100,
-            bad_release=-3, bad_crash=0.19),
-    Profile("api", "server", 0.45, 0.0, 14, 0.55, 6, 1.0, 0.0008, 0.0, 0.015, 1.0, 0),
-    Profile("worker", "server", 0.17, 0.0, 3, 0.9, 3, 1.0, 0.003, 0.0, 0.05, 1.0, 0),
+            bad_release=-3, bad_crash=0.19, legacy=0.10),
+    Profile("api", "server", 0.45, 0.0, 14, 0.55, 6, 1.0, 0.0008, 0.0, 0.015, 1.0, 0,
+            legacy=0.005),
+    Profile("worker", "server", 0.17, 0.0, 3, 0.9, 3, 1.0, 0.003, 0.0, 0.05, 1.0, 0,
+            legacy=0.01),
 )
 
 ENVIRONMENTS: tuple[tuple[str, float, float, float | None, bool], ...] = (
@@ -117,6 +122,8 @@ ENVIRONMENTS: tuple[tuple[str, float, float, float | None, bool], ...] = (
     ("development", 0.004, 48.0, 1.0, True),
 )
 TEAM_SIZE = 25
+#: Stragglers' traffic on a release decays with its age with this time constant.
+LEGACY_DAYS = 10.0
 
 
 def version_name(slug: str, i: int) -> str:
@@ -208,6 +215,17 @@ class _Project:
             rest *= 1.0 - a
             if rest < 1e-7:
                 break
+        legacy = self.p.legacy
+        if legacy and lead == 0.0:
+            weights = [0.0] * len(self.ships)
+            for j, ship in enumerate(self.ships):
+                age = t - (ship - lead)
+                if age > 0:
+                    weights[j] = math.exp(-age / (LEGACY_DAYS * DAY))
+            total = sum(weights)
+            if total > 0:
+                shares = [(1 - legacy) * s + legacy * w / total
+                          for s, w in zip(shares, weights, strict=True)]
         return shares
 
 
@@ -503,12 +521,18 @@ async def load_dataset(
         if backend == "sqlite":
             async with engine.connect() as conn:
                 await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        else:
-            async with engine.connect() as conn:
-                await conn.execute(text("COMMIT"))
-                await conn.execute(text("VACUUM"))
     finally:
         await engine.dispose()
+    if backend != "sqlite":
+        # A loaded production database has been vacuumed and analyzed by autovacuum; do it
+        # now so that every run sees the same planner statistics.
+        import asyncpg
+
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+        try:
+            await conn.execute("VACUUM (ANALYZE)")
+        finally:
+            await conn.close()
     # The details page shows a mature production release of the browser project: the one
     # shipped about a third of the window before now.
     n = size.releases_per_project

@@ -63,7 +63,7 @@ def test_small_benchmark_reports_every_figure(tmp_path):
         q = result["queries"][name]
         assert {"p50_ms", "p95_ms"} <= q["http"].keys() and {"p50_ms", "p95_ms"} <= q["sql_baseline"].keys()
         assert "ratio_p50" in q and "ratio_p95" in q
-        assert q["same_numbers"] is True, name
+        assert q["same_numbers"] is True, (name, proc.stderr[-3000:])
         counts = result["statements"][name]
         assert counts["1"]["statements"] > 0 and counts["50"]["statements"] > 0
         assert "constant" in counts
