@@ -10,13 +10,14 @@ run applies only its new lines.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ingest.records import ImportRecord, RejectedLine, parse_record, record_batch, rejection
 from storage.accounts import AccountStore
-from storage.imports import applied_ranges, chunk_recorder
+from storage.imports import applied_ranges
 from storage.store import SessionStore
 from storage.types import WriteBatch
 
@@ -115,12 +116,34 @@ async def run_import(
         return any(first <= n <= last for first, last in done)
 
     block: list[tuple[int, bytes]] = []
+    # One chunk commits while the next one is parsed: the database works in its own thread
+    # (aiosqlite, or the server for PostgreSQL), so the two overlap.
+    in_flight: asyncio.Task[None] | None = None
 
-    async def flush() -> None:
+    async def commit(
+        batch: WriteBatch, run: list[int], accepted: int, rejected: list[RejectedLine],
+        progress_at: int | None,
+    ) -> None:
+        await store.apply([batch], import_chunk=(import_id, run[0], run[-1]))
+        report.accepted += accepted
+        report.rejected.extend(rejected)
+        if progress is not None and progress_at is not None:
+            progress(progress_at)  # reported once committed, so it never overstates
+
+    async def settle() -> None:
+        nonlocal in_flight
+        if in_flight is not None:
+            task, in_flight = in_flight, None
+            await task
+
+    async def flush(last_line: int) -> None:
+        nonlocal in_flight
         pending = [(n, line) for n, line in block if not applied(n)]
         report.skipped += len(block) - len(pending)
         by_number = dict(pending)
-        for run in _runs([n for n, _ in pending]):
+        runs = list(_runs([n for n, _ in pending]))
+        block.clear()
+        for i, run in enumerate(runs):
             batch = WriteBatch()
             accepted = 0
             rejected: list[RejectedLine] = []
@@ -143,20 +166,24 @@ async def run_import(
                 else:
                     accepted += 1
                 batch.extend(item)
-            await store.apply([batch], extra=chunk_recorder(import_id, run[0], run[-1]))
-            report.accepted += accepted
-            report.rejected.extend(rejected)
-        block.clear()
+            await settle()
+            at = last_line if i == len(runs) - 1 else None
+            in_flight = asyncio.create_task(commit(batch, run, accepted, rejected, at))
+        if not runs and progress is not None:
+            await settle()
+            progress(last_line)
 
-    for number, line in enumerate(lines, start=1):
-        report.lines = number
-        block.append((number, line))
-        if len(block) >= chunk_lines:
-            await flush()
-            if progress is not None:
-                progress(number)
-    if block:
-        await flush()
-        if progress is not None:
-            progress(report.lines)
+    try:
+        for number, line in enumerate(lines, start=1):
+            report.lines = number
+            block.append((number, line))
+            if len(block) >= chunk_lines:
+                await flush(number)
+        if block:
+            await flush(report.lines)
+        await settle()
+    finally:
+        if in_flight is not None:
+            # Let a chunk already on its way finish: it commits whole or not at all.
+            await asyncio.gather(in_flight, return_exceptions=True)
     return report

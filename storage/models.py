@@ -95,6 +95,7 @@ class SessionCounter(SQLModel, table=True):
     """Counters (sessions) and exact duration statistics (seconds) per bucket."""
 
     __tablename__ = "fact_counter"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     granularity: int = Field(primary_key=True)
     series_id: int = Field(primary_key=True)
@@ -114,6 +115,7 @@ class SessionError(SQLModel, table=True):
     """The error set: ids of individual sessions that were ever errored."""
 
     __tablename__ = "fact_error"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     granularity: int = Field(primary_key=True)
     series_id: int = Field(primary_key=True)
@@ -125,6 +127,7 @@ class SessionUser(SQLModel, table=True):
     """The user set: one row per user and bucket; `tags` is the OR of the USER_* flags."""
 
     __tablename__ = "fact_user"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     granularity: int = Field(primary_key=True)
     series_id: int = Field(primary_key=True)
@@ -137,6 +140,7 @@ class SessionDuration(SQLModel, table=True):
     """Quantile sketch of exited-session durations: count per sketch bin."""
 
     __tablename__ = "fact_duration"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     granularity: int = Field(primary_key=True)
     series_id: int = Field(primary_key=True)
@@ -149,6 +153,7 @@ class IngestOutcome(SQLModel, table=True):
     """Persistent ingest counters: accepted items, drops by reason, normalizations."""
 
     __tablename__ = "ingest_outcome"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     project_id: int = Field(primary_key=True)
     hour: int = Field(primary_key=True, sa_type=BigInteger)

@@ -109,6 +109,7 @@ _OUTCOME_UPSERT = (
     " ON CONFLICT (project_id, hour, item_type, kind, reason) DO UPDATE SET"
     " count = ingest_outcome.count + excluded.count"
 )
+_IMPORT_CHUNK_INSERT = "INSERT INTO import_chunk (import_id, first_line, last_line) VALUES ({}, {}, {})"
 _FACT_STATEMENTS = (_COUNTER_UPSERT, _ERROR_INSERT, _USER_UPSERT, _DURATION_UPSERT, _OUTCOME_UPSERT)
 
 
@@ -151,11 +152,15 @@ class SessionStore:
 
     # -- writes ------------------------------------------------------------------
 
-    async def apply(self, batches: Sequence[WriteBatch], *, extra: Any = None) -> None:
+    async def apply(
+        self, batches: Sequence[WriteBatch], *, import_chunk: tuple[str, int, int] | None = None
+    ) -> None:
         """Apply batches in one transaction: all of them count, or none does.
 
-        `extra`, when given, is an async callable run inside the same transaction with the
-        connection (bulk import records its progress that way).
+        `import_chunk` (import id, first line, last line) is recorded in the same
+        transaction: bulk import's progress, which makes re-runs skip committed lines. A
+        plain INSERT, so a concurrent run of the same import that recorded the chunk first
+        makes this transaction fail instead of counting the chunk twice.
         """
         merged = batches[0] if len(batches) == 1 else WriteBatch()
         if len(batches) > 1:
@@ -172,15 +177,15 @@ class SessionStore:
                 _render(t, dialect) for t in _FACT_STATEMENTS
             )
         work = [(sql, params) for sql, params in zip(statements, rows.all(), strict=True) if params]
-        if dialect == "sqlite" and extra is None:
+        if import_chunk is not None:
+            work.append((_render(_IMPORT_CHUNK_INSERT, dialect), [import_chunk]))
+        if dialect == "sqlite":
             async with self.engine.connect() as conn:
                 if await _sqlite_transaction(conn, work):
                     return
         async with self.engine.begin() as conn:
             for sql, params in work:
                 await conn.exec_driver_sql(sql, params)
-            if extra is not None:
-                await extra(conn)
 
     async def _series_for(self, batch: WriteBatch) -> dict[SeriesTriple, int]:
         wanted: dict[SeriesTriple, float] = {}

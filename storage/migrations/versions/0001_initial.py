@@ -94,6 +94,8 @@ def upgrade() -> None:
     op.create_index("ix_release_env_org_release", "release_env", ["org_id", "release"], unique=False)
 
     # -- session facts: keyed by (granularity, series, bucket start) -------------------
+    # WITHOUT ROWID on SQLite: the rows live in their primary-key b-tree, so an upsert
+    # touches one b-tree instead of two (about a third less work per row).
     op.create_table(
         "fact_counter",
         sa.Column("granularity", sa.Integer(), nullable=False),
@@ -109,6 +111,7 @@ def upgrade() -> None:
         sa.Column("dur_min", sa.Float(), nullable=True),
         sa.Column("dur_max", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("granularity", "series_id", "bucket"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "fact_error",
@@ -117,6 +120,7 @@ def upgrade() -> None:
         sa.Column("bucket", sa.BigInteger(), nullable=False),
         sa.Column("sid", sa.String(length=36), nullable=False),
         sa.PrimaryKeyConstraint("granularity", "series_id", "bucket", "sid"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "fact_user",
@@ -126,6 +130,7 @@ def upgrade() -> None:
         sa.Column("did", sa.String(), nullable=False),
         sa.Column("tags", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("granularity", "series_id", "bucket", "did"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "fact_duration",
@@ -135,6 +140,7 @@ def upgrade() -> None:
         sa.Column("bin", sa.Integer(), nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("granularity", "series_id", "bucket", "bin"),
+        sqlite_with_rowid=False,
     )
 
     # -- ingest outcomes and bulk imports ----------------------------------------------
@@ -147,6 +153,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=64), nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("project_id", "hour", "item_type", "kind", "reason"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "import_chunk",
