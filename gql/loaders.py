@@ -201,7 +201,7 @@ class ReleaseHealthByReleaseLoader(DataLoader[HealthKey, health.ReleaseOverview 
             return await health.release_overview(
                 store, org_id, pairs, now=k.now, environments=k.environments,
                 summary_period=k.summary_period, health_stats_period=k.health_stats_period,
-                stat=k.stat,
+                stat=k.stat, with_adoption=False,  # SessionStats.adoption uses its own loader
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))

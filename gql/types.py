@@ -115,13 +115,20 @@ class SessionStats:
     duration_p50: float | None = strawberry.field(description="Seconds.")
     duration_p90: float | None = strawberry.field(description="Seconds.")
     has_health_data: bool
-    adoption: Adoption | None
     series: TimeSeries | None = strawberry.field(
         description="Health stats (sessions or users per bucket) when healthStatsPeriod is given."
     )
+    adoption_key: strawberry.Private[AdoptionKey]
+
+    @strawberry.field(description="24-hour adoption for the same environments and `now`; "
+                      "null when the release never appeared in session data.")
+    async def adoption(self, info: ContextInfo) -> Adoption | None:
+        # The same loader as `Release.adoption`: asked for both, it is computed once.
+        found = await info.context.loaders.release_adoption.load(self.adoption_key)
+        return Adoption.from_result(found) if found else None
 
     @classmethod
-    def from_result(cls, o: health.ReleaseOverview) -> SessionStats:
+    def from_result(cls, o: health.ReleaseOverview, adoption_key: AdoptionKey) -> SessionStats:
         series = None
         if o.stats is not None:
             series = TimeSeries(
@@ -142,8 +149,8 @@ class SessionStats:
             duration_p50=o.duration_p50,
             duration_p90=o.duration_p90,
             has_health_data=o.has_health_data,
-            adoption=Adoption.from_result(o.adoption) if o.adoption else None,
             series=series,
+            adoption_key=adoption_key,
         )
 
 
@@ -192,7 +199,9 @@ class Release:
         except InvalidQuery as exc:
             raise BadUserInput(exc.message) from None
         assert overview is not None
-        return SessionStats.from_result(overview)
+        return SessionStats.from_result(
+            overview, AdoptionKey(key.pair, key.environments, key.now)
+        )
 
     @strawberry.field(description="24-hour adoption (get_release_adoption); null when the "
                       "release never appeared in session data.")

@@ -221,9 +221,12 @@ async def release_overview(
     summary_period: str = "24h",
     health_stats_period: str | None = None,
     stat: str = "sessions",
+    with_adoption: bool = True,
 ) -> dict[ProjectRelease, ReleaseOverview]:
     """The release overview of section 5.4. This project applies `environments` to every
-    number and uses the same `now` everywhere."""
+    number and uses the same `now` everywhere. `with_adoption=False` leaves `adoption`
+    out (None) for callers that get it from `release_adoption` themselves (the GraphQL
+    loaders share one adoption computation between `health` and `adoption`)."""
     summary = stats_period(summary_period)
     if health_stats_period is not None:
         stats_period(health_stats_period)
@@ -247,8 +250,9 @@ async def release_overview(
         series = await _overview_series(
             store, project_ids, flt, pairs, now=now, period=summary, stat=stat
         )
-    adoption = await release_adoption(
-        store, org_id, pairs, now=now, environments=environments
+    adoption = (
+        await release_adoption(store, org_id, pairs, now=now, environments=environments)
+        if with_adoption else {}
     )
     missing = [
         pair for pair in pairs

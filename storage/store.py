@@ -33,12 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import sketch
 from storage.models import (
-    IngestOutcome,
-    ReleaseEnv,
-    SessionCounter,
-    SessionDuration,
-    SessionError,
-    SessionUser,
+    FACT_COUNTER,
+    FACT_DURATION,
+    FACT_ERROR,
+    FACT_USER,
+    INGEST_OUTCOME,
+    RELEASE_ENV,
 )
 from storage.types import (
     GRANULARITIES,
@@ -221,7 +221,7 @@ class SessionStore:
             await _execute_many(
                 conn, _ENVIRONMENT_INSERT, [{"org": o, "name": n} for o, n in env_params]
             )
-            t = ReleaseEnv.__table__
+            t = RELEASE_ENV
             projects = sorted({p for p, _, _ in wanted})
             releases = sorted({r for _, r, _ in wanted})
             result = await conn.execute(
@@ -269,7 +269,7 @@ class SessionStore:
     async def _read_counters(
         self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
     ) -> None:
-        f = SessionCounter.__table__
+        f = FACT_COUNTER
         want_counters = Quantity.COUNTERS in query.quantities
         want_durations = Quantity.DURATIONS in query.quantities
         stmt, n_keys = _grouped_select(
@@ -310,7 +310,7 @@ class SessionStore:
     async def _read_errors(
         self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
     ) -> None:
-        f = SessionError.__table__
+        f = FACT_ERROR
         stmt, n_keys = _grouped_select(query, f, [func.count(f.c.sid.distinct())])
         for row in await conn.execute(stmt):
             n = int(row[n_keys] or 0)
@@ -320,7 +320,7 @@ class SessionStore:
     async def _read_users(
         self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
     ) -> None:
-        f = SessionUser.__table__
+        f = FACT_USER
 
         def tagged(mask: int) -> ColumnElement[Any]:
             return func.count(case((f.c.tags.op("&")(mask) != 0, f.c.did)).distinct())
@@ -342,7 +342,7 @@ class SessionStore:
     async def _read_duration_bins(
         self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
     ) -> None:
-        f = SessionDuration.__table__
+        f = FACT_DURATION
         stmt, n_keys = _grouped_select(query, f, [func.sum(f.c.count)], extra_group=[f.c.bin])
         for row in await conn.execute(stmt):
             keys, bin_, n = row[:n_keys], row[n_keys], int(row[n_keys + 1] or 0)
@@ -359,7 +359,7 @@ class SessionStore:
             raise ValueError("bucket_bounds takes no interval")
         if not query.project_ids or query.start >= query.end:
             return {}
-        f = SessionCounter.__table__
+        f = FACT_COUNTER
         has_data: list[ColumnElement[bool]] = []
         if Quantity.COUNTERS in query.quantities:
             has_data.append(
@@ -396,7 +396,7 @@ class SessionStore:
         """Every (project, release, environment) ever seen for the projects."""
         if not project_ids:
             return []
-        t = ReleaseEnv.__table__
+        t = RELEASE_ENV
         stmt = select(t.c.project_id, t.c.release, t.c.environment).where(
             t.c.project_id.in_(sorted(set(project_ids)))
         )
@@ -410,7 +410,7 @@ class SessionStore:
         """The subset of `releases` that appeared in any session data of the org."""
         if not releases:
             return set()
-        t = ReleaseEnv.__table__
+        t = RELEASE_ENV
         stmt = (
             select(t.c.release)
             .where(t.c.org_id == org_id, t.c.release.in_(sorted(set(releases))))
@@ -433,7 +433,7 @@ class SessionStore:
         """Ingest outcome rows `(project_id, hour, item_type, kind, reason, count)`."""
         if not project_ids:
             return []
-        t = IngestOutcome.__table__
+        t = INGEST_OUTCOME
         stmt = select(t.c.project_id, t.c.hour, t.c.item_type, t.c.kind, t.c.reason, t.c.count)
         stmt = stmt.where(t.c.project_id.in_(sorted(set(project_ids))))
         if start is not None:
@@ -446,7 +446,7 @@ class SessionStore:
 
     async def outcome_totals(self) -> list[tuple[int, str, str, str, int]]:
         """All-time outcome totals `(project_id, item_type, kind, reason, count)`."""
-        t = IngestOutcome.__table__
+        t = INGEST_OUTCOME
         stmt = select(
             t.c.project_id, t.c.item_type, t.c.kind, t.c.reason, func.sum(t.c.count)
         ).group_by(t.c.project_id, t.c.item_type, t.c.kind, t.c.reason)
@@ -702,12 +702,12 @@ def _grouped_select(
     once per matching series instead of scanning every series of the granularity; the
     join only brings the group keys.
     """
-    r = ReleaseEnv.__table__
+    r = RELEASE_ENV
     keys: list[Any] = [r.c[_DIMENSION_COLUMNS[d]] for d in query.group_by]
     if query.interval is not None:
         keys.append((fact.c.bucket - fact.c.bucket % query.interval).label("qbucket"))
     extra = list(extra_group)
-    chosen = ReleaseEnv.__table__.alias("chosen")
+    chosen = RELEASE_ENV.alias("chosen")
     series = select(chosen.c.id).where(chosen.c.project_id.in_(sorted(set(query.project_ids))))
     if query.filter is not None:
         series = series.where(compile_filter(query.filter, chosen))
@@ -729,7 +729,7 @@ def _grouped_select(
 
 def compile_filter(flt: Filter, table: Any = None) -> ColumnElement[bool]:
     """The filter as a condition on `table` (default: the `release_env` table)."""
-    r = ReleaseEnv.__table__ if table is None else table
+    r = RELEASE_ENV if table is None else table
     if isinstance(flt, And):
         return and_(true(), *(compile_filter(t, r) for t in flt.terms))
     if isinstance(flt, Or):
