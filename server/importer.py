@@ -21,7 +21,7 @@ from storage.imports import applied_ranges
 from storage.store import SessionStore
 from storage.types import WriteBatch
 
-CHUNK_LINES = 2000
+CHUNK_LINES = 10_000
 
 
 @dataclass

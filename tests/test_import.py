@@ -133,7 +133,7 @@ def _started(url: str) -> int:
 def test_import_killed_with_sigkill_then_rerun(database_url, tmp_path):
     """A real `relhealth import` process killed mid-way; running the same command again
     completes the import and every line counts exactly once."""
-    n = 30_000
+    n = 60_000
     path = tmp_path / "sessions.jsonl"
     path.write_text("\n".join(_session("web", f"{i:032x}") for i in range(1, n + 1)) + "\n")
     env = {**os.environ}
@@ -145,14 +145,14 @@ def test_import_killed_with_sigkill_then_rerun(database_url, tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     assert proc.stderr is not None
     for line in proc.stderr:  # progress lines: "  2000 lines", ...
-        if line.strip().endswith("lines") and int(line.split()[0]) >= 6000:
+        if line.strip().endswith("lines") and int(line.split()[0]) >= 10_000:
             break
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     proc.stdout.close()  # type: ignore[union-attr]
     proc.stderr.close()
     partial = _started(database_url)
-    assert 6000 <= partial < n
+    assert 10_000 <= partial < n
     rerun = subprocess.run([*cmd, "import", str(path), "--database-url", database_url], cwd=ROOT,
                            capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
