@@ -24,7 +24,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
 
+import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from storage.types import HOUR
 
 FACT_TABLES: tuple[str, ...] = ("fact_counter", "fact_error", "fact_user", "fact_duration")
@@ -79,9 +81,11 @@ def _batch_delete(table: str, condition: str, postgres: bool) -> Any:
             f"SELECT ctid FROM {table} WHERE {condition} LIMIT :n FOR UPDATE SKIP LOCKED))"
         )
     else:
+        # The fact tables are WITHOUT ROWID on SQLite: select the batch by primary key.
+        key = ", ".join(c.name for c in SQLModel.metadata.tables[table].primary_key.columns)
         sql = (
-            f"DELETE FROM {table} WHERE rowid IN ("
-            f"SELECT rowid FROM {table} WHERE {condition} LIMIT :n)"
+            f"DELETE FROM {table} WHERE ({key}) IN ("
+            f"SELECT {key} FROM {table} WHERE {condition} LIMIT :n)"
         )
     return text(sql).bindparams(bindparam("ids", expanding=True))
 
