@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from server.demo import poisson, random_uuid
 from storage.types import (
     DAY,
     HOUR,
@@ -180,8 +181,8 @@ class _Project:
         self.ships = ships
         self.quality = [rng.uniform(0.5, 1.6) for _ in range(n)]
         n_users = round(size.users * profile.user_share)
-        self.users = [_uuid(rng) for _ in range(n_users)]
-        self.team = [_uuid(rng) for _ in range(TEAM_SIZE)] if n_users else []
+        self.users = [random_uuid(rng) for _ in range(n_users)]
+        self.team = [random_uuid(rng) for _ in range(TEAM_SIZE)] if n_users else []
         self.day_noise = [rng.uniform(0.85, 1.15) for _ in range(size.days + 2)]
         self.start = start
         self.end = end
@@ -294,7 +295,7 @@ def _sessions(
 ) -> int:
     """Individual sessions: the increments of `init`, a handled error, the final update."""
     p, rng = project.p, project.rng
-    n = _poisson(rng, expected)
+    n = poisson(rng, expected)
     if not n:
         return 0
     pid, release = project.id, project.versions[j]
@@ -368,7 +369,7 @@ def _server_buckets(
     out = batch.increments.append
     if per_minute < 0.05:
         # Sparse traffic: draw the sessions, then their minutes.
-        n = _poisson(rng, expected)
+        n = poisson(rng, expected)
         slots: dict[int, int] = {}
         for _ in range(n):
             m = hour + int(rng.random() * minutes) * MINUTE
@@ -377,34 +378,18 @@ def _server_buckets(
     else:
         items = []
         for k in range(minutes):
-            n = _poisson(rng, per_minute)
+            n = poisson(rng, per_minute)
             if n:
                 items.append((hour + k * MINUTE, n))
     for slot, n in items:
-        crashed = min(n, _poisson(rng, n * crash))
-        errored = min(n - crashed, _poisson(rng, n * errored_p))
+        crashed = min(n, poisson(rng, n * crash))
+        errored = min(n - crashed, poisson(rng, n * errored_p))
         out(SessionIncrement(project.id, release, env, float(slot), n, crashed, 0, 0,
                              crashed + errored))
         total += n
         stats.updates += 1
     stats.sessions += total
     return total
-
-
-def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
-def _poisson(rng: random.Random, lam: float) -> int:
-    if lam <= 0:
-        return 0
-    if lam > 30:
-        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
-    limit, k, p = math.exp(-lam), 0, rng.random()
-    while p > limit:
-        k += 1
-        p *= rng.random()
-    return k
 
 
 # -- loading and caching -----------------------------------------------------------

@@ -277,7 +277,7 @@ def _plan(
 ) -> _Project:
     ships = _ship_times(rng, profile, start, end)
     quality = [rng.uniform(0.5, 1.6) for _ in profile.versions]
-    users = [_uuid(rng) for _ in range(profile.users)]
+    users = [random_uuid(rng) for _ in range(profile.users)]
     # Log-normal activity: most users come back now and then, a few every day.
     weights = [rng.lognormvariate(0.0, 1.0) for _ in users]
     cumulative = [0.0] * len(weights)
@@ -285,7 +285,7 @@ def _plan(
     for i, w in enumerate(weights):
         acc += w
         cumulative[i] = acc
-    team = [_uuid(rng) for _ in range(_TEAM_SIZE)] if profile.users else []
+    team = [random_uuid(rng) for _ in range(_TEAM_SIZE)] if profile.users else []
     day_noise = [rng.uniform(0.85, 1.15) for _ in range(days + 2)]
     return _Project(project_id, profile, rng, ships, quality, users, cumulative, team, day_noise)
 
@@ -386,7 +386,7 @@ def _simulate_hour(
             if profile.mode == "server":
                 _server_buckets(project, j, env, hour, span, expected, crash, out)
                 continue
-            n = _poisson(rng, expected)
+            n = poisson(rng, expected)
             for _ in range(n):
                 started = hour + rng.random() * span
                 if env.team_only:
@@ -426,7 +426,7 @@ def _session(
     duration = round(rng.lognormvariate(math.log(profile.median_duration), 1.0), 3)
     if started + duration > now:
         return  # still running: only the initial update has arrived
-    sid = _uuid(rng) if handled or status != "exited" else None
+    sid = random_uuid(rng) if handled or status != "exited" else None
     errored = seen | USER_ERRORED if user is not None else 0
     if handled:
         # `status: ok, errors: 1` mid-session: the session joins the error set.
@@ -467,11 +467,11 @@ def _server_buckets(
     release = profile.versions[version]
     slots = range(hour, hour + span, _SERVER_SLOT)
     for slot in slots:
-        n = _poisson(rng, expected / len(slots))
+        n = poisson(rng, expected / len(slots))
         if n == 0:
             continue
-        crashed = min(n, _poisson(rng, n * crash))
-        errored = min(n - crashed, _poisson(rng, n * profile.errored * project.quality[version]))
+        crashed = min(n, poisson(rng, n * crash))
+        errored = min(n - crashed, poisson(rng, n * profile.errored * project.quality[version]))
         out.append(
             SessionIncrement(project.id, release, env.name, float(slot), started_count=n,
                              crashed=crashed, errored_preaggr=crashed + errored)
@@ -496,7 +496,7 @@ def _count_outcomes(
         rng = project.rng
         drops = Counter(
             "too_old" if rng.random() < 0.5 else "clock_drift_corrected"
-            for _ in range(_poisson(rng, len(increments) * 0.004))
+            for _ in range(poisson(rng, len(increments) * 0.004))
         )
         for reason, n in sorted(drops.items()):
             kind: Literal["dropped", "normalized"] = (
@@ -523,12 +523,12 @@ def _batches(hours: Iterator[_Hour]) -> list[WriteBatch]:
 # -- helpers -----------------------------------------------------------------------
 
 
-def _uuid(rng: random.Random) -> str:
+def random_uuid(rng: random.Random) -> str:
     """A version-4 UUID from `rng` (not `uuid.uuid4`, which would break determinism)."""
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def _poisson(rng: random.Random, lam: float) -> int:
+def poisson(rng: random.Random, lam: float) -> int:
     """A Poisson draw: Knuth's method for small means, a normal approximation above."""
     if lam <= 0:
         return 0
