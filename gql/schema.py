@@ -241,4 +241,4 @@ def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> strawberry.Sc
     )
 
 
-__all__ = ["BadUserInput", "Query", "build_schema"]
+__all__ = ["Query", "build_schema"]

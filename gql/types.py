@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
-from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -553,5 +552,3 @@ class OldestHealthData:
     release: Release
     oldest: datetime
 
-
-ProjectRef = Annotated["Project", strawberry.lazy("gql.types")]
