@@ -6,8 +6,8 @@
     sample.body                                               # exact bytes as sent
     sample.response.status, sample.response.body              # the expected answer
 
-The file is found at `$RELHEALTH_SHARED_DIR/samples/envelopes.txt`, else in the `shared/`
-folder beside the repository. Bodies are rebuilt from the display conventions of that file:
+The file is the repository's own copy, `tests/fixtures/envelopes.txt` (taken verbatim from
+the project's shared samples, so a clone alone passes). Bodies are rebuilt from the display conventions of that file:
 every shown line ends with LF, `<CR>` stands for a CR byte, a base64 block is the exact
 (compressed) body, and an empty block is an empty body.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,9 +93,7 @@ class Sample:
 
 
 def samples_path() -> Path:
-    shared = os.environ.get("RELHEALTH_SHARED_DIR")
-    root = Path(shared) if shared else Path(__file__).resolve().parents[2] / "shared"
-    return root / "samples" / "envelopes.txt"
+    return Path(__file__).resolve().parent / "fixtures" / "envelopes.txt"
 
 
 @functools.cache
