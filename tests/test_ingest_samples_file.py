@@ -1,10 +1,8 @@
-"""The sample-file parser itself: exact bytes, the special bodies, the file override."""
+"""The sample-file parser itself: exact bytes, the special bodies, the fixture inside the repository."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pytest
 
 from tests.samples import RECEIVED_AT, load_samples, samples_path
 
