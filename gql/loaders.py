@@ -308,6 +308,22 @@ class ReleasesCountByProjectLoader(DataLoader[ReleasesCountKey, int | None]):
         super().__init__(load_fn=_grouped_loader(fetch))
 
 
+class ReleaseSeenLoader(DataLoader[ProjectRelease, bool]):
+    """Whether a (project, release) ever appeared in session data: one statement for any
+    number of pairs (federation resolves `Release` references through it). Callers check
+    the project belongs to the caller's organization first."""
+
+    def __init__(self, store: SessionStore) -> None:
+        async def load(pairs: Sequence[ProjectRelease]) -> list[bool]:
+            seen = await store.series(
+                [p for p, _ in pairs], releases=[r for _, r in pairs]
+            )
+            found = {(s.project_id, s.release) for s in seen}
+            return [pair in found for pair in pairs]
+
+        super().__init__(load_fn=load)
+
+
 class EnvironmentsByOrgLoader(DataLoader[int, dict[str, int]]):
     """Environment records (name -> id) of an organization, read once per request."""
 
@@ -339,3 +355,4 @@ class Loaders:
         self.sessions_count = SessionsCountByProjectLoader(store, options)
         self.releases_count = ReleasesCountByProjectLoader(store)
         self.environments_by_org = EnvironmentsByOrgLoader(store)
+        self.release_seen = ReleaseSeenLoader(store)

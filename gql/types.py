@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -48,6 +49,14 @@ def parse_id(value: strawberry.ID | str, what: str = "project") -> int:
     if not text.isdigit() or not text.isascii() or int(text) <= 0:
         raise BadUserInput(f"Invalid {what} id: {text!r}")
     return int(text)
+
+
+def _key(representation: dict[str, Any], name: str, type_name: str) -> str:
+    """One key field of an entity representation, as a string (ids may arrive as numbers)."""
+    value = representation.get(name)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise BadUserInput(f"A {type_name} representation needs `{name}` (a string)")
+    return str(value)
 
 
 def reference_time(info: ContextInfo, now: datetime | None, inherited: float | None = None) -> float:
@@ -161,8 +170,16 @@ class Release:
     inherited_now: strawberry.Private[float | None] = None
 
     @classmethod
-    def resolve_reference(cls, info: ContextInfo, project_id: strawberry.ID, version: str) -> Release:
-        return cls(project_id=project_id, version=version)
+    async def resolve_reference(cls, info: ContextInfo, **representation: Any) -> Release | None:
+        """A gateway's `_entities` representation, keyed by GraphQL names (`projectId`).
+        Another organization's release, like one never seen in session data, is null."""
+        project_id = parse_id(_key(representation, "projectId", "Release"))
+        version = _key(representation, "version", "Release")
+        if await info.context.loaders.project_by_id.load(project_id) is None:
+            return None
+        if not await info.context.loaders.release_seen.load((project_id, version)):
+            return None
+        return cls(project_id=strawberry.ID(str(project_id)), version=version)
 
     @property
     def pair(self) -> tuple[int, str]:
@@ -382,8 +399,11 @@ class Project:
         return cls(id=strawberry.ID(str(p.id)), slug=p.slug, org_slug=p.org_slug)
 
     @classmethod
-    async def resolve_reference(cls, info: ContextInfo, id: strawberry.ID) -> Project | None:
-        found = await info.context.loaders.project_by_id.load(parse_id(id))
+    async def resolve_reference(cls, info: ContextInfo, **representation: Any) -> Project | None:
+        """A gateway's `_entities` representation; another organization's project is null."""
+        found = await info.context.loaders.project_by_id.load(
+            parse_id(_key(representation, "id", "Project"))
+        )
         return cls.from_info(found) if found else None
 
     @strawberry.field
