@@ -36,6 +36,7 @@ from gql.results import (
     TimeBounds,
     TimeRangeInput,
 )
+from gql.scalars import Count
 from resolvers import health
 from resolvers.errors import InvalidQuery
 from resolvers.rollup import checked_rollup, parse_rollup
@@ -71,6 +72,10 @@ def as_datetime(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+def _count(value: int | None) -> Count | None:
+    return None if value is None else Count(value)
+
+
 def env_tuple(environments: list[str] | None) -> tuple[str, ...] | None:
     return None if environments is None else tuple(environments)
 
@@ -78,7 +83,7 @@ def env_tuple(environments: list[str] | None) -> tuple[str, ...] | None:
 @strawberry.type(description="Values over time, columnar: `values[i]` belongs to `intervals[i]`.")
 class TimeSeries:
     intervals: list[datetime]
-    values: list[float | None]
+    values: list[Count | None]
 
 
 @strawberry.type(description="24-hour adoption of a release within its project.")
@@ -89,37 +94,37 @@ class Adoption:
     sessions_adoption: float | None = strawberry.field(
         description="Percent (0..100) of the project's sessions in the last 24 h."
     )
-    users_24h: int
-    sessions_24h: int
-    project_users_24h: int
-    project_sessions_24h: int
+    users_24h: Count
+    sessions_24h: Count
+    project_users_24h: Count
+    project_sessions_24h: Count
 
     @classmethod
     def from_result(cls, a: health.ReleaseAdoption) -> Adoption:
         return cls(
             adoption=a.adoption,
             sessions_adoption=a.sessions_adoption,
-            users_24h=a.users_24h,
-            sessions_24h=a.sessions_24h,
-            project_users_24h=a.project_users_24h,
-            project_sessions_24h=a.project_sessions_24h,
+            users_24h=Count(a.users_24h),
+            sessions_24h=Count(a.sessions_24h),
+            project_users_24h=Count(a.project_users_24h),
+            project_sessions_24h=Count(a.project_sessions_24h),
         )
 
 
 @strawberry.type(description="The release overview: totals over the summary period.")
 class SessionStats:
-    total_sessions: int | None = strawberry.field(description="Started sessions; null when 0.")
-    total_users: int | None = strawberry.field(description="Distinct users; null without users.")
+    total_sessions: Count | None = strawberry.field(description="Started sessions; null when 0.")
+    total_users: Count | None = strawberry.field(description="Distinct users; null without users.")
     crash_free_sessions: float | None = strawberry.field(description="Percent, 0..100.")
     crash_free_users: float | None = strawberry.field(description="Percent, 0..100.")
     unhandled_session_rate: float | None = strawberry.field(
         description="Percent of sessions that crashed or ended unhandled."
     )
     unhandled_user_rate: float | None
-    sessions_crashed: int
-    sessions_errored: int
-    sessions_abnormal: int
-    sessions_unhandled: int
+    sessions_crashed: Count
+    sessions_errored: Count
+    sessions_abnormal: Count
+    sessions_unhandled: Count
     duration_p50: float | None = strawberry.field(description="Seconds.")
     duration_p90: float | None = strawberry.field(description="Seconds.")
     has_health_data: bool
@@ -141,19 +146,19 @@ class SessionStats:
         if o.stats is not None:
             series = TimeSeries(
                 intervals=[as_datetime(t) for t, _ in o.stats],
-                values=[float(v) for _, v in o.stats],
+                values=[Count(v) for _, v in o.stats],
             )
         return cls(
-            total_sessions=o.total_sessions,
-            total_users=o.total_users,
+            total_sessions=_count(o.total_sessions),
+            total_users=_count(o.total_users),
             crash_free_sessions=o.crash_free_sessions,
             crash_free_users=o.crash_free_users,
             unhandled_session_rate=o.unhandled_session_rate,
             unhandled_user_rate=o.unhandled_user_rate,
-            sessions_crashed=o.sessions_crashed,
-            sessions_errored=o.sessions_errored,
-            sessions_abnormal=o.sessions_abnormal,
-            sessions_unhandled=o.sessions_unhandled,
+            sessions_crashed=Count(o.sessions_crashed),
+            sessions_errored=Count(o.sessions_errored),
+            sessions_abnormal=Count(o.sessions_abnormal),
+            sessions_unhandled=Count(o.sessions_unhandled),
             duration_p50=o.duration_p50,
             duration_p90=o.duration_p90,
             has_health_data=o.has_health_data,
@@ -444,14 +449,14 @@ class Project:
         )
         if hourly:
             return [
-                IngestOutcome(hour=as_datetime(h), item_type=t, kind=k, reason=r, count=n)
+                IngestOutcome(hour=as_datetime(h), item_type=t, kind=k, reason=r, count=Count(n))
                 for _, h, t, k, r, n in rows
             ]
         totals: dict[tuple[str, str, str], int] = {}
         for _, _, t, k, r, n in rows:
             totals[(t, k, r)] = totals.get((t, k, r), 0) + n
         return [
-            IngestOutcome(hour=None, item_type=t, kind=k, reason=r, count=n)
+            IngestOutcome(hour=None, item_type=t, kind=k, reason=r, count=Count(n))
             for (t, k, r), n in sorted(totals.items())
         ]
 
@@ -482,7 +487,7 @@ class Project:
         self, info: ContextInfo, start: datetime, end: datetime,
         environment: str | None = None, environment_id: strawberry.ID | None = None,
         rollup: int = 3600, now: datetime | None = None,
-    ) -> int:
+    ) -> Count:
         if environment is not None and environment_id is not None:
             raise BadUserInput("Pass either environment or environmentId, not both")
         if environment_id is not None:
@@ -492,7 +497,7 @@ class Project:
             if not names:
                 with user_errors():
                     checked_rollup(rollup)
-                return 0
+                return Count(0)
             environment = names[0]
         key = SessionsCountKey(
             parse_id(self.id), start.timestamp(), end.timestamp(), environment, rollup,
@@ -500,7 +505,7 @@ class Project:
         )
         with user_errors():
             found = await info.context.loaders.sessions_count.load(key)
-        return found or 0
+        return Count(found or 0)
 
     @strawberry.field(description="How many releases have a positive `scope` quantity over "
                       "the period (get_project_releases_count).")
@@ -525,7 +530,7 @@ class IngestOutcome:
     item_type: str = strawberry.field(description="`session` or `sessions`.")
     kind: str = strawberry.field(description="`accepted`, `dropped` or `normalized`.")
     reason: str = strawberry.field(description="Drop or normalization reason; empty for accepted.")
-    count: int
+    count: Count
 
 
 @strawberry.type
@@ -563,7 +568,7 @@ class HealthDataResult:
 @strawberry.type(description="Started sessions of a project (get_num_sessions_per_project).")
 class ProjectSessionCount:
     project_id: strawberry.ID
-    sessions: int
+    sessions: Count
 
 
 @strawberry.type(description="The earliest hour with session data of a release in the last "
