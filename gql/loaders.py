@@ -308,6 +308,10 @@ class ReleasesCountByProjectLoader(DataLoader[ReleasesCountKey, int | None]):
         super().__init__(load_fn=_grouped_loader(fetch))
 
 
+#: Most (project, release) pairs looked up by one statement.
+RELEASE_SEEN_BATCH = 1000
+
+
 class ReleaseSeenLoader(DataLoader[ProjectRelease, bool]):
     """Whether a (project, release) ever appeared in session data: one statement for any
     number of pairs (federation resolves `Release` references through it). Callers check
@@ -321,7 +325,9 @@ class ReleaseSeenLoader(DataLoader[ProjectRelease, bool]):
             found = {(s.project_id, s.release) for s in seen}
             return [pair in found for pair in pairs]
 
-        super().__init__(load_fn=load)
+        # Bounded batches keep the IN lists within every driver's parameter limit (SQLite
+        # and asyncpg allow about 32k) however many references a gateway sends.
+        super().__init__(load_fn=load, max_batch_size=RELEASE_SEEN_BATCH)
 
 
 class EnvironmentsByOrgLoader(DataLoader[int, dict[str, int]]):

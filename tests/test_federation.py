@@ -153,3 +153,26 @@ async def test_entities_are_batched(make_app, database_url):
         assert all(e is not None for e in body["data"]["_entities"])
         counts[n] = counter.count
     assert counts[1] == counts[50], counts
+
+
+async def test_many_references_are_chunked_not_refused(make_app, sqlite_url):
+    app, token = await _setup(make_app, sqlite_url)
+    reps = [{"__typename": "Release", "projectId": "1", "version": f"web@0.{i}"} for i in range(2500)]
+    reps[1234] = {"__typename": "Release", "projectId": "1", "version": "web@2.0"}
+    query = "query ($r: [_Any!]!) { _entities(representations: $r) { ... on Release { version } } }"
+    counter = StatementCounter(app.services.engine)
+    try:
+        r = await app.client.post(
+            "/graphql",
+            json={"query": query, "variables": {"r": reps}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    finally:
+        counter.close()
+    body = r.json()
+    assert "errors" not in body, body
+    found = body["data"]["_entities"]
+    assert len(found) == 2500
+    assert found[1234] == {"version": "web@2.0"}
+    assert sum(e is not None for e in found) == 1
+    assert counter.count <= 6  # token + project + three chunks of release lookups
