@@ -308,6 +308,28 @@ class ReleasesCountByProjectLoader(DataLoader[ReleasesCountKey, int | None]):
         super().__init__(load_fn=_grouped_loader(fetch))
 
 
+#: Most (project, release) pairs looked up by one statement.
+RELEASE_SEEN_BATCH = 1000
+
+
+class ReleaseSeenLoader(DataLoader[ProjectRelease, bool]):
+    """Whether a (project, release) ever appeared in session data: one statement for any
+    number of pairs (federation resolves `Release` references through it). Callers check
+    the project belongs to the caller's organization first."""
+
+    def __init__(self, store: SessionStore) -> None:
+        async def load(pairs: Sequence[ProjectRelease]) -> list[bool]:
+            seen = await store.series(
+                [p for p, _ in pairs], releases=[r for _, r in pairs]
+            )
+            found = {(s.project_id, s.release) for s in seen}
+            return [pair in found for pair in pairs]
+
+        # Bounded batches keep the IN lists within every driver's parameter limit (SQLite
+        # and asyncpg allow about 32k) however many references a gateway sends.
+        super().__init__(load_fn=load, max_batch_size=RELEASE_SEEN_BATCH)
+
+
 class EnvironmentsByOrgLoader(DataLoader[int, dict[str, int]]):
     """Environment records (name -> id) of an organization, read once per request."""
 
@@ -339,3 +361,4 @@ class Loaders:
         self.sessions_count = SessionsCountByProjectLoader(store, options)
         self.releases_count = ReleasesCountByProjectLoader(store)
         self.environments_by_org = EnvironmentsByOrgLoader(store)
+        self.release_seen = ReleaseSeenLoader(store)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import strawberry
 
 from gql.enums import AdoptionStage, HealthStat
+from gql.scalars import Count
 from resolvers.adoption_stage import AdoptionStage as StageResult
 from resolvers.bounds import SessionTimeBounds
 from resolvers.crash_free import CrashFreeCheckpoint as CheckpointResult
@@ -57,8 +58,8 @@ class TimeBounds:
                  "`[start, date)` widened to whole hours.")
 class CrashFreeCheckpoint:
     date: datetime
-    total_sessions: int
-    total_users: int
+    total_sessions: Count
+    total_users: Count
     crash_free_sessions: float | None = strawberry.field(
         description="Percent 0..100, `(1 − crashed / total) * 100`; null when totalSessions is 0."
     )
@@ -69,25 +70,25 @@ class CrashFreeCheckpoint:
     @classmethod
     def from_result(cls, c: CheckpointResult) -> CrashFreeCheckpoint:
         return cls(
-            date=c.date, total_sessions=c.total_sessions, total_users=c.total_users,
+            date=c.date, total_sessions=Count(c.total_sessions), total_users=Count(c.total_users),
             crash_free_sessions=c.crash_free_sessions, crash_free_users=c.crash_free_users,
         )
 
 
 @strawberry.type(description="Sessions or users and their status groups.")
 class StatusCounts:
-    total: int
-    healthy: int
-    errored: int
-    crashed: int
-    abnormal: int
-    unhandled: int
+    total: Count
+    healthy: Count
+    errored: Count
+    crashed: Count
+    abnormal: Count
+    unhandled: Count
 
     @classmethod
     def from_result(cls, c: StatCounts) -> StatusCounts:
         return cls(
-            total=c.total, healthy=c.healthy, errored=c.errored, crashed=c.crashed,
-            abnormal=c.abnormal, unhandled=c.unhandled,
+            total=Count(c.total), healthy=Count(c.healthy), errored=Count(c.errored),
+            crashed=Count(c.crashed), abnormal=Count(c.abnormal), unhandled=Count(c.unhandled),
         )
 
 
@@ -97,12 +98,12 @@ class StatusCounts:
 class ReleaseStats:
     stat: HealthStat
     intervals: list[datetime] = strawberry.field(description="Bucket starts.")
-    total: list[int] = strawberry.field(description="Sessions started, or distinct users.")
-    healthy: list[int]
-    errored: list[int]
-    crashed: list[int]
-    abnormal: list[int]
-    unhandled: list[int]
+    total: list[Count] = strawberry.field(description="Sessions started, or distinct users.")
+    healthy: list[Count]
+    errored: list[Count]
+    crashed: list[Count]
+    abnormal: list[Count]
+    unhandled: list[Count]
     duration_p50: list[float | None] = strawberry.field(description="Seconds; null without data.")
     duration_p90: list[float | None] = strawberry.field(description="Seconds; null without data.")
     totals: StatusCounts
@@ -113,12 +114,12 @@ class ReleaseStats:
         return cls(
             stat=HealthStat(r.stat),
             intervals=[datetime.fromtimestamp(e.timestamp, UTC) for e in r.series],
-            total=[c.total for c in counts],
-            healthy=[c.healthy for c in counts],
-            errored=[c.errored for c in counts],
-            crashed=[c.crashed for c in counts],
-            abnormal=[c.abnormal for c in counts],
-            unhandled=[c.unhandled for c in counts],
+            total=[Count(c.total) for c in counts],
+            healthy=[Count(c.healthy) for c in counts],
+            errored=[Count(c.errored) for c in counts],
+            crashed=[Count(c.crashed) for c in counts],
+            abnormal=[Count(c.abnormal) for c in counts],
+            unhandled=[Count(c.unhandled) for c in counts],
             duration_p50=[e.duration_p50 for e in r.series],
             duration_p90=[e.duration_p90 for e in r.series],
             totals=StatusCounts.from_result(r.totals),

@@ -1,10 +1,10 @@
-"""The DateTime scalar: ISO-8601 in (offset or `Z`; naive means UTC; unix seconds accepted),
-always UTC with a `Z` out."""
+"""Custom scalars. DateTime: ISO-8601 in (offset or `Z`; naive means UTC; unix seconds
+accepted), always UTC with a `Z` out. Count: 64-bit-safe counters."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NewType
 
 import strawberry
 
@@ -34,4 +34,38 @@ DateTimeScalar = strawberry.scalar(
     description="ISO-8601 date-time; UTC (`Z`) on output.",
     serialize=serialize_datetime,
     parse_value=parse_datetime,
+)
+
+
+#: Counters (sessions, users, errors, outcomes) that may exceed GraphQL's 32-bit `Int`:
+#: large projects pass 2^31 sessions, and one legal aggregate bucket may carry 2^32 - 1.
+Count = NewType("Count", int)
+
+#: JavaScript's Number.MAX_SAFE_INTEGER: every integer up to it is exact in a double.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def serialize_count(value: int) -> int | str:
+    """A JSON number while every client reads it exactly (|value| <= 2^53 - 1); a decimal
+    string beyond, as GitHub and Shopify do, so a JavaScript client never silently rounds."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"Count cannot represent a non-integer value: {value!r}")
+    return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else str(value)
+
+
+def parse_count(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit() and len(value) <= 40:
+        return int(value)
+    raise ValueError("Count must be an integer or a decimal string of an integer")
+
+
+CountScalar = strawberry.scalar(
+    name="Count",
+    description="A counter that may exceed 2^31 (sessions, users, errors, outcomes): a JSON "
+    "number when its absolute value is at most 2^53 - 1 (Number.MAX_SAFE_INTEGER, so every "
+    "JavaScript client reads it exactly), otherwise a string of its decimal digits.",
+    serialize=serialize_count,
+    parse_value=parse_count,
 )

@@ -16,7 +16,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from gql.enums import ReleaseSort
 from gql.errors import BadUserInput, should_mask, user_errors
-from gql.scalars import DateTimeScalar
+from gql.scalars import Count, CountScalar, DateTimeScalar
 from gql.sessions import SessionsResult, resolve_sessions
 from gql.types import (
     ContextInfo,
@@ -194,7 +194,7 @@ class Query:
                     ctx.store, ids, start=start_ts, end=end_ts, environments=environments,
                     rollup=rollup, now=at, retention=retention,
                 )
-        return [ProjectSessionCount(project_id=strawberry.ID(str(p)), sessions=n) for p, n in found]
+        return [ProjectSessionCount(project_id=strawberry.ID(str(p)), sessions=Count(n)) for p, n in found]
 
 
     sessions: SessionsResult = strawberry.field(
@@ -231,7 +231,9 @@ def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> strawberry.Sc
         query=Query,
         types=[Release, Project],
         federation_version="2.5",
-        config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DateTimeScalar}),
+        config=StrawberryConfig(
+            auto_camel_case=True, scalar_map={datetime: DateTimeScalar, Count: CountScalar}
+        ),
         extensions=[
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),

@@ -14,8 +14,9 @@ import strawberry
 
 from gql.context import Context
 from gql.errors import BadUserInput, Forbidden
-from gql.scalars import serialize_datetime
+from gql.scalars import Count, serialize_datetime
 from resolvers.sessions.errors import SessionsQueryError, SessionsQueryForbidden
+from resolvers.sessions.fields import FIELDS, FieldKind
 from resolvers.sessions.service import sessions_query
 from resolvers.timetext import parse_instant
 
@@ -59,16 +60,27 @@ class SessionGroupBy:
     session_status: str | None
 
 
+#: Fields whose values are whole numbers (sessions and users), exact as `Count`.
+_COUNTED = frozenset({FieldKind.SESSIONS, FieldKind.USERS})
+
+_COUNT_DESCRIPTION = (
+    "The exact count for `sum(session)` and `count_unique(user)` (as `value`, which is a "
+    "Float and so exact only up to 2^53); null for rates and durations."
+)
+
+
 @strawberry.type(description="One field's total over the whole range.")
 class SessionFieldTotal:
     field: str
     value: float | None
+    count: Count | None = strawberry.field(description=_COUNT_DESCRIPTION)
 
 
 @strawberry.type(description="One field's values per interval, aligned with `SessionsResult.intervals`.")
 class SessionFieldSeries:
     field: str
     values: list[float | None]
+    counts: list[Count | None] | None = strawberry.field(description=_COUNT_DESCRIPTION)
 
 
 @strawberry.type
@@ -137,6 +149,28 @@ def _number(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _counted(field: str) -> bool:
+    return FIELDS.get(field) in _COUNTED
+
+
+def _count(value: Any) -> Count | None:
+    return Count(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _total(field: str, value: Any) -> SessionFieldTotal:
+    return SessionFieldTotal(
+        field=field, value=_number(value), count=_count(value) if _counted(field) else None
+    )
+
+
+def _series(field: str, values: list[Any]) -> SessionFieldSeries:
+    return SessionFieldSeries(
+        field=field,
+        values=[_number(v) for v in values],
+        counts=[_count(v) for v in values] if _counted(field) else None,
+    )
+
+
 def _group(raw: dict[str, Any], fields: list[str]) -> SessionGroup:
     by = raw["by"]
     project = by.get("project")
@@ -149,12 +183,8 @@ def _group(raw: dict[str, Any], fields: list[str]) -> SessionGroup:
             environment=by.get("environment"),
             session_status=by.get("session.status"),
         ),
-        totals=None if totals is None else [
-            SessionFieldTotal(field=f, value=_number(totals[f])) for f in fields if f in totals
-        ],
-        series=None if series is None else [
-            SessionFieldSeries(field=f, values=[_number(v) for v in series[f]]) for f in fields if f in series
-        ],
+        totals=None if totals is None else [_total(f, totals[f]) for f in fields if f in totals],
+        series=None if series is None else [_series(f, series[f]) for f in fields if f in series],
     )
 
 

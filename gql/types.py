@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -35,6 +36,7 @@ from gql.results import (
     TimeBounds,
     TimeRangeInput,
 )
+from gql.scalars import Count
 from resolvers import health
 from resolvers.errors import InvalidQuery
 from resolvers.rollup import checked_rollup, parse_rollup
@@ -50,6 +52,14 @@ def parse_id(value: strawberry.ID | str, what: str = "project") -> int:
     return int(text)
 
 
+def _key(representation: dict[str, Any], name: str, type_name: str) -> str:
+    """One key field of an entity representation, as a string (ids may arrive as numbers)."""
+    value = representation.get(name)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise BadUserInput(f"A {type_name} representation needs `{name}` (a string)")
+    return str(value)
+
+
 def reference_time(info: ContextInfo, now: datetime | None, inherited: float | None = None) -> float:
     """The request's one clock, unless the field passes its own `now` or its parent was
     asked with one (a release listed by `releases(now: …)` answers at that `now`)."""
@@ -62,6 +72,10 @@ def as_datetime(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+def _count(value: int | None) -> Count | None:
+    return None if value is None else Count(value)
+
+
 def env_tuple(environments: list[str] | None) -> tuple[str, ...] | None:
     return None if environments is None else tuple(environments)
 
@@ -69,7 +83,7 @@ def env_tuple(environments: list[str] | None) -> tuple[str, ...] | None:
 @strawberry.type(description="Values over time, columnar: `values[i]` belongs to `intervals[i]`.")
 class TimeSeries:
     intervals: list[datetime]
-    values: list[float | None]
+    values: list[Count | None]
 
 
 @strawberry.type(description="24-hour adoption of a release within its project.")
@@ -80,37 +94,37 @@ class Adoption:
     sessions_adoption: float | None = strawberry.field(
         description="Percent (0..100) of the project's sessions in the last 24 h."
     )
-    users_24h: int
-    sessions_24h: int
-    project_users_24h: int
-    project_sessions_24h: int
+    users_24h: Count
+    sessions_24h: Count
+    project_users_24h: Count
+    project_sessions_24h: Count
 
     @classmethod
     def from_result(cls, a: health.ReleaseAdoption) -> Adoption:
         return cls(
             adoption=a.adoption,
             sessions_adoption=a.sessions_adoption,
-            users_24h=a.users_24h,
-            sessions_24h=a.sessions_24h,
-            project_users_24h=a.project_users_24h,
-            project_sessions_24h=a.project_sessions_24h,
+            users_24h=Count(a.users_24h),
+            sessions_24h=Count(a.sessions_24h),
+            project_users_24h=Count(a.project_users_24h),
+            project_sessions_24h=Count(a.project_sessions_24h),
         )
 
 
 @strawberry.type(description="The release overview: totals over the summary period.")
 class SessionStats:
-    total_sessions: int | None = strawberry.field(description="Started sessions; null when 0.")
-    total_users: int | None = strawberry.field(description="Distinct users; null without users.")
+    total_sessions: Count | None = strawberry.field(description="Started sessions; null when 0.")
+    total_users: Count | None = strawberry.field(description="Distinct users; null without users.")
     crash_free_sessions: float | None = strawberry.field(description="Percent, 0..100.")
     crash_free_users: float | None = strawberry.field(description="Percent, 0..100.")
     unhandled_session_rate: float | None = strawberry.field(
         description="Percent of sessions that crashed or ended unhandled."
     )
     unhandled_user_rate: float | None
-    sessions_crashed: int
-    sessions_errored: int
-    sessions_abnormal: int
-    sessions_unhandled: int
+    sessions_crashed: Count
+    sessions_errored: Count
+    sessions_abnormal: Count
+    sessions_unhandled: Count
     duration_p50: float | None = strawberry.field(description="Seconds.")
     duration_p90: float | None = strawberry.field(description="Seconds.")
     has_health_data: bool
@@ -132,19 +146,19 @@ class SessionStats:
         if o.stats is not None:
             series = TimeSeries(
                 intervals=[as_datetime(t) for t, _ in o.stats],
-                values=[float(v) for _, v in o.stats],
+                values=[Count(v) for _, v in o.stats],
             )
         return cls(
-            total_sessions=o.total_sessions,
-            total_users=o.total_users,
+            total_sessions=_count(o.total_sessions),
+            total_users=_count(o.total_users),
             crash_free_sessions=o.crash_free_sessions,
             crash_free_users=o.crash_free_users,
             unhandled_session_rate=o.unhandled_session_rate,
             unhandled_user_rate=o.unhandled_user_rate,
-            sessions_crashed=o.sessions_crashed,
-            sessions_errored=o.sessions_errored,
-            sessions_abnormal=o.sessions_abnormal,
-            sessions_unhandled=o.sessions_unhandled,
+            sessions_crashed=Count(o.sessions_crashed),
+            sessions_errored=Count(o.sessions_errored),
+            sessions_abnormal=Count(o.sessions_abnormal),
+            sessions_unhandled=Count(o.sessions_unhandled),
             duration_p50=o.duration_p50,
             duration_p90=o.duration_p90,
             has_health_data=o.has_health_data,
@@ -161,8 +175,16 @@ class Release:
     inherited_now: strawberry.Private[float | None] = None
 
     @classmethod
-    def resolve_reference(cls, info: ContextInfo, project_id: strawberry.ID, version: str) -> Release:
-        return cls(project_id=project_id, version=version)
+    async def resolve_reference(cls, info: ContextInfo, **representation: Any) -> Release | None:
+        """A gateway's `_entities` representation, keyed by GraphQL names (`projectId`).
+        Another organization's release, like one never seen in session data, is null."""
+        project_id = parse_id(_key(representation, "projectId", "Release"))
+        version = _key(representation, "version", "Release")
+        if await info.context.loaders.project_by_id.load(project_id) is None:
+            return None
+        if not await info.context.loaders.release_seen.load((project_id, version)):
+            return None
+        return cls(project_id=strawberry.ID(str(project_id)), version=version)
 
     @property
     def pair(self) -> tuple[int, str]:
@@ -382,8 +404,11 @@ class Project:
         return cls(id=strawberry.ID(str(p.id)), slug=p.slug, org_slug=p.org_slug)
 
     @classmethod
-    async def resolve_reference(cls, info: ContextInfo, id: strawberry.ID) -> Project | None:
-        found = await info.context.loaders.project_by_id.load(parse_id(id))
+    async def resolve_reference(cls, info: ContextInfo, **representation: Any) -> Project | None:
+        """A gateway's `_entities` representation; another organization's project is null."""
+        found = await info.context.loaders.project_by_id.load(
+            parse_id(_key(representation, "id", "Project"))
+        )
         return cls.from_info(found) if found else None
 
     @strawberry.field
@@ -424,14 +449,14 @@ class Project:
         )
         if hourly:
             return [
-                IngestOutcome(hour=as_datetime(h), item_type=t, kind=k, reason=r, count=n)
+                IngestOutcome(hour=as_datetime(h), item_type=t, kind=k, reason=r, count=Count(n))
                 for _, h, t, k, r, n in rows
             ]
         totals: dict[tuple[str, str, str], int] = {}
         for _, _, t, k, r, n in rows:
             totals[(t, k, r)] = totals.get((t, k, r), 0) + n
         return [
-            IngestOutcome(hour=None, item_type=t, kind=k, reason=r, count=n)
+            IngestOutcome(hour=None, item_type=t, kind=k, reason=r, count=Count(n))
             for (t, k, r), n in sorted(totals.items())
         ]
 
@@ -462,7 +487,7 @@ class Project:
         self, info: ContextInfo, start: datetime, end: datetime,
         environment: str | None = None, environment_id: strawberry.ID | None = None,
         rollup: int = 3600, now: datetime | None = None,
-    ) -> int:
+    ) -> Count:
         if environment is not None and environment_id is not None:
             raise BadUserInput("Pass either environment or environmentId, not both")
         if environment_id is not None:
@@ -472,7 +497,7 @@ class Project:
             if not names:
                 with user_errors():
                     checked_rollup(rollup)
-                return 0
+                return Count(0)
             environment = names[0]
         key = SessionsCountKey(
             parse_id(self.id), start.timestamp(), end.timestamp(), environment, rollup,
@@ -480,7 +505,7 @@ class Project:
         )
         with user_errors():
             found = await info.context.loaders.sessions_count.load(key)
-        return found or 0
+        return Count(found or 0)
 
     @strawberry.field(description="How many releases have a positive `scope` quantity over "
                       "the period (get_project_releases_count).")
@@ -505,7 +530,7 @@ class IngestOutcome:
     item_type: str = strawberry.field(description="`session` or `sessions`.")
     kind: str = strawberry.field(description="`accepted`, `dropped` or `normalized`.")
     reason: str = strawberry.field(description="Drop or normalization reason; empty for accepted.")
-    count: int
+    count: Count
 
 
 @strawberry.type
@@ -543,7 +568,7 @@ class HealthDataResult:
 @strawberry.type(description="Started sessions of a project (get_num_sessions_per_project).")
 class ProjectSessionCount:
     project_id: strawberry.ID
-    sessions: int
+    sessions: Count
 
 
 @strawberry.type(description="The earliest hour with session data of a release in the last "

@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.clock import Clock, SystemClock
+from server.cors import CorsMiddleware, CorsPolicy
 from server.envelope_endpoint import envelope_endpoint, envelope_preflight
 from server.graphql_endpoint import GraphQLEndpoint
 from server.import_endpoint import import_endpoint
@@ -84,6 +85,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Mount("/static", StaticFiles(packages=[("server", "static")]), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(
+        CorsMiddleware, policy=CorsPolicy.of(settings.cors_allowed_origins, settings.cors_max_age)
+    )
     app.add_middleware(RequestMetricsMiddleware, services=holder)
     app.add_middleware(SlashFoldingMiddleware)
     return app

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: Hourly and daily buckets answer the 90-day stats periods, widened to whole days.
 MIN_COARSE_RETENTION_DAYS = 91
+
+#: A browser origin as the `Origin` header carries it: scheme, host, optional port.
+_ORIGIN = re.compile(r"https?://[a-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -58,6 +65,37 @@ class Settings(BaseSettings):
 
     #: Bearer token required by GET /metrics; None leaves it open.
     metrics_token: str | None = None
+
+    # CORS of the query APIs (/graphql, /api/0/...; the envelope endpoint has its own).
+    #: Browser origins allowed to call them (`https://app.example.com`), `*` for any; none
+    #: by default. From the environment: comma-separated, or a JSON list.
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: How long browsers may cache a preflight answer, in seconds.
+    cors_max_age: int = Field(default=600, ge=0, le=86400)
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        checked = []
+        for origin in origins:
+            lowered = origin.strip().lower()
+            if lowered != "*" and not _ORIGIN.fullmatch(lowered):
+                raise ValueError(
+                    f"{origin!r} is not an origin: use scheme://host[:port] "
+                    "(no path, no trailing slash) or *"
+                )
+            checked.append(lowered)
+        return checked
 
     @model_validator(mode="after")
     def _check_retention(self) -> Settings:
