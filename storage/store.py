@@ -402,14 +402,14 @@ class SessionStore:
         if not project_ids:
             return []
         t = RELEASE_ENV
-        stmt = select(t.c.project_id, t.c.release, t.c.environment).where(
+        stmt = select(t.c.project_id, t.c.release, t.c.environment, t.c.first_seen).where(
             t.c.project_id.in_(sorted(set(project_ids)))
         )
         if releases is not None:
             stmt = stmt.where(t.c.release.in_(sorted(set(releases))))
         async with self.engine.connect() as conn:
             rows = await conn.execute(stmt)
-            return [SeriesInfo(p, r, e) for p, r, e in rows]
+            return [SeriesInfo(p, r, e, int(f)) for p, r, e, f in rows]
 
     async def releases_seen_in_org(self, org_id: int, releases: Sequence[str]) -> set[str]:
         """The subset of `releases` that appeared in any session data of the org."""
