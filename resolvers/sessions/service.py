@@ -35,6 +35,7 @@ async def sessions_query(
 
     `now` is the server clock; what depends on time (release stages, the latest release)
     is evaluated at the request's `now` parameter when it gives one, like every number."""
+    options = options.at(now)  # retention is judged against the later of `now` and the clock
     query_text = " ".join(v for k, v in params if k == "query")
     environments = set((await store.environments(org_id)).keys())
     requested_environments = {v for k, v in params if k == "environment"}
