@@ -24,6 +24,8 @@ class Context:
     response: Any = None
 
     def __post_init__(self) -> None:
+        # Retention is judged against the later of a field's `now` and this clock.
+        self.options = self.options.at(self.now)
         self.loaders = Loaders(self.store, self.accounts, self.options, self.token.org_id)
 
     @property

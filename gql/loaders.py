@@ -194,7 +194,7 @@ class ProjectByIdLoader(DataLoader[int, ProjectInfo | None]):
 
 
 class ReleaseHealthByReleaseLoader(DataLoader[HealthKey, health.ReleaseOverview | None]):
-    def __init__(self, store: SessionStore, org_id: int) -> None:
+    def __init__(self, store: SessionStore, options: QueryOptions, org_id: int) -> None:
         async def fetch(
             pairs: list[ProjectRelease], k: HealthKey
         ) -> dict[ProjectRelease, health.ReleaseOverview]:
@@ -202,18 +202,20 @@ class ReleaseHealthByReleaseLoader(DataLoader[HealthKey, health.ReleaseOverview 
                 store, org_id, pairs, now=k.now, environments=k.environments,
                 summary_period=k.summary_period, health_stats_period=k.health_stats_period,
                 stat=k.stat, with_adoption=False,  # SessionStats.adoption uses its own loader
+                retention=options.retention,
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))
 
 
 class ReleaseAdoptionByReleaseLoader(DataLoader[AdoptionKey, health.ReleaseAdoption | None]):
-    def __init__(self, store: SessionStore, org_id: int) -> None:
+    def __init__(self, store: SessionStore, options: QueryOptions, org_id: int) -> None:
         async def fetch(
             pairs: list[ProjectRelease], k: AdoptionKey
         ) -> dict[ProjectRelease, health.ReleaseAdoption]:
             return await health.release_adoption(
-                store, org_id, pairs, now=k.now, environments=k.environments
+                store, org_id, pairs, now=k.now, environments=k.environments,
+                retention=options.retention,
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))
@@ -244,13 +246,13 @@ class SessionTimeBoundsByReleaseLoader(DataLoader[TimeBoundsKey, bounds.SessionT
 class CrashFreeBreakdownByReleaseLoader(
     DataLoader[BreakdownKey, list[crash_free.CrashFreeCheckpoint] | None]
 ):
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: SessionStore, options: QueryOptions) -> None:
         async def fetch(
             pairs: list[ProjectRelease], k: BreakdownKey
         ) -> dict[ProjectRelease, list[crash_free.CrashFreeCheckpoint]]:
             return await crash_free.crash_free_breakdown(
                 store, pairs, start=to_datetime(k.start), now=to_datetime(k.now),
-                environments=k.environments,
+                environments=k.environments, retention=options.retention,
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))
@@ -298,11 +300,11 @@ class SessionsCountByProjectLoader(DataLoader[SessionsCountKey, int | None]):
 
 
 class ReleasesCountByProjectLoader(DataLoader[ReleasesCountKey, int | None]):
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: SessionStore, options: QueryOptions) -> None:
         async def fetch(project_ids: list[int], k: ReleasesCountKey) -> dict[int, int]:
             return await health.releases_count_per_project(
                 store, project_ids, now=k.now, scope=k.scope, stats_period_name=k.period,
-                environments=k.environments,
+                environments=k.environments, retention=options.retention,
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))
@@ -351,14 +353,14 @@ class Loaders:
         org_id: int,
     ) -> None:
         self.project_by_id = ProjectByIdLoader(accounts, org_id)
-        self.release_health = ReleaseHealthByReleaseLoader(store, org_id)
-        self.release_adoption = ReleaseAdoptionByReleaseLoader(store, org_id)
+        self.release_health = ReleaseHealthByReleaseLoader(store, options, org_id)
+        self.release_adoption = ReleaseAdoptionByReleaseLoader(store, options, org_id)
         self.adoption_stage = AdoptionStageByReleaseLoader(store, options)
         self.session_time_bounds = SessionTimeBoundsByReleaseLoader(store)
-        self.crash_free_breakdown = CrashFreeBreakdownByReleaseLoader(store)
+        self.crash_free_breakdown = CrashFreeBreakdownByReleaseLoader(store, options)
         self.release_stats = ReleaseStatsByReleaseLoader(store, options)
         self.crash_free_rates = CrashFreeRatesByProjectLoader(store, options, org_id)
         self.sessions_count = SessionsCountByProjectLoader(store, options)
-        self.releases_count = ReleasesCountByProjectLoader(store)
+        self.releases_count = ReleasesCountByProjectLoader(store, options)
         self.environments_by_org = EnvironmentsByOrgLoader(store)
         self.release_seen = ReleaseSeenLoader(store)

@@ -88,12 +88,18 @@ class Query:
         store = info.context.store
         found_projects: set[int] = set()
         found_pairs: set[tuple[int, str]] = set()
-        if project_ids:
-            ids = await _readable_projects(info, project_ids)
-            found_projects = await health.projects_with_health_data(store, ids, now=at)
-        if releases:
-            pairs = await _readable_pairs(info, releases)
-            found_pairs = await health.releases_with_health_data(store, pairs, now=at)
+        retention = info.context.options.retention
+        with user_errors():
+            if project_ids:
+                ids = await _readable_projects(info, project_ids)
+                found_projects = await health.projects_with_health_data(
+                    store, ids, now=at, retention=retention
+                )
+            if releases:
+                pairs = await _readable_pairs(info, releases)
+                found_pairs = await health.releases_with_health_data(
+                    store, pairs, now=at, retention=retention
+                )
         return HealthDataResult(
             project_ids=[strawberry.ID(str(p)) for p in sorted(found_projects)],
             releases=[
@@ -134,7 +140,10 @@ class Query:
     ) -> list[OldestHealthData]:
         pairs = await _readable_pairs(info, releases)
         at = reference_time(info, now)
-        found = await bounds.oldest_health_data(info.context.store, pairs, now=at)
+        with user_errors():
+            found = await bounds.oldest_health_data(
+                info.context.store, pairs, now=at, retention=info.context.options.retention
+            )
         return [
             OldestHealthData(
                 release=Release(project_id=strawberry.ID(str(p)), version=r, inherited_now=at),
@@ -153,7 +162,10 @@ class Query:
     ) -> list[Release]:
         ids = await _readable_projects(info, project_ids)
         at = reference_time(info, now)
-        found = await health.changed_release_adoptions(info.context.store, ids, now=at)
+        with user_errors():
+            found = await health.changed_release_adoptions(
+                info.context.store, ids, now=at, retention=info.context.options.retention
+            )
         return [
             Release(project_id=strawberry.ID(str(p)), version=r, inherited_now=at)
             for p, r in found

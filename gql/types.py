@@ -137,7 +137,8 @@ class SessionStats:
                       "null when the release never appeared in session data.")
     async def adoption(self, info: ContextInfo) -> Adoption | None:
         # The same loader as `Release.adoption`: asked for both, it is computed once.
-        found = await info.context.loaders.release_adoption.load(self.adoption_key)
+        with user_errors():
+            found = await info.context.loaders.release_adoption.load(self.adoption_key)
         return Adoption.from_result(found) if found else None
 
     @classmethod
@@ -235,7 +236,8 @@ class Release:
         if await info.context.loaders.project_by_id.load(self.pair[0]) is None:
             return None
         key = AdoptionKey(self.pair, env_tuple(environments), reference_time(info, now, self.inherited_now))
-        found = await info.context.loaders.release_adoption.load(key)
+        with user_errors():
+            found = await info.context.loaders.release_adoption.load(key)
         return Adoption.from_result(found) if found else None
 
 
@@ -370,6 +372,7 @@ async def releases_page(
         pairs, total = await health.releases_by_stability(
             info.context.store, project_ids, now=at, scope=sort.value,
             stats_period_name=period, environments=environments, offset=offset, limit=first,
+            retention=info.context.options.retention,
         )
     except InvalidQuery as exc:
         raise BadUserInput(exc.message) from None

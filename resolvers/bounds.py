@@ -6,12 +6,13 @@ per batch (`SessionStore.bucket_bounds`), so the answers are hour-floored by con
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
 from resolvers.filters import environment_filter, pair_key, pairs_filter
+from resolvers.granularity import check_retained
 from resolvers.timetext import format_iso
 from resolvers.timewindow import widen
 from storage.store import SessionStore
@@ -97,17 +98,20 @@ async def session_time_bounds(
 
 
 async def oldest_health_data(
-    store: SessionStore, pairs: Sequence[ProjectRelease], *, now: float
+    store: SessionStore, pairs: Sequence[ProjectRelease], *, now: float,
+    retention: Mapping[int, int] | None = None,
 ) -> dict[ProjectRelease, int]:
     """`get_oldest_health_data_for_releases` (section 5.8): per pair, the earliest hourly
     bucket start (unix seconds) with counter data in the last 90 days (hourly, widened).
 
     As upstream (and 5.1) the filter is *project IN … AND release IN …*, so unasked cross
-    combinations with data are returned too; pairs without data are absent.
+    combinations with data are returned too; pairs without data are absent. With
+    `retention`, a window whose hourly buckets are deleted raises `RetentionExceeded`.
     """
     if not pairs:
         return {}
     start, end = widen(now - 90 * DAY, now, HOUR)
+    check_retained(HOUR, start, now=now, retention=retention)
     bounds = await store.bucket_bounds(
         AggregateQuery(
             project_ids=tuple(sorted({p for p, _ in pairs})), start=start, end=end,

@@ -12,7 +12,7 @@ from datetime import datetime
 from resolvers import formulas
 from resolvers.breakdown import crash_free_breakdown_checkpoints
 from resolvers.filters import pair_key, pairs_filter
-from resolvers.granularity import retained_granularity, stored_granularity
+from resolvers.granularity import choose_granularity, retained_granularity, stored_granularity
 from resolvers.orgs import check_organization
 from resolvers.rollup import checked_rollup
 from resolvers.timewindow import widen
@@ -40,13 +40,15 @@ async def crash_free_breakdown(
     start: datetime,
     now: datetime,
     environments: Sequence[str] | None = None,
+    retention: Mapping[int, int] | None = None,
 ) -> dict[ProjectRelease, list[CrashFreeCheckpoint]]:
     """`get_crash_free_breakdown` for each pair (section 5.6).
 
     Checkpoints `start + {1, 2, 7, 14, 30} d` up to `now`, then possibly `now` itself
     (`resolvers.breakdown`). Each entry counts `[start, date)` widened to whole hours; one
     store call per checkpoint (at most five), whatever the number of pairs. Every pair gets
-    the same dates, with zeros and nulls where it has no data.
+    the same dates, with zeros and nulls where it has no data. With `retention`, a `start`
+    whose buckets are deleted raises `RetentionExceeded`.
     """
     checkpoints = crash_free_breakdown_checkpoints(start, now)
     result: dict[ProjectRelease, list[CrashFreeCheckpoint]] = {pair: [] for pair in pairs}
@@ -59,7 +61,10 @@ async def crash_free_breakdown(
         totals = await store.aggregate(
             AggregateQuery(
                 project_ids=project_ids, start=lo, end=hi,
-                granularity=stored_granularity(lo, hi, finest=HOUR),
+                granularity=(
+                    stored_granularity(lo, hi, finest=HOUR) if retention is None
+                    else choose_granularity(lo, hi, now=now.timestamp(), retention=retention)
+                ),
                 quantities=frozenset({Quantity.COUNTERS, Quantity.USERS}),
                 group_by=("project_id", "release"), filter=flt,
             )

@@ -10,9 +10,10 @@ is older than `now - retention` of that granularity (`QueryOptions.retention`, s
    interval that no stored granularity divides (90 s) reads minute buckets, each attributed
    to the query bucket containing its start.
 2. A granularity *covers* a range when its retention is 0 or the aligned start is not older
-   than `now - retention`. Callers pass the later of the request's reference time and the
-   server clock as `now`: the cleanup deletes by the server clock, so a `now` in the past
-   must not make deleted buckets look retained.
+   than `reference - retention`, where the reference is the later of the question's `now`
+   and the server clock carried by the retention (`QueryOptions.at(clock).retention`): the
+   cleanup deletes by the server clock, so a `now` in the past must not make deleted
+   buckets look retained (`retention_reference`).
 3. The coarsest exact granularity that covers the range is read (fewest rows).
 4. A question exact only at minute (a sub-hour interval or a range not on whole hours)
    that starts before the minute retention reads hourly buckets instead, each attributed to
@@ -29,7 +30,11 @@ is older than `now - retention` of that granularity (`QueryOptions.retention`, s
      days.` (older than the daily retention).
 
 Backend functions whose windows are fixed relative to `now` (at most 90 days, widened)
-never hit rule 5: the settings keep hourly and daily buckets for at least 91 days.
+never hit rule 5 at the server clock (the settings keep hourly and daily buckets for at
+least 91 days), but do for a `now` far enough in the past: they ask `choose_granularity`
+(or `check_retained` when their granularity is fixed) like every other read. History
+scans that read "everything stored up to `now`" (session time bounds) are not windows and
+are not checked.
 """
 
 from __future__ import annotations
@@ -57,10 +62,28 @@ def stored_granularity(
     return max(finest, min(GRANULARITIES))
 
 
+def retention_reference(now: float, retention: Mapping[int, int]) -> float:
+    """The instant retention is judged at: the later of the question's `now` and the server
+    clock the retention carries (`resolvers.options.Retention`), because the cleanup
+    deletes by that clock. The one place this rule lives: every bucket read asks `covers`."""
+    clock = getattr(retention, "clock", None)
+    return now if clock is None else max(now, clock)
+
+
 def covers(granularity: int, start: int, *, now: float, retention: Mapping[int, int]) -> bool:
     """Whether the buckets of `granularity` starting at or after `start` are all retained."""
     keep = retention.get(granularity, 0)
-    return keep <= 0 or start >= now - keep
+    return keep <= 0 or start >= retention_reference(now, retention) - keep
+
+
+def check_retained(granularity: int, start: int, *, now: float, retention: Mapping[int, int] | None) -> None:
+    """Raise `RetentionExceeded` when a read of `granularity` buckets from `start` (for
+    questions whose granularity is fixed) needs buckets the cleanup has deleted."""
+    if retention is None or covers(granularity, start, now=now, retention=retention):
+        return
+    if granularity == DAY or not covers(DAY, start, now=now, retention=retention):
+        raise RetentionExceeded(_beyond_daily(retention))
+    raise RetentionExceeded(_beyond_hourly(retention))
 
 
 def choose_granularity(
@@ -86,16 +109,9 @@ def choose_granularity(
     if exact == [MINUTE] and covers(HOUR, start, now=now, retention=retention):
         return HOUR
     if not covers(DAY, start, now=now, retention=retention):
-        days = _days(retention[DAY])
-        raise RetentionExceeded(
-            f"Session data is kept for {days} days; choose a range that starts within the "
-            f"last {days} days."
-        )
+        raise RetentionExceeded(_beyond_daily(retention))
     if not covers(HOUR, start, now=now, retention=retention):
-        raise RetentionExceeded(
-            f"Hourly data is kept for {_days(retention[HOUR])} days; use an interval of 1d "
-            "for ranges older than that."
-        )
+        raise RetentionExceeded(_beyond_hourly(retention))
     raise RetentionExceeded(  # unreachable while hourly buckets cover what minutes do not
         f"Minute-resolution data is kept for {_days(retention[MINUTE])} days; use an "
         "interval of 1h or more for ranges older than that."
@@ -115,6 +131,21 @@ def retained_granularity(
     if retention is None:
         return stored_granularity(start, end, interval)
     return choose_granularity(start, end, interval, now=now, retention=retention)
+
+
+def _beyond_daily(retention: Mapping[int, int]) -> str:
+    days = _days(retention[DAY])
+    return (
+        f"Session data is kept for {days} days; choose a range that starts within the "
+        f"last {days} days."
+    )
+
+
+def _beyond_hourly(retention: Mapping[int, int]) -> str:
+    return (
+        f"Hourly data is kept for {_days(retention[HOUR])} days; use an interval of 1d "
+        "for ranges older than that."
+    )
 
 
 def _days(seconds: int) -> str:

@@ -15,7 +15,7 @@ from resolvers.errors import InvalidQuery
 from resolvers.filters import environment_filter as _environment_filter
 from resolvers.filters import pair_key as _pair_key
 from resolvers.filters import pairs_filter as _pairs_filter
-from resolvers.granularity import choose_granularity, stored_granularity
+from resolvers.granularity import check_retained, choose_granularity, retained_granularity
 from resolvers.timewindow import (
     InvalidStatsPeriod,
     StatsPeriod,
@@ -89,12 +89,14 @@ def stats_period(period: str) -> StatsPeriod:
 
 async def projects_with_health_data(
     store: SessionStore, project_ids: Sequence[int], *, now: float,
-    environments: Sequence[str] | None = None,
+    environments: Sequence[str] | None = None, retention: Mapping[int, int] | None = None,
 ) -> set[int]:
-    """Projects with any counter data in the last 90 days (daily, widened)."""
+    """Projects with any counter data in the last 90 days (daily, widened). With
+    `retention`, a `now` whose window is already deleted raises `RetentionExceeded`."""
     if not project_ids:
         return set()
     start, end = widen(now - 90 * DAY, now, DAY)
+    check_retained(DAY, start, now=now, retention=retention)
     result = await store.aggregate(
         AggregateQuery(
             project_ids=tuple(project_ids), start=start, end=end, granularity=DAY,
@@ -108,13 +110,14 @@ async def projects_with_health_data(
 
 async def releases_with_health_data(
     store: SessionStore, pairs: Sequence[ProjectRelease], *, now: float,
-    environments: Sequence[str] | None = None,
+    environments: Sequence[str] | None = None, retention: Mapping[int, int] | None = None,
 ) -> set[ProjectRelease]:
     """Pairs with any counter data in the last 90 days (daily, widened). As upstream, the
     filter is *project IN … AND release IN …*, so unasked cross combinations may appear."""
     if not pairs:
         return set()
     start, end = widen(now - 90 * DAY, now, DAY)
+    check_retained(DAY, start, now=now, retention=retention)
     result = await store.aggregate(
         AggregateQuery(
             project_ids=tuple(sorted({p for p, _ in pairs})), start=start, end=end,
@@ -162,13 +165,14 @@ async def releases_have_health_data(
 
 async def release_adoption(
     store: SessionStore, org_id: int, pairs: Sequence[ProjectRelease], *, now: float,
-    environments: Sequence[str] | None = None,
+    environments: Sequence[str] | None = None, retention: Mapping[int, int] | None = None,
 ) -> dict[ProjectRelease, ReleaseAdoption]:
     """24-hour adoption per pair; pairs whose release never appeared in the org's session
-    data are omitted."""
+    data are omitted. With `retention`, deleted hourly buckets raise `RetentionExceeded`."""
     if not pairs:
         return {}
     start, end = widen(now - DAY, now, HOUR)
+    check_retained(HOUR, start, now=now, retention=retention)
     project_ids = tuple(sorted({p for p, _ in pairs}))
     releases = sorted({r for _, r in pairs})
     wanted = frozenset({Quantity.COUNTERS, Quantity.USERS})
@@ -222,11 +226,13 @@ async def release_overview(
     health_stats_period: str | None = None,
     stat: str = "sessions",
     with_adoption: bool = True,
+    retention: Mapping[int, int] | None = None,
 ) -> dict[ProjectRelease, ReleaseOverview]:
     """The release overview of section 5.4. This project applies `environments` to every
     number and uses the same `now` everywhere. `with_adoption=False` leaves `adoption`
     out (None) for callers that get it from `release_adoption` themselves (the GraphQL
-    loaders share one adoption computation between `health` and `adoption`)."""
+    loaders share one adoption computation between `health` and `adoption`). With
+    `retention`, windows whose buckets are deleted raise `RetentionExceeded`."""
     summary = stats_period(summary_period)
     if health_stats_period is not None:
         stats_period(health_stats_period)
@@ -241,17 +247,20 @@ async def release_overview(
     totals = await store.aggregate(
         AggregateQuery(
             project_ids=project_ids, start=start, end=end,
-            granularity=stored_granularity(start, end), quantities=ALL_QUANTITIES,
-            group_by=("project_id", "release"), filter=flt,
+            granularity=retained_granularity(start, end, now=now, retention=retention),
+            quantities=ALL_QUANTITIES, group_by=("project_id", "release"), filter=flt,
         )
     )
     series: dict[ProjectRelease, list[tuple[int, int]]] = {}
     if health_stats_period is not None:
         series = await _overview_series(
-            store, project_ids, flt, pairs, now=now, period=summary, stat=stat
+            store, project_ids, flt, pairs, now=now, period=summary, stat=stat,
+            retention=retention,
         )
     adoption = (
-        await release_adoption(store, org_id, pairs, now=now, environments=environments)
+        await release_adoption(
+            store, org_id, pairs, now=now, environments=environments, retention=retention
+        )
         if with_adoption else {}
     )
     missing = [
@@ -261,7 +270,7 @@ async def release_overview(
     recheck: set[ProjectRelease] = set()
     if missing and summary_period != "90d":
         recheck = await releases_with_health_data(
-            store, missing, now=now, environments=environments
+            store, missing, now=now, environments=environments, retention=retention
         )
 
     result: dict[ProjectRelease, ReleaseOverview] = {}
@@ -310,6 +319,7 @@ async def _overview_series(
     now: float,
     period: StatsPeriod,
     stat: str,
+    retention: Mapping[int, int] | None = None,
 ) -> dict[ProjectRelease, list[tuple[int, int]]]:
     """Health stats: the bucket size and window come from the *summary* period (an
     upstream quirk kept on purpose); pairs without data get `buckets` zero entries."""
@@ -319,7 +329,7 @@ async def _overview_series(
     result = await store.aggregate(
         AggregateQuery(
             project_ids=project_ids, start=start, end=end,
-            granularity=stored_granularity(start, end, size),
+            granularity=retained_granularity(start, end, size, now=now, retention=retention),
             quantities=frozenset({quantity}), group_by=("project_id", "release"),
             filter=flt, interval=size,
         )
@@ -347,7 +357,8 @@ def _stat_value(agg: Aggregate | None, stat: str) -> int:
 
 
 async def changed_release_adoptions(
-    store: SessionStore, project_ids: Sequence[int], *, now: float
+    store: SessionStore, project_ids: Sequence[int], *, now: float,
+    retention: Mapping[int, int] | None = None,
 ) -> list[ProjectRelease]:
     """Pairs with any counter data in the last 72 hours (hourly, widened), sorted by
     project id, then release (upstream leaves the order unspecified)."""
@@ -357,8 +368,8 @@ async def changed_release_adoptions(
     result = await store.aggregate(
         AggregateQuery(
             project_ids=tuple(sorted(set(project_ids))), start=start, end=end,
-            granularity=stored_granularity(start, end), quantities=frozenset({Quantity.COUNTERS}),
-            group_by=("project_id", "release"),
+            granularity=retained_granularity(start, end, now=now, retention=retention),
+            quantities=frozenset({Quantity.COUNTERS}), group_by=("project_id", "release"),
         )
     )
     return sorted(_pair_key(g) for g, a in result.totals.items() if a.counters.has_data())
@@ -378,13 +389,15 @@ def _scope_and_period(scope: str, stats_period_name: str | None) -> tuple[str, S
 async def _release_totals(
     store: SessionStore, project_ids: Sequence[int], *, period: StatsPeriod, now: float,
     environments: Sequence[str] | None, quantities: frozenset[Quantity],
+    retention: Mapping[int, int] | None = None,
 ) -> dict[ProjectRelease, Aggregate]:
     start, end = widen(now - period.seconds, now, HOUR)
     result = await store.aggregate(
         AggregateQuery(
             project_ids=tuple(sorted(set(project_ids))), start=start, end=end,
-            granularity=stored_granularity(start, end), quantities=quantities,
-            group_by=("project_id", "release"), filter=_environment_filter(environments),
+            granularity=retained_granularity(start, end, now=now, retention=retention),
+            quantities=quantities, group_by=("project_id", "release"),
+            filter=_environment_filter(environments),
         )
     )
     return {_pair_key(g): a for g, a in result.totals.items()}
@@ -400,6 +413,7 @@ async def releases_by_stability(
     environments: Sequence[str] | None = None,
     offset: int = 0,
     limit: int | None = None,
+    retention: Mapping[int, int] | None = None,
 ) -> tuple[list[ProjectRelease], int]:
     """Pairs ordered by `scope` (section 5.10) and the number of pairs considered.
     Null rates sort last; ties break by project id, then release."""
@@ -412,7 +426,7 @@ async def releases_by_stability(
     quantity = Quantity.USERS if by_users else Quantity.COUNTERS
     totals = await _release_totals(
         store, project_ids, period=period, now=now, environments=environments,
-        quantities=frozenset({quantity}),
+        quantities=frozenset({quantity}), retention=retention,
     )
     ranked: list[tuple[tuple[int, float], ProjectRelease]] = []
     for pair, agg in totals.items():
@@ -446,11 +460,12 @@ async def releases_count(
     scope: str = "sessions",
     stats_period_name: str | None = None,
     environments: Sequence[str] | None = None,
+    retention: Mapping[int, int] | None = None,
 ) -> int:
     """Pairs whose scope quantity over the window is > 0 (section 5.9)."""
     counts = await releases_count_per_project(
         store, project_ids, now=now, scope=scope, stats_period_name=stats_period_name,
-        environments=environments,
+        environments=environments, retention=retention,
     )
     return sum(counts.values())
 
@@ -463,6 +478,7 @@ async def releases_count_per_project(
     scope: str = "sessions",
     stats_period_name: str | None = None,
     environments: Sequence[str] | None = None,
+    retention: Mapping[int, int] | None = None,
 ) -> dict[int, int]:
     """`releases_count` of each project (0 for a project without such releases), in one
     store call for the whole batch."""
@@ -474,6 +490,7 @@ async def releases_count_per_project(
     totals = await _release_totals(
         store, project_ids, period=period, now=now, environments=environments,
         quantities=frozenset({Quantity.USERS if by_users else Quantity.COUNTERS}),
+        retention=retention,
     )
     for (project_id, _), agg in totals.items():
         if scope == "users":

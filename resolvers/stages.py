@@ -18,6 +18,7 @@ from resolvers.adoption_stage import (
     has_stage_environment,
     is_valid_version,
 )
+from resolvers.granularity import check_retained
 from resolvers.options import QueryOptions
 from storage.store import SessionStore
 from storage.types import HOUR, AggregateQuery, Cond, Quantity
@@ -40,11 +41,17 @@ async def release_adoption_stages(
     buckets starting in `[t − window, t)`, evaluated at every hour boundary up to `now` and
     at `now`. Keys without a stage (null or empty environment, invalid release version)
     are absent from the result; a valid release without sessions there is `low_adoption`.
+    Raises `RetentionExceeded` when the window before `now` is deleted (judged as
+    `options.retention` says: at the later of `now` and its clock).
     """
     opts = options or QueryOptions()
     wanted = [k for k in keys if has_stage_environment(k[2]) and is_valid_version(k[1])]
     if not wanted:
         return {}
+    # The stage at `now` is decided by the window before it: gone buckets would make every
+    # release look replaced (the rest of the history only dates adoptions).
+    window_start = int((now - opts.adoption_window) // HOUR) * HOUR
+    check_retained(HOUR, window_start, now=now, retention=opts.retention)
     environments = tuple(sorted({e for _, _, e in wanted}))
     # Buckets that start before `now`: every window `[t − W, t)` with `t <= now` lies in
     # `[0, ceil(now))` on the hour grid.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 import re
 import time
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from server.sessions_endpoint import sessions_endpoint
 from server.settings import Settings
 from storage.accounts import AccountStore
 from storage.engine import create_engine
+from storage.readiness import check_writable
 from storage.schema import ensure_schema
 from storage.store import SessionStore
 from storage.writer import BatchWriter
@@ -112,20 +114,35 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """Ready when the database answers *and* takes writes (`storage.readiness`): a store
+    that only reads would fail every ingest request while looking healthy."""
     services: Services = request.app.state.services
     try:
         await services.store.ping()
     except Exception as exc:
         return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, status_code=503)
+    try:
+        await check_writable(services.store.engine)
+    except Exception as exc:
+        return JSONResponse(
+            {"status": "read-only", "detail": f"the database refuses writes ({type(exc).__name__})"},
+            status_code=503,
+        )
     return JSONResponse({"status": "ok"})
 
 
 async def metrics(request: Request) -> Response:
+    """With `RELHEALTH_METRICS_TOKEN` set, the token is required and every series is shown;
+    without one, the endpoint is open and shows no per-tenant series (`server.metrics`)."""
     services: Services = request.app.state.services
     expected = services.settings.metrics_token
-    if expected and request.headers.get("authorization") != f"Bearer {expected}":
-        return error(401, "Authentication credentials were not provided.")
-    body = await services.metrics.render(services.store, services.writer.depth + services.writer.in_flight)
+    if expected:
+        given = request.headers.get("authorization", "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, f"Bearer {expected}".encode()):
+            return error(401, "Authentication credentials were not provided.")
+    body = await services.metrics.render(
+        services.store, services.writer.depth + services.writer.in_flight, per_tenant=bool(expected)
+    )
     return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
 
 

@@ -2,7 +2,8 @@
 
 Body: the JSON-lines format of `relhealth import`. Needs a token of the organization with
 `org:write` or `org:admin`. `?import_id=` names the import (default: the SHA-256 of the
-body), which makes re-sending the same body a no-op.
+body), which makes re-sending the same body a no-op. Import ids belong to the organization:
+the same id in another organization is another import.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from server.importer import content_import_id, run_import
 from server.responses import JSONResponse, error
 from server.services import Services
 
+#: `import_chunk.import_id` is a VARCHAR(128).
+MAX_IMPORT_ID_LENGTH = 128
+
 
 async def import_endpoint(request: Request) -> Response:
     services: Services = request.app.state.services
@@ -26,6 +30,8 @@ async def import_endpoint(request: Request) -> Response:
     if len(body) > services.settings.max_import_size:
         return error(413, "import body too large; use `relhealth import` for large files")
     import_id = request.query_params.get("import_id") or content_import_id(body)
+    if len(import_id) > MAX_IMPORT_ID_LENGTH:
+        return error(400, f"import_id is longer than {MAX_IMPORT_ID_LENGTH} characters")
     report = await run_import(
         body.splitlines(),
         import_id=import_id,
@@ -33,5 +39,6 @@ async def import_endpoint(request: Request) -> Response:
         accounts=services.accounts,
         received_at=services.clock.now(),
         only_org=org,
+        scope=token.org_id,  # import ids are the organization's own (storage.imports)
     )
     return JSONResponse(report.as_json())

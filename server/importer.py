@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ingest.records import ImportRecord, RejectedLine, parse_record, record_batch, rejection
 from storage.accounts import AccountStore
-from storage.imports import applied_ranges
+from storage.imports import SERVER_IMPORT_SCOPE, applied_ranges
 from storage.store import SessionStore
 from storage.types import WriteBatch
 
@@ -104,12 +104,17 @@ async def run_import(
     accounts: AccountStore,
     received_at: float,
     only_org: str | None = None,
+    scope: int = SERVER_IMPORT_SCOPE,
     chunk_lines: int = CHUNK_LINES,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Apply the records of `lines` (line numbers start at 1)."""
+    """Apply the records of `lines` (line numbers start at 1).
+
+    `scope` owns the import id: the importing organization's id for the API (with
+    `only_org`), `SERVER_IMPORT_SCOPE` for the command line. Progress recorded under one
+    scope is never seen from another."""
     report = ImportReport(import_id)
-    done = await applied_ranges(store.engine, import_id)
+    done = await applied_ranges(store.engine, scope, import_id)
     projects = _Projects(accounts, only_org)
 
     def applied(n: int) -> bool:
@@ -124,7 +129,7 @@ async def run_import(
         batch: WriteBatch, run: list[int], accepted: int, rejected: list[RejectedLine],
         progress_at: int | None,
     ) -> None:
-        await store.apply([batch], import_chunk=(import_id, run[0], run[-1]))
+        await store.apply([batch], import_chunk=(scope, import_id, run[0], run[-1]))
         report.accepted += accepted
         report.rejected.extend(rejected)
         if progress is not None and progress_at is not None:

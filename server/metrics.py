@@ -1,5 +1,11 @@
 """Prometheus metrics: process-local request metrics plus the persistent ingest counters
-read from the store at scrape time (they survive restarts and add up across workers)."""
+read from the store at scrape time (they survive restarts and add up across workers).
+
+Per-tenant series (ingest counters labelled by `project_id`) are only rendered for a
+scraper that presents `RELHEALTH_METRICS_TOKEN`; without a configured token `/metrics` is
+open but shows the ingest counters summed over every project, so an open endpoint never
+lists the tenants' projects or their volumes.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +41,7 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
 
-    async def render(self, store: SessionStore, inbox_depth: int) -> bytes:
+    async def render(self, store: SessionStore, inbox_depth: int, *, per_tenant: bool) -> bytes:
         lines = [
             "# HELP relhealth_ingest_items_accepted_total Accepted session items and aggregate buckets.",
             "# TYPE relhealth_ingest_items_accepted_total counter",
@@ -48,8 +54,14 @@ class Metrics:
             "# HELP relhealth_ingest_items_normalized_total Accepted items that were normalized, by kind.",
             "# TYPE relhealth_ingest_items_normalized_total counter",
         ]
+        totals: dict[tuple[str, str, str, str], int] = {}
         for project_id, item_type, kind, reason, count in await store.outcome_totals():
-            labels = f'project_id="{project_id}",item_type="{item_type}"'
+            key = (str(project_id) if per_tenant else "", item_type, kind, reason)
+            totals[key] = totals.get(key, 0) + count
+        for (project, item_type, kind, reason), count in sorted(totals.items()):
+            labels = f'item_type="{item_type}"'
+            if per_tenant:
+                labels = f'project_id="{project}",{labels}'
             if kind == "accepted":
                 lines.append(f"relhealth_ingest_items_accepted_total{{{labels}}} {count}")
             elif kind == "dropped":

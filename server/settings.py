@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 30
 
-    #: Bearer token required by GET /metrics; None leaves it open.
+    #: Bearer token required by GET /metrics, which then shows per-tenant series too; None
+    #: leaves it open, with the ingest counters summed over every project (no tenant data).
     metrics_token: str | None = None
 
     # CORS of the query APIs (/graphql, /api/0/...; the envelope endpoint has its own).

@@ -165,14 +165,25 @@ class IngestOutcome(SQLModel, table=True):
 
 class ImportChunk(SQLModel, table=True):
     """A chunk of lines of a bulk import, recorded in the transaction that applies it, so
-    that re-running or resuming the same import never counts a line twice."""
+    that re-running or resuming the same import never counts a line twice.
+
+    Import ids belong to a scope: `org_id` is the organization that imported through the
+    API, or `SERVER_IMPORT_SCOPE` (0) for the command line (an operator's import, which may
+    load several organizations). The same id in two scopes is two independent imports, so
+    an organization can neither skip nor detect another one's import. No foreign key: 0 is
+    not an organization.
+    """
 
     __tablename__ = "import_chunk"
 
+    org_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     import_id: str = Field(primary_key=True, max_length=128)
     first_line: int = Field(primary_key=True)
     last_line: int
 
+
+#: `ImportChunk.org_id` of imports made by the command line (server-wide, any organization).
+SERVER_IMPORT_SCOPE = 0
 
 FACT_TABLES = (SessionCounter, SessionError, SessionUser, SessionDuration)
 

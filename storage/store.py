@@ -109,7 +109,9 @@ _OUTCOME_UPSERT = (
     " ON CONFLICT (project_id, hour, item_type, kind, reason) DO UPDATE SET"
     " count = ingest_outcome.count + excluded.count"
 )
-_IMPORT_CHUNK_INSERT = "INSERT INTO import_chunk (import_id, first_line, last_line) VALUES ({}, {}, {})"
+_IMPORT_CHUNK_INSERT = (
+    "INSERT INTO import_chunk (org_id, import_id, first_line, last_line) VALUES ({}, {}, {}, {})"
+)
 _FACT_STATEMENTS = (_COUNTER_UPSERT, _ERROR_INSERT, _USER_UPSERT, _DURATION_UPSERT, _OUTCOME_UPSERT)
 
 
@@ -153,11 +155,14 @@ class SessionStore:
     # -- writes ------------------------------------------------------------------
 
     async def apply(
-        self, batches: Sequence[WriteBatch], *, import_chunk: tuple[str, int, int] | None = None
+        self,
+        batches: Sequence[WriteBatch],
+        *,
+        import_chunk: tuple[int, str, int, int] | None = None,
     ) -> None:
         """Apply batches in one transaction: all of them count, or none does.
 
-        `import_chunk` (import id, first line, last line) is recorded in the same
+        `import_chunk` (import scope, import id, first line, last line) is recorded in the same
         transaction: bulk import's progress, which makes re-runs skip committed lines. A
         plain INSERT, so a concurrent run of the same import that recorded the chunk first
         makes this transaction fail instead of counting the chunk twice.
@@ -397,14 +402,14 @@ class SessionStore:
         if not project_ids:
             return []
         t = RELEASE_ENV
-        stmt = select(t.c.project_id, t.c.release, t.c.environment).where(
+        stmt = select(t.c.project_id, t.c.release, t.c.environment, t.c.first_seen).where(
             t.c.project_id.in_(sorted(set(project_ids)))
         )
         if releases is not None:
             stmt = stmt.where(t.c.release.in_(sorted(set(releases))))
         async with self.engine.connect() as conn:
             rows = await conn.execute(stmt)
-            return [SeriesInfo(p, r, e) for p, r, e in rows]
+            return [SeriesInfo(p, r, e, int(f)) for p, r, e, f in rows]
 
     async def releases_seen_in_org(self, org_id: int, releases: Sequence[str]) -> set[str]:
         """The subset of `releases` that appeared in any session data of the org."""

@@ -249,6 +249,8 @@ class SeriesInfo:
     project_id: int
     release: str
     environment: str | None
+    #: Unix seconds of the first session start stored for the series.
+    first_seen: int | None = None
 
 
 ReleaseFirstSeen = Mapping[ProjectRelease, int]

@@ -281,10 +281,12 @@ async def test_size_limits(make_app, sqlite_url):
 
 
 async def test_drops_are_visible_in_metrics_and_graphql(make_app, sqlite_url):
-    app = await _app(make_app, sqlite_url)
+    app = await make_app(Settings(database_url=sqlite_url, metrics_token="scrape"), FixedClock(RECEIVED))
+    await app.services.accounts.create_project("acme", "app", 42)
+    await app.services.accounts.add_key(42, KEY)
     for sample_id in ("M01", "M05", "M07", "S07", "M16"):
         await _send(app, SAMPLES[sample_id])
-    metrics = (await app.client.get("/metrics")).text
+    metrics = (await app.client.get("/metrics", headers={"Authorization": "Bearer scrape"})).text
     assert 'relhealth_ingest_items_dropped_total{project_id="42",item_type="session",reason="too_old"} 1' in metrics
     assert 'relhealth_ingest_items_dropped_total{project_id="42",item_type="sessions",reason="too_old"} 1' in metrics
     assert 'relhealth_ingest_items_accepted_total{project_id="42",item_type="sessions"} 5' in metrics

@@ -73,7 +73,10 @@ class SessionsQueryContext:
     * `environments`: the organization's environment names (None skips the 404 check);
     * `releases`: the releases known to the server (8.7), only read when a release filter
       is used;
-    * `release_stages`: the stage of each release in one environment (6.3);
+    * `release_stages`: the stage of each release in one environment (6.3), at the
+      request's `now`;
+    * `latest_releases`: the newest release of each requested project at the request's
+      `now` (`release:latest`), only read when a `release` term names it;
     * `budget`: the data-point budget (8.12);
     * `retention`: stored granularity -> retention in seconds (0 = forever), judged
       against the later of `now` and the `now` parameter (`resolvers.granularity`); None
@@ -85,6 +88,7 @@ class SessionsQueryContext:
     environments: Collection[str] | None = None
     releases: ReleaseSource = ()
     release_stages: StageSource | None = None
+    latest_releases: ReleaseSource = ()
     budget: int = DEFAULT_BUDGET
     retention: Mapping[int, int] | None = None
 
@@ -256,6 +260,7 @@ def build_definition(
         environments=environments,
         known_environments=context.environments,
         releases=lambda: _resolve_releases(context.releases, project_ids),
+        latest_releases=lambda: _resolve_releases(context.latest_releases, project_ids),
         release_stages=(
             None
             if context.release_stages is None

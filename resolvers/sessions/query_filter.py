@@ -26,6 +26,7 @@ from .filter_parser import (
     to_expression,
 )
 from .release_filter import (
+    LATEST,
     StageLookup,
     compare,
     release_build_filter,
@@ -58,6 +59,8 @@ class FilterContext:
     known_environments: Collection[str] | None = None
     releases: Callable[[], Collection[str]] = tuple
     release_stages: StageLookup | None = None
+    #: `release:latest`: each requested project's newest release at the query's `now`.
+    latest_releases: Callable[[], Collection[str]] = tuple
     _release_cache: Collection[str] | None = field(default=None, repr=False)
 
     def known_releases(self) -> Collection[str]:
@@ -150,10 +153,24 @@ def resolve_term(term: SearchTerm, context: FilterContext) -> Cond | None:
                 raise SessionsQueryError(f"Invalid project_id value: {value}") from None
         return _membership("project_id", term, ids, lambda: context.project_ids)
     if key == "release":
+        if term.operator in ("=", "IN", "!=", "NOT IN") and LATEST in values:
+            values = _with_latest(values, context)
         return _membership("release", term, values, context.known_releases)
     return _membership(
         "environment", term, values, lambda: tuple(context.known_environments or ())
     )
+
+
+def _with_latest(values: Sequence[str], context: FilterContext) -> tuple[str, ...]:
+    """`latest` among `release:` values stands for the newest release of each requested
+    project (upstream resolves it the same way); nothing when no project has a release."""
+    expanded: list[str] = []
+    for value in values:
+        if value == LATEST:
+            expanded.extend(sorted(context.latest_releases()))
+        else:
+            expanded.append(value)
+    return tuple(expanded)
 
 
 def _project_slug_condition(

@@ -1,5 +1,5 @@
 """The release filters `release.version`, `release.package`, `release.build` and
-`release.stage` (`release-health.md` 8.7, 6.3).
+`release.stage` (`release-health.md` 8.7, 6.3), and the `latest` release of `release:`.
 
 Each resolves against the releases known to the server and produces
 `Cond("release", (matching releases...))`; an empty tuple matches nothing (and a negated
@@ -29,6 +29,10 @@ _COMPARISONS: tuple[Comparison, ...] = ("=", "<", "<=", ">", ">=")
 
 #: `release.stage` resolution: environment -> {release: stage}.
 StageLookup = Callable[[str], Mapping[str, str]]
+
+#: The value of `release:` that names each project's newest release (upstream's
+#: `LATEST`); no release can be called that (`is_valid_version` refuses it).
+LATEST = "latest"
 
 
 def compare(left: object, operator: str, right: object) -> bool:
@@ -220,3 +224,28 @@ def release_stage_filter(
         # upstream applies no stage condition for other operators: every staged release
         matching = sorted(mapping)
     return Cond("release", tuple(matching), negate=negate)
+
+
+def latest_releases(first_seen: Mapping[int, Mapping[str, int]], now: float) -> set[str]:
+    """`release:latest`: the newest release of each project as of `now`.
+
+    `first_seen` maps project -> release -> unix seconds of its first stored session start
+    (in the environments the query is about). Newest is the latest first-seen time not
+    after `now` (a release first seen later did not exist yet); releases first seen in the
+    same second are ordered by version (semver order, releases with a version above those
+    without), then by name, so each project has exactly one latest release.
+    """
+    latest: set[str] = set()
+    for releases in first_seen.values():
+        candidates = [(seen, release) for release, seen in releases.items() if seen <= now]
+        if candidates:
+            latest.add(max(candidates, key=_newest_key)[1])
+    return latest
+
+
+def _newest_key(candidate: tuple[int, str]) -> tuple[int, int, tuple[int | str, ...], str]:
+    seen, release = candidate
+    info = semver_info(release)
+    if info is None:
+        return (seen, 0, (), release)
+    return (seen, 1, info.version.semver_key(), release)

@@ -14,7 +14,10 @@ from datetime import UTC, datetime
 from resolvers.adoption_stage import adoption_stages
 from resolvers.options import QueryOptions
 from resolvers.sessions.definition import SessionsQueryContext, build_definition
+from resolvers.sessions.errors import SessionsQueryError
 from resolvers.sessions.executor import SessionsQueryResult, execute_sessions_query
+from resolvers.sessions.params import QueryParams, parse_now
+from resolvers.sessions.release_filter import latest_releases
 from storage.store import SessionStore
 from storage.types import HOUR, AggregateQuery, Cond, Quantity
 
@@ -28,19 +31,32 @@ async def sessions_query(
     now: float,
     options: QueryOptions,
 ) -> SessionsQueryResult:
-    """Raises `SessionsQueryError` (with Sentry's message and HTTP status) for bad input."""
+    """Raises `SessionsQueryError` (with Sentry's message and HTTP status) for bad input.
+
+    `now` is the server clock; what depends on time (release stages, the latest release)
+    is evaluated at the request's `now` parameter when it gives one, like every number."""
+    options = options.at(now)  # retention is judged against the later of `now` and the clock
     query_text = " ".join(v for k, v in params if k == "query")
     environments = set((await store.environments(org_id)).keys())
+    requested_environments = {v for k, v in params if k == "environment"}
+    at = _request_now(params, now)
 
     releases: dict[int, set[str]] = defaultdict(set)
+    first_seen: dict[int, dict[str, int]] = defaultdict(dict)
     if "release" in query_text:
         for info in await store.series(list(projects)):
             releases[info.project_id].add(info.release)
+            if info.first_seen is None or (
+                requested_environments and info.environment not in requested_environments
+            ):
+                continue
+            seen = first_seen[info.project_id]
+            seen[info.release] = min(seen.get(info.release, info.first_seen), info.first_seen)
 
     stages: dict[str, dict[str, str]] = {}
     if "release.stage" in query_text:
-        for env in {v for k, v in params if k == "environment"}:
-            stages[env] = await _stages(store, list(projects), env, now, options)
+        for env in requested_environments:
+            stages[env] = await _stages(store, list(projects), env, at, options)
 
     def known_releases(project_ids: tuple[int, ...]) -> Collection[str]:
         return set().union(*(releases.get(p, set()) for p in project_ids)) if project_ids else set()
@@ -48,17 +64,30 @@ async def sessions_query(
     def release_stages(project_ids: tuple[int, ...], environment: str) -> Mapping[str, str]:
         return stages.get(environment, {})
 
+    def latest(project_ids: tuple[int, ...]) -> Collection[str]:
+        return latest_releases({p: first_seen[p] for p in project_ids if p in first_seen}, at)
+
     context = SessionsQueryContext(
         now=datetime.fromtimestamp(now, UTC),
         projects=projects,
         environments=environments,
         releases=known_releases,
         release_stages=release_stages,
+        latest_releases=latest,
         budget=options.max_data_points,
         retention=options.retention,
     )
     definition = build_definition(params, context)
     return await execute_sessions_query(store, definition)
+
+
+def _request_now(params: Sequence[tuple[str, str]], clock: float) -> float:
+    """The request's `now` parameter, or the clock; an invalid one is reported by
+    `build_definition` with the other parameter errors, in their order."""
+    try:
+        return parse_now(QueryParams(params), datetime.fromtimestamp(clock, UTC)).timestamp()
+    except SessionsQueryError:
+        return clock
 
 
 # A release adopted in any of the requested projects counts as adopted; replaced beats
