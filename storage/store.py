@@ -232,6 +232,34 @@ class SessionStore:
             for sid, p, r, e in result:
                 self._series_ids[(p, r, e)] = sid
 
+    async def known_releases(self, project_id: int, releases: Iterable[str]) -> set[str]:
+        """The subset of `releases` already in the project's series catalogue."""
+        wanted = sorted(set(releases))
+        if not wanted:
+            return set()
+        t = RELEASE_ENV
+        stmt = (
+            select(t.c.release)
+            .where(t.c.project_id == project_id, t.c.release.in_(wanted))
+            .distinct()
+        )
+        async with self.engine.connect() as conn:
+            return {r for (r,) in await conn.execute(stmt)}
+
+    async def known_environments(self, project_id: int, environments: Iterable[str]) -> set[str]:
+        """The subset of `environments` already in the project's series catalogue."""
+        wanted = sorted({env_key(e) for e in environments})
+        if not wanted:
+            return set()
+        t = RELEASE_ENV
+        stmt = (
+            select(t.c.environment)
+            .where(t.c.project_id == project_id, t.c.env_key.in_(wanted))
+            .distinct()
+        )
+        async with self.engine.connect() as conn:
+            return {e for (e,) in await conn.execute(stmt) if e is not None}
+
     async def _load_project_orgs(self, conn: AsyncConnection, projects: set[int]) -> None:
         missing = sorted(projects - self._project_orgs.keys())
         if not missing:
