@@ -64,6 +64,10 @@ from storage.types import (
 
 SeriesTriple = tuple[int, str, str | None]
 
+#: Durations above this (seconds) are not recorded: their sums could overflow a double,
+#: which PostgreSQL refuses (ingest/quantities.py MAX_DURATION_SECONDS).
+_MAX_DURATION = float(2**32)
+
 # Fact writes go through the driver's own executemany with positional parameters (no
 # per-row parameter processing in SQLAlchemy); `{}` marks a parameter, rendered as `?` for
 # SQLite and `$n` for asyncpg.
@@ -587,7 +591,7 @@ def _fact_rows(
         key = (series_ids[(inc.project_id, inc.release, inc.environment)],
                started - started % finest)
         dur = inc.duration
-        if dur is not None and not (dur >= 0 and isfinite(dur)):
+        if dur is not None and not (0 <= dur <= _MAX_DURATION and isfinite(dur)):
             dur = None
         if (inc.started_count or inc.crashed or inc.abnormal or inc.unhandled
                 or inc.errored_preaggr or dur is not None):
