@@ -168,7 +168,7 @@ def _deflate(source: Iterable[bytes]) -> Iterator[bytes]:
         yield first
         yield from stream
 
-    return _inflate(chained(), 15 if zlib_wrapped else -15, members=False)
+    yield from _inflate(chained(), 15 if zlib_wrapped else -15, members=False)
 
 
 def _brotli(source: Iterable[bytes]) -> Iterator[bytes]:

@@ -309,3 +309,11 @@ async def test_caps_can_be_disabled(make_app, sqlite_url):
     app = await app_with(make_app, sqlite_url, new_releases_per_hour=None, new_environments_per_hour=None)
     assert await send(app, *[session(f"r@{n}", f"e{n}") for n in range(50)]) == 200
     assert await outcomes(app) == {("session", "accepted", ""): 50}
+
+
+def test_an_undecodable_inner_coding_is_400_not_500():
+    """Found by the fuzz test: `deflate` over a broken `zstd` stage raised outside the
+    decoder's error translation."""
+    with pytest.raises(IngestError) as error:
+        run_ingest(b"\x28\xb5\x2f\xfd garbage", ["deflate", "zstd"])
+    assert (error.value.status, error.value.detail) == (400, "failed to decompress request body")
