@@ -91,7 +91,7 @@ async def _accept(request: Request, services: Services, received_at: float) -> d
     codings = content_codings(headers.get("content-encoding"))
     key: KeyInfo | None = None
     if credentials is not None:
-        key = await services.keys.lookup(credentials.public_key)
+        key = await _lookup(services, credentials.public_key)
         if key is None or not key.is_active:
             raise IngestError(403, _FORBIDDEN)
 
@@ -107,7 +107,7 @@ async def _accept(request: Request, services: Services, received_at: float) -> d
                 max_envelope_size=settings.max_envelope_size,
             ),
         )
-        key = await services.keys.lookup(credentials.public_key)
+        key = await _lookup(services, credentials.public_key)
     if key is None or not key.is_active or key.project_id != project_id:
         raise IngestError(403, _FORBIDDEN)
 
@@ -150,6 +150,14 @@ async def _accept(request: Request, services: Services, received_at: float) -> d
         # were committed above, so they stay counted.
         raise too_many_requests(limited)
     return ingested.response
+
+
+async def _lookup(services: Services, public_key: str) -> KeyInfo | None:
+    try:
+        return await services.keys.lookup(public_key)
+    except Exception:
+        log.exception("could not load the DSN keys")
+        raise IngestError(503, "failed to queue envelope") from None
 
 
 async def _off_loop(services: Services, work: Callable[[], _T]) -> _T:

@@ -10,6 +10,7 @@ fact table, whatever the number of releases or projects asked about.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -63,6 +64,9 @@ from storage.types import (
 )
 
 SeriesTriple = tuple[int, str, str | None]
+
+#: Batches with more increments than this are folded into rows in a worker thread.
+_FOLD_IN_THREAD = 2000
 
 #: Durations above this (seconds) are not recorded: their sums could overflow a double,
 #: which PostgreSQL refuses (ingest/quantities.py MAX_DURATION_SECONDS).
@@ -174,7 +178,12 @@ class SessionStore:
         dialect = self.engine.dialect.name
         # Rows are sorted by key only where writers can run concurrently (PostgreSQL, to
         # lock in one order); SQLite has a single writer at a time.
-        rows = _fact_rows(merged, series_ids, sort=dialect != "sqlite")
+        sort = dialect != "sqlite"
+        if len(merged.increments) > _FOLD_IN_THREAD:
+            # Folding a big group takes tens of milliseconds or more: off the event loop.
+            rows = await asyncio.to_thread(_fact_rows, merged, dict(series_ids), sort=sort)
+        else:
+            rows = _fact_rows(merged, series_ids, sort=sort)
         statements = self._statements.get(dialect)
         if statements is None:
             statements = self._statements[dialect] = tuple(
