@@ -29,7 +29,7 @@ async def test_folding_a_big_batch_does_not_stall_the_event_loop(sqlite_url):
         await AccountStore(engine).create_project("acme", "app", 1)
         store = SessionStore(engine)
         await store.apply([big_batch(10)])  # the series exists: only folding and writing remain
-        batch = big_batch(100_000)
+        batch = big_batch(150_000)
         gaps: list[float] = []
         done = False
 
@@ -48,9 +48,9 @@ async def test_folding_a_big_batch_does_not_stall_the_event_loop(sqlite_url):
         elapsed = time.perf_counter() - started
         done = True
         await task
-        # Folding 100,000 increments takes a good part of a second; the loop kept ticking.
+        # Folding 150,000 increments on the loop held it ~1-1.7 s here; off it, the loop kept ticking
         assert elapsed > 0.2
-        assert max(gaps) < 0.3, (max(gaps), elapsed)
+        assert max(gaps) < 0.6, (max(gaps), elapsed)
     finally:
         await engine.dispose()
 
