@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Hourly and daily buckets answer the 90-day stats periods, widened to whole days.
@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     #: over it items are dropped as `too_many_releases` / `too_many_environments`. None: no cap.
     new_releases_per_hour: int | None = Field(default=100, ge=0)
     new_environments_per_hour: int | None = Field(default=20, ge=0)
+
+    @field_validator("new_releases_per_hour", "new_environments_per_hour", mode="before")
+    @classmethod
+    def _no_cap(cls, value: object) -> object:
+        """`off` (or an empty value) in the environment turns a cap off."""
+        if isinstance(value, str) and value.strip().lower() in ("", "off", "none"):
+            return None
+        return value
 
     # Queries.
     max_data_points: int = Field(default=10_000, ge=1)

@@ -317,3 +317,11 @@ def test_an_undecodable_inner_coding_is_400_not_500():
     with pytest.raises(IngestError) as error:
         run_ingest(b"\x28\xb5\x2f\xfd garbage", ["deflate", "zstd"])
     assert (error.value.status, error.value.detail) == (400, "failed to decompress request body")
+
+
+def test_caps_turn_off_from_the_environment(monkeypatch):
+    monkeypatch.setenv("RELHEALTH_NEW_RELEASES_PER_HOUR", "off")
+    monkeypatch.setenv("RELHEALTH_NEW_ENVIRONMENTS_PER_HOUR", "5")
+    settings = Settings()
+    assert (settings.new_releases_per_hour, settings.new_environments_per_hour) == (None, 5)
+    assert (Settings(new_releases_per_hour=None).new_releases_per_hour, Settings().max_envelope_items) == (None, 1000)
