@@ -7,9 +7,10 @@ decoded for a request that will be refused:
    Content-Encoding (headers only);
 2. the key lookup from the in-process key catalogue (403 for an unknown or disabled key,
    before the body is even read);
-3. the body is read (bounded); when the credentials come from the envelope header's `dsn`,
-   or the key belongs to another project, only the first line is decoded to reconcile them
-   (Relay answers a `dsn` disagreeing with the request before the key's project);
+3. the body is read (bounded, and counted against the process's body budget); when the
+   credentials come from the envelope header's `dsn`, or the key belongs to another
+   project, only the first line is decoded to reconcile them (Relay answers a `dsn`
+   disagreeing with the request before the key's project);
 4. decoding, framing and validation run in one lazy pass in a worker thread, at most
    `ingest_concurrency` at a time, stopping at the first limit;
 5. the per-project caps on new releases and environments, the quota, the durable commit.
@@ -30,6 +31,7 @@ from ingest.encoding import content_codings
 from ingest.errors import IngestError
 from ingest.items import merge_outcomes
 from ingest.request import IngestLimits, header_credentials, ingest_envelope
+from server.body_budget import BodyBudget
 from server.quota import rate_limited, session_units, too_many_requests
 from server.responses import JSONResponse
 from server.services import Services
@@ -95,7 +97,25 @@ async def _accept(request: Request, services: Services, received_at: float) -> d
         if key is None or not key.is_active:
             raise IngestError(403, _FORBIDDEN)
 
-    raw = await _read_body(request, settings.max_body_size)
+    held = [0]  # bytes of this body counted against the process's body budget
+    try:
+        return await _process(request, services, received_at, project_id, credentials, key, codings, held)
+    finally:
+        services.body_budget.give(held[0])
+
+
+async def _process(
+    request: Request,
+    services: Services,
+    received_at: float,
+    project_id: int,
+    credentials: Credentials | None,
+    key: KeyInfo | None,
+    codings: list[str],
+    held: list[int],
+) -> dict[str, str]:
+    settings = services.settings
+    raw = await _read_body(request, settings.max_body_size, services.body_budget, held)
     if credentials is None or (key is not None and key.project_id != project_id):
         credentials = await _off_loop(
             services,
@@ -181,7 +201,9 @@ def _apply_quota(
     return retry
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, budget: BodyBudget, held: list[int]) -> bytes:
+    """The body, at most `limit` bytes; twice its size is counted in `held` against the
+    budget (the chunks, then the joined copy)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise IngestError(413, _SIZE_LIMIT_DETAIL)
@@ -191,6 +213,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise IngestError(413, _SIZE_LIMIT_DETAIL)
+        if not budget.take(2 * len(chunk)):
+            raise IngestError(503, "failed to queue envelope")
+        held[0] += 2 * len(chunk)
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from resolvers.options import QueryOptions
+from server.body_budget import BodyBudget
 from server.clock import Clock
 from server.key_catalogue import KeyCatalogue
 from server.metrics import Metrics
@@ -34,6 +35,7 @@ class Services:
     series_limit: SeriesLimit = field(init=False)
     #: Envelopes being decoded and validated in worker threads (`ingest_concurrency`).
     ingest_slots: asyncio.Semaphore = field(init=False)
+    body_budget: BodyBudget = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -45,6 +47,7 @@ class Services:
             self.store, s.new_releases_per_hour, s.new_environments_per_hour
         )
         self.ingest_slots = asyncio.Semaphore(s.ingest_concurrency)
+        self.body_budget = BodyBudget(s.ingest_body_budget)
         self.query_options = QueryOptions(
             max_data_points=s.max_data_points,
             adoption_threshold=s.adoption_threshold,

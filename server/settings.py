@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     max_session_buckets: int = Field(default=100, ge=1)
     #: Envelopes decoded and validated at once, in worker threads off the event loop.
     ingest_concurrency: int = Field(default=2, ge=1)
+    #: Bytes of envelope request bodies held at once (per process); over it, 503.
+    ingest_body_budget: int = Field(default=256 * 1024 * 1024, ge=1)
     #: How long the DSN keys are served from memory; a revoked key stops within it.
     key_cache_seconds: float = Field(default=10.0, ge=0)
     #: New releases / environments a project may add per clock hour (per server process);

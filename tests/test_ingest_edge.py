@@ -325,3 +325,18 @@ def test_caps_turn_off_from_the_environment(monkeypatch):
     settings = Settings()
     assert (settings.new_releases_per_hour, settings.new_environments_per_hour) == (None, 5)
     assert (Settings(new_releases_per_hour=None).new_releases_per_hour, Settings().max_envelope_items) == (None, 1000)
+
+
+async def test_bodies_held_at_once_are_bounded(make_app, sqlite_url):
+    app = await app_with(make_app, sqlite_url, ingest_body_budget=2000)
+    small = envelope(("session", SESSION))
+    assert 2 * len(small) <= 2000
+    r = await app.client.post("/api/42/envelope/", content=small, headers=AUTH)
+    assert r.status_code == 200
+    big = envelope(*[("session", SESSION)] * 10)
+    assert 2 * len(big) > 2000
+    r = await app.client.post("/api/42/envelope/", content=big, headers=AUTH)
+    assert r.status_code == 503 and r.json() == {"detail": "failed to queue envelope"}
+    assert app.services.body_budget.used == 0  # every byte given back, refused or not
+    r = await app.client.post("/api/42/envelope/", content=small, headers=AUTH)
+    assert r.status_code == 200
