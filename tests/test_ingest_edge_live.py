@@ -137,3 +137,45 @@ def test_attacks_are_cheap_and_never_stall_other_projects(sqlite_url, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_one_key_cannot_flood_the_catalogue(sqlite_url, tmp_path):
+    """The issue's series flood (30,000 series in 6 s), scaled down: 3,000 distinct releases
+    and environments from one key create at most the hourly caps' worth of series."""
+    import asyncio
+
+    from storage.engine import create_engine
+    from storage.store import SessionStore
+
+    key = create_project(sqlite_url, "app", 1)
+    port = free_port()
+    proc = start_server(sqlite_url, port, log=tmp_path / "server.log")
+    base = f"http://127.0.0.1:{port}"
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = time.perf_counter()
+    try:
+        for n in range(30):
+            items = "".join(
+                '{"type":"session"}\n' + json.dumps({
+                    "init": True, "started": now, "status": "exited",
+                    "attrs": {"release": f"flood@{n}.{i}", "environment": f"env-{n}-{i}"},
+                }) + "\n"
+                for i in range(100)
+            )
+            status, _ = post(base, 1, key, ("{}\n" + items).encode(), None)
+            assert status == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    elapsed = time.perf_counter() - started
+
+    async def series() -> int:
+        engine = create_engine(sqlite_url)
+        try:
+            return len(await SessionStore(engine).series([1]))
+        finally:
+            await engine.dispose()
+
+    created = asyncio.run(series())
+    print(json.dumps({"series_flood": {"sent": 3000, "series_created": created, "seconds": round(elapsed, 2)}}))
+    assert created <= 20  # the default 20 new environments per hour bound it first
