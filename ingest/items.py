@@ -219,3 +219,16 @@ def _count(
     batch.outcomes.append(
         OutcomeIncrement(ctx.project_id, item_type, kind, reason, ctx.received_at, quantity)
     )
+
+
+def dropped_as(batch: WriteBatch, reason: str) -> WriteBatch:
+    """The same items dropped after all: nothing is stored, what was accepted counts as
+    dropped with `reason`, earlier drops keep theirs and normalizations are forgotten (a
+    dropped item counts once, under its drop reason)."""
+    outcomes = [o for o in batch.outcomes if o.kind == "dropped"]
+    outcomes += [
+        OutcomeIncrement(o.project_id, o.item_type, "dropped", reason, o.received, o.quantity)
+        for o in batch.outcomes
+        if o.kind == "accepted"
+    ]
+    return WriteBatch(increments=[], outcomes=outcomes)

@@ -154,6 +154,11 @@ def parse_session_aggregates(payload: bytes | str | Mapping[str, Any]) -> Sessio
     return SessionAggregates(attrs=attrs, aggregates=buckets)
 
 
+def json_object(payload: bytes | str | Mapping[str, Any], what: str) -> Mapping[str, Any]:
+    """The payload as a JSON object; InvalidPayload when it is not one."""
+    return _object(payload, what)
+
+
 def _object(payload: bytes | str | Mapping[str, Any], what: str) -> Mapping[str, Any]:
     if type(payload) is dict:
         return payload

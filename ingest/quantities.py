@@ -6,7 +6,8 @@ environment, known status). An update or bucket that adds nothing yields None.
 
 from __future__ import annotations
 
-import math
+import hashlib
+import re
 
 from ingest.payloads import AggregateBucket, SessionUpdate
 from ingest.uuids import NIL_UUIDS
@@ -23,10 +24,35 @@ from storage.types import (
 
 _ANR_TAGS = {"anr_foreground": USER_ANR_FOREGROUND, "anr_background": USER_ANR_BACKGROUND}
 
+#: Longest `did` stored as sent, in UTF-8 bytes. Longer ones, and any with a control
+#: character, are stored as `HASHED_DID_PREFIX` + their SHA-256 instead (README "Ingest
+#: limits"): the user still counts, the same `did` always maps to the same value, and what
+#: is stored is short and storable on every database (PostgreSQL refuses NUL in text and
+#: index entries over ~2.7 KB).
+MAX_DID_BYTES = 200
+HASHED_DID_PREFIX = "sha256:"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+#: Longest session duration recorded (2^32 s, 136 years); longer ones are not recorded,
+#: like negative ones, so that sums of durations stay finite on every database.
+MAX_DURATION_SECONDS = float(2**32)
+
 
 def has_user(did: str | None) -> bool:
     """A user is any string `did` but the nil UUID; `""` is a user, as upstream."""
     return did is not None and did not in NIL_UUIDS
+
+
+def stored_user(did: str | None) -> str | None:
+    """The value stored for a `did`: None without a user, else the `did` itself or, when it
+    is too long or holds control characters, its hash."""
+    if did is None or did in NIL_UUIDS:
+        return None
+    short = len(did) <= MAX_DID_BYTES // 4 or len(did.encode("utf-8", "surrogatepass")) <= MAX_DID_BYTES
+    if short and not _CONTROL.search(did):
+        return did
+    digest = hashlib.sha256(did.encode("utf-8", "surrogatepass")).hexdigest()
+    return HASHED_DID_PREFIX + digest
 
 
 def update_increment(
@@ -40,7 +66,7 @@ def update_increment(
     unhandled = 1 if status == "unhandled" else 0
 
     tags = 0
-    user = update.did if has_user(update.did) else None
+    user = stored_user(update.did)
     if user is not None:
         tags = USER_SEEN
         if errored:
@@ -53,7 +79,7 @@ def update_increment(
             tags |= USER_UNHANDLED
 
     duration = update.duration
-    if status != "exited" or duration is None or not (math.isfinite(duration) and duration >= 0):
+    if status != "exited" or duration is None or not 0 <= duration <= MAX_DURATION_SECONDS:
         duration = None
 
     started_count = 1 if update.init else 0
@@ -83,7 +109,7 @@ def bucket_increment(
     total = bucket.exited + all_errored
 
     tags = 0
-    user = bucket.did if has_user(bucket.did) else None
+    user = stored_user(bucket.did)
     if user is not None:
         tags = USER_SEEN
         if all_errored:

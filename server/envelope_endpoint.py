@@ -1,24 +1,41 @@
 """POST /api/{project_id}/envelope/: the thin HTTP transport around `ingest`.
 
-Order of checks (ingest.md sections 2-6 and 10): path, body size, then `ingest.request`
-(credentials, decoding, `dsn` fallback, framing, limits), then the key lookup; then the
-items are validated and the resulting batch is committed before the 200 answer.
+Order of checks (ingest.md sections 2-6 and 10), cheapest first, so that nothing is
+decoded for a request that will be refused:
+
+1. the path, the declared body size, the request's own credentials and the
+   Content-Encoding (headers only);
+2. the key lookup from the in-process key catalogue (403 for an unknown or disabled key,
+   before the body is even read);
+3. the body is read (bounded, and counted against the process's body budget); when the
+   credentials come from the envelope header's `dsn`, or the key belongs to another
+   project, only the first line is decoded to reconcile them (Relay answers a `dsn`
+   disagreeing with the request before the key's project);
+4. decoding, framing and validation run in one lazy pass in a worker thread, at most
+   `ingest_concurrency` at a time, stopping at the first limit;
+5. the per-project caps on new releases and environments, the quota, the durable commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingest.envelope import response_body
+from ingest.credentials import Credentials, request_credentials
+from ingest.encoding import content_codings
 from ingest.errors import IngestError
-from ingest.items import ItemContext, envelope_batch
-from ingest.request import read_envelope_request
+from ingest.items import merge_outcomes
+from ingest.request import IngestLimits, header_credentials, ingest_envelope
+from server.body_budget import BodyBudget
 from server.quota import rate_limited, session_units, too_many_requests
 from server.responses import JSONResponse
 from server.services import Services
+from storage.accounts import KeyInfo
 from storage.types import WriteBatch
 
 log = logging.getLogger(__name__)
@@ -57,34 +74,89 @@ async def envelope_endpoint(request: Request) -> Response:
     return JSONResponse(body, headers=CORS_HEADERS)
 
 
+_FORBIDDEN = "event submission rejected with_reason: ProjectId"
+_T = TypeVar("_T")
+
+
 async def _accept(request: Request, services: Services, received_at: float) -> dict[str, str]:
     settings = services.settings
     raw_project = request.path_params["project_id"]
     if not raw_project.isdigit() or not raw_project.isascii():
         raise IngestError(400, "bad project path parameter")
     project_id = int(raw_project)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > settings.max_body_size:
+        raise IngestError(413, _SIZE_LIMIT_DETAIL)
 
-    raw = await _read_body(request, settings.max_body_size)
-    parsed = read_envelope_request(
-        project_id=project_id,
-        headers={k.lower(): v for k, v in request.headers.items()},
-        query=list(request.query_params.multi_items()),
-        body=raw,
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    credentials = request_credentials(headers, list(request.query_params.multi_items()))
+    codings = content_codings(headers.get("content-encoding"))
+    key: KeyInfo | None = None
+    if credentials is not None:
+        key = await _lookup(services, credentials.public_key)
+        if key is None or not key.is_active:
+            raise IngestError(403, _FORBIDDEN)
+
+    held = [0]  # bytes of this body counted against the process's body budget
+    try:
+        return await _process(request, services, received_at, project_id, credentials, key, codings, held)
+    finally:
+        services.body_budget.give(held[0])
+
+
+async def _process(
+    request: Request,
+    services: Services,
+    received_at: float,
+    project_id: int,
+    credentials: Credentials | None,
+    key: KeyInfo | None,
+    codings: list[str],
+    held: list[int],
+) -> dict[str, str]:
+    settings = services.settings
+    raw = await _read_body(request, settings.max_body_size, services.body_budget, held)
+    if credentials is None or (key is not None and key.project_id != project_id):
+        credentials = await _off_loop(
+            services,
+            lambda: header_credentials(
+                raw,
+                codings,
+                project_id=project_id,
+                credentials=credentials,
+                max_envelope_size=settings.max_envelope_size,
+            ),
+        )
+        key = await _lookup(services, credentials.public_key)
+    if key is None or not key.is_active or key.project_id != project_id:
+        raise IngestError(403, _FORBIDDEN)
+
+    found: Credentials = credentials
+    limits = IngestLimits(
         max_envelope_size=settings.max_envelope_size,
         max_item_size=settings.max_session_item_size,
+        max_items=settings.max_envelope_items,
+        max_buckets=settings.max_session_buckets,
     )
-    envelope = parsed.envelope
-    key = await services.accounts.key(parsed.credentials.public_key)
-    if key is None or not key.is_active or key.project_id != project_id:
-        raise IngestError(403, "event submission rejected with_reason: ProjectId")
+    client_ip = _client_ip(request)
+    ingested = await _off_loop(
+        services,
+        lambda: ingest_envelope(
+            raw,
+            codings,
+            project_id=project_id,
+            credentials=found,
+            received_at=received_at,
+            client_ip=client_ip,
+            limits=limits,
+        ),
+    )
+    items = await services.series_limit.admit(project_id, ingested.items, received_at)
+    batch = WriteBatch()
+    for item in items:
+        batch.extend(item)
+    batch.outcomes = merge_outcomes(batch.outcomes)
 
-    ctx = ItemContext(
-        project_id=project_id,
-        received_at=received_at,
-        sent_at=envelope.sent_at,
-        client_ip=_client_ip(request),
-    )
-    batch = envelope_batch(envelope, ctx)
     limited = _apply_quota(services, project_id, batch, received_at)
     if limited is not None:
         batch = rate_limited(batch)
@@ -97,7 +169,22 @@ async def _accept(request: Request, services: Services, received_at: float) -> d
         # Relay answers 429 whenever a limit is active for the envelope's items; the drops
         # were committed above, so they stay counted.
         raise too_many_requests(limited)
-    return response_body(envelope)
+    return ingested.response
+
+
+async def _lookup(services: Services, public_key: str) -> KeyInfo | None:
+    try:
+        return await services.keys.lookup(public_key)
+    except Exception:
+        log.exception("could not load the DSN keys")
+        raise IngestError(503, "failed to queue envelope") from None
+
+
+async def _off_loop(services: Services, work: Callable[[], _T]) -> _T:
+    """Run CPU work (decoding, parsing) in a worker thread, `ingest_concurrency` at a time,
+    so the event loop keeps serving every other request meanwhile."""
+    async with services.ingest_slots:
+        return await asyncio.to_thread(work)
 
 
 def _apply_quota(
@@ -114,7 +201,9 @@ def _apply_quota(
     return retry
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, budget: BodyBudget, held: list[int]) -> bytes:
+    """The body, at most `limit` bytes; twice its size is counted in `held` against the
+    budget (the chunks, then the joined copy)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise IngestError(413, _SIZE_LIMIT_DETAIL)
@@ -124,6 +213,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise IngestError(413, _SIZE_LIMIT_DETAIL)
+        if not budget.take(2 * len(chunk)):
+            raise IngestError(503, "failed to queue envelope")
+        held[0] += 2 * len(chunk)
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -15,6 +15,8 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import DataError
+
 from ingest.records import ImportRecord, RejectedLine, parse_record, record_batch, rejection
 from storage.accounts import AccountStore
 from storage.imports import SERVER_IMPORT_SCOPE, applied_ranges
@@ -126,10 +128,19 @@ async def run_import(
     in_flight: asyncio.Task[None] | None = None
 
     async def commit(
-        batch: WriteBatch, run: list[int], accepted: int, rejected: list[RejectedLine],
-        progress_at: int | None,
+        lines: list[tuple[int, WriteBatch]], run: list[int], accepted: int,
+        rejected: list[RejectedLine], progress_at: int | None,
     ) -> None:
-        await store.apply([batch], import_chunk=(scope, import_id, run[0], run[-1]))
+        batch = WriteBatch()
+        for _, item in lines:
+            batch.extend(item)
+        try:
+            await store.apply([batch], import_chunk=(scope, import_id, run[0], run[-1]))
+        except DataError:
+            # A value the database refuses must cost its own line, not the chunk (nor a
+            # 500): apply line by line, each recorded as its own chunk.
+            accepted, more = await _apply_lines(store, scope, import_id, run, lines)
+            rejected = sorted([*rejected, *more], key=lambda r: r.line_no)
         report.accepted += accepted
         report.rejected.extend(rejected)
         if progress is not None and progress_at is not None:
@@ -149,7 +160,7 @@ async def run_import(
         runs = list(_runs([n for n, _ in pending]))
         block.clear()
         for i, run in enumerate(runs):
-            batch = WriteBatch()
+            lines: list[tuple[int, WriteBatch]] = []
             accepted = 0
             rejected: list[RejectedLine] = []
             for n in run:
@@ -170,10 +181,10 @@ async def run_import(
                     rejected.append(RejectedLine(n, reason))
                 else:
                     accepted += 1
-                batch.extend(item)
+                lines.append((n, item))
             await settle()
             at = last_line if i == len(runs) - 1 else None
-            in_flight = asyncio.create_task(commit(batch, run, accepted, rejected, at))
+            in_flight = asyncio.create_task(commit(lines, run, accepted, rejected, at))
         if not runs and progress is not None:
             await settle()
             progress(last_line)
@@ -192,3 +203,29 @@ async def run_import(
             # Let a chunk already on its way finish: it commits whole or not at all.
             await asyncio.gather(in_flight, return_exceptions=True)
     return report
+
+
+async def _apply_lines(
+    store: SessionStore,
+    scope: int,
+    import_id: str,
+    run: list[int],
+    lines: list[tuple[int, WriteBatch]],
+) -> tuple[int, list[RejectedLine]]:
+    """Apply a chunk's lines one transaction each; a line the database refuses is rejected
+    as `unstorable` (and recorded, with nothing applied, so re-runs skip it too)."""
+    accepted = 0
+    rejected: list[RejectedLine] = []
+    batches = dict(lines)
+    for n in run:
+        batch = batches.get(n, WriteBatch())
+        try:
+            await store.apply([batch], import_chunk=(scope, import_id, n, n))
+        except DataError as error:
+            detail = str(error.orig) if error.orig is not None else type(error).__name__
+            rejected.append(RejectedLine(n, "unstorable", detail.splitlines()[0][:200]))
+            await store.apply([WriteBatch()], import_chunk=(scope, import_id, n, n))
+        else:
+            if any(o.kind == "accepted" for o in batch.outcomes):
+                accepted += 1
+    return accepted, rejected

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 
 from ingest.errors import IngestError
-from storage.types import OutcomeIncrement, WriteBatch
+from ingest.items import dropped_as
+from storage.types import WriteBatch
 
 RATE_LIMITED_DETAIL = (
     "Sentry dropped data due to a quota or internal rate limit being reached. This will not "
@@ -54,13 +55,7 @@ def session_units(batch: WriteBatch) -> int:
 
 def rate_limited(batch: WriteBatch) -> WriteBatch:
     """The same envelope with every accepted unit dropped as `rate_limited` instead."""
-    outcomes = [o for o in batch.outcomes if o.kind == "dropped"]
-    outcomes += [
-        OutcomeIncrement(o.project_id, o.item_type, "dropped", "rate_limited", o.received, o.quantity)
-        for o in batch.outcomes
-        if o.kind == "accepted"
-    ]
-    return WriteBatch(increments=[], outcomes=outcomes)
+    return dropped_as(batch, "rate_limited")
 
 
 def too_many_requests(retry_after: int) -> IngestError:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from resolvers.options import QueryOptions
+from server.body_budget import BodyBudget
 from server.clock import Clock
+from server.key_catalogue import KeyCatalogue
 from server.metrics import Metrics
 from server.quota import SessionQuota
+from server.series_limit import SeriesLimit
 from server.settings import Settings
 from storage.accounts import AccountStore
 from storage.store import SessionStore
@@ -27,12 +31,23 @@ class Services:
     metrics: Metrics
     query_options: QueryOptions = field(init=False)
     quota: SessionQuota | None = field(init=False)
+    keys: KeyCatalogue = field(init=False)
+    series_limit: SeriesLimit = field(init=False)
+    #: Envelopes being decoded and validated in worker threads (`ingest_concurrency`).
+    ingest_slots: asyncio.Semaphore = field(init=False)
+    body_budget: BodyBudget = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
         self.quota = (
             SessionQuota(s.session_quota, s.session_quota_window) if s.session_quota else None
         )
+        self.keys = KeyCatalogue(self.accounts, ttl=s.key_cache_seconds)
+        self.series_limit = SeriesLimit(
+            self.store, s.new_releases_per_hour, s.new_environments_per_hour
+        )
+        self.ingest_slots = asyncio.Semaphore(s.ingest_concurrency)
+        self.body_budget = BodyBudget(s.ingest_body_budget)
         self.query_options = QueryOptions(
             max_data_points=s.max_data_points,
             adoption_threshold=s.adoption_threshold,

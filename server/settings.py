@@ -41,6 +41,30 @@ class Settings(BaseSettings):
     #: Largest body of the bulk-import API (the CLI streams files of any size).
     max_import_size: int = 200 * 1024 * 1024
 
+    # Ingest at the edge: what one public DSN key can cost (README "Ingest limits").
+    #: Items of any type per envelope; more is 413 (SDKs send at most ~101).
+    max_envelope_items: int = Field(default=1000, ge=1)
+    #: Aggregate buckets per `sessions` item; more is 413 (SDKs send 1-2 per minute flushed).
+    max_session_buckets: int = Field(default=100, ge=1)
+    #: Envelopes decoded and validated at once, in worker threads off the event loop.
+    ingest_concurrency: int = Field(default=2, ge=1)
+    #: Bytes of envelope request bodies held at once (per process); over it, 503.
+    ingest_body_budget: int = Field(default=256 * 1024 * 1024, ge=1)
+    #: How long the DSN keys are served from memory; a revoked key stops within it.
+    key_cache_seconds: float = Field(default=10.0, ge=0)
+    #: New releases / environments a project may add per clock hour (per server process);
+    #: over it items are dropped as `too_many_releases` / `too_many_environments`. None: no cap.
+    new_releases_per_hour: int | None = Field(default=100, ge=0)
+    new_environments_per_hour: int | None = Field(default=20, ge=0)
+
+    @field_validator("new_releases_per_hour", "new_environments_per_hour", mode="before")
+    @classmethod
+    def _no_cap(cls, value: object) -> object:
+        """`off` (or an empty value) in the environment turns a cap off."""
+        if isinstance(value, str) and value.strip().lower() in ("", "off", "none"):
+            return None
+        return value
+
     # Queries.
     max_data_points: int = Field(default=10_000, ge=1)
     adoption_threshold: float = Field(default=0.1, gt=0, le=1)

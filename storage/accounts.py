@@ -62,6 +62,9 @@ class AccountStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._keys: dict[str, tuple[float, KeyInfo]] = {}
+        #: Bumped by every key change made through this store, so that in-process key
+        #: caches (server/key_catalogue.py) drop what they hold at once.
+        self.key_generation = 0
 
     # -- writes ------------------------------------------------------------------
 
@@ -114,6 +117,7 @@ class AccountStore:
                     "SELECT setval(pg_get_serial_sequence('project', 'id'),"
                     " GREATEST((SELECT MAX(id) FROM project), 1))"
                 )
+        self.key_generation += 1
         return ProjectInfo(pid, slug, org_id, org_slug), public_key
 
     async def add_key(self, project_id: int, public_key: str | None = None) -> str:
@@ -124,6 +128,7 @@ class AccountStore:
                     public_key=key, project_id=project_id, is_active=True, created_at=_now()
                 )
             )
+        self.key_generation += 1
         return key
 
     async def set_key_active(self, public_key: str, active: bool) -> None:
@@ -131,6 +136,7 @@ class AccountStore:
         async with self.engine.begin() as conn:
             await conn.execute(t.update().where(t.c.public_key == public_key).values(is_active=active))
         self._keys.pop(public_key, None)
+        self.key_generation += 1
 
     async def create_token(self, org_slug: str, scopes: Sequence[str]) -> str:
         bad = [s for s in scopes if s not in SCOPES]
@@ -179,6 +185,16 @@ class AccountStore:
         info = KeyInfo(public_key, int(row[0]), int(row[2]), bool(row[1]))
         self._keys[public_key] = (now + self.KEY_CACHE_SECONDS, info)
         return info
+
+    async def all_keys(self) -> list[KeyInfo]:
+        """Every DSN key (the ingest key catalogue loads them at once)."""
+        k, p = PROJECT_KEY, PROJECT
+        stmt = select(k.c.public_key, k.c.project_id, k.c.is_active, p.c.org_id).select_from(
+            k.join(p, p.c.id == k.c.project_id)
+        )
+        async with self.engine.connect() as conn:
+            return [KeyInfo(str(key), int(pid), int(org), bool(active))
+                    for key, pid, active, org in await conn.execute(stmt)]
 
     async def token(self, token: str) -> TokenInfo | None:
         t, o = API_TOKEN, ORGANIZATION

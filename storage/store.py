@@ -10,6 +10,7 @@ fact table, whatever the number of releases or projects asked about.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -63,6 +64,13 @@ from storage.types import (
 )
 
 SeriesTriple = tuple[int, str, str | None]
+
+#: Batches with more increments than this are folded into rows in a worker thread.
+_FOLD_IN_THREAD = 2000
+
+#: Durations above this (seconds) are not recorded: their sums could overflow a double,
+#: which PostgreSQL refuses (ingest/quantities.py MAX_DURATION_SECONDS).
+_MAX_DURATION = float(2**32)
 
 # Fact writes go through the driver's own executemany with positional parameters (no
 # per-row parameter processing in SQLAlchemy); `{}` marks a parameter, rendered as `?` for
@@ -175,7 +183,12 @@ class SessionStore:
         dialect = self.engine.dialect.name
         # Rows are sorted by key only where writers can run concurrently (PostgreSQL, to
         # lock in one order); SQLite has a single writer at a time.
-        rows = _fact_rows(merged, series_ids, sort=dialect != "sqlite")
+        sort = dialect != "sqlite"
+        if len(merged.increments) > _FOLD_IN_THREAD:
+            # Folding a big group takes tens of milliseconds or more: off the event loop.
+            rows = await asyncio.to_thread(_fact_rows, merged, dict(series_ids), sort=sort)
+        else:
+            rows = _fact_rows(merged, series_ids, sort=sort)
         statements = self._statements.get(dialect)
         if statements is None:
             statements = self._statements[dialect] = tuple(
@@ -236,6 +249,34 @@ class SessionStore:
             )
             for sid, p, r, e in result:
                 self._series_ids[(p, r, e)] = sid
+
+    async def known_releases(self, project_id: int, releases: Iterable[str]) -> set[str]:
+        """The subset of `releases` already in the project's series catalogue."""
+        wanted = sorted(set(releases))
+        if not wanted:
+            return set()
+        t = RELEASE_ENV
+        stmt = (
+            select(t.c.release)
+            .where(t.c.project_id == project_id, t.c.release.in_(wanted))
+            .distinct()
+        )
+        async with self.engine.connect() as conn:
+            return {r for (r,) in await conn.execute(stmt)}
+
+    async def known_environments(self, project_id: int, environments: Iterable[str]) -> set[str]:
+        """The subset of `environments` already in the project's series catalogue."""
+        wanted = sorted({env_key(e) for e in environments})
+        if not wanted:
+            return set()
+        t = RELEASE_ENV
+        stmt = (
+            select(t.c.environment)
+            .where(t.c.project_id == project_id, t.c.env_key.in_(wanted))
+            .distinct()
+        )
+        async with self.engine.connect() as conn:
+            return {e for (e,) in await conn.execute(stmt) if e is not None}
 
     async def _load_project_orgs(self, conn: AsyncConnection, projects: set[int]) -> None:
         missing = sorted(projects - self._project_orgs.keys())
@@ -564,7 +605,7 @@ def _fact_rows(
         key = (series_ids[(inc.project_id, inc.release, inc.environment)],
                started - started % finest)
         dur = inc.duration
-        if dur is not None and not (dur >= 0 and isfinite(dur)):
+        if dur is not None and not (0 <= dur <= _MAX_DURATION and isfinite(dur)):
             dur = None
         if (inc.started_count or inc.crashed or inc.abnormal or inc.unhandled
                 or inc.errored_preaggr or dur is not None):

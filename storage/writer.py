@@ -27,9 +27,14 @@ class _Pending:
 
 
 class BatchWriter:
-    def __init__(self, store: SessionStore, *, max_group: int = 500) -> None:
+    def __init__(
+        self, store: SessionStore, *, max_group: int = 500, max_group_increments: int = 50_000
+    ) -> None:
         self.store = store
         self.max_group = max_group
+        #: A group stops growing past this many increments, so that one commit (and the
+        #: requests waiting on it) stays short however big the envelopes are.
+        self.max_group_increments = max_group_increments
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.in_flight = 0
@@ -70,8 +75,14 @@ class BatchWriter:
     async def _run(self) -> None:
         while True:
             group = [await self._queue.get()]
-            while len(group) < self.max_group and not self._queue.empty():
+            increments = len(group[0].batch.increments)
+            while (
+                len(group) < self.max_group
+                and increments < self.max_group_increments
+                and not self._queue.empty()
+            ):
                 group.append(self._queue.get_nowait())
+                increments += len(group[-1].batch.increments)
             try:
                 await self._apply_group(group)
             finally:
