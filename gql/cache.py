@@ -35,12 +35,14 @@ BYTES_PER_DOCUMENT = 4096
 
 def document_bytes(query: str, document: DocumentNode) -> int:
     """Estimated memory kept alive by caching `document` under `query`."""
-    tokens = 0
+    size = sys.getsizeof(query) + BYTES_PER_DOCUMENT
     token = document.loc.start_token if document.loc is not None else None
     while token is not None:
-        tokens += 1
+        size += BYTES_PER_TOKEN
+        if token.value is not None and len(token.value) > 32:
+            size += sys.getsizeof(token.value)  # long names and strings: their own copy
         token = token.next
-    return sys.getsizeof(query) + tokens * BYTES_PER_TOKEN + BYTES_PER_DOCUMENT
+    return size
 
 
 class DocumentCache:
