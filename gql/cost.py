@@ -64,7 +64,7 @@ DATABASE_FIELDS = frozenset({
 class CostLimits:
     """The limits the cost is checked against (from the settings)."""
 
-    max_cost: int = 200_000
+    max_cost: int = 25_000
     assumed_list_size: int = 50
     #: Data points of one field of the sessions query (the sessions budget).
     max_data_points: int = 10_000

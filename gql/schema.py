@@ -39,6 +39,7 @@ from gql.types import (
     reference_time,
     releases_page,
 )
+from gql.yielding import YieldingLists
 from resolvers import bounds, health, project_sessions
 from resolvers.rollup import checked_rollup
 
@@ -239,7 +240,7 @@ class GraphQLLimits:
     max_depth: int = 12
     max_aliases: int = 30
     cost: CostLimits = field(default_factory=CostLimits)
-    budget: int = 2_000_000
+    budget: int = 1_000_000
     budget_window: int = 60
     max_tokens: int = 10_000
     max_length: int = 1024 * 1024
@@ -273,6 +274,7 @@ def build_schema(
                 cache, max_tokens=limits.max_tokens, max_length=limits.max_length
             ),
             lambda: MaskErrors(should_mask_error=should_mask),
+            YieldingLists,
         ],
     )
 

@@ -58,10 +58,10 @@ class Settings(BaseSettings):
     # GraphQL cost and limits (README "Query cost and limits"): a read token must not be
     # able to bring the server down. Cost points are estimated before execution.
     #: Largest cost of one operation; more is refused with MAX_COST_EXCEEDED, unexecuted.
-    graphql_max_cost: int = Field(default=200_000, ge=1)
+    graphql_max_cost: int = Field(default=25_000, ge=1)
     #: Points each token may spend per `graphql_cost_window` seconds (a leaky bucket, per
     #: server process); over it, RATE_LIMITED with HTTP 429 and Retry-After.
-    graphql_cost_budget: int = Field(default=2_000_000, ge=1)
+    graphql_cost_budget: int = Field(default=1_000_000, ge=1)
     graphql_cost_window: int = Field(default=60, ge=1)
     #: Items assumed for a list whose length no argument bounds (projects, environments, ...).
     graphql_assumed_list_size: int = Field(default=50, ge=1)

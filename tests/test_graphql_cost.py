@@ -131,10 +131,10 @@ async def test_over_the_maximum_is_refused_before_execution(make_app, sqlite_url
     assert body["data"] is None
     error = body["errors"][0]
     assert error["extensions"]["code"] == "MAX_COST_EXCEEDED"
-    assert "maximum of 200000" in error["message"]
+    assert "maximum of 25000" in error["message"]
     # Nothing ran but authentication: the same statements as `{ __typename }`.
     assert refused == baseline
-    assert body["extensions"]["cost"]["requested"] > 200_000
+    assert body["extensions"]["cost"]["requested"] > 25_000
 
 
 async def test_cost_and_budget_are_reported(make_app, sqlite_url):
@@ -144,7 +144,7 @@ async def test_cost_and_budget_are_reported(make_app, sqlite_url):
     assert "errors" not in first, first
     cost_ = first["extensions"]["cost"]
     assert cost_["requested"] == 6 + 20 + 1 + 5
-    assert cost_["maximum"] == 200_000
+    assert cost_["maximum"] == 25_000
     assert cost_["budget"]["limit"] == 1000
     assert cost_["budget"]["remaining"] == 1000 - 32
     assert cost_["budget"]["windowSeconds"] == 100
@@ -152,7 +152,7 @@ async def test_cost_and_budget_are_reported(make_app, sqlite_url):
     assert rate["cost"] == 32
     assert rate["limit"] == 1000
     assert rate["remaining"] == 1000 - 32
-    assert rate["maxCost"] == 200_000
+    assert rate["maxCost"] == 25_000
     assert rate["resetAt"].endswith("Z")
     second = await b.gql(q)
     assert second["data"]["rateLimit"]["remaining"] <= 1000 - 64 + 1  # refill of a few ms
