@@ -85,6 +85,8 @@ class Sizing:
 
     page: int = 0
     series: int = 0
+    #: Below a field whose weight already counts its lists (the sessions query).
+    counted: bool = False
 
 
 #: `(arguments, parent's sizing, limits)` -> (weight multiplier, the field's sizing).
@@ -144,15 +146,11 @@ def _constant(n: int) -> SizeRule:
     return rule
 
 
-def _sessions(args: Mapping[str, Any], _parent: Sizing, limits: CostLimits) -> tuple[int, Sizing]:
-    # The sessions query is bounded by its own data-point budget per field; counted here
-    # as that budget per requested field (its groups and series are then not multiplied).
-    query = args.get("query")
-    fields = getattr(query, "fields", None)
-    if fields is None and isinstance(query, Mapping):
-        fields = query.get("fields")
-    n = len(fields) if isinstance(fields, list) else 1
-    return 1 + max(1, n) * limits.max_data_points, Sizing()
+def _sessions(_args: Mapping[str, Any], _parent: Sizing, limits: CostLimits) -> tuple[int, Sizing]:
+    # The sessions query enforces its own data-point budget (groups x intervals, as the
+    # REST endpoint does): it costs that budget, and its groups and series are not
+    # multiplied again.
+    return 1 + limits.max_data_points, Sizing(counted=True)
 
 
 #: The size of every list field whose length an argument or its parent bounds, and the
@@ -241,22 +239,17 @@ class CostWalk:
         key = f"{parent.name}.{name}"
         weight = 1 + (DATABASE_FIELD_WEIGHT if key in DATABASE_FIELDS else 0)
         rule = RULES.get(key)
-        child_sizing = Sizing()
-        length = 1
+        length, child_sizing = 1, (sizing if sizing.counted else Sizing())
         if rule is not None:
             n, child_sizing = rule(self._arguments(definition, node), sizing, self.limits)
             if key in _WEIGHT_RULES:
                 weight += n
             else:
                 length = n
-        elif is_list_type(get_nullable_type(definition.type)):
+        elif is_list_type(get_nullable_type(definition.type)) and not sizing.counted:
             length = self.limits.assumed_list_size
-        if key in _WEIGHT_RULES:
-            self.add(scale * weight)
-            self.selection_set(node.selection_set, get_named_type(definition.type), scale, child_sizing)
-            return
         if length <= 0:
-            self.add(scale * weight)
+            self.add(scale * weight)  # nothing below is resolved
             return
         inner = scale * length
         self.add(inner * weight)

@@ -57,6 +57,18 @@ def test_series_cost_their_buckets():
     assert cost(h % "14d") == 1 + 6 + 1 + 14
 
 
+def test_sessions_costs_its_own_data_point_budget():
+    """The sessions query bounds groups x intervals itself (RELHEALTH_MAX_DATA_POINTS): it
+    costs that budget once, and the lists below it are not multiplied again."""
+    q = (
+        '{ sessions(organization: "acme", query: {fields: ["sum(session)", "count_unique(user)"], '
+        'groupBy: ["release"], statsPeriod: "14d", interval: "1h"}) { intervals groups { by { release } '
+        "totals { field value } series { field values } } } }"
+    )
+    assert cost(q) == 1 + 5 + 10_000 + 10
+    assert cost(q, CostLimits(max_cost=10**9, max_data_points=500)) == 1 + 5 + 500 + 10
+
+
 def test_aliases_and_fragments_count_like_written_out_fields():
     plain = cost('{ releases(projectIds: ["1"], first: 4) { nodes { version project { id } } } }')
     aliased = cost(
