@@ -150,7 +150,7 @@ def _sessions(_args: Mapping[str, Any], _parent: Sizing, limits: CostLimits) -> 
     # The sessions query enforces its own data-point budget (groups x intervals, as the
     # REST endpoint does): it costs that budget, and its groups and series are not
     # multiplied again.
-    return 1 + limits.max_data_points, Sizing(counted=True)
+    return limits.max_data_points, Sizing(counted=True)
 
 
 #: The size of every list field whose length an argument or its parent bounds, and the
