@@ -9,6 +9,7 @@ field the loop is held at most for the completion of one list at a time."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +30,7 @@ class YieldingLists(SchemaExtension):
         async def after_a_yield() -> object:
             await asyncio.sleep(0)
             value = _next(root, info, *args, **kwargs)
-            if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+            if inspect.isawaitable(value):
                 value = await value
             return value
 
