@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gql.budget import BudgetState
 from gql.loaders import Loaders
 from resolvers.options import QueryOptions
 from storage.accounts import AccountStore, TokenInfo
@@ -22,6 +23,11 @@ class Context:
     loaders: Loaders = field(init=False)
     request: Any = None
     response: Any = None
+    #: Whose cost budget this operation spends (a hash of the token), and the budget after
+    #: it was charged (set before execution by gql.limits.QueryCostLimit).
+    budget_key: str = ""
+    cost: BudgetState | None = None
+    max_cost: int = 0
 
     def __post_init__(self) -> None:
         # Retention is judged against the later of a field's `now` and this clock.

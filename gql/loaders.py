@@ -155,6 +155,33 @@ class ReleasesCountKey(ProjectKeyWithOptions):
         return (self.scope, self.period, self.environments, self.now)
 
 
+@dataclass(frozen=True, slots=True)
+class ProjectReleasesKey(ProjectKeyWithOptions):
+    """A project's releases ordered by stability; the page is cut by the field."""
+
+    project_id: int
+    scope: str
+    period: str
+    environments: tuple[str, ...] | None
+    now: float
+
+    def options(self) -> Hashable:
+        return (self.scope, self.period, self.environments, self.now)
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomesKey(ProjectKeyWithOptions):
+    project_id: int
+    start: int | None
+    end: int | None
+
+    def options(self) -> Hashable:
+        return (self.start, self.end)
+
+
+OutcomeRow = tuple[int, int, str, str, str, int]
+
+
 def _grouped_loader(
     fetch: Callable[[list[Any], Any], Awaitable[Mapping[Any, V]]],
 ) -> Callable[[Sequence[K]], Awaitable[list[V | BaseException | None]]]:
@@ -332,6 +359,46 @@ class ReleaseSeenLoader(DataLoader[ProjectRelease, bool]):
         super().__init__(load_fn=load, max_batch_size=RELEASE_SEEN_BATCH)
 
 
+class ProjectReleasesByProjectLoader(DataLoader[ProjectReleasesKey, list[ProjectRelease] | None]):
+    """Every project's releases in stability order from one ranking of all the projects
+    asked: restricted to one project, the ranking's order is that project's own (its ties
+    break by release within the project)."""
+
+    def __init__(self, store: SessionStore, options: QueryOptions) -> None:
+        async def fetch(
+            project_ids: list[int], k: ProjectReleasesKey
+        ) -> dict[int, list[ProjectRelease]]:
+            ordered, _ = await health.releases_by_stability(
+                store, project_ids, now=k.now, scope=k.scope, stats_period_name=k.period,
+                environments=k.environments, retention=options.retention,
+            )
+            found: dict[int, list[ProjectRelease]] = {p: [] for p in project_ids}
+            for pair in ordered:
+                found[pair[0]].append(pair)
+            return found
+
+        super().__init__(load_fn=_grouped_loader(fetch))
+
+
+class OutcomesByProjectLoader(DataLoader[OutcomesKey, list[OutcomeRow] | None]):
+    def __init__(self, store: SessionStore) -> None:
+        async def fetch(project_ids: list[int], k: OutcomesKey) -> dict[int, list[OutcomeRow]]:
+            found: dict[int, list[OutcomeRow]] = {p: [] for p in project_ids}
+            for row in await store.outcomes(project_ids, k.start, k.end):
+                found[row[0]].append(row)
+            return found
+
+        super().__init__(load_fn=_grouped_loader(fetch))
+
+
+class ProjectsByOrgLoader(DataLoader[int, list[ProjectInfo]]):
+    def __init__(self, accounts: AccountStore) -> None:
+        async def load(org_ids: Sequence[int]) -> list[list[ProjectInfo]]:
+            return [await accounts.projects_of_org(org) for org in org_ids]
+
+        super().__init__(load_fn=load)
+
+
 class EnvironmentsByOrgLoader(DataLoader[int, dict[str, int]]):
     """Environment records (name -> id) of an organization, read once per request."""
 
@@ -364,3 +431,6 @@ class Loaders:
         self.releases_count = ReleasesCountByProjectLoader(store, options)
         self.environments_by_org = EnvironmentsByOrgLoader(store)
         self.release_seen = ReleaseSeenLoader(store)
+        self.project_releases = ProjectReleasesByProjectLoader(store, options)
+        self.ingest_outcomes = OutcomesByProjectLoader(store)
+        self.projects_by_org = ProjectsByOrgLoader(accounts)

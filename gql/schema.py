@@ -5,17 +5,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import strawberry
 from graphql.validation import ASTValidationRule
-from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, MaskErrors
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 
+from gql.budget import CostBudget
+from gql.cache import DocumentCache, ParseAndValidate
+from gql.cost import CostLimits
 from gql.enums import ReleaseSort
 from gql.errors import BadUserInput, should_mask, user_errors
+from gql.limits import QueryCostLimit
+from gql.rate_limit import RateLimit, resolve_rate_limit
 from gql.scalars import Count, CountScalar, DateTimeScalar
 from gql.sessions import SessionsResult, resolve_sessions
 from gql.types import (
@@ -33,6 +39,7 @@ from gql.types import (
     reference_time,
     releases_page,
 )
+from gql.yielding import YieldingLists
 from resolvers import bounds, health, project_sessions
 from resolvers.rollup import checked_rollup
 
@@ -215,6 +222,11 @@ class Query:
         "GET /api/0/organizations/{org}/sessions/), with columnar series.",
     )
 
+    rate_limit: RateLimit | None = strawberry.field(
+        resolver=resolve_rate_limit,
+        description="The caller's query-cost budget after this operation; null outside /graphql.",
+    )
+
 
 async def _readable_projects(info: ContextInfo, ids: list[strawberry.ID]) -> list[int]:
     """Project ids of the caller's organization; others are silently absent, as if they
@@ -233,12 +245,33 @@ async def _readable_pairs(
     return [p for p in pairs if p[0] in readable]
 
 
-def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> strawberry.Schema:
-    # Validation rules are built once: ValidationCache keys on the rule classes, so rules
-    # created per request would never hit the cache.
+@dataclass(frozen=True, slots=True)
+class GraphQLLimits:
+    """Every limit of the GraphQL API (from the settings; README "Query cost and limits")."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    cost: CostLimits = field(default_factory=CostLimits)
+    budget: int = 1_000_000
+    budget_window: int = 60
+    max_tokens: int = 10_000
+    max_length: int = 1024 * 1024
+    cache_bytes: int = 32 * 1024 * 1024
+
+
+def build_schema(
+    limits: GraphQLLimits = GraphQLLimits(),
+    *,
+    cache: DocumentCache | None = None,
+    budget: CostBudget | None = None,
+) -> strawberry.Schema:
+    # Validation rules are built once: cached documents were validated by exactly these.
     rules: list[type[ASTValidationRule]] = [
-        depth_validator(max_depth, None, None), alias_validator(max_aliases)
+        depth_validator(limits.max_depth, None, None), alias_validator(limits.max_aliases)
     ]
+    # Shared by every request of this schema (one per server process).
+    cache = cache if cache is not None else DocumentCache(limits.cache_bytes)
+    budget = budget if budget is not None else CostBudget(limits.budget, limits.budget_window)
     return strawberry.federation.Schema(
         query=Query,
         types=[Release, Project],
@@ -247,12 +280,17 @@ def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> strawberry.Sc
             auto_camel_case=True, scalar_map={datetime: DateTimeScalar, Count: CountScalar}
         ),
         extensions=[
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
             lambda: AddValidationRules(rules),
+            # Before ParseAndValidate: its on_execute sees a refusal, and refused
+            # documents are not cached.
+            lambda: QueryCostLimit(limits.cost, budget),
+            lambda: ParseAndValidate(
+                cache, max_tokens=limits.max_tokens, max_length=limits.max_length
+            ),
             lambda: MaskErrors(should_mask_error=should_mask),
+            YieldingLists,
         ],
     )
 
 
-__all__ = ["Query", "build_schema"]
+__all__ = ["GraphQLLimits", "Query", "build_schema"]

@@ -22,6 +22,8 @@ from gql.loaders import (
     BreakdownKey,
     CrashFreeRatesKey,
     HealthKey,
+    OutcomesKey,
+    ProjectReleasesKey,
     ReleasesCountKey,
     ReleaseStatsKey,
     SessionsCountKey,
@@ -361,6 +363,8 @@ async def releases_page(
     first: int,
     after: str | None,
     now: datetime | None,
+    *,
+    per_project: bool = False,
 ) -> ReleaseConnection:
     if first < 0 or first > 500:
         raise BadUserInput("`first` must be between 0 and 500")
@@ -369,11 +373,18 @@ async def releases_page(
         offset += 1
     at = reference_time(info, now)
     try:
-        pairs, total = await health.releases_by_stability(
-            info.context.store, project_ids, now=at, scope=sort.value,
-            stats_period_name=period, environments=environments, offset=offset, limit=first,
-            retention=info.context.options.retention,
-        )
+        if per_project:
+            # Below a list (Release.project.releases): one batched ranking per request.
+            ordered = await info.context.loaders.project_releases.load(ProjectReleasesKey(
+                project_ids[0], sort.value, period, env_tuple(environments), at,
+            ))
+            pairs, total = (ordered or [])[offset : offset + first], len(ordered or [])
+        else:
+            pairs, total = await health.releases_by_stability(
+                info.context.store, project_ids, now=at, scope=sort.value,
+                stats_period_name=period, environments=environments, offset=offset, limit=first,
+                    retention=info.context.options.retention,
+            )
     except InvalidQuery as exc:
         raise BadUserInput(exc.message) from None
     edges = [
@@ -430,7 +441,8 @@ class Project:
         now: datetime | None = None,
     ) -> ReleaseConnection:
         return await releases_page(
-            info, [parse_id(self.id)], environments, period, sort, first, after, now
+            info, [parse_id(self.id)], environments, period, sort, first, after, now,
+            per_project=True,
         )
 
     @strawberry.field(description="A release of this project by version.")
@@ -445,11 +457,11 @@ class Project:
         end: datetime | None = None,
         hourly: bool = False,
     ) -> list[IngestOutcome]:
-        rows = await info.context.store.outcomes(
-            [parse_id(self.id)],
+        rows = await info.context.loaders.ingest_outcomes.load(OutcomesKey(
+            parse_id(self.id),
             None if start is None else int(start.timestamp()),
             None if end is None else int(end.timestamp()),
-        )
+        )) or []
         if hourly:
             return [
                 IngestOutcome(hour=as_datetime(h), item_type=t, kind=k, reason=r, count=Count(n))
@@ -542,13 +554,13 @@ class Organization:
 
     @strawberry.field
     async def projects(self, info: ContextInfo) -> list[Project]:
-        found = await info.context.accounts.projects_of_org(info.context.org_id)
+        found = await info.context.loaders.projects_by_org.load(info.context.org_id)
         return [Project.from_info(p) for p in found]
 
     @strawberry.field(description="Environment records (ids for the backend functions that "
                       "take environment ids), ordered by name.")
     async def environments(self, info: ContextInfo) -> list[Environment]:
-        found = await info.context.store.environments(info.context.org_id)
+        found = await info.context.loaders.environments_by_org.load(info.context.org_id)
         return [Environment(id=strawberry.ID(str(i)), name=n) for n, i in sorted(found.items())]
 
 

@@ -27,7 +27,7 @@ from server.services import Services
 from server.sessions_endpoint import sessions_endpoint
 from server.settings import Settings
 from storage.accounts import AccountStore
-from storage.engine import create_engine
+from storage.engine import create_engine, shares_one_database
 from storage.readiness import check_writable
 from storage.schema import ensure_schema
 from storage.store import SessionStore
@@ -42,14 +42,22 @@ async def build_services(settings: Settings, clock: Clock | None = None) -> Serv
         await engine.dispose()
         raise
     store = SessionStore(engine)
+    # Ingest writes through its own small pool: queries, however many connections they
+    # hold, never make an envelope wait for one.
+    write_engine = None
+    if not shares_one_database(settings.database_url):
+        write_engine = create_engine(
+            settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, writer=True
+        )
     return Services(
         settings=settings,
         engine=engine,
         store=store,
         accounts=AccountStore(engine),
-        writer=BatchWriter(store),
+        writer=BatchWriter(SessionStore(write_engine) if write_engine else store),
         clock=clock or SystemClock(),
         metrics=Metrics(),
+        write_engine=write_engine,
     )
 
 
@@ -71,6 +79,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             await retention.stop()
             await services.writer.stop()
             await services.engine.dispose()
+            if services.write_engine is not None:
+                await services.write_engine.dispose()
 
     graphql = _LazyGraphQL()
     routes = [

@@ -29,6 +29,8 @@ class Services:
     writer: BatchWriter
     clock: Clock
     metrics: Metrics
+    #: The ingest writer's own engine (None: it shares `engine`).
+    write_engine: AsyncEngine | None = None
     query_options: QueryOptions = field(init=False)
     quota: SessionQuota | None = field(init=False)
     keys: KeyCatalogue = field(init=False)

@@ -86,6 +86,24 @@ class Settings(BaseSettings):
     # GraphQL.
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 30
+    # GraphQL cost and limits (README "Query cost and limits"): a read token must not be
+    # able to bring the server down. Cost points are estimated before execution.
+    #: Largest cost of one operation; more is refused with MAX_COST_EXCEEDED, unexecuted.
+    graphql_max_cost: int = Field(default=25_000, ge=1)
+    #: Points each token may spend per `graphql_cost_window` seconds (a leaky bucket, per
+    #: server process); over it, RATE_LIMITED with HTTP 429 and Retry-After.
+    graphql_cost_budget: int = Field(default=1_000_000, ge=1)
+    graphql_cost_window: int = Field(default=60, ge=1)
+    #: Items assumed for a list whose length no argument bounds (projects, environments, ...).
+    graphql_assumed_list_size: int = Field(default=50, ge=1)
+    #: Largest POST body of /graphql (413 above it).
+    graphql_max_body_size: int = Field(default=1024 * 1024, ge=1024)
+    #: Largest number of lexical tokens in a GraphQL document.
+    graphql_max_tokens: int = Field(default=10_000, ge=100)
+    #: Bytes of parsed, valid documents kept in the parse/validation cache.
+    graphql_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
+    #: Longest execution of one operation, in seconds; longer ones answer TIMEOUT.
+    graphql_timeout_seconds: float = Field(default=30.0, gt=0)
 
     #: Bearer token required by GET /metrics, which then shows per-tenant series too; None
     #: leaves it open, with the ingest counters summed over every project (no tenant data).

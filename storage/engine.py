@@ -24,7 +24,11 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, sqlite_synchronous: str = "NORMAL", echo: bool = False, writer: bool = False
+) -> AsyncEngine:
+    """An engine for the queries, or with `writer` the small pool of the ingest writer:
+    writes keep their own connections, so no read can starve them of one."""
     url = normalize_url(url)
     if is_sqlite(url):
         engine = create_async_engine(
@@ -32,15 +36,24 @@ def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", echo: bool = 
             echo=echo,
             # One connection per checkout keeps WAL readers independent of the writer; the
             # pool stays small because aiosqlite runs each connection in its own thread.
-            pool_size=8,
-            max_overflow=8,
+            pool_size=2 if writer else 8,
+            max_overflow=2 if writer else 8,
             connect_args={"timeout": 30},
         )
         _install_sqlite_pragmas(engine, sqlite_synchronous)
         return engine
     if make_url(url).database == ":memory:":
         return create_async_engine(url, echo=echo, poolclass=NullPool)
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(
+        url, echo=echo, pool_size=2 if writer else 10, max_overflow=2 if writer else 10,
+        pool_pre_ping=True,
+    )
+
+
+def shares_one_database(url: str) -> bool:
+    """An in-memory database exists once per connection: a second engine would see
+    another database, so the writer must share the query engine."""
+    return make_url(normalize_url(url)).database in (None, "", ":memory:")
 
 
 def _install_sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:

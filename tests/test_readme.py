@@ -39,4 +39,7 @@ async def test_readme_example(make_app, sqlite_url):
     query = _blocks("graphql")[0]
     expected = json.loads(_blocks("json")[0])
     r = await app.client.post("/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"})
-    assert r.json() == expected
+    body = r.json()
+    # Every answer also reports its cost (README "Query cost and limits").
+    assert body.pop("extensions")["cost"]["requested"] > 0
+    assert body == expected
