@@ -132,7 +132,7 @@ async def readyz(request: Request) -> Response:
     except Exception as exc:
         return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, status_code=503)
     try:
-        await check_writable(services.store.engine)
+        await check_writable(services.write_engine or services.engine)
     except Exception as exc:
         return JSONResponse(
             {"status": "read-only", "detail": f"the database refuses writes ({type(exc).__name__})"},
