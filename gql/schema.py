@@ -18,6 +18,7 @@ from gql.enums import ReleaseSort
 from gql.errors import BadUserInput, should_mask, user_errors
 from gql.scalars import DateTimeScalar
 from gql.sessions import SessionsResult, resolve_sessions
+from gql.subgraph import SubgraphSchema
 from gql.types import (
     ContextInfo,
     HealthDataResult,
@@ -227,7 +228,7 @@ def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> strawberry.Sc
     rules: list[type[ASTValidationRule]] = [
         depth_validator(max_depth, None, None), alias_validator(max_aliases)
     ]
-    return strawberry.federation.Schema(
+    return SubgraphSchema(
         query=Query,
         types=[Release, Project],
         federation_version="2.5",

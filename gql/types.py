@@ -37,6 +37,7 @@ from gql.results import (
 )
 from resolvers import health
 from resolvers.errors import InvalidQuery
+from resolvers.ids import MAX_ID, parse_record_id
 from resolvers.rollup import checked_rollup, parse_rollup
 from storage.accounts import ProjectInfo
 
@@ -45,9 +46,10 @@ ContextInfo = Info[Context, None]
 
 def parse_id(value: strawberry.ID | str, what: str = "project") -> int:
     text = str(value)
-    if not text.isdigit() or not text.isascii() or int(text) <= 0:
-        raise BadUserInput(f"Invalid {what} id: {text!r}")
-    return int(text)
+    parsed = parse_record_id(text)
+    if parsed is None:
+        raise BadUserInput(f"Invalid {what} id: {text[:40]!r} (ids are 1 to {MAX_ID})")
+    return parsed
 
 
 def reference_time(info: ContextInfo, now: datetime | None, inherited: float | None = None) -> float:
@@ -161,8 +163,10 @@ class Release:
     inherited_now: strawberry.Private[float | None] = None
 
     @classmethod
-    def resolve_reference(cls, info: ContextInfo, project_id: strawberry.ID, version: str) -> Release:
-        return cls(project_id=project_id, version=version)
+    def resolve_reference(cls, info: ContextInfo, **key: str) -> Release:
+        # Federation passes the key fields as the schema names them (`projectId`).
+        project_id = strawberry.ID(str(parse_id(key["projectId"])))
+        return cls(project_id=project_id, version=str(key["version"]))
 
     @property
     def pair(self) -> tuple[int, str]:

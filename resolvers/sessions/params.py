@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
+from resolvers.ids import MAX_ID
 from resolvers.timetext import InvalidTimestamp, parse_instant, parse_period
 from resolvers.timewindow import InvalidInterval, to_intervals, validate_interval
 
@@ -170,6 +171,9 @@ def resolve_projects(params: QueryParams, readable: Mapping[int, str]) -> tuple[
         requested = {int(value) for value in params.getlist("project")}
     except ValueError:
         raise SessionsQueryError(errors.INVALID_PROJECT_PARAMETER) from None
+    if any(abs(project_id) > MAX_ID for project_id in requested):
+        # Upstream answers 403 (not readable); a number no store can hold is a typo.
+        raise SessionsQueryError(errors.PROJECT_ID_OUT_OF_RANGE)
     if not requested or requested == {ALL_PROJECTS}:
         selected = set(readable)
     else:

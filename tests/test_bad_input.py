@@ -1,0 +1,200 @@
+"""Bad input gets a clear error, never a 500 nor a masked `Unexpected error`: ids out of
+range, dates outside what the store can hold, filters too deep or too long."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from server.clock import FixedClock
+from server.settings import Settings
+from storage.types import SessionIncrement, WriteBatch
+
+NOW = datetime(2025, 6, 2, 10, 0, 30, tzinfo=UTC).timestamp()
+URL = "/api/0/organizations/acme/sessions/"
+HUGE = "9223372036854775808"  # 2^63: past SQLite's INTEGER
+ABOVE_INT4 = "2147483648"  # 2^31: past PostgreSQL's integer ids
+
+
+async def _app(make_app, url):
+    app = await make_app(Settings(database_url=url), FixedClock(NOW))
+    acc = app.services.accounts
+    await acc.create_project("acme", "web", 1)
+    token = await acc.create_token("acme", ["org:read"])
+    await app.services.store.apply([WriteBatch([
+        SessionIncrement(1, "web@1", "production", NOW - 3600, started_count=2),
+    ])])
+    return app, token
+
+
+@pytest.fixture
+async def gql(make_app, sqlite_url):
+    app, token = await _app(make_app, sqlite_url)
+
+    async def run(query, **variables):
+        r = await app.client.post(
+            "/graphql", json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    return run
+
+
+@pytest.fixture
+async def rest(make_app, sqlite_url):
+    app, token = await _app(make_app, sqlite_url)
+
+    async def get(query):
+        return await app.client.get(f"{URL}?{query}", headers={"Authorization": f"Bearer {token}"})
+
+    return get
+
+
+def _assert_bad_user_input(body, contains=""):
+    assert body.get("errors"), body
+    for error in body["errors"]:
+        assert error["message"] != "Unexpected error.", body
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", body
+    assert contains in body["errors"][0]["message"], body
+
+
+# -- ids -------------------------------------------------------------------------------
+
+ID_QUERIES = [
+    'query($id: ID!) { project(id: $id) { slug } }',
+    'query($id: ID!) { release(projectId: $id, version: "v") { version } }',
+    'query($id: ID!) { releases(projectIds: [$id]) { totalCount } }',
+    'query($id: ID!) { hasHealthData(projectIds: [$id]) { projectIds } }',
+    'query($id: ID!) { hasHealthData(releases: [{projectId: $id, version: "v"}]) { projectIds } }',
+    'query($id: ID!) { oldestHealthData(releases: [{projectId: $id, version: "v"}]) { oldest } }',
+    'query($id: ID!) { changedReleaseAdoptions(projectIds: [$id]) { version } }',
+    'query($id: ID!) { releasesHaveHealthData(projectIds: [$id], releases: ["v"], '
+    'start: "2025-06-01T00:00:00Z", end: "2025-06-02T00:00:00Z") }',
+    'query($id: ID!) { sessionsPerProject(projectIds: [$id], start: "2025-06-01T00:00:00Z", '
+    'end: "2025-06-02T00:00:00Z") { sessions } }',
+    'query($id: ID!) { sessionsPerProject(projectIds: ["1"], environmentIds: [$id], '
+    'start: "2025-06-01T00:00:00Z", end: "2025-06-02T00:00:00Z") { sessions } }',
+    'query($id: ID!) { project(id: "1") { sessionsCount(environmentId: $id, '
+    'start: "2025-06-01T00:00:00Z", end: "2025-06-02T00:00:00Z") } }',
+    'query($id: ID!) { sessions(organization: "acme", query: {fields: ["sum(session)"], '
+    "projects: [$id]}) { query } }",
+    'query($id: _Any!) { _entities(representations: [$id]) { ... on Project { slug } } }',
+    'query($id: _Any!) { _entities(representations: [$id]) { ... on Release { version '
+    "health { totalSessions } } } }",
+]
+
+
+@pytest.mark.parametrize("value", [HUGE, ABOVE_INT4])
+@pytest.mark.parametrize("query", ID_QUERIES)
+async def test_ids_out_of_range_are_bad_user_input(make_app, database_url, query, value):
+    app, token = await _app(make_app, database_url)
+    variable: object = value
+    if "Project { slug" in query:
+        variable = {"__typename": "Project", "id": value}
+    elif "_entities" in query:
+        variable = {"__typename": "Release", "projectId": value, "version": "v"}
+    r = await app.client.post(
+        "/graphql", json={"query": query, "variables": {"id": variable}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    body = r.json()
+    if "projects:" in query:  # the sessions query reports the REST parameter's error
+        _assert_bad_user_input(body, "Invalid project parameter")
+    else:
+        _assert_bad_user_input(body, "id")
+
+
+@pytest.mark.parametrize("value", [HUGE, ABOVE_INT4, "-2147483649", "-9223372036854775809"])
+async def test_rest_project_out_of_range_is_400(rest, value):
+    r = await rest(f"project={value}&field=sum(session)&statsPeriod=1d")
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"].startswith("Invalid project parameter"), r.text
+
+
+async def test_release_entities_resolve_by_their_key(gql):
+    q = ('query($r: [_Any!]!) { _entities(representations: $r) { ... on Release { version '
+         "health(now: \"2025-06-02T10:00:30Z\") { totalSessions } } ... on Project { slug } } }")
+    body = await gql(q, r=[{"__typename": "Release", "projectId": "1", "version": "web@1"},
+                           {"__typename": "Project", "id": 1}])
+    assert body == {"data": {"_entities": [
+        {"version": "web@1", "health": {"totalSessions": 2}}, {"slug": "web"}]}}
+
+
+@pytest.mark.parametrize("representation", [
+    "Project", 5, [], {}, {"__typename": "Nope", "id": "1"}, {"__typename": "Project"},
+    {"__typename": "Project", "id": "1", "extra": 1}, {"__typename": "Project", "id": None},
+    {"__typename": "Release", "projectId": "1"}, {"__typename": "Release", "projectId": "x", "version": "v"},
+    {"__typename": "Release", "projectId": "1", "version": {"a": 1}},
+])
+async def test_malformed_entity_representations_are_bad_user_input(gql, representation):
+    q = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Project { slug } } }'
+    _assert_bad_user_input(await gql(q, r=[representation]))
+
+
+# -- dates -------------------------------------------------------------------------------
+
+DATE_QUERIES = [
+    'query($t: DateTime) { releases(projectIds: ["1"], now: $t) { totalCount } }',
+    'query($t: DateTime) { release(projectId: "1", version: "web@1") { health(now: $t) { totalSessions } } }',
+    'query($t: DateTime) { release(projectId: "1", version: "web@1") { adoption(now: $t) { adoption } } }',
+    'query($t: DateTime) { release(projectId: "1", version: "web@1") { adoptionStage(environment: "production", now: $t) { stage } } }',
+    'query($t: DateTime) { release(projectId: "1", version: "web@1") { sessionTimeBounds(now: $t) { sessionsLowerBound } } }',
+    'query($t: DateTime!) { release(projectId: "1", version: "web@1") { crashFreeBreakdown(start: $t) { crashFreeUsers } } }',
+    'query($t: DateTime) { release(projectId: "1", version: "web@1") { crashFreeBreakdown(start: "2025-06-01T00:00:00Z", now: $t) { crashFreeUsers } } }',
+    'query($t: DateTime!) { release(projectId: "1", version: "web@1") { stats(stat: SESSIONS, interval: "1d", start: $t, end: "2025-06-02T00:00:00Z") { totals { total } } } }',
+    'query($t: DateTime!) { release(projectId: "1", version: "web@1") { stats(stat: SESSIONS, interval: "1d", start: "2025-06-01T00:00:00Z", end: $t) { totals { total } } } }',
+    'query($t: DateTime) { hasHealthData(projectIds: ["1"], now: $t) { projectIds } }',
+    'query($t: DateTime) { oldestHealthData(releases: [{projectId: "1", version: "web@1"}], now: $t) { oldest } }',
+    'query($t: DateTime) { changedReleaseAdoptions(projectIds: ["1"], now: $t) { version } }',
+    'query($t: DateTime!) { releasesHaveHealthData(projectIds: ["1"], releases: ["web@1"], start: $t, end: "2025-06-02T00:00:00Z") }',
+    'query($t: DateTime!) { releasesHaveHealthData(projectIds: ["1"], releases: ["web@1"], start: "2025-06-01T00:00:00Z", end: $t) }',
+    'query($t: DateTime!) { sessionsPerProject(projectIds: ["1"], start: $t, end: "2025-06-02T00:00:00Z") { sessions } }',
+    'query($t: DateTime!) { sessionsPerProject(projectIds: ["1"], start: "2025-06-01T00:00:00Z", end: $t) { sessions } }',
+    'query($t: DateTime) { sessionsPerProject(projectIds: ["1"], start: "2025-06-01T00:00:00Z", end: "2025-06-02T00:00:00Z", now: $t) { sessions } }',
+    'query($t: DateTime!) { project(id: "1") { sessionsCount(start: $t, end: "2025-06-02T00:00:00Z") } }',
+    'query($t: DateTime) { project(id: "1") { sessionsCount(start: "2025-06-01T00:00:00Z", end: "2025-06-02T00:00:00Z", now: $t) } }',
+    'query($t: DateTime) { project(id: "1") { releasesCount(now: $t) } }',
+    'query($t: DateTime) { project(id: "1") { releases(now: $t) { totalCount } } }',
+    'query($t: DateTime) { project(id: "1") { ingestOutcomes(start: $t) { count } } }',
+    'query($t: DateTime!) { project(id: "1") { crashFreeRates(current: {start: $t, end: "2025-06-02T00:00:00Z"}, previous: {start: "2025-05-01T00:00:00Z", end: "2025-05-02T00:00:00Z"}) { current } } }',
+    'query($t: DateTime) { project(id: "1") { crashFreeRates(current: {start: "2025-06-01T00:00:00Z", end: "2025-06-02T00:00:00Z"}, previous: {start: "2025-05-01T00:00:00Z", end: "2025-05-02T00:00:00Z"}, now: $t) { current } } }',
+    'query($t: DateTime) { sessions(organization: "acme", query: {fields: ["sum(session)"], now: $t}) { query } }',
+    'query($t: DateTime) { sessions(organization: "acme", query: {fields: ["sum(session)"], start: $t, end: "2025-06-02T00:00:00Z"}) { query } }',
+]
+OUT_OF_RANGE_DATES = [
+    "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "0001-01-01", "1969-12-31T23:59:59Z",
+    "9999-01-01T00:00:00+00:00", -1, 1e300, 253402300800, float("-1e18"), "-62135596800", 10**400,
+]
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
+@pytest.mark.parametrize("query", DATE_QUERIES)
+async def test_dates_out_of_range_are_bad_user_input(gql, query, value):
+    _assert_bad_user_input(await gql(query, t=value), "DateTime")
+
+
+@pytest.mark.parametrize("value", OUT_OF_RANGE_DATES)
+async def test_every_form_of_an_out_of_range_date_is_bad_user_input(gql, value):
+    body = await gql(DATE_QUERIES[0], t=value)
+    _assert_bad_user_input(body, "outside the supported dates")
+    assert "1970-01-01T00:00:00Z to 9998-12-31T23:59:59Z" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59Z", "0001-01-01", "nope", "1e999"])
+async def test_date_literals_out_of_range_are_bad_user_input(gql, value):
+    q = '{ releases(projectIds: ["1"], now: "%s") { totalCount } }' % value
+    _assert_bad_user_input(await gql(q), "DateTime")
+
+
+@pytest.mark.parametrize("value", ["1970-01-01T00:00:00Z", "9998-12-31T23:59:59Z"])
+@pytest.mark.parametrize("query", DATE_QUERIES)
+async def test_dates_at_the_range_limits_are_answered(gql, query, value):
+    body = await gql(query, t=value)
+    for error in body.get("errors", []):
+        # a limit may make a question invalid (start after end, too many buckets), but
+        # never an unexpected error
+        assert error["message"] != "Unexpected error.", body
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", body
