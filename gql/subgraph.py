@@ -34,16 +34,15 @@ def representation_problem(representation: object) -> str | None:
     given = set(representation) - {"__typename"}
     if given != wanted:
         return f"A {type_name} representation has exactly the fields {', '.join(sorted(wanted))}"
-    if not all(isinstance(representation[k], str | int) and not isinstance(representation[k], bool)
-               for k in wanted):
+    if not all(
+        isinstance(representation[k], str | int) and not isinstance(representation[k], bool) for k in wanted
+    ):
         return f"The key fields of a {type_name} representation are strings"
     return None
 
 
 class SubgraphSchema(strawberry.federation.Schema):
-    def entities_resolver(
-        self, info: Info, representations: list[FederationAny]
-    ) -> list[FederationAny]:
+    def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
         results: list[Any] = []
         for representation in representations:
             problem = representation_problem(representation)

@@ -4,6 +4,7 @@ range, dates outside what the store can hold, filters too deep or too long."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import pytest
 
@@ -22,9 +23,15 @@ async def _app(make_app, url):
     acc = app.services.accounts
     await acc.create_project("acme", "web", 1)
     token = await acc.create_token("acme", ["org:read"])
-    await app.services.store.apply([WriteBatch([
-        SessionIncrement(1, "web@1", "production", NOW - 3600, started_count=2),
-    ])])
+    await app.services.store.apply(
+        [
+            WriteBatch(
+                [
+                    SessionIncrement(1, "web@1", "production", NOW - 3600, started_count=2),
+                ]
+            )
+        ]
+    )
     return app, token
 
 
@@ -34,7 +41,8 @@ async def gql(make_app, sqlite_url):
 
     async def run(query, **variables):
         r = await app.client.post(
-            "/graphql", json={"query": query, "variables": variables},
+            "/graphql",
+            json={"query": query, "variables": variables},
             headers={"Authorization": f"Bearer {token}"},
         )
         assert r.status_code == 200, r.text
@@ -64,13 +72,13 @@ def _assert_bad_user_input(body, contains=""):
 # -- ids -------------------------------------------------------------------------------
 
 ID_QUERIES = [
-    'query($id: ID!) { project(id: $id) { slug } }',
+    "query($id: ID!) { project(id: $id) { slug } }",
     'query($id: ID!) { release(projectId: $id, version: "v") { version } }',
-    'query($id: ID!) { releases(projectIds: [$id]) { totalCount } }',
-    'query($id: ID!) { hasHealthData(projectIds: [$id]) { projectIds } }',
+    "query($id: ID!) { releases(projectIds: [$id]) { totalCount } }",
+    "query($id: ID!) { hasHealthData(projectIds: [$id]) { projectIds } }",
     'query($id: ID!) { hasHealthData(releases: [{projectId: $id, version: "v"}]) { projectIds } }',
     'query($id: ID!) { oldestHealthData(releases: [{projectId: $id, version: "v"}]) { oldest } }',
-    'query($id: ID!) { changedReleaseAdoptions(projectIds: [$id]) { version } }',
+    "query($id: ID!) { changedReleaseAdoptions(projectIds: [$id]) { version } }",
     'query($id: ID!) { releasesHaveHealthData(projectIds: [$id], releases: ["v"], '
     'start: "2025-06-01T00:00:00Z", end: "2025-06-02T00:00:00Z") }',
     'query($id: ID!) { sessionsPerProject(projectIds: [$id], start: "2025-06-01T00:00:00Z", '
@@ -81,8 +89,8 @@ ID_QUERIES = [
     'start: "2025-06-01T00:00:00Z", end: "2025-06-02T00:00:00Z") } }',
     'query($id: ID!) { sessions(organization: "acme", query: {fields: ["sum(session)"], '
     "projects: [$id]}) { query } }",
-    'query($id: _Any!) { _entities(representations: [$id]) { ... on Project { slug } } }',
-    'query($id: _Any!) { _entities(representations: [$id]) { ... on Release { version '
+    "query($id: _Any!) { _entities(representations: [$id]) { ... on Project { slug } } }",
+    "query($id: _Any!) { _entities(representations: [$id]) { ... on Release { version "
     "health { totalSessions } } } }",
 ]
 
@@ -97,7 +105,8 @@ async def test_ids_out_of_range_are_bad_user_input(make_app, database_url, query
     elif "_entities" in query:
         variable = {"__typename": "Release", "projectId": value, "version": "v"}
     r = await app.client.post(
-        "/graphql", json={"query": query, "variables": {"id": variable}},
+        "/graphql",
+        json={"query": query, "variables": {"id": variable}},
         headers={"Authorization": f"Bearer {token}"},
     )
     body = r.json()
@@ -115,22 +124,40 @@ async def test_rest_project_out_of_range_is_400(rest, value):
 
 
 async def test_release_entities_resolve_by_their_key(gql):
-    q = ('query($r: [_Any!]!) { _entities(representations: $r) { ... on Release { version '
-         "health(now: \"2025-06-02T10:00:30Z\") { totalSessions } } ... on Project { slug } } }")
-    body = await gql(q, r=[{"__typename": "Release", "projectId": "1", "version": "web@1"},
-                           {"__typename": "Project", "id": 1}])
-    assert body == {"data": {"_entities": [
-        {"version": "web@1", "health": {"totalSessions": 2}}, {"slug": "web"}]}}
+    q = (
+        "query($r: [_Any!]!) { _entities(representations: $r) { ... on Release { version "
+        'health(now: "2025-06-02T10:00:30Z") { totalSessions } } ... on Project { slug } } }'
+    )
+    body = await gql(
+        q,
+        r=[
+            {"__typename": "Release", "projectId": "1", "version": "web@1"},
+            {"__typename": "Project", "id": 1},
+        ],
+    )
+    assert body == {
+        "data": {"_entities": [{"version": "web@1", "health": {"totalSessions": 2}}, {"slug": "web"}]}
+    }
 
 
-@pytest.mark.parametrize("representation", [
-    "Project", 5, [], {}, {"__typename": "Nope", "id": "1"}, {"__typename": "Project"},
-    {"__typename": "Project", "id": "1", "extra": 1}, {"__typename": "Project", "id": None},
-    {"__typename": "Release", "projectId": "1"}, {"__typename": "Release", "projectId": "x", "version": "v"},
-    {"__typename": "Release", "projectId": "1", "version": {"a": 1}},
-])
+@pytest.mark.parametrize(
+    "representation",
+    [
+        "Project",
+        5,
+        [],
+        {},
+        {"__typename": "Nope", "id": "1"},
+        {"__typename": "Project"},
+        {"__typename": "Project", "id": "1", "extra": 1},
+        {"__typename": "Project", "id": None},
+        {"__typename": "Release", "projectId": "1"},
+        {"__typename": "Release", "projectId": "x", "version": "v"},
+        {"__typename": "Release", "projectId": "1", "version": {"a": 1}},
+    ],
+)
 async def test_malformed_entity_representations_are_bad_user_input(gql, representation):
-    q = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Project { slug } } }'
+    q = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Project { slug } } }"
     _assert_bad_user_input(await gql(q, r=[representation]))
 
 
@@ -165,8 +192,17 @@ DATE_QUERIES = [
     'query($t: DateTime) { sessions(organization: "acme", query: {fields: ["sum(session)"], start: $t, end: "2025-06-02T00:00:00Z"}) { query } }',
 ]
 OUT_OF_RANGE_DATES = [
-    "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "0001-01-01", "1969-12-31T23:59:59Z",
-    "9999-01-01T00:00:00+00:00", -1, 1e300, 253402300800, float("-1e18"), "-62135596800", 10**400,
+    "9999-12-31T23:59:59Z",
+    "0001-01-01T00:00:00Z",
+    "0001-01-01",
+    "1969-12-31T23:59:59Z",
+    "9999-01-01T00:00:00+00:00",
+    -1,
+    1e300,
+    253402300800,
+    float("-1e18"),
+    "-62135596800",
+    10**400,
 ]
 
 
@@ -198,3 +234,96 @@ async def test_dates_at_the_range_limits_are_answered(gql, query, value):
         # never an unexpected error
         assert error["message"] != "Unexpected error.", body
         assert error["extensions"]["code"] == "BAD_USER_INPUT", body
+
+
+# -- REST ----------------------------------------------------------------------------------
+
+REST_BAD = [
+    "now=9999-12-31T23:59:59Z",
+    "now=0001-01-01",
+    "now=0001-01-01T00:00:00%2B14:00",
+    "now=-1",
+    "now=1e300",
+    "now=253402300800",
+    "start=0001-01-01T00:00:00Z&end=2025-06-02T00:00:00Z",
+    "start=2025-06-01T00:00:00Z&end=9999-12-31T23:59:59Z",
+    "start=1969-12-31T00:00:00Z&end=1970-01-02T00:00:00Z&interval=1d",
+    "statsPeriod=99999999999999999999d",
+    "statsPeriod=2932896d",
+    "statsPeriodStart=999999999d&statsPeriodEnd=1d",
+    "statsPeriod=800000d&interval=1d",
+]
+
+
+@pytest.mark.parametrize("params", REST_BAD)
+async def test_rest_dates_and_periods_out_of_range_are_400(rest, params):
+    r = await rest(f"field=sum(session)&{params}")
+    assert r.status_code == 400, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith("Invalid date range: ") or "interval" in detail, detail
+    if any(year in params for year in ("0001-", "1969-", "9999-", "now=-1")):
+        assert "outside the supported dates (1970-01-01T00:00:00Z to 9998" in detail, detail
+
+
+@pytest.mark.parametrize("now", ["1970-01-01T00:00:00Z", "9998-12-31T23:59:59Z"])
+async def test_rest_now_at_the_limits_is_answered_or_refused_clearly(rest, now):
+    r = await rest(f"field=sum(session)&statsPeriod=1d&interval=1d&now={now}")
+    assert r.status_code in (200, 400), r.text
+    assert r.status_code == 200 or set(r.json()) == {"detail"}
+
+
+# -- the search filter ---------------------------------------------------------------------
+
+FILTER_BAD = [
+    ("(" * 3000 + "release:web@1" + ")" * 3000, "nested deeper than"),
+    ("(" * 3000, "nested deeper than"),
+    ("(" * 21 + "release:web@1" + ")" * 21, "nested deeper than"),
+    (" OR ".join(["release:web@1"] * 3000), "Invalid query: "),
+    (" OR ".join(["a"] * 2000), "conditions"),
+    (" OR ".join(["environment:production"] * 101), "conditions"),
+    ("release:[" + ",".join(["web@1"] * 1001) + "]", "values"),
+    ("release:" + "x" * 10_001, "characters"),
+]
+
+
+@pytest.mark.parametrize(("query", "message"), FILTER_BAD, ids=lambda v: str(v)[:20])
+async def test_rest_filters_too_deep_or_too_long_are_400(rest, query, message):
+    r = await rest("field=sum(session)&statsPeriod=1d&" + urlencode({"query": query}))
+    assert r.status_code == 400, r.text[:300]
+    assert message in r.json()["detail"], r.json()["detail"]
+
+
+@pytest.mark.parametrize(("query", "message"), FILTER_BAD[:4], ids=lambda v: str(v)[:20])
+async def test_graphql_filters_too_deep_or_too_long_are_bad_user_input(gql, query, message):
+    q = 'query($q: String) { sessions(organization: "acme", query: {fields: ["sum(session)"], statsPeriod: "1d", query: $q}) { query } }'
+    _assert_bad_user_input(await gql(q, q=query), message)
+
+
+async def test_filters_at_the_limits_are_answered(rest):
+    deep = "(" * 20 + "release:web@1" + ")" * 20
+    wide = " OR ".join(["environment:production"] * 100)
+    values = "release:[" + ",".join(["web@1"] * 1000) + "]"
+    for query in (deep, wide, values):
+        r = await rest("field=sum(session)&statsPeriod=1d&" + urlencode({"query": query}))
+        assert r.status_code == 200, r.text[:300]
+        assert r.json()["groups"][0]["totals"] == {"sum(session)": 2}
+
+
+def test_the_parser_stops_at_its_limits_without_recursing():
+    from resolvers.sessions import filter_parser as fp
+    from resolvers.sessions.errors import SessionsQueryError
+
+    assert len(fp.parse_query("(" * fp.MAX_DEPTH + "a" + ")" * fp.MAX_DEPTH)) == 1
+    for query, message in [
+        ("(" * (fp.MAX_DEPTH + 1) + "a" + ")" * (fp.MAX_DEPTH + 1), fp.QUERY_TOO_DEEP),
+        ("(" * fp.MAX_QUERY_LENGTH, fp.QUERY_TOO_DEEP),
+        ("(" * 1_000_000, fp.QUERY_TOO_LONG),
+        ("a " * (fp.MAX_CONDITIONS + 1), fp.TOO_MANY_CONDITIONS),
+        ("release:[" + ",".join("v" * (fp.MAX_VALUES + 1)) + "]", fp.TOO_MANY_VALUES),
+    ]:
+        with pytest.raises(SessionsQueryError) as raised:
+            fp.parse_query(query)
+        assert raised.value.message == message
+    # an unclosed group still reports the opening parenthesis, as upstream
+    with pytest.raises(SessionsQueryError, match="column 1"):
+        fp.parse_query("(a")

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from resolvers.ids import MAX_ID
-from resolvers.timetext import InvalidTimestamp, parse_instant, parse_period
+from resolvers.timetext import InstantOutOfRange, InvalidTimestamp, parse_instant, parse_period
 from resolvers.timewindow import InvalidInterval, to_intervals, validate_interval
 
 from . import errors
@@ -54,22 +54,21 @@ def _date_error(message: str) -> SessionsQueryError:
     return SessionsQueryError(errors.DATE_RANGE_PREFIX + message)
 
 
-def _instant(raw: str) -> datetime | None:
+def _instant(raw: str) -> datetime:
+    """`start`, `end` or `now`; upstream's message when unparseable, the supported range
+    when well-formed but outside it (`resolvers.timetext.INSTANT_RANGE`)."""
     try:
         return datetime.fromtimestamp(parse_instant(raw), UTC)
+    except InstantOutOfRange as exc:
+        raise _date_error(str(exc)) from None
     except InvalidTimestamp:
-        return None
+        raise _date_error(errors.invalid_iso_date(raw)) from None
 
 
 def parse_now(params: QueryParams, default: datetime) -> datetime:
     """The request's reference time: the `now` parameter (this project) or `default`."""
     raw = params.get("now")
-    if raw is None:
-        return default
-    parsed = _instant(raw)
-    if parsed is None:
-        raise _date_error(errors.invalid_iso_date(raw))
-    return parsed
+    return default if raw is None else _instant(raw)
 
 
 def _from_period(value: str, now: datetime) -> datetime:
@@ -117,13 +116,7 @@ def resolve_date_range(params: QueryParams, now: datetime) -> tuple[datetime, da
     elif raw_start or raw_end:
         if not (raw_start and raw_end):
             raise _date_error(errors.START_END_REQUIRED)
-        parsed_start = _instant(raw_start)
-        if parsed_start is None:
-            raise _date_error(errors.invalid_iso_date(raw_start))
-        parsed_end = _instant(raw_end)
-        if parsed_end is None:
-            raise _date_error(errors.invalid_iso_date(raw_end))
-        start, end = parsed_start, parsed_end
+        start, end = _instant(raw_start), _instant(raw_end)
     if start >= end:
         raise _date_error(errors.START_BEFORE_END)
     return start, end
