@@ -3,6 +3,7 @@ range, dates outside what the store can hold, filters too deep or too long."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -36,8 +37,13 @@ async def _app(make_app, url):
 
 
 @pytest.fixture
-async def gql(make_app, sqlite_url):
-    app, token = await _app(make_app, sqlite_url)
+async def app_token(make_app, sqlite_url):
+    return await _app(make_app, sqlite_url)
+
+
+@pytest.fixture
+def gql(app_token):
+    app, token = app_token
 
     async def run(query, **variables):
         r = await app.client.post(
@@ -52,8 +58,8 @@ async def gql(make_app, sqlite_url):
 
 
 @pytest.fixture
-async def rest(make_app, sqlite_url):
-    app, token = await _app(make_app, sqlite_url)
+def rest(app_token):
+    app, token = app_token
 
     async def get(query):
         return await app.client.get(f"{URL}?{query}", headers={"Authorization": f"Bearer {token}"})
@@ -327,3 +333,24 @@ def test_the_parser_stops_at_its_limits_without_recursing():
     # an unclosed group still reports the opening parenthesis, as upstream
     with pytest.raises(SessionsQueryError, match="column 1"):
         fp.parse_query("(a")
+
+
+# -- logging -----------------------------------------------------------------------------
+
+
+async def test_user_errors_are_logged_as_one_line_without_traceback(gql, rest, caplog):
+    caplog.set_level(logging.INFO)
+    await gql('{ project(id: "%s") { slug } }' % HUGE)
+    await gql('{ releases(projectIds: ["1"], now: "9999-12-31T23:59:59Z") { totalCount } }')
+    await gql("{ nope }")
+    r = await rest("field=nope&statsPeriod=1d")
+    assert r.status_code == 400
+    records = [r for r in caplog.records if r.name.startswith(("relhealth", "server", "strawberry"))]
+    assert len(records) == 4, [r.getMessage() for r in records]
+    for record in records:
+        assert record.levelno == logging.WARNING
+        assert record.exc_info is None or record.exc_info == (None, None, None)
+        assert "\n" not in record.getMessage()
+    assert "BAD_USER_INPUT" in records[0].getMessage() and "Invalid project id" in records[0].getMessage()
+    assert 'Invalid field: "nope"' in records[3].getMessage()
+    assert "Traceback" not in caplog.text
