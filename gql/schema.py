@@ -8,12 +8,16 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
-from graphql.validation import ASTValidationRule
-from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
-from strawberry.extensions.max_aliases import create_validator as alias_validator
-from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 
+from gql.document_limits import MAX_TOKENS, document_rules
 from gql.enums import ReleaseSort
 from gql.errors import BadUserInput, should_mask, user_errors
 from gql.scalars import DateTimeScalar
@@ -223,17 +227,14 @@ async def _readable_pairs(
 
 
 def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> strawberry.Schema:
-    # Validation rules are built once: ValidationCache keys on the rule classes, so rules
-    # created per request would never hit the cache.
-    rules: list[type[ASTValidationRule]] = [
-        depth_validator(max_depth, None, None), alias_validator(max_aliases)
-    ]
+    rules = document_rules(max_depth, max_aliases)
     return SubgraphSchema(
         query=Query,
         types=[Release, Project],
         federation_version="2.5",
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DateTimeScalar}),
         extensions=[
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             lambda: AddValidationRules(rules),

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -30,6 +31,12 @@ class RelhealthGraphQL(GraphQL[Context, None]):
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
         self.services = services
         self.options = services.query_options
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return super().decode_json(data)
+        except RecursionError:  # nested deeper than the decoder recurses: still a bad body
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
 
     async def get_context(self, request: Any, response: Any) -> Context:
         services = self.services

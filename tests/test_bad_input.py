@@ -354,3 +354,40 @@ async def test_user_errors_are_logged_as_one_line_without_traceback(gql, rest, c
     assert "BAD_USER_INPUT" in records[0].getMessage() and "Invalid project id" in records[0].getMessage()
     assert 'Invalid field: "nope"' in records[3].getMessage()
     assert "Traceback" not in caplog.text
+
+
+# -- GraphQL documents -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("{ ...F }", "Unknown fragment 'F'."),
+        (
+            "{ ...F0 } "
+            + " ".join(f"fragment F{i} on Query {{ ...F{i + 1} }}" for i in range(1200))
+            + " fragment F1200 on Query { __typename }",
+            "The document's fragments are nested too deeply",
+        ),
+        ("{ " + "__typename " * 20_000 + "}", "Document contains more than 10000 tokens"),
+    ],
+    ids=["unknown-fragment", "fragment-chain", "tokens"],
+)
+async def test_documents_the_limits_cannot_follow_get_clear_errors(gql, caplog, document, message):
+    body = await gql(document)
+    assert body["data"] is None
+    assert message in body["errors"][0]["message"], body
+    assert "recursion" not in str(body) and "Traceback" not in caplog.text
+
+
+async def test_json_nested_past_the_decoder_is_400(app_token):
+    app, token = app_token
+    deep = "[" * 100_000 + "]" * 100_000
+    body = '{"query": "{ __typename }", "variables": {"v": ' + deep + "}}"
+    r = await app.client.post(
+        "/graphql",
+        content=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert r.status_code == 400
+    assert "Unable to parse request body as JSON" in r.text
