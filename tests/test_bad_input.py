@@ -391,3 +391,4 @@ async def test_json_nested_past_the_decoder_is_400(app_token):
     )
     assert r.status_code == 400
     assert "Unable to parse request body as JSON" in r.text
+
