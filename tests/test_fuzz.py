@@ -30,7 +30,12 @@ from server.clock import FixedClock
 from server.settings import Settings
 from storage.types import USER_CRASHED, USER_ERRORED, USER_SEEN, SessionIncrement, WriteBatch
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # Hypothesis warns when the global `random` state moves while a case is drawn; the
+    # live server's thread shares the process, so its libraries can move it at any time.
+    pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies"),
+]
 
 NOW = datetime(2025, 6, 2, 10, 0, 30, tzinfo=UTC).timestamp()
 SPEC = Path(__file__).resolve().parents[1] / "server" / "static" / "openapi.json"
@@ -128,7 +133,8 @@ def _increments() -> list[SessionIncrement]:
 
 @pytest.fixture
 def server(live_server, sqlite_url):
-    srv = live_server(Settings(database_url=sqlite_url), FixedClock(NOW))
+    # no retention task: it would delete the fixed-clock data and draw from `random`
+    srv = live_server(Settings(database_url=sqlite_url, retention_interval_seconds=0), FixedClock(NOW))
 
     async def setup() -> str:
         acc = srv.services.accounts

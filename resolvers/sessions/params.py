@@ -54,21 +54,28 @@ def _date_error(message: str) -> SessionsQueryError:
     return SessionsQueryError(errors.DATE_RANGE_PREFIX + message)
 
 
-def _instant(raw: str) -> datetime:
-    """`start`, `end` or `now`; upstream's message when unparseable, the supported range
-    when well-formed but outside it (`resolvers.timetext.INSTANT_RANGE`)."""
+def _instant(raw: str) -> datetime | None:
+    """`start`, `end` or `now`; None when unparseable. A well-formed instant outside the
+    supported dates (`resolvers.timetext.INSTANT_RANGE`) is an error naming that range."""
     try:
         return datetime.fromtimestamp(parse_instant(raw), UTC)
     except InstantOutOfRange as exc:
         raise _date_error(str(exc)) from None
     except InvalidTimestamp:
-        raise _date_error(errors.invalid_iso_date(raw)) from None
+        return None
+
+
+def _required_instant(raw: str) -> datetime:
+    parsed = _instant(raw)
+    if parsed is None:
+        raise _date_error(errors.invalid_iso_date(raw))
+    return parsed
 
 
 def parse_now(params: QueryParams, default: datetime) -> datetime:
     """The request's reference time: the `now` parameter (this project) or `default`."""
     raw = params.get("now")
-    return default if raw is None else _instant(raw)
+    return default if raw is None else _required_instant(raw)
 
 
 def _from_period(value: str, now: datetime) -> datetime:
@@ -116,7 +123,7 @@ def resolve_date_range(params: QueryParams, now: datetime) -> tuple[datetime, da
     elif raw_start or raw_end:
         if not (raw_start and raw_end):
             raise _date_error(errors.START_END_REQUIRED)
-        start, end = _instant(raw_start), _instant(raw_end)
+        start, end = _required_instant(raw_start), _required_instant(raw_end)
     if start >= end:
         raise _date_error(errors.START_BEFORE_END)
     return start, end
