@@ -9,6 +9,7 @@ the whole file stays well under a minute and a half on a loaded two-core machine
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -26,29 +27,31 @@ from schemathesis import GenerationMode
 from schemathesis.graphql import nodes
 
 from resolvers.sessions.fields import FIELDS, GROUP_BY
-from server.clock import FixedClock
-from server.settings import Settings
+from storage.engine import create_engine
+from storage.store import SessionStore
 from storage.types import USER_CRASHED, USER_ERRORED, USER_SEEN, SessionIncrement, WriteBatch
+from tests.conftest import free_port
+from tests.test_process import relhealth, start_server
 
-pytestmark = [
-    pytest.mark.slow,
-    # Hypothesis warns when the global `random` state moves while a case is drawn; the
-    # live server's thread shares the process, so its libraries can move it at any time.
-    pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies"),
-]
+pytestmark = pytest.mark.slow
 
-NOW = datetime(2025, 6, 2, 10, 0, 30, tzinfo=UTC).timestamp()
 SPEC = Path(__file__).resolve().parents[1] / "server" / "static" / "openapi.json"
 #: Slowest response allowed, in seconds. The slowest fuzzed request takes ~0.1 s alone;
 #: the bound leaves room for five other helpers' test runs on two cores.
 MAX_LATENCY = 5.0
-#: Growth of the process's resident memory over a whole run (server and fuzzer share
-#: the process). A leak or an unbounded answer per request would exceed it quickly.
-MAX_RSS_GROWTH = 150 * 1024 * 1024
+#: Growth of the server process's resident memory over a run, after its first request
+#: (its caches of 512 parsed documents included). A leak or an unbounded answer per
+#: request would exceed it quickly.
+MAX_RSS_GROWTH = 64 * 1024 * 1024
 #: Cases per API: enough to reach every parameter and error path, few enough to bound
 #: time. `RELHEALTH_FUZZ_EXAMPLES=5000` runs a longer, randomized search locally.
 MAX_EXAMPLES = int(os.environ.get("RELHEALTH_FUZZ_EXAMPLES", "250"))
 DERANDOMIZE = "RELHEALTH_FUZZ_EXAMPLES" not in os.environ
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 # The DateTime scalar: valid instants, out-of-range ones, unix seconds and garbage.
 schemathesis.graphql.scalar(
@@ -57,7 +60,9 @@ schemathesis.graphql.scalar(
         st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30))
         .map(lambda d: d.isoformat() + "Z")
         .map(nodes.String),
-        st.sampled_from(["2025-06-01T00:00:00Z", "2025-06-02T10:00:30Z", "1970-01-01"]).map(nodes.String),
+        st.sampled_from([_iso(time.time() - 3600 * h) for h in (0, 5, 30, 70)] + ["1970-01-01"]).map(
+            nodes.String
+        ),
         st.integers().map(nodes.Int),
         st.text(max_size=30).map(nodes.String),
     ),
@@ -105,7 +110,7 @@ def _field(name, value):
     return ObjectFieldNode(name=NameNode(value=name), value=value)
 
 
-def _increments() -> list[SessionIncrement]:
+def _increments(now: float) -> list[SessionIncrement]:
     rng = random.Random(7)
     out = []
     for hour in range(72):
@@ -119,7 +124,7 @@ def _increments() -> list[SessionIncrement]:
                     project,
                     release,
                     env,
-                    NOW - hour * 3600 - 60,
+                    now - hour * 3600 - 60,
                     started_count=1,
                     crashed=int(crashed),
                     error_sid=str(uuid.UUID(int=rng.getrandbits(128))) if crashed else None,
@@ -131,31 +136,45 @@ def _increments() -> list[SessionIncrement]:
     return out
 
 
-@pytest.fixture
-def server(live_server, sqlite_url):
-    # no retention task: it would delete the fixed-clock data and draw from `random`
-    srv = live_server(Settings(database_url=sqlite_url, retention_interval_seconds=0), FixedClock(NOW))
-
-    async def setup() -> str:
-        acc = srv.services.accounts
-        await acc.create_project("acme", "web", 1)
-        await acc.create_project("acme", "app", 2)
-        await acc.create_project("globex", "shop", 3)
-        await srv.services.store.apply([WriteBatch(_increments())])
-        return await acc.create_token("acme", ["org:read"])
-
-    token = srv.run(setup)
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real `relhealth serve` process (its memory is measured apart from the fuzzer's)
+    on a SQLite store with three days of sessions before its own clock's now."""
+    root = tmp_path_factory.mktemp("fuzz")
+    url = f"sqlite+aiosqlite:///{root / 'relhealth.db'}"
+    env = {"RELHEALTH_DATABASE_URL": url}
+    for org, slug, project_id in (("acme", "web", 1), ("acme", "app", 2), ("globex", "shop", 3)):
+        created = relhealth("projects", "create", org, slug, "--id", str(project_id), env=env)
+        assert created.returncode == 0, created.stderr
+    issued = relhealth("tokens", "create", "acme", "--scope", "org:read", env=env)
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.split()[-1]
+    asyncio.run(_fill(url, time.time()))
+    port = free_port()
+    proc = start_server(url, port, log=root / "server.log")
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
-    yield srv, session
-    session.close()
+    try:
+        yield f"http://127.0.0.1:{port}", session, proc.pid
+    finally:
+        session.close()
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
-def _rss() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
+async def _fill(url: str, now: float) -> None:
+    engine = create_engine(url)
+    try:
+        await SessionStore(engine).apply([WriteBatch(_increments(now))])
+    finally:
+        await engine.dispose()
+
+
+def _rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
-    return 0
+    raise AssertionError("no VmRSS")
 
 
 class Budget:
@@ -166,10 +185,12 @@ class Budget:
         self.slowest = 0.0
         self.statuses: dict[int, int] = {}
         self.outcomes: dict[str, int] = {}
+        self.slowest_case = None
 
     def check(self, case, response, elapsed: float) -> None:
         self.requests += 1
-        self.slowest = max(self.slowest, elapsed)
+        if elapsed > self.slowest:
+            self.slowest, self.slowest_case = elapsed, case
         self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
         text = response.content[:500].decode(errors="replace")
         where = f"{case.as_curl_command()}\n-> {response.status_code} {text}"
@@ -191,7 +212,7 @@ class Budget:
         )
 
 
-def _fuzz(strategy, call, max_examples: int, name: str) -> Budget:
+def _fuzz(strategy, call, max_examples: int, name: str, pid: int) -> Budget:
     budget = Budget()
     # warm up (imports, caches, connections) before taking the memory baseline
     started = time.perf_counter()
@@ -209,28 +230,30 @@ def _fuzz(strategy, call, max_examples: int, name: str) -> Budget:
     def run(case) -> None:
         nonlocal rss_before
         if rss_before is None:
-            rss_before = _rss()
+            rss_before = _rss(pid)
         t0 = time.perf_counter()
         response = call(case)
         budget.check(case, response, time.perf_counter() - t0)
 
     run()
-    growth = _rss() - (rss_before or 0)
+    growth = _rss(pid) - (rss_before or 0)
     print(budget.report(name, started, growth))
+    print("slowest:", budget.slowest_case.body if name == "graphql" else budget.slowest_case.query)
     assert growth < MAX_RSS_GROWTH, budget.report(name, started, growth)
     return budget
 
 
 def test_graphql_fuzz(server):
-    srv, session = server
-    schema = schemathesis.graphql.from_url(f"{srv.url}/graphql", headers=dict(session.headers))
+    base_url, session, pid = server
+    schema = schemathesis.graphql.from_url(f"{base_url}/graphql", headers=dict(session.headers))
     strategies = [result.ok().as_strategy() for result in schema.get_all_operations()]
     assert len(strategies) >= 10  # every root field, `_entities` included
     _fuzz(
         st.one_of(strategies),
-        lambda case: case.call(base_url=srv.url, session=session, timeout=30),
+        lambda case: case.call(base_url=base_url, session=session, timeout=30),
         max_examples=MAX_EXAMPLES,
         name="graphql",
+        pid=pid,
     )
 
 
@@ -265,7 +288,7 @@ REALISTIC = {
             "project:web",
         ]
     ),
-    "now": st.sampled_from(["2025-06-02T10:00:30Z", "2025-06-01T00:00:00Z", "2025-05-31T12:00:00Z"]),
+    "now": st.sampled_from([_iso(time.time() - 3600 * h) for h in (0, 12, 30)]),
     "groupBy": st.lists(st.sampled_from(sorted(GROUP_BY)), max_size=2),
 }
 
@@ -284,7 +307,7 @@ def _realistic(draw, strategy):
 
 
 def test_sessions_endpoint_fuzz(server):
-    srv, session = server
+    base_url, session, pid = server
     operation = _sessions_operation()
     orgs = st.sampled_from(["acme", "acme", "acme", "globex", "nope"])
     positive = orgs.flatmap(lambda org: operation.as_strategy(path_parameters={"org": org}))
@@ -295,9 +318,10 @@ def test_sessions_endpoint_fuzz(server):
     budget = _fuzz(
         st.one_of(_realistic(positive), positive, negative),
         # the spec's bearer scheme makes schemathesis send random tokens: use the real one
-        lambda case: case.call(base_url=srv.url, session=session, headers=auth, timeout=30),
+        lambda case: case.call(base_url=base_url, session=session, headers=auth, timeout=30),
         max_examples=MAX_EXAMPLES,
         name="sessions",
+        pid=pid,
     )
     assert budget.statuses.get(200, 0) >= MAX_EXAMPLES // 10, budget.statuses
 
