@@ -1,14 +1,16 @@
-"""Bounds on a GraphQL document, checked before execution: its size in tokens and its
-depth (counted through fragments), with a clear error instead of a crash for documents
+"""Bounds on a GraphQL request, checked before execution: the document's size in tokens
+and depth (counted through fragments), with a clear error instead of a crash for documents
 the depth counter cannot follow (an unknown fragment, a chain of fragments deeper than
-Python's recursion limit)."""
+Python's recursion limit), and the length of the lists in its variables."""
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterator
+from typing import Any, Final
 
-from graphql import GraphQLError
+from graphql import ExecutionResult, GraphQLError
 from graphql.validation import ASTValidationRule, ValidationContext
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
@@ -16,6 +18,11 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 #: is about 400) are far below; it bounds parsing and validation time.
 MAX_TOKENS: Final = 10_000
 FRAGMENTS_TOO_DEEP: Final = "The document's fragments are nested too deeply"
+#: Items in one list of the variables (ids, versions, environments). Lists become SQL
+#: `IN (...)` parameters and PostgreSQL takes at most 32767 per statement; a literal list
+#: is bounded by `MAX_TOKENS` already.
+MAX_LIST_ITEMS: Final = 1000
+LIST_TOO_LONG: Final = f"A list in the variables has more than {MAX_LIST_ITEMS} items"
 
 
 def guarded(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
@@ -44,3 +51,30 @@ def document_rules(max_depth: int, max_aliases: int) -> list[type[ASTValidationR
         guarded(depth_validator(max_depth, None, None)),
         guarded(alias_validator(max_aliases)),
     ]
+
+
+def longest_list(value: Any) -> int:
+    """The length of the longest list anywhere in a JSON value (iteratively: the value
+    may be nested as deep as the JSON decoder allows)."""
+    longest = 0
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            longest = max(longest, len(item))
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+    return longest
+
+
+class VariableLimits(SchemaExtension):
+    """Refuses variables holding a list longer than `MAX_LIST_ITEMS` with BAD_USER_INPUT,
+    before anything is resolved."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if longest_list(context.variables or {}) > MAX_LIST_ITEMS:
+            error = GraphQLError(LIST_TOO_LONG, extensions={"code": "BAD_USER_INPUT"})
+            context.result = ExecutionResult(data=None, errors=[error])
+        yield

@@ -17,7 +17,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
-from gql.document_limits import MAX_TOKENS, document_rules
+from gql.document_limits import MAX_TOKENS, VariableLimits, document_rules
 from gql.enums import ReleaseSort
 from gql.errors import BadUserInput, should_mask, user_errors
 from gql.scalars import DateTimeScalar
@@ -238,6 +238,7 @@ def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> strawberry.Sc
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             lambda: AddValidationRules(rules),
+            VariableLimits,
             lambda: MaskErrors(should_mask_error=should_mask),
         ],
     )

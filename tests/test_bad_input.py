@@ -384,3 +384,25 @@ async def test_json_nested_past_the_decoder_is_400(app_token):
     )
     assert r.status_code == 400
     assert "Unable to parse request body as JSON" in r.text
+
+
+async def test_lists_in_variables_are_bounded(make_app, database_url):
+    """PostgreSQL takes at most 32767 parameters a statement: long lists are refused
+    before they reach it, and a list at the limit is answered."""
+    app, token = await _app(make_app, database_url)
+    q = "query($v: [ID!]!) { hasHealthData(releases: [], projectIds: $v) { projectIds } }"
+    q_pairs = "query($v: [ProjectReleaseInput!]!) { oldestHealthData(releases: $v) { oldest } }"
+    headers = {"Authorization": f"Bearer {token}"}
+    for query, item in ((q, lambda i: "1"), (q_pairs, lambda i: {"projectId": "1", "version": f"v{i}"})):
+        r = await app.client.post(
+            "/graphql",
+            json={"query": query, "variables": {"v": [item(i) for i in range(40_000)]}},
+            headers=headers,
+        )
+        _assert_bad_user_input(r.json(), "more than 1000 items")
+        r = await app.client.post(
+            "/graphql",
+            json={"query": query, "variables": {"v": [item(i) for i in range(1000)]}},
+            headers=headers,
+        )
+        assert "errors" not in r.json(), r.text[:300]
