@@ -51,11 +51,11 @@ _SPACES = " \t\n\r"
 
 MESSAGE_KEY = "message"
 
-# Limits of a `query` (README "Limits on queries"). Upstream has none, but its grammar
-# runs in a separate service; here the filter becomes one SQL expression, and SQLite
-# refuses expression trees deeper than 1000 (a long OR chain is that deep). The length
-# bounds parsing time; the depth bounds the parser's recursion (three frames a level);
-# conditions and list values bound the SQL. Each is far above what a person writes.
+# Limits of a `query` (README "Limits on queries"), beyond upstream's grammar: here the
+# filter becomes one SQL expression, and SQLite refuses expression trees deeper than 1000
+# (a long OR chain is that deep). The length bounds parsing time; the depth bounds the
+# parser's recursion (three frames a level); conditions and list values bound the SQL.
+# Each is far above what a person writes.
 MAX_QUERY_LENGTH = 10_000
 MAX_DEPTH = 20
 MAX_CONDITIONS = 100
