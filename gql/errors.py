@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from graphql import GraphQLError
 
 from resolvers.errors import InvalidQuery
+
+log = logging.getLogger("relhealth.graphql")
 
 
 class CodedError(Exception):
@@ -49,3 +52,23 @@ def user_errors() -> Iterator[None]:
         yield
     except InvalidQuery as exc:
         raise BadUserInput(exc.message) from None
+
+
+def log_errors(errors: Sequence[GraphQLError]) -> None:
+    """Unexpected errors with their traceback (they are bugs); the client's own mistakes
+    (syntax, validation, coded errors) as one line each, as Django logs a 4xx."""
+    for error in errors:
+        if should_mask(error):
+            log.error("%s", error.message, exc_info=error.original_error)
+        else:
+            log.warning("GraphQL %s: %s", _code(error), _one_line(error.message))
+
+
+def _code(error: GraphQLError) -> str:
+    code = (error.extensions or {}).get("code")
+    return str(code) if code else "GRAPHQL_VALIDATION_FAILED"
+
+
+def _one_line(message: str, limit: int = 300) -> str:
+    flat = " ".join(message.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

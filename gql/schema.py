@@ -9,21 +9,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import strawberry
-from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules, MaskErrors
-from strawberry.extensions.max_aliases import create_validator as alias_validator
-from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 
 from gql.budget import CostBudget
 from gql.cache import DocumentCache, ParseAndValidate
 from gql.cost import CostLimits
+from gql.document_limits import VariableLimits, document_rules
 from gql.enums import ReleaseSort
 from gql.errors import BadUserInput, should_mask, user_errors
 from gql.limits import QueryCostLimit
 from gql.rate_limit import RateLimit, resolve_rate_limit
 from gql.scalars import Count, CountScalar, DateTimeScalar
 from gql.sessions import SessionsResult, resolve_sessions
+from gql.subgraph import SubgraphSchema
 from gql.types import (
     ContextInfo,
     HealthDataResult,
@@ -266,13 +265,11 @@ def build_schema(
     budget: CostBudget | None = None,
 ) -> strawberry.Schema:
     # Validation rules are built once: cached documents were validated by exactly these.
-    rules: list[type[ASTValidationRule]] = [
-        depth_validator(limits.max_depth, None, None), alias_validator(limits.max_aliases)
-    ]
+    rules = document_rules(limits.max_depth, limits.max_aliases)
     # Shared by every request of this schema (one per server process).
     cache = cache if cache is not None else DocumentCache(limits.cache_bytes)
     budget = budget if budget is not None else CostBudget(limits.budget, limits.budget_window)
-    return strawberry.federation.Schema(
+    return SubgraphSchema(
         query=Query,
         types=[Release, Project],
         federation_version="2.5",
@@ -281,6 +278,7 @@ def build_schema(
         ),
         extensions=[
             lambda: AddValidationRules(rules),
+            VariableLimits,
             # Before ParseAndValidate: its on_execute sees a refusal, and refused
             # documents are not cached.
             lambda: QueryCostLimit(limits.cost, budget),

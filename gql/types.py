@@ -41,6 +41,7 @@ from gql.results import (
 from gql.scalars import Count
 from resolvers import health
 from resolvers.errors import InvalidQuery
+from resolvers.ids import MAX_ID, parse_record_id
 from resolvers.rollup import checked_rollup, parse_rollup
 from storage.accounts import ProjectInfo
 
@@ -49,9 +50,10 @@ ContextInfo = Info[Context, None]
 
 def parse_id(value: strawberry.ID | str, what: str = "project") -> int:
     text = str(value)
-    if not text.isdigit() or not text.isascii() or int(text) <= 0:
-        raise BadUserInput(f"Invalid {what} id: {text!r}")
-    return int(text)
+    parsed = parse_record_id(text)
+    if parsed is None:
+        raise BadUserInput(f"Invalid {what} id: {text[:40]!r} (ids are 1 to {MAX_ID})")
+    return parsed
 
 
 def _key(representation: dict[str, Any], name: str, type_name: str) -> str:

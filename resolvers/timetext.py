@@ -16,6 +16,17 @@ _MAX_PERIOD_SECONDS: Final = timedelta.max.days * 86400 + timedelta.max.seconds
 
 _ISO_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 
+# The instants a caller may write (`now`, `start`, `end`, every GraphQL DateTime):
+# [1970-01-01T00:00:00Z, 9999-01-01T00:00:00Z). No session is older than the unix epoch
+# the SDKs count from, and the 1969 years below the lower bound leave room for every
+# look-back (stats periods, retention cut-offs, 1000 buckets of a day). The upper bound
+# leaves a year below `datetime.max` for the arithmetic that looks forward from an instant
+# (aligning an end to the next day or 3-day bucket, `now` + 10 s, adoption windows), so
+# no derived instant overflows `datetime` or the stores.
+MIN_INSTANT: Final = 0.0
+MAX_INSTANT: Final = datetime(9999, 1, 1, tzinfo=UTC).timestamp()
+INSTANT_RANGE: Final = "1970-01-01T00:00:00Z to 9998-12-31T23:59:59Z"
+
 
 class InvalidTimestamp(ValueError):
     """A `start`, `end` or `now` that is neither ISO-8601 nor a unix timestamp."""
@@ -23,6 +34,22 @@ class InvalidTimestamp(ValueError):
     def __init__(self, value: str) -> None:
         super().__init__(f"{value} is not a valid ISO8601 date query")
         self.value = value
+
+
+class InstantOutOfRange(InvalidTimestamp):
+    """A well-formed instant outside `[MIN_INSTANT, MAX_INSTANT)`."""
+
+    def __init__(self, value: str) -> None:
+        ValueError.__init__(self, f"{value} is outside the supported dates ({INSTANT_RANGE})")
+        self.value = value
+
+
+def checked_instant(seconds: float, written: str) -> float:
+    """`seconds` if it lies in the supported range (NaN does not); InstantOutOfRange
+    naming the value as the caller `written` it otherwise."""
+    if not MIN_INSTANT <= seconds < MAX_INSTANT:
+        raise InstantOutOfRange(written)
+    return seconds
 
 
 def parse_period(text: str) -> int | None:
@@ -56,6 +83,10 @@ def parse_instant(value: str) -> float:
     A date-time without an offset is UTC; `Z` and explicit offsets are honoured. Upstream
     tries ISO first and falls back to a float, so `20210301` is a compact ISO date, not a
     unix timestamp.
+
+    Raises `InstantOutOfRange` (an `InvalidTimestamp`) for a valid instant outside the
+    supported dates, so a value no store or `datetime` can hold fails here, at the
+    parameter, rather than later in arithmetic far from it.
     """
     try:
         moment = datetime.fromisoformat(value)
@@ -64,14 +95,18 @@ def parse_instant(value: str) -> float:
     else:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return moment.timestamp()
+        try:
+            seconds = moment.timestamp()
+        except (OverflowError, ValueError):  # an offset pushing it past year 1 or 9999
+            raise InstantOutOfRange(value) from None
+        return checked_instant(seconds, value)
     try:
         seconds = float(value)
-        # A value no datetime can hold would only fail later, far from the parameter.
+        # Upstream calls a number no datetime can hold (nan, 1e30) unparseable.
         datetime.fromtimestamp(seconds, UTC)
     except (ValueError, OverflowError, OSError):
         raise InvalidTimestamp(value) from None
-    return seconds
+    return checked_instant(seconds, value)
 
 
 def format_timedelta(seconds: float) -> str:

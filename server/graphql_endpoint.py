@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -60,6 +61,12 @@ class RelhealthGraphQL(GraphQL[Context, None]):
         self.services = services
         self.options = services.query_options
         self.timeout = services.settings.graphql_timeout_seconds
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return super().decode_json(data)
+        except RecursionError:  # nested deeper than the decoder recurses: still a bad body
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
 
     async def get_context(self, request: Any, response: Any) -> Context:
         services = self.services

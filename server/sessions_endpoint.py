@@ -3,6 +3,7 @@ shape, value types, `Link` header and error strings (release-health.md section 8
 
 from __future__ import annotations
 
+import logging
 import time
 
 from starlette.requests import Request
@@ -14,6 +15,8 @@ from resolvers.sessions.service import sessions_query
 from server.auth import authorize_org
 from server.responses import JSONResponse, error
 from server.services import Services
+
+log = logging.getLogger(__name__)
 
 
 async def sessions_endpoint(request: Request) -> Response:
@@ -34,6 +37,8 @@ async def sessions_endpoint(request: Request) -> Response:
             options=services.query_options,
         )
     except SessionsQueryError as exc:
+        # the caller's mistake: one line, no traceback (unexpected errors keep theirs)
+        log.warning("sessions query %s: %s", exc.status, exc.message[:300])
         return error(exc.status, exc.message)
     finally:
         services.metrics.query_latency.labels("sessions").observe(time.perf_counter() - started)

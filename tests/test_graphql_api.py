@@ -194,3 +194,8 @@ async def test_unexpected_errors_are_masked_and_logged(make_app, sqlite_url, mon
     assert body["errors"][0]["message"] == "Unexpected error."
     assert "secret" not in str(body)
     assert "secret" in caplog.text
+    # an unexpected error keeps its traceback in the log (a user error does not)
+    (record,) = [r for r in caplog.records if "secret" in r.getMessage()]
+    assert record.levelname == "ERROR"
+    assert record.exc_info is not None and record.exc_info[0] is RuntimeError
+    assert "Traceback" in caplog.text

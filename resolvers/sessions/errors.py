@@ -54,6 +54,9 @@ START_BEFORE_END = "start must be before end"
 STATS_PERIOD_START_END_REQUIRED = "statsPeriodStart and statsPeriodEnd are both required"
 TIMEFRAME_START_END_REQUIRED = "timeframeStart and timeframeEnd are both required"
 INVALID_PROJECT_PARAMETER = "Invalid project parameter. Values must be numbers."
+PROJECT_ID_OUT_OF_RANGE = (
+    "Invalid project parameter. Values must be -1 or project ids up to 2147483647."
+)
 FORBIDDEN = "You do not have permission to perform this action."
 NO_PROJECTS = "No projects available"
 NOT_FOUND = "The requested resource does not exist"

@@ -51,6 +51,20 @@ _SPACES = " \t\n\r"
 
 MESSAGE_KEY = "message"
 
+# Limits of a `query` (README "Limits on queries"), beyond upstream's grammar: here the
+# filter becomes one SQL expression, and SQLite refuses expression trees deeper than 1000
+# (a long OR chain is that deep). The length bounds parsing time; the depth bounds the
+# parser's recursion (three frames a level); conditions and list values bound the SQL.
+# Each is far above what a person writes.
+MAX_QUERY_LENGTH = 10_000
+MAX_DEPTH = 20
+MAX_CONDITIONS = 100
+MAX_VALUES = 1000
+QUERY_TOO_LONG = f"Invalid query: the search filter is longer than {MAX_QUERY_LENGTH} characters"
+QUERY_TOO_DEEP = f"Invalid query: parentheses are nested deeper than {MAX_DEPTH} levels"
+TOO_MANY_CONDITIONS = f"Invalid query: the search filter has more than {MAX_CONDITIONS} conditions"
+TOO_MANY_VALUES = f"Invalid query: the search filter lists more than {MAX_VALUES} values"
+
 
 @dataclass(frozen=True, slots=True)
 class SearchTerm:
@@ -125,6 +139,9 @@ class _Parser:
     def __init__(self, query: str) -> None:
         self.query = query
         self.pos = 0
+        self.depth = 0
+        self.conditions = 0
+        self.values = 0
 
     def error(self, index: int | None = None) -> SessionsQueryError:
         return SessionsQueryError(
@@ -154,6 +171,18 @@ class _Parser:
         return tokens
 
     def parse_term(self) -> Token:
+        token = self.parse_token()
+        if isinstance(token, SearchTerm):
+            # counted as they are read, so a huge query stops early
+            self.conditions += 1
+            self.values += len(token.values)
+            if self.conditions > MAX_CONDITIONS:
+                raise SessionsQueryError(TOO_MANY_CONDITIONS)
+            if self.values > MAX_VALUES:
+                raise SessionsQueryError(TOO_MANY_VALUES)
+        return token
+
+    def parse_token(self) -> Token:
         start = self.pos
         boolean = _BOOLEAN_RE.match(self.query, self.pos)
         if boolean is not None:
@@ -180,12 +209,17 @@ class _Parser:
             # `()` holds no term: it is free text
             self.pos = start
             return None
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise SessionsQueryError(QUERY_TOO_DEEP)
         try:
             children = self.parse_terms(in_group=True)
-        except SessionsQueryError:
-            if self.at_end():  # never closed: report the opening parenthesis
+        except SessionsQueryError as exc:
+            if self.at_end() and exc.message.startswith("Parse error"):
+                # never closed: report the opening parenthesis
                 raise self.error(start) from None
             raise
+        self.depth -= 1
         self.pos += 1  # the closing parenthesis
         return ParenGroup(tuple(children), start)
 
@@ -327,7 +361,10 @@ def _check_operators(tokens: Sequence[Token]) -> None:
 
 
 def parse_query(query: str) -> list[Token]:
-    """Parse a `query` parameter into top-level tokens; syntax errors raise."""
+    """Parse a `query` parameter into top-level tokens; syntax errors and queries beyond
+    the limits above raise."""
+    if len(query) > MAX_QUERY_LENGTH:
+        raise SessionsQueryError(QUERY_TOO_LONG)
     parser = _Parser(query)
     tokens = parser.parse_terms(in_group=False)
     _check_operators(tokens)

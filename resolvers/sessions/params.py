@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from resolvers.timetext import InvalidTimestamp, parse_instant, parse_period
+from resolvers.ids import MAX_ID
+from resolvers.timetext import InstantOutOfRange, InvalidTimestamp, parse_instant, parse_period
 from resolvers.timewindow import InvalidInterval, to_intervals, validate_interval
 
 from . import errors
@@ -54,21 +55,27 @@ def _date_error(message: str) -> SessionsQueryError:
 
 
 def _instant(raw: str) -> datetime | None:
+    """`start`, `end` or `now`; None when unparseable. A well-formed instant outside the
+    supported dates (`resolvers.timetext.INSTANT_RANGE`) is an error naming that range."""
     try:
         return datetime.fromtimestamp(parse_instant(raw), UTC)
+    except InstantOutOfRange as exc:
+        raise _date_error(str(exc)) from None
     except InvalidTimestamp:
         return None
+
+
+def _required_instant(raw: str) -> datetime:
+    parsed = _instant(raw)
+    if parsed is None:
+        raise _date_error(errors.invalid_iso_date(raw))
+    return parsed
 
 
 def parse_now(params: QueryParams, default: datetime) -> datetime:
     """The request's reference time: the `now` parameter (this project) or `default`."""
     raw = params.get("now")
-    if raw is None:
-        return default
-    parsed = _instant(raw)
-    if parsed is None:
-        raise _date_error(errors.invalid_iso_date(raw))
-    return parsed
+    return default if raw is None else _required_instant(raw)
 
 
 def _from_period(value: str, now: datetime) -> datetime:
@@ -116,13 +123,7 @@ def resolve_date_range(params: QueryParams, now: datetime) -> tuple[datetime, da
     elif raw_start or raw_end:
         if not (raw_start and raw_end):
             raise _date_error(errors.START_END_REQUIRED)
-        parsed_start = _instant(raw_start)
-        if parsed_start is None:
-            raise _date_error(errors.invalid_iso_date(raw_start))
-        parsed_end = _instant(raw_end)
-        if parsed_end is None:
-            raise _date_error(errors.invalid_iso_date(raw_end))
-        start, end = parsed_start, parsed_end
+        start, end = _required_instant(raw_start), _required_instant(raw_end)
     if start >= end:
         raise _date_error(errors.START_BEFORE_END)
     return start, end
@@ -170,6 +171,9 @@ def resolve_projects(params: QueryParams, readable: Mapping[int, str]) -> tuple[
         requested = {int(value) for value in params.getlist("project")}
     except ValueError:
         raise SessionsQueryError(errors.INVALID_PROJECT_PARAMETER) from None
+    if any(abs(project_id) > MAX_ID for project_id in requested):
+        # Upstream answers 403 (not readable); a number no store can hold is a typo.
+        raise SessionsQueryError(errors.PROJECT_ID_OUT_OF_RANGE)
     if not requested or requested == {ALL_PROJECTS}:
         selected = set(readable)
     else:

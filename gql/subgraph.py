@@ -1,0 +1,59 @@
+"""The federation subgraph schema class: entity representations are checked before they
+reach `resolve_reference`, and errors are logged by kind (`gql.errors.log_errors`).
+
+This module deliberately has no `from __future__ import annotations`: Strawberry reads
+the annotations of `entities_resolver` as objects to build the `_entities` field.
+"""
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.federation.schema import FederationAny
+from strawberry.types import ExecutionContext, Info
+
+from gql.errors import BadUserInput, log_errors
+
+#: The `@key` fields of each entity type, as a router sends them in a representation.
+ENTITY_KEYS: Final[Mapping[str, frozenset[str]]] = {
+    "Project": frozenset({"id"}),
+    "Release": frozenset({"projectId", "version"}),
+}
+
+
+def representation_problem(representation: object) -> str | None:
+    """Why a `_entities` representation cannot be resolved, or None when it can."""
+    if not isinstance(representation, dict):
+        return "An entity representation must be an object"
+    type_name = representation.get("__typename")
+    if not isinstance(type_name, str) or type_name not in ENTITY_KEYS:
+        names = " or ".join(sorted(ENTITY_KEYS))
+        return f"An entity representation needs __typename {names}"
+    wanted = ENTITY_KEYS[type_name]
+    given = set(representation) - {"__typename"}
+    if given != wanted:
+        return f"A {type_name} representation has exactly the fields {', '.join(sorted(wanted))}"
+    if not all(
+        isinstance(representation[k], str | int) and not isinstance(representation[k], bool) for k in wanted
+    ):
+        return f"The key fields of a {type_name} representation are strings"
+    return None
+
+
+class SubgraphSchema(strawberry.federation.Schema):
+    def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
+        results: list[Any] = []
+        for representation in representations:
+            problem = representation_problem(representation)
+            if problem is not None:
+                results.append(BadUserInput(problem))
+            else:
+                # the base resolver pops `__typename`: give it a copy
+                results.extend(super().entities_resolver(info, [dict(representation)]))  # type: ignore[call-overload]
+        return results
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_errors(errors)
