@@ -29,6 +29,11 @@ class QueryCostLimit(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         ec = self.execution_context
+        if ec.result is not None:
+            # An earlier extension refused the operation already: nothing runs, nothing is
+            # charged.
+            yield
+            return
         assert ec.graphql_document is not None
         key = str(getattr(ec.context, "budget_key", ""))
         # A cost above the budget could never be paid: it is over the maximum too.

@@ -141,9 +141,8 @@ async def test_release_entities_resolve_by_their_key(gql):
             {"__typename": "Project", "id": 1},
         ],
     )
-    assert body == {
-        "data": {"_entities": [{"version": "web@1", "health": {"totalSessions": 2}}, {"slug": "web"}]}
-    }
+    assert "errors" not in body, body
+    assert body["data"] == {"_entities": [{"version": "web@1", "health": {"totalSessions": 2}}, {"slug": "web"}]}
 
 
 @pytest.mark.parametrize(
@@ -396,7 +395,7 @@ async def test_lists_in_variables_are_bounded(make_app, database_url):
     for query, item in ((q, lambda i: "1"), (q_pairs, lambda i: {"projectId": "1", "version": f"v{i}"})):
         r = await app.client.post(
             "/graphql",
-            json={"query": query, "variables": {"v": [item(i) for i in range(40_000)]}},
+            json={"query": query, "variables": {"v": [item(i) for i in range(5_000)]}},
             headers=headers,
         )
         _assert_bad_user_input(r.json(), "more than 1000 items")

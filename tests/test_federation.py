@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import gql.loaders
 from server.clock import FixedClock
 from server.settings import Settings
 from storage.engine import StatementCounter
@@ -155,10 +156,13 @@ async def test_entities_are_batched(make_app, database_url):
     assert counts[1] == counts[50], counts
 
 
-async def test_many_references_are_chunked_not_refused(make_app, sqlite_url):
+async def test_many_references_are_chunked_and_bounded(make_app, sqlite_url, monkeypatch):
+    # Lookups go in bounded chunks (driver parameter limits); a smaller chunk makes the
+    # largest allowed call (1,000 references, the variables' list limit) take three.
+    monkeypatch.setattr(gql.loaders, "RELEASE_SEEN_BATCH", 400)
     app, token = await _setup(make_app, sqlite_url)
-    reps = [{"__typename": "Release", "projectId": "1", "version": f"web@0.{i}"} for i in range(2500)]
-    reps[1234] = {"__typename": "Release", "projectId": "1", "version": "web@2.0"}
+    reps = [{"__typename": "Release", "projectId": "1", "version": f"web@0.{i}"} for i in range(1000)]
+    reps[734] = {"__typename": "Release", "projectId": "1", "version": "web@2.0"}
     query = "query ($r: [_Any!]!) { _entities(representations: $r) { ... on Release { version } } }"
     counter = StatementCounter(app.services.engine)
     try:
@@ -172,7 +176,13 @@ async def test_many_references_are_chunked_not_refused(make_app, sqlite_url):
     body = r.json()
     assert "errors" not in body, body
     found = body["data"]["_entities"]
-    assert len(found) == 2500
-    assert found[1234] == {"version": "web@2.0"}
+    assert len(found) == 1000
+    assert found[734] == {"version": "web@2.0"}
     assert sum(e is not None for e in found) == 1
     assert counter.count <= 6  # token + project + three chunks of release lookups
+    r = await app.client.post(
+        "/graphql",
+        json={"query": query, "variables": {"r": [*reps, reps[0]]}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
