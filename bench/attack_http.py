@@ -54,21 +54,32 @@ def _chunks(body: bytes | Iterable[bytes] | None) -> Iterable[bytes]:
     if body is None:
         return ()
     if isinstance(body, bytes):
-        return (body[i:i + CHUNK] for i in range(0, len(body), CHUNK))
+        return (body[i : i + CHUNK] for i in range(0, len(body), CHUNK))
     return body
 
 
-async def request(port: int, method: str, path: str, headers: dict[str, str] | None = None,
-                  body: bytes | Iterable[bytes] | None = None, *, length: int | None = None,
-                  body_cap: int = BODY_CAP) -> Reply:
-    """Send one request; `length` is the declared Content-Length of an iterable body."""
+async def request(
+    port: int,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | Iterable[bytes] | None = None,
+    *,
+    length: int | None = None,
+    body_cap: int = BODY_CAP,
+) -> Reply:
+    """Send one request; `length` is the declared Content-Length of an iterable body
+    (without it, an iterable body is sent with `Transfer-Encoding: chunked`)."""
     reply = Reply()
     started = time.perf_counter()
     if isinstance(body, bytes):
         length = len(body)
     head = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}", "Connection: close"]
+    chunked = body is not None and length is None
     if length is not None:
         head.append(f"Content-Length: {length}")
+    elif chunked:
+        head.append("Transfer-Encoding: chunked")
     head += [f"{k}: {v}" for k, v in (headers or {}).items()]
     try:
         reader, writer = await asyncio.open_connection(HOST, port, limit=1024 * 1024)
@@ -80,9 +91,11 @@ async def request(port: int, method: str, path: str, headers: dict[str, str] | N
     async def send() -> None:
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
         for chunk in _chunks(body):
-            writer.write(chunk)
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
             await writer.drain()
             reply.sent += len(chunk)
+        if chunked:
+            writer.write(b"0\r\n\r\n")
         await writer.drain()
 
     sender = asyncio.ensure_future(send())

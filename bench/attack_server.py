@@ -39,7 +39,10 @@ MIB = 1024 * 1024
 def cli(*args: str, database_url: str, timeout: float = 120) -> str:
     proc = subprocess.run(
         [sys.executable, "-m", "server.cli", *args, "--database-url", database_url],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "RELHEALTH_RETENTION_INTERVAL_SECONDS": "0"},
     )
     if proc.returncode != 0:
@@ -146,7 +149,8 @@ class Databases:
         """Bytes on disk (SQLite file + WAL) or `pg_database_size`."""
         if self.backend == "sqlite":
             return sum(
-                p.stat().st_size for suffix in ("", "-wal")
+                p.stat().st_size
+                for suffix in ("", "-wal")
                 if (p := Path(f"{self.workdir / name}.db{suffix}")).exists()
             )
         return await _pg_fetch(f"SELECT pg_database_size('{self.prefix}_{name}')")
@@ -215,12 +219,28 @@ class ServerProcess:
     def __init__(self, database_url: str) -> None:
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop())
-            "w+", prefix="attacks-server-", suffix=".log", delete=False)
+            "w+", prefix="attacks-server-", suffix=".log", delete=False
+        )
         env = {**os.environ, "RELHEALTH_RETENTION_INTERVAL_SECONDS": "0"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--host", HOST, "--port", str(self.port),
-             "--database-url", database_url, "--workers", "1"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "server.cli",
+                "serve",
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+                "--database-url",
+                database_url,
+                "--workers",
+                "1",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     @property

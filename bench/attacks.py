@@ -55,6 +55,7 @@ from bench.attack_server import (
 DEFAULT_TIMEOUT = 60.0
 #: How long the victims' last requests may still take after the attack ends.
 VICTIM_GRACE = 15.0
+READYZ_WAIT = 15.0
 #: An unregistered 32-character key.
 WRONG_KEY = "deadbeef" * 4
 DAY = 86400
@@ -91,21 +92,40 @@ class Context:
         self.answers[label] = summary
         return reply
 
-    async def envelope(self, project_id: int, key: str, body: bytes, *, gzip: bool = False,
-                       length: int | None = None) -> Reply:
-        return await request(self.port, "POST", f"/api/{project_id}/envelope/",
-                             envelope_headers(key, gzip=gzip), body, length=length)
+    async def envelope(
+        self, project_id: int, key: str, body: bytes, *, gzip: bool = False, length: int | None = None
+    ) -> Reply:
+        return await request(
+            self.port,
+            "POST",
+            f"/api/{project_id}/envelope/",
+            envelope_headers(key, gzip=gzip),
+            body,
+            length=length,
+        )
 
-    async def graphql(self, query: str, variables: dict[str, Any] | None = None,
-                      token: str | None = None, body_cap: int | None = None) -> Reply:
+    async def graphql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        token: str | None = None,
+        body_cap: int | None = None,
+    ) -> Reply:
         kwargs = {"body_cap": body_cap} if body_cap is not None else {}
-        return await request(self.port, "POST", "/graphql", bearer(token or self.accounts.token),
-                             p.graphql_body(query, variables), **kwargs)
+        return await request(
+            self.port,
+            "POST",
+            "/graphql",
+            bearer(token or self.accounts.token),
+            p.graphql_body(query, variables),
+            **kwargs,
+        )
 
     async def rest_sessions(self, params: list[tuple[str, str]], org: str = ORG) -> Reply:
         query = urllib.parse.urlencode(params, safe="():[],")
-        return await request(self.port, "GET", f"/api/0/organizations/{org}/sessions/?{query}",
-                             bearer(self.accounts.token))
+        return await request(
+            self.port, "GET", f"/api/0/organizations/{org}/sessions/?{query}", bearer(self.accounts.token)
+        )
 
     async def db_size(self) -> int | None:
         return await self.databases.size(self.database)
@@ -167,8 +187,9 @@ def victims(ctx: Context) -> dict[str, Victim]:
 
     async def envelope() -> Reply:
         ctx.victim_seq += 1
-        body = p.session_envelope(time.time(), "victim@1.0.0", did=f"v{ctx.victim_seq}",
-                                  seed=10**6 + ctx.victim_seq)
+        body = p.session_envelope(
+            time.time(), "victim@1.0.0", did=f"v{ctx.victim_seq}", seed=10**6 + ctx.victim_seq
+        )
         return await ctx.envelope(acc.victim.id, acc.victim.key, body)
 
     async def graphql() -> Reply:
@@ -263,7 +284,8 @@ async def ingest_series_flood(ctx: Context) -> None:
     await asyncio.gather(*(worker() for _ in range(FLOOD_CONCURRENCY)))
     await _count_series(ctx)
     outcomes = await ctx.graphql(
-        f'{{ project(id: "{acc.web.id}") {{ ingestOutcomes {{ itemType kind reason count }} }} }}')
+        f'{{ project(id: "{acc.web.id}") {{ ingestOutcomes {{ itemType kind reason count }} }} }}'
+    )
     ctx.note("ingest_outcomes", outcomes)
     body = outcomes.json()
     with contextlib.suppress(TypeError, KeyError, AttributeError):
@@ -273,9 +295,11 @@ async def ingest_series_flood(ctx: Context) -> None:
 async def _count_series(ctx: Context) -> None:
     pid = ctx.accounts.web.id
     ctx.findings["series_created"] = await ctx.databases.count(
-        ctx.database, f"SELECT count(*) FROM release_env WHERE project_id = {pid}")
+        ctx.database, f"SELECT count(*) FROM release_env WHERE project_id = {pid}"
+    )
     ctx.findings["environments_created"] = await ctx.databases.count(
-        ctx.database, "SELECT count(*) FROM environment")
+        ctx.database, "SELECT count(*) FROM environment"
+    )
 
 
 async def ingest_huge_did(ctx: Context) -> None:
@@ -286,7 +310,7 @@ async def ingest_huge_did(ctx: Context) -> None:
         before = await ctx.db_size()
         body = p.huge_did_envelope(now, seed=n)
         ctx.findings["body_bytes"] = len(body)
-        ctx.note(f"huge_did_{n}", await ctx.envelope(acc.web.id, acc.web.key, body))
+        ctx.note(f"huge_did_{n}", await ctx.envelope(acc.web.id, acc.web.key, body, gzip=True))
         after = await ctx.db_size()
         if before is not None and after is not None:
             growth.append(round((after - before) / MIB, 2))
@@ -323,8 +347,7 @@ async def graphql_parser_cache(ctx: Context) -> None:
     ctx.findings["query_bytes"] = len(queries[0])
     for n, query in enumerate(queries):
         ctx.note(f"query_{n}", await ctx.graphql(query))
-        ctx.findings["rss_mib_after_queries"] = round(
-            rss_kib(ctx.findings["pid"]).get("VmRSS", 0) / 1024, 1)
+        ctx.findings["rss_mib_after_queries"] = round(rss_kib(ctx.findings["pid"]).get("VmRSS", 0) / 1024, 1)
 
 
 BIG_BODY = 200 * MIB
@@ -345,8 +368,7 @@ def _big_json_body(size: int) -> Iterator[bytes]:
 
 async def graphql_big_body(ctx: Context) -> None:
     headers = bearer(ctx.accounts.token)
-    declared = await request(ctx.port, "POST", "/graphql", headers, _big_json_body(BIG_BODY),
-                             length=BIG_BODY)
+    declared = await request(ctx.port, "POST", "/graphql", headers, _big_json_body(BIG_BODY), length=BIG_BODY)
     ctx.note("declared_length", declared, sent_mib=round(declared.sent / MIB, 1))
     chunked = await request(ctx.port, "POST", "/graphql", headers, _big_json_body(BIG_BODY))
     ctx.note("chunked", chunked, sent_mib=round(chunked.sent / MIB, 1))
@@ -364,8 +386,12 @@ async def bad_ids_dates_filters(ctx: Context) -> None:
         "rest_project_2p63": [*base, ("project", BIG_ID)],
         "rest_now_9999": [*base, ("now", FAR_FUTURE)],
         "rest_now_0001": [*base, ("now", FAR_PAST)],
-        "rest_start_end_9999": [("field", "sum(session)"), ("interval", "1h"),
-                                ("start", "9999-12-31T00:00:00Z"), ("end", FAR_FUTURE)],
+        "rest_start_end_9999": [
+            ("field", "sum(session)"),
+            ("interval", "1h"),
+            ("start", "9999-12-31T00:00:00Z"),
+            ("end", FAR_FUTURE),
+        ],
         "rest_query_3000_parens": [*base, ("query", p.nested_filter())],
         "rest_query_3000_or": [*base, ("query", p.or_filter())],
     }
@@ -373,28 +399,40 @@ async def bad_ids_dates_filters(ctx: Context) -> None:
         reply = await ctx.rest_sessions(params)
         ctx.note(label, reply, detail=_detail(reply))
 
-    sessions = ('query($q: String!) { sessions(organization: "%s", query: {fields: ["sum(session)"], '
-                'statsPeriod: "1d", interval: "1h", query: $q}) { groups { totals { field value } } } }' % ORG)
+    sessions = (
+        'query($q: String!) { sessions(organization: "%s", query: {fields: ["sum(session)"], '
+        'statsPeriod: "1d", interval: "1h", query: $q}) { groups { totals { field value } } } }' % ORG
+    )
 
     gql: dict[str, tuple[str, dict[str, Any] | None]] = {
         "gql_project_2p63": (f'{{ project(id: "{BIG_ID}") {{ slug }} }}', None),
         "gql_release_2p63": (f'{{ release(projectId: "{BIG_ID}", version: "x") {{ version }} }}', None),
         "gql_releases_2p63": (f'{{ releases(projectIds: ["{BIG_ID}"]) {{ totalCount }} }}', None),
-        "gql_now_9999": (f'{{ releases(projectIds: ["{pid}"], now: "{FAR_FUTURE}") '
-                         '{ totalCount nodes { health { totalSessions } } } }', None),
-        "gql_now_0001": (f'{{ releases(projectIds: ["{pid}"], now: "{FAR_PAST}") '
-                         '{ totalCount nodes { health { totalSessions } } } }', None),
-        "gql_stats_9999": (f'{{ release(projectId: "{pid}", version: "web@1.0.0") {{ stats(stat: '
-                           f'SESSIONS, interval: "1h", start: "9999-12-31T00:00:00Z", end: "{FAR_FUTURE}") '
-                           '{ total } } }', None),
+        "gql_now_9999": (
+            f'{{ releases(projectIds: ["{pid}"], now: "{FAR_FUTURE}") '
+            "{ totalCount nodes { health { totalSessions } } } }",
+            None,
+        ),
+        "gql_now_0001": (
+            f'{{ releases(projectIds: ["{pid}"], now: "{FAR_PAST}") '
+            "{ totalCount nodes { health { totalSessions } } } }",
+            None,
+        ),
+        "gql_stats_9999": (
+            f'{{ release(projectId: "{pid}", version: "web@1.0.0") {{ stats(stat: '
+            f'SESSIONS, interval: "1h", start: "9999-12-31T00:00:00Z", end: "{FAR_FUTURE}") '
+            "{ total } } }",
+            None,
+        ),
         "gql_sessions_3000_parens": (sessions, {"q": p.nested_filter()}),
         "gql_sessions_3000_or": (sessions, {"q": p.or_filter()}),
     }
     for label, (query, variables) in gql.items():
         ctx.note(label, await ctx.graphql(query, variables))
     body = p.session_envelope(time.time(), "web@1.0.0")
-    reply = await request(ctx.port, "POST", f"/api/{BIG_ID}/envelope/",
-                          envelope_headers(ctx.accounts.web.key), body)
+    reply = await request(
+        ctx.port, "POST", f"/api/{BIG_ID}/envelope/", envelope_headers(ctx.accounts.web.key), body
+    )
     ctx.note("envelope_project_2p63", reply, detail=_detail(reply))
 
 
@@ -410,33 +448,41 @@ def _detail(reply: Reply) -> str | None:
 async def huge_count(ctx: Context) -> None:
     acc = ctx.accounts
     now = time.time()
-    ctx.note("huge_envelope", await ctx.envelope(
-        acc.web.id, acc.web.key, p.huge_count_envelope(now, "web@huge")))
-    ctx.note("normal_envelope", await ctx.envelope(
-        acc.web.id, acc.web.key, p.session_envelope(now, "web@normal")))
+    ctx.note(
+        "huge_envelope", await ctx.envelope(acc.web.id, acc.web.key, p.huge_count_envelope(now, "web@huge"))
+    )
+    ctx.note(
+        "normal_envelope", await ctx.envelope(acc.web.id, acc.web.key, p.session_envelope(now, "web@normal"))
+    )
     reply = await ctx.graphql(
         f'{{ releases(projectIds: ["{acc.web.id}"]) {{ nodes {{ version health {{ totalSessions }} '
-        'adoption { adoption } } } }')
+        "adoption { adoption } } } }"
+    )
     ctx.note("releases", reply)
     body = reply.json()
     with contextlib.suppress(TypeError, KeyError, AttributeError):
         ctx.findings["releases"] = body["data"]["releases"]["nodes"]
-    rest = await ctx.rest_sessions([("field", "sum(session)"), ("groupBy", "release"),
-                                    ("statsPeriod", "1d"), ("interval", "1d")])
+    rest = await ctx.rest_sessions(
+        [("field", "sum(session)"), ("groupBy", "release"), ("statsPeriod", "1d"), ("interval", "1d")]
+    )
     ctx.note("rest_sum_by_release", rest, detail=_detail(rest))
     body = rest.json()
     with contextlib.suppress(TypeError, KeyError, AttributeError):
-        ctx.findings["rest_totals"] = {g["by"]["release"]: g["totals"]["sum(session)"]
-                                       for g in body["groups"]}
+        ctx.findings["rest_totals"] = {
+            g["by"]["release"]: g["totals"]["sum(session)"] for g in body["groups"]
+        }
 
 
 async def federation_release_entity(ctx: Context) -> None:
     acc = ctx.accounts
-    ctx.note("envelope", await ctx.envelope(
-        acc.web.id, acc.web.key, p.session_envelope(time.time(), "web@1.0.0")))
-    query = ('query($r: [_Any!]!) { _entities(representations: $r) { __typename '
-             '... on Release { projectId version health { totalSessions } } '
-             '... on Project { id slug } } }')
+    ctx.note(
+        "envelope", await ctx.envelope(acc.web.id, acc.web.key, p.session_envelope(time.time(), "web@1.0.0"))
+    )
+    query = (
+        "query($r: [_Any!]!) { _entities(representations: $r) { __typename "
+        "... on Release { projectId version health { totalSessions } } "
+        "... on Project { id slug } } }"
+    )
     representations = [
         {"__typename": "Release", "projectId": str(acc.web.id), "version": "web@1.0.0"},
         {"__typename": "Project", "id": str(acc.web.id)},
@@ -450,17 +496,30 @@ async def federation_release_entity(ctx: Context) -> None:
 
 async def cors_preflight(ctx: Context) -> None:
     origin = "http://dashboard.example"
-    reply = await request(ctx.port, "OPTIONS", "/graphql", {
-        "Origin": origin,
-        "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization, content-type",
-    })
-    ctx.note("preflight", reply, allow_origin=reply.headers.get("access-control-allow-origin"),
-             allow_methods=reply.headers.get("access-control-allow-methods"),
-             allow_headers=reply.headers.get("access-control-allow-headers"))
-    post = await request(ctx.port, "POST", "/graphql",
-                         {**bearer(ctx.accounts.token), "Origin": origin},
-                         p.graphql_body("{ __typename }"))
+    reply = await request(
+        ctx.port,
+        "OPTIONS",
+        "/graphql",
+        {
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    ctx.note(
+        "preflight",
+        reply,
+        allow_origin=reply.headers.get("access-control-allow-origin"),
+        allow_methods=reply.headers.get("access-control-allow-methods"),
+        allow_headers=reply.headers.get("access-control-allow-headers"),
+    )
+    post = await request(
+        ctx.port,
+        "POST",
+        "/graphql",
+        {**bearer(ctx.accounts.token), "Origin": origin},
+        p.graphql_body("{ __typename }"),
+    )
     ctx.note("post_with_origin", post, allow_origin=post.headers.get("access-control-allow-origin"))
 
 
@@ -470,9 +529,12 @@ async def import_id_cross_org(ctx: Context) -> None:
     results = {}
     for label, org, token in (("first_org", ORG, acc.token), ("second_org", OTHER_ORG, acc.other_token)):
         reply = await request(
-            ctx.port, "POST", f"/api/0/organizations/{org}/sessions/import/?import_id=shared",
+            ctx.port,
+            "POST",
+            f"/api/0/organizations/{org}/sessions/import/?import_id=shared",
             {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"},
-            p.import_body(org, "web", now, 5))
+            p.import_body(org, "web", now, 5),
+        )
         body = reply.json()
         if isinstance(body, dict):
             results[label] = {k: body.get(k) for k in ("lines", "accepted", "skipped")}
@@ -484,8 +546,9 @@ async def import_id_cross_org(ctx: Context) -> None:
 
 async def metrics_open(ctx: Context) -> None:
     acc = ctx.accounts
-    ctx.note("envelope", await ctx.envelope(
-        acc.web.id, acc.web.key, p.session_envelope(time.time(), "web@1.0.0")))
+    ctx.note(
+        "envelope", await ctx.envelope(acc.web.id, acc.web.key, p.session_envelope(time.time(), "web@1.0.0"))
+    )
     reply = await request(ctx.port, "GET", "/metrics")
     ctx.note("metrics_without_token", reply)
     text = reply.body.decode("utf-8", "replace")
@@ -493,39 +556,79 @@ async def metrics_open(ctx: Context) -> None:
 
 
 ATTACKS = [
-    Attack("ingest_bomb_bad_key", "194 KiB gzip envelope of 6.4 M non-session items, wrong key",
-           ingest_bomb_bad_key, prepare=_bomb),
-    Attack("ingest_bomb_good_key", "the same bomb with the project's key",
-           ingest_bomb_good_key, prepare=_bomb),
-    Attack("ingest_bomb_x3", "three bombs at once (wrong key); victims meanwhile",
-           ingest_bomb_x3, prepare=_bomb),
-    Attack("ingest_big_sessions", "legal envelope: 100 sessions items x 11,000 buckets (gzip)",
-           ingest_big_sessions, prepare=lambda now: p.big_sessions_envelope(now)),
-    Attack("ingest_series_flood", "30,000 new release/environment series through one key "
-           "(300 envelopes of 100 session items, 8 at a time)",
-           ingest_series_flood, prepare=lambda now: p.flood_envelopes(now)),
-    Attack("ingest_huge_did", "two sessions with a 1,000 KiB did, one with a NUL in did, "
-           "then a valid envelope", ingest_huge_did),
-    Attack("graphql_heavy", "30 aliases x releases(first: 500) x hourly stats over 41 days "
-           "(500 releases with data on every day)", graphql_heavy, dataset=True),
-    Attack("graphql_nested", "releases -> project -> releases nested 4 deep, first: 15",
-           graphql_nested, dataset=True),
-    Attack("graphql_parser_cache", "ten distinct 2 MB documents (a list of 1 M integers each)",
-           graphql_parser_cache, prepare=lambda now: p.parser_cache_queries(), settle=3.0),
-    Attack("graphql_big_body", "a 200 MiB POST body to /graphql (declared length, then chunked)",
-           graphql_big_body),
-    Attack("bad_ids_dates_filters", "ids of 2^63, now=9999-12-31 and 0001-01-01, 3,000 nested "
-           "parentheses and 3,000 OR terms, on REST and GraphQL", bad_ids_dates_filters),
-    Attack("huge_count", "an aggregate bucket of 4,294,967,295 sessions, then releases "
-           "{ health { totalSessions } adoption { adoption } }", huge_count),
-    Attack("federation_release_entity", "_entities with a Release representation",
-           federation_release_entity),
-    Attack("cors_preflight", "OPTIONS /graphql with Origin and Access-Control-Request-Method",
-           cors_preflight),
-    Attack("import_id_cross_org", "two organizations import with the same ?import_id=",
-           import_id_cross_org),
-    Attack("metrics_open", "GET /metrics without a token: does it list per-project data?",
-           metrics_open),
+    Attack(
+        "ingest_bomb_bad_key",
+        "194 KiB gzip envelope of 6.4 M non-session items, wrong key",
+        ingest_bomb_bad_key,
+        prepare=_bomb,
+    ),
+    Attack(
+        "ingest_bomb_good_key", "the same bomb with the project's key", ingest_bomb_good_key, prepare=_bomb
+    ),
+    Attack(
+        "ingest_bomb_x3", "three bombs at once (wrong key); victims meanwhile", ingest_bomb_x3, prepare=_bomb
+    ),
+    Attack(
+        "ingest_big_sessions",
+        "legal envelope: 100 sessions items x 11,000 buckets (gzip)",
+        ingest_big_sessions,
+        prepare=lambda now: p.big_sessions_envelope(now),
+    ),
+    Attack(
+        "ingest_series_flood",
+        "30,000 new release/environment series through one key "
+        "(300 envelopes of 100 session items, 8 at a time)",
+        ingest_series_flood,
+        prepare=lambda now: p.flood_envelopes(now),
+    ),
+    Attack(
+        "ingest_huge_did",
+        "two envelopes of 100 sessions with a 1,000 KiB did each (gzip), "
+        "one session with a NUL in did, then a valid envelope",
+        ingest_huge_did,
+    ),
+    Attack(
+        "graphql_heavy",
+        "30 aliases x releases(first: 500) x hourly stats over 41 days (500 releases with data on every day)",
+        graphql_heavy,
+        dataset=True,
+    ),
+    Attack(
+        "graphql_nested",
+        "releases -> project -> releases nested 4 deep, first: 15",
+        graphql_nested,
+        dataset=True,
+    ),
+    Attack(
+        "graphql_parser_cache",
+        "ten distinct 2 MB documents (each a list of 68,000 30-digit integers)",
+        graphql_parser_cache,
+        prepare=lambda now: p.parser_cache_queries(),
+        settle=3.0,
+    ),
+    Attack(
+        "graphql_big_body",
+        "a 200 MiB POST body to /graphql (declared length, then chunked)",
+        graphql_big_body,
+    ),
+    Attack(
+        "bad_ids_dates_filters",
+        "ids of 2^63, now=9999-12-31 and 0001-01-01, 3,000 nested "
+        "parentheses and 3,000 OR terms, on REST and GraphQL",
+        bad_ids_dates_filters,
+    ),
+    Attack(
+        "huge_count",
+        "an aggregate bucket of 4,294,967,295 sessions, then releases "
+        "{ health { totalSessions } adoption { adoption } }",
+        huge_count,
+    ),
+    Attack("federation_release_entity", "_entities with a Release representation", federation_release_entity),
+    Attack(
+        "cors_preflight", "OPTIONS /graphql with Origin and Access-Control-Request-Method", cors_preflight
+    ),
+    Attack("import_id_cross_org", "two organizations import with the same ?import_id=", import_id_cross_org),
+    Attack("metrics_open", "GET /metrics without a token: does it list per-project data?", metrics_open),
 ]
 BY_NAME = {a.name: a for a in ATTACKS}
 
@@ -561,8 +664,12 @@ class Harness:
         started = time.perf_counter()
         cli("import", str(path), database_url=url, timeout=600)
         seconds = time.perf_counter() - started
-        self.dataset_info = {"releases": 500, "days": HEAVY_DAYS, "lines": lines.count(b"\n"),
-                             "import_seconds": round(seconds, 1)}
+        self.dataset_info = {
+            "releases": 500,
+            "days": HEAVY_DAYS,
+            "lines": lines.count(b"\n"),
+            "import_seconds": round(seconds, 1),
+        }
         log(f"dataset imported in {seconds:.1f} s")
         path.unlink()
         self.dataset_ready = True
@@ -586,8 +693,14 @@ class Harness:
 
     async def _measure(self, attack: Attack, server: ServerProcess, payload: Any) -> dict[str, Any]:
         assert self.accounts is not None
-        ctx = Context(port=server.port, accounts=self.accounts, now=self.now,
-                      databases=self.databases, database=attack.name, payload=payload)
+        ctx = Context(
+            port=server.port,
+            accounts=self.accounts,
+            now=self.now,
+            databases=self.databases,
+            database=attack.name,
+            payload=payload,
+        )
         idle = await baseline(ctx)
         db_before = await ctx.db_size()
         rss_before = rss_kib(server.pid).get("VmRSS", 0)
@@ -616,17 +729,19 @@ class Harness:
         await asyncio.sleep(attack.settle)
         peak = sampler.stop()
         rss_after = rss_kib(server.pid).get("VmRSS", 0)
-        ready = await asyncio.wait_for(request(server.port, "GET", "/readyz"), 30) \
-            if server.alive() else Reply(error="server exited")
+        ready = await _readyz(server)
         ctx.findings.pop("pid", None)
         out: dict[str, Any] = {
             "outcome": outcome,
             "seconds": round(wall, 2),
             "answers": ctx.answers,
             "findings": ctx.findings,
-            "rss_mib": {"before": round(rss_before / 1024, 1), "peak": round(peak / 1024, 1),
-                        "after": round(rss_after / 1024, 1),
-                        "retained": round((rss_after - rss_before) / 1024, 1)},
+            "rss_mib": {
+                "before": round(rss_before / 1024, 1),
+                "peak": round(peak / 1024, 1),
+                "after": round(rss_after / 1024, 1),
+                "retained": round((rss_after - rss_before) / 1024, 1),
+            },
             "victims": {name: {**v.summary(), "idle_ms": idle[name]} for name, v in running.items()},
             "db_mib_before": _mib(db_before),
             "readyz_after": ready.status or ready.error,
@@ -639,13 +754,24 @@ class Harness:
         return out
 
 
+async def _readyz(server: ServerProcess) -> Reply:
+    """/readyz after the attack (a server still busy with it may not answer)."""
+    if not server.alive():
+        return Reply(error="server exited")
+    try:
+        return await asyncio.wait_for(request(server.port, "GET", "/readyz"), READYZ_WAIT)
+    except TimeoutError:
+        return Reply(error=f"no answer within {READYZ_WAIT:.0f} s")
+
+
 def _mib(size: int | None) -> float | None:
     return None if size is None else round(size / MIB, 2)
 
 
 def _meta(backend: str, timeout: float, names: list[str]) -> dict[str, Any]:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     mem = 0
     with contextlib.suppress(OSError, ValueError, IndexError):
         mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
@@ -667,18 +793,28 @@ def parse_only(value: str | None) -> list[str]:
     unknown = [n for n in names if n not in BY_NAME]
     if unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown attack(s): {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
+            f"unknown attack(s): {', '.join(unknown)}; known: {', '.join(BY_NAME)}"
+        )
     return names
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.attacks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--only", type=parse_only, default=None, metavar="NAME[,NAME]",
-                        help="attacks to run (default: all): " + ", ".join(BY_NAME))
+    parser.add_argument(
+        "--only",
+        type=parse_only,
+        default=None,
+        metavar="NAME[,NAME]",
+        help="attacks to run (default: all): " + ", ".join(BY_NAME),
+    )
     parser.add_argument("--json-out", type=Path, metavar="FILE")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                        help="seconds per attack before it is cancelled and reported as timeout")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help="seconds per attack before it is cancelled and reported as timeout",
+    )
     return parser
 
 
@@ -694,10 +830,15 @@ async def run_all(backend: str, names: list[str], per_attack: float) -> dict[str
                     results[name] = await harness.run(BY_NAME[name])
                 except Exception as exc:
                     traceback.print_exc()
-                    results[name] = {"outcome": "harness_error", "error": f"{type(exc).__name__}: {exc}"[:500]}
+                    results[name] = {
+                        "outcome": "harness_error",
+                        "error": f"{type(exc).__name__}: {exc}"[:500],
+                    }
                 r = results[name]
-                log(f"  {r.get('outcome')} in {r.get('seconds')} s, peak RSS "
-                    f"{r.get('rss_mib', {}).get('peak')} MiB")
+                log(
+                    f"  {r.get('outcome')} in {r.get('seconds')} s, peak RSS "
+                    f"{r.get('rss_mib', {}).get('peak')} MiB"
+                )
         finally:
             await harness.databases.drop_all()
         doc = {"meta": _meta(backend, per_attack, names), "attacks": results}
