@@ -10,7 +10,6 @@ always counted. Traffic goes to 127.0.0.1 only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Iterable
@@ -108,15 +107,12 @@ async def request(
         reply.seconds = time.perf_counter() - started
         if not sender.done():
             sender.cancel()
-        with contextlib.suppress(BaseException):
-            await sender
-        if sender.done() and not sender.cancelled() and sender.exception() is not None:
-            exc = sender.exception()
-            if reply.status is None and reply.error is None:
-                reply.error = f"write: {type(exc).__name__}"
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
+        # gather, not a suppressed await: a cancellation of this request must go through.
+        (failure,) = await asyncio.gather(sender, return_exceptions=True)
+        if isinstance(failure, Exception) and reply.status is None and reply.error is None:
+            reply.error = f"write: {type(failure).__name__}"
+        # Abort, not close: close() would wait to flush a body the server does not read.
+        writer.transport.abort()
     return reply
 
 

@@ -9,6 +9,7 @@ attack alone, and an attack that wedges the server does not spoil the next one.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import re
@@ -212,6 +213,17 @@ class RssSampler(threading.Thread):
         return max(self.peak_kib, rss_kib(self.pid).get("VmHWM", 0))
 
 
+#: Servers still running, killed at exit whatever happens to the harness.
+_LIVE: set[subprocess.Popen[bytes]] = set()
+
+
+@atexit.register
+def _kill_live() -> None:
+    for proc in list(_LIVE):
+        with contextlib.suppress(OSError):
+            proc.kill()
+
+
 class ServerProcess:
     """`relhealth serve` on 127.0.0.1 with one worker: the process we start is the one that
     serves (uvicorn runs in it), so its /proc status is the server's memory."""
@@ -242,6 +254,7 @@ class ServerProcess:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
+        _LIVE.add(self.proc)
 
     @property
     def pid(self) -> int:
@@ -278,6 +291,7 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=30)
+        _LIVE.discard(self.proc)
         self.log.close()
         with contextlib.suppress(OSError):
             os.unlink(self.log.name)

@@ -23,6 +23,7 @@ import gzip
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,7 @@ from typing import Any
 
 from bench import attack_payloads as p
 from bench.attack_http import CHUNK, Reply, bearer, envelope_headers, graphql_errors, request
+from bench.attack_report import compare_markdown
 from bench.attack_server import (
     MIB,
     ORG,
@@ -724,8 +726,7 @@ class Harness:
         _done, late = await asyncio.wait(tasks, timeout=VICTIM_GRACE)
         for task in late:
             task.cancel()
-        with contextlib.suppress(BaseException):
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.sleep(attack.settle)
         peak = sampler.stop()
         rss_after = rss_kib(server.pid).get("VmRSS", 0)
@@ -815,10 +816,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_TIMEOUT,
         help="seconds per attack before it is cancelled and reported as timeout",
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="run nothing: print a Markdown table of BEFORE.json [AFTER.json]",
+    )
     return parser
 
 
 async def run_all(backend: str, names: list[str], per_attack: float) -> dict[str, Any]:
+    # SIGTERM (like Ctrl-C) cancels the run: the running attack's server is stopped and the
+    # temporary databases are removed on the way out.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     with tempfile.TemporaryDirectory(prefix="relhealth-attacks-") as tmp:
         harness = Harness(backend, Path(tmp), per_attack)
         try:
@@ -849,8 +862,18 @@ async def run_all(backend: str, names: list[str], per_attack: float) -> dict[str
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.compare:
+        if len(args.compare) > 2:
+            raise SystemExit("--compare takes BEFORE.json and optionally AFTER.json")
+        docs = [json.loads(path.read_text()) for path in args.compare]
+        print(compare_markdown(*docs), end="")
+        return 0
     names = args.only or [a.name for a in ATTACKS]
-    doc = asyncio.run(run_all(args.backend, names, args.timeout))
+    try:
+        doc = asyncio.run(run_all(args.backend, names, args.timeout))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        log("interrupted: servers stopped, temporary databases removed")
+        return 130
     text = json.dumps(doc, indent=1)
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ import pytest
 from graphql import FieldNode, OperationDefinitionNode, parse
 
 from bench import attack_payloads as p
+from bench.attack_report import compare_markdown, summarize
 from bench.attacks import ATTACKS, parse_only
 from ingest.envelope import DEFAULT_MAX_ITEM_SIZE, check_limits, parse_envelope
 from ingest.items import ItemContext, envelope_batch
@@ -144,3 +145,31 @@ def test_only_accepts_known_attack_names():
     assert parse_only(None) == names
     with pytest.raises(argparse.ArgumentTypeError, match="unknown attack"):
         parse_only("cors_preflight,nope")
+
+
+def _result(outcome: str, status: int, code: str | None, peak: float, victim_ms: float) -> dict:
+    return {
+        "outcome": outcome,
+        "seconds": 1.5,
+        "answers": {"bomb": {"status": status, "errors": [{"message": "boom", "code": code}]}},
+        "findings": {"series_created": 30000},
+        "rss_mib": {"before": 90.0, "peak": peak, "after": 95.0, "retained": 5.0},
+        "victims": {"envelope": {"max_ms": victim_ms}, "graphql": {"max_ms": 12.0}},
+    }
+
+
+def test_compare_puts_before_and_after_of_each_attack_side_by_side():
+    meta = {"command": "python -m bench.attacks", "commit": "abc", "date": "today", "backend": "sqlite"}
+    before = {"meta": meta, "attacks": {"ingest_bomb_x3": _result("timeout", 500, None, 7100.0, 70_000.0)}}
+    after = {
+        "meta": meta,
+        "attacks": {"ingest_bomb_x3": _result("done", 413, "PAYLOAD_TOO_LARGE", 120.0, 8.0)},
+    }
+    table = compare_markdown(before, after).splitlines()
+    rows = [line for line in table if line.startswith("| ingest_bomb_x3")]
+    assert len(rows) == 2
+    assert "| BEFORE | timeout 1.5 s | bomb 500 [no code: boom] | 90 → 7100" in rows[0]
+    assert "envelope 70.0 s" in rows[0] and "series_created=30000" in rows[0]
+    assert "| AFTER | done 1.5 s | bomb 413 [PAYLOAD_TOO_LARGE] | 90 → 120" in rows[1]
+    assert "envelope 8 ms" in rows[1]
+    assert summarize({"outcome": "harness_error", "error": "x"}) == {"outcome": "harness_error: x"}
