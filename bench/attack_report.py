@@ -16,7 +16,23 @@ KEY_FINDINGS = (
 )
 
 
-def _answer(label: str, answer: dict[str, Any]) -> str:
+def _answers(answers: dict[str, dict[str, Any]]) -> list[str]:
+    """Each answer as `label status [codes]`; consecutive equal answers share one entry
+    (`query_0…query_9 (10×) 200 [...]`)."""
+    runs: list[tuple[list[str], str]] = []
+    for label, answer in answers.items():
+        text = _answer(answer)
+        if runs and runs[-1][1] == text:
+            runs[-1][0].append(label)
+        else:
+            runs.append(([label], text))
+    return [
+        f"{labels[0]} {text}" if len(labels) == 1 else f"{labels[0]}…{labels[-1]} ({len(labels)}×) {text}"
+        for labels, text in runs
+    ]
+
+
+def _answer(answer: dict[str, Any]) -> str:
     status = answer.get("status") or answer.get("error") or "none"
     codes = sorted(
         {str(e.get("code") or "no code: " + e.get("message", "")[:40]) for e in answer.get("errors", [])}
@@ -25,7 +41,7 @@ def _answer(label: str, answer: dict[str, Any]) -> str:
     size = answer.get("answer_bytes")
     if size:
         extra += f" {size / 2**20:.1f} MiB" if size >= 2**20 else f" {size / 1024:.0f} KiB"
-    return f"{label} {status}{extra}"
+    return f"{status}{extra}"
 
 
 def summarize(result: dict[str, Any]) -> dict[str, str]:
@@ -43,12 +59,17 @@ def summarize(result: dict[str, Any]) -> dict[str, str]:
 
     findings = result.get("findings", {})
     statuses = findings.get("statuses")
-    answers = [_answer(k, v) for k, v in result.get("answers", {}).items()]
+    answers = _answers(result.get("answers", {}))
     if statuses:
         answers.insert(0, "envelopes " + ", ".join(f"{k}×{n}" for k, n in sorted(statuses.items())))
     notes = [f"{k}={findings[k]}" for k in KEY_FINDINGS if k in findings]
+    outcome = f"{result['outcome']} {result['seconds']} s"
+    if result.get("readyz_after") != 200:
+        outcome += f", readyz after: {result.get('readyz_after')}"
+    if result.get("server_tracebacks"):
+        outcome += f", {result['server_tracebacks']} tracebacks logged"
     return {
-        "outcome": f"{result['outcome']} {result['seconds']} s",
+        "outcome": outcome,
         "answers": "; ".join(answers),
         "rss": f"{rss['before']:.0f} → {rss['peak']:.0f} (kept {rss['retained']:+.0f})",
         "victims": f"envelope {victim('envelope')}, graphql {victim('graphql')}",

@@ -83,6 +83,17 @@ class Context:
     findings: dict[str, Any] = field(default_factory=dict)
     victim_seq: int = 0
 
+    async def ask(self, label: str, pending: Awaitable[Reply], **extra: Any) -> Reply:
+        """Await one request and note its answer; until it comes it shows as unanswered
+        (what an attack cancelled at its timeout reports)."""
+        self.answers[label] = {"status": None, "error": "unanswered", "since": time.perf_counter()}
+        return self.note(label, await pending, **extra)
+
+    def close_pending(self) -> None:
+        for answer in self.answers.values():
+            if "since" in answer:
+                answer["ms"] = round((time.perf_counter() - answer.pop("since")) * 1000, 1)
+
     def note(self, label: str, reply: Reply, **extra: Any) -> Reply:
         summary = reply.summary()
         errors = graphql_errors(reply)
@@ -229,19 +240,19 @@ async def _after_check(ctx: Context) -> None:
     """A valid envelope of the attacked project right after the attack."""
     acc = ctx.accounts
     body = p.session_envelope(time.time(), "web@after", seed=424242)
-    ctx.note("valid_envelope_after", await ctx.envelope(acc.web.id, acc.web.key, body))
+    await ctx.ask("valid_envelope_after", ctx.envelope(acc.web.id, acc.web.key, body))
 
 
 async def ingest_bomb_bad_key(ctx: Context) -> None:
     _payload_info(ctx, ctx.payload, BOMB_DECODED)
-    ctx.note("bomb", await ctx.envelope(ctx.accounts.web.id, WRONG_KEY, ctx.payload, gzip=True))
+    await ctx.ask("bomb", ctx.envelope(ctx.accounts.web.id, WRONG_KEY, ctx.payload, gzip=True))
     await _after_check(ctx)
 
 
 async def ingest_bomb_good_key(ctx: Context) -> None:
     _payload_info(ctx, ctx.payload, BOMB_DECODED)
     acc = ctx.accounts
-    ctx.note("bomb", await ctx.envelope(acc.web.id, acc.web.key, ctx.payload, gzip=True))
+    await ctx.ask("bomb", ctx.envelope(acc.web.id, acc.web.key, ctx.payload, gzip=True))
     await _after_check(ctx)
 
 
@@ -250,7 +261,7 @@ async def ingest_bomb_x3(ctx: Context) -> None:
     pid = ctx.accounts.web.id
 
     async def one(n: int) -> None:
-        ctx.note(f"bomb_{n}", await ctx.envelope(pid, WRONG_KEY, ctx.payload, gzip=True))
+        await ctx.ask(f"bomb_{n}", ctx.envelope(pid, WRONG_KEY, ctx.payload, gzip=True))
 
     await asyncio.gather(*(one(n) for n in range(3)))
     await _after_check(ctx)
@@ -261,7 +272,7 @@ async def ingest_big_sessions(ctx: Context) -> None:
     _payload_info(ctx, body, len(gzip.decompress(body)))
     ctx.findings["buckets"] = p.BIG_SESSIONS_ITEMS * p.BIG_SESSIONS_BUCKETS
     acc = ctx.accounts
-    ctx.note("big_sessions", await ctx.envelope(acc.web.id, acc.web.key, body, gzip=True))
+    await ctx.ask("big_sessions", ctx.envelope(acc.web.id, acc.web.key, body, gzip=True))
     await _after_check(ctx)
 
 
@@ -312,14 +323,14 @@ async def ingest_huge_did(ctx: Context) -> None:
         before = await ctx.db_size()
         body = p.huge_did_envelope(now, seed=n)
         ctx.findings["body_bytes"] = len(body)
-        ctx.note(f"huge_did_{n}", await ctx.envelope(acc.web.id, acc.web.key, body, gzip=True))
+        await ctx.ask(f"huge_did_{n}", ctx.envelope(acc.web.id, acc.web.key, body, gzip=True))
         after = await ctx.db_size()
         if before is not None and after is not None:
             growth.append(round((after - before) / MIB, 2))
         ctx.findings["db_growth_mib_per_request"] = growth
-    ctx.note("nul_did", await ctx.envelope(acc.web.id, acc.web.key, p.nul_did_envelope(now)))
+    await ctx.ask("nul_did", ctx.envelope(acc.web.id, acc.web.key, p.nul_did_envelope(now)))
     await _after_check(ctx)
-    ctx.note("readyz_after", await request(ctx.port, "GET", "/readyz"))
+    await ctx.ask("readyz_after", request(ctx.port, "GET", "/readyz"))
 
 
 def _dataset_span(now: float) -> tuple[float, float]:
@@ -330,14 +341,12 @@ async def graphql_heavy(ctx: Context) -> None:
     start, end = _dataset_span(ctx.now)
     query = p.heavy_query(ctx.accounts.web.id, start, end)
     ctx.findings["query_bytes"] = len(query)
-    reply = await ctx.graphql(query, body_cap=4 * MIB)
-    ctx.note("heavy", reply)
+    await ctx.ask("heavy", ctx.graphql(query, body_cap=4 * MIB))
 
 
 async def graphql_nested(ctx: Context) -> None:
     query = p.nested_query(ctx.accounts.web.id)
-    reply = await ctx.graphql(query, body_cap=64 * MIB)
-    ctx.note("nested", reply)
+    reply = await ctx.ask("nested", ctx.graphql(query, body_cap=64 * MIB))
     body = reply.json()
     if isinstance(body, dict) and isinstance(body.get("data"), dict):
         ctx.findings["release_nodes"] = json.dumps(body["data"]).count('"version"')
@@ -348,7 +357,7 @@ async def graphql_parser_cache(ctx: Context) -> None:
     ctx.findings["queries"] = len(queries)
     ctx.findings["query_bytes"] = len(queries[0])
     for n, query in enumerate(queries):
-        ctx.note(f"query_{n}", await ctx.graphql(query))
+        await ctx.ask(f"query_{n}", ctx.graphql(query))
         ctx.findings["rss_mib_after_queries"] = round(rss_kib(ctx.findings["pid"]).get("VmRSS", 0) / 1024, 1)
 
 
@@ -722,6 +731,7 @@ class Harness:
             traceback.print_exc()
             outcome, error = "harness_error", f"{type(exc).__name__}: {exc}"[:300]
         wall = time.perf_counter() - started
+        ctx.close_pending()
         stop.set()
         _done, late = await asyncio.wait(tasks, timeout=VICTIM_GRACE)
         for task in late:

@@ -155,6 +155,8 @@ def _result(outcome: str, status: int, code: str | None, peak: float, victim_ms:
         "findings": {"series_created": 30000},
         "rss_mib": {"before": 90.0, "peak": peak, "after": 95.0, "retained": 5.0},
         "victims": {"envelope": {"max_ms": victim_ms}, "graphql": {"max_ms": 12.0}},
+        "readyz_after": 200 if outcome == "done" else "no answer within 15 s",
+        "server_tracebacks": 0 if outcome == "done" else 3,
     }
 
 
@@ -168,8 +170,23 @@ def test_compare_puts_before_and_after_of_each_attack_side_by_side():
     table = compare_markdown(before, after).splitlines()
     rows = [line for line in table if line.startswith("| ingest_bomb_x3")]
     assert len(rows) == 2
-    assert "| BEFORE | timeout 1.5 s | bomb 500 [no code: boom] | 90 → 7100" in rows[0]
+    assert (
+        "| BEFORE | timeout 1.5 s, readyz after: no answer within 15 s, 3 tracebacks logged "
+        "| bomb 500 [no code: boom] | 90 → 7100" in rows[0]
+    )
     assert "envelope 70.0 s" in rows[0] and "series_created=30000" in rows[0]
     assert "| AFTER | done 1.5 s | bomb 413 [PAYLOAD_TOO_LARGE] | 90 → 120" in rows[1]
     assert "envelope 8 ms" in rows[1]
     assert summarize({"outcome": "harness_error", "error": "x"}) == {"outcome": "harness_error: x"}
+
+
+def test_equal_consecutive_answers_share_one_entry():
+    result = _result("done", 200, None, 100.0, 5.0)
+    same = {"status": 200, "errors": [{"message": "Unknown argument", "code": "GRAPHQL_VALIDATION_FAILED"}]}
+    result["answers"] = {
+        **{f"query_{n}": same for n in range(10)},
+        "pending": {"status": None, "error": "unanswered", "ms": 60000.0},
+    }
+    assert summarize(result)["answers"] == (
+        "query_0…query_9 (10×) 200 [GRAPHQL_VALIDATION_FAILED]; pending unanswered"
+    )
