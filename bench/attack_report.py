@@ -13,6 +13,7 @@ KEY_FINDINGS = (
     "second_org_lines_skipped",
     "lists_per_project_data",
     "release_nodes",
+    "sql_statements",
 )
 
 

@@ -352,6 +352,45 @@ async def graphql_nested(ctx: Context) -> None:
         ctx.findings["release_nodes"] = json.dumps(body["data"]).count('"version"')
 
 
+async def graphql_nested_statements(ctx: Context) -> None:
+    """The nested query once more, in this process on the same data, counting the SQL
+    statements it sends (storage.engine.StatementCounter on every engine of the app)."""
+    import httpx
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from server.app import create_app
+    from server.settings import Settings
+    from storage.engine import StatementCounter
+
+    url = ctx.databases.url(ctx.database)
+    app = create_app(Settings(database_url=url, retention_interval_seconds=0))
+    async with app.router.lifespan_context(app):
+        services = app.state.services
+        engines = {
+            id(v): v
+            for name in dir(services)
+            if not name.startswith("_") and isinstance(v := getattr(services, name, None), AsyncEngine)
+        }
+        counters = [StatementCounter(engine) for engine in engines.values()]
+        ctx.findings["engines_counted"] = len(counters)
+        query = p.nested_query(ctx.accounts.web.id)
+        transport = httpx.ASGITransport(app=app)
+        started = time.perf_counter()
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://attacks") as client:
+                response = await client.post(
+                    "/graphql", content=p.graphql_body(query), headers=bearer(ctx.accounts.token)
+                )
+            reply = Reply(status=response.status_code, body=response.content, size=len(response.content))
+        except Exception as exc:  # an app that raises still has a statement count
+            reply = Reply(error=f"{type(exc).__name__}")
+        reply.seconds = time.perf_counter() - started
+        ctx.note("nested_in_process", reply)
+        ctx.findings["sql_statements"] = sum(c.count for c in counters)
+        for counter in counters:
+            counter.close()
+
+
 async def graphql_parser_cache(ctx: Context) -> None:
     queries: list[str] = ctx.payload
     ctx.findings["queries"] = len(queries)
@@ -608,6 +647,12 @@ ATTACKS = [
         "graphql_nested",
         "releases -> project -> releases nested 4 deep, first: 15",
         graphql_nested,
+        dataset=True,
+    ),
+    Attack(
+        "graphql_nested_statements",
+        "the nested query in this process (not over HTTP), counting its SQL statements",
+        graphql_nested_statements,
         dataset=True,
     ),
     Attack(
