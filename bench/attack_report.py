@@ -28,7 +28,9 @@ def _answers(answers: dict[str, dict[str, Any]]) -> list[str]:
         else:
             runs.append(([label], text))
     return [
-        f"{labels[0]} {text}" if len(labels) == 1 else f"{labels[0]}…{labels[-1]} ({len(labels)}×) {text}"
+        f"{', '.join(labels)} {text}"
+        if len(labels) <= 3
+        else f"{labels[0]}…{labels[-1]} ({len(labels)}×) {text}"
         for labels, text in runs
     ]
 
@@ -64,6 +66,15 @@ def summarize(result: dict[str, Any]) -> dict[str, str]:
     if statuses:
         answers.insert(0, "envelopes " + ", ".join(f"{k}×{n}" for k, n in sorted(statuses.items())))
     notes = [f"{k}={findings[k]}" for k in KEY_FINDINGS if k in findings]
+    releases = findings.get("releases")
+    if isinstance(releases, list):
+        nulls = [
+            r.get("version")
+            for r in releases
+            if (r.get("health") or {}).get("totalSessions") is None
+            or r.get("adoption") in (None, {"adoption": None})
+        ]
+        notes.append(f"releases with null health/adoption: {len(nulls)} of {len(releases)}")
     outcome = f"{result['outcome']} {result['seconds']} s"
     if result.get("readyz_after") != 200:
         outcome += f", readyz after: {result.get('readyz_after')}"
