@@ -76,8 +76,7 @@ class Size:
 
 SIZES: dict[str, Size] = {
     "small": Size("small", days=14, releases_per_project=8, sessions=40_000, users=4_000),
-    "medium": Size("medium", days=90, releases_per_project=40, sessions=10_000_000,
-                   users=500_000),
+    "medium": Size("medium", days=90, releases_per_project=40, sessions=10_000_000, users=500_000),
 }
 
 
@@ -104,16 +103,45 @@ class Profile:
 
 
 PROFILES: tuple[Profile, ...] = (
-    Profile("web", "browser", 0.18, 0.50, 15, 0.7, 10, 0.995, 0.002, 0.0, 0.04, 0.15, 240,
-            legacy=0.02),
-    Profile("ios", "mobile", 0.10, 0.22, 19, 1.15, 40, 0.93, 0.004, 0.002, 0.02, 0.0, 120,
-            bad_release=-6, bad_crash=0.12, legacy=0.08),
-    Profile("android", "mobile", 0.10, 0.28, 20, 1.2, 44, 0.92, 0.006, 0.004, 0.03, 0.0, 100,
-            bad_release=-3, bad_crash=0.19, legacy=0.10),
-    Profile("api", "server", 0.45, 0.0, 14, 0.55, 6, 1.0, 0.0008, 0.0, 0.015, 1.0, 0,
-            legacy=0.005),
-    Profile("worker", "server", 0.17, 0.0, 3, 0.9, 3, 1.0, 0.003, 0.0, 0.05, 1.0, 0,
-            legacy=0.01),
+    Profile("web", "browser", 0.18, 0.50, 15, 0.7, 10, 0.995, 0.002, 0.0, 0.04, 0.15, 240, legacy=0.02),
+    Profile(
+        "ios",
+        "mobile",
+        0.10,
+        0.22,
+        19,
+        1.15,
+        40,
+        0.93,
+        0.004,
+        0.002,
+        0.02,
+        0.0,
+        120,
+        bad_release=-6,
+        bad_crash=0.12,
+        legacy=0.08,
+    ),
+    Profile(
+        "android",
+        "mobile",
+        0.10,
+        0.28,
+        20,
+        1.2,
+        44,
+        0.92,
+        0.006,
+        0.004,
+        0.03,
+        0.0,
+        100,
+        bad_release=-3,
+        bad_crash=0.19,
+        legacy=0.10,
+    ),
+    Profile("api", "server", 0.45, 0.0, 14, 0.55, 6, 1.0, 0.0008, 0.0, 0.015, 1.0, 0, legacy=0.005),
+    Profile("worker", "server", 0.17, 0.0, 3, 0.9, 3, 1.0, 0.003, 0.0, 0.05, 1.0, 0, legacy=0.01),
 )
 
 ENVIRONMENTS: tuple[tuple[str, float, float, float | None, bool], ...] = (
@@ -160,8 +188,7 @@ class Manifest:
 
 
 class _Project:
-    def __init__(self, pid: int, profile: Profile, size: Size, seed: int, start: int,
-                 end: int) -> None:
+    def __init__(self, pid: int, profile: Profile, size: Size, seed: int, start: int, end: int) -> None:
         self.id = pid
         self.p = profile
         self.rng = rng = random.Random(f"relhealth-bench:{seed}:{profile.slug}")
@@ -225,8 +252,7 @@ class _Project:
                     weights[j] = math.exp(-age / (LEGACY_DAYS * DAY))
             total = sum(weights)
             if total > 0:
-                shares = [(1 - legacy) * s + legacy * w / total
-                          for s, w in zip(shares, weights, strict=True)]
+                shares = [(1 - legacy) * s + legacy * w / total for s, w in zip(shares, weights, strict=True)]
         return shares
 
 
@@ -272,16 +298,13 @@ def simulate(
                     if project.p.mode == "server":
                         n = _server_buckets(project, j, env, hour, span, expected, batch, stats)
                     else:
-                        n = _sessions(project, j, env, team_only, hour, span, expected, end,
-                                      batch, stats)
+                        n = _sessions(project, j, env, team_only, hour, span, expected, end, batch, stats)
                     if n:
                         stats.releases.add((project.id, project.versions[j]))
             written = len(batch.increments) - before
             if written:
                 item_type = "sessions" if project.p.mode == "server" else "session"
-                batch.outcomes.append(
-                    OutcomeIncrement(project.id, item_type, "accepted", "", hour, written)
-                )
+                batch.outcomes.append(OutcomeIncrement(project.id, item_type, "accepted", "", hour, written))
         if len(batch.increments) >= LOAD_BATCH:
             yield batch
             batch = WriteBatch()
@@ -290,8 +313,16 @@ def simulate(
 
 
 def _sessions(
-    project: _Project, j: int, env: str, team_only: bool, hour: int, span: int,
-    expected: float, now: int, batch: WriteBatch, stats: Stats,
+    project: _Project,
+    j: int,
+    env: str,
+    team_only: bool,
+    hour: int,
+    span: int,
+    expected: float,
+    now: int,
+    batch: WriteBatch,
+    stats: Stats,
 ) -> int:
     """Individual sessions: the increments of `init`, a handled error, the final update."""
     p, rng = project.p, project.rng
@@ -338,24 +369,72 @@ def _sessions(
             out(SessionIncrement(pid, release, env, started, 0, 0, 0, 0, 0, sid, user, errored))
             stats.updates += 1
         if status == 0:
-            out(SessionIncrement(pid, release, env, started, 0, 0, 0, 0, 0,
-                                 sid if handled else None, user, errored if handled else seen,
-                                 duration))
+            out(
+                SessionIncrement(
+                    pid,
+                    release,
+                    env,
+                    started,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    sid if handled else None,
+                    user,
+                    errored if handled else seen,
+                    duration,
+                )
+            )
         elif status == 1:
-            out(SessionIncrement(pid, release, env, started, 0, 1, 0, 0, 0, sid, user,
-                                 errored | USER_CRASHED if seen else 0))
+            out(
+                SessionIncrement(
+                    pid,
+                    release,
+                    env,
+                    started,
+                    0,
+                    1,
+                    0,
+                    0,
+                    0,
+                    sid,
+                    user,
+                    errored | USER_CRASHED if seen else 0,
+                )
+            )
         else:
             m = random_()
             mech = USER_ANR_FOREGROUND if m < 0.6 else USER_ANR_BACKGROUND if m < 0.85 else 0
-            out(SessionIncrement(pid, release, env, started, 0, 0, 1, 0, 0, sid, user,
-                                 errored | USER_ABNORMAL | mech if seen else 0))
+            out(
+                SessionIncrement(
+                    pid,
+                    release,
+                    env,
+                    started,
+                    0,
+                    0,
+                    1,
+                    0,
+                    0,
+                    sid,
+                    user,
+                    errored | USER_ABNORMAL | mech if seen else 0,
+                )
+            )
         stats.updates += 1
     return n
 
 
 def _server_buckets(
-    project: _Project, j: int, env: str, hour: int, span: int, expected: float,
-    batch: WriteBatch, stats: Stats,
+    project: _Project,
+    j: int,
+    env: str,
+    hour: int,
+    span: int,
+    expected: float,
+    batch: WriteBatch,
+    stats: Stats,
 ) -> int:
     """Per-minute aggregate buckets (what server SDKs flush), no users."""
     p, rng = project.p, project.rng
@@ -384,8 +463,7 @@ def _server_buckets(
     for slot, n in items:
         crashed = min(n, poisson(rng, n * crash))
         errored = min(n - crashed, poisson(rng, n * errored_p))
-        out(SessionIncrement(project.id, release, env, float(slot), n, crashed, 0, 0,
-                             crashed + errored))
+        out(SessionIncrement(project.id, release, env, float(slot), n, crashed, 0, 0, crashed + errored))
         total += n
         stats.updates += 1
     stats.sessions += total
@@ -428,7 +506,10 @@ async def pg_database_exists(name: str) -> bool:
 
 
 async def ensure_dataset(
-    backend: str, size_name: str, seed: int, data_dir: Path,
+    backend: str,
+    size_name: str,
+    seed: int,
+    data_dir: Path,
     log: Callable[[str], None] = lambda s: None,
 ) -> Manifest:
     """The cached dataset's manifest, generating and loading it first when needed."""
@@ -466,9 +547,7 @@ async def ensure_dataset(
     return manifest
 
 
-async def load_dataset(
-    url: str, backend: str, size: Size, seed: int, log: Callable[[str], None]
-) -> Manifest:
+async def load_dataset(url: str, backend: str, size: Size, seed: int, log: Callable[[str], None]) -> Manifest:
     from sqlalchemy import text
 
     from storage.accounts import AccountStore
@@ -499,8 +578,9 @@ async def load_dataset(
             await asyncio.sleep(0)  # let the write start before generating the next batch
             if time.perf_counter() - last_log > 15:
                 last_log = time.perf_counter()
-                log(f"  {stats.sessions:,} sessions ({stats.updates:,} updates) in "
-                    f"{last_log - started:.0f} s")
+                log(
+                    f"  {stats.sessions:,} sessions ({stats.updates:,} updates) in {last_log - started:.0f} s"
+                )
         if pending is not None:
             await pending
         if backend == "sqlite":
@@ -525,9 +605,20 @@ async def load_dataset(
     elapsed = time.perf_counter() - started
     log(f"  loaded {stats.sessions:,} sessions ({stats.updates:,} updates) in {elapsed:.0f} s")
     return Manifest(
-        backend=backend, size=size.name, seed=seed, version=DATASET_VERSION, now=now,
-        days=size.days, org=ORG, token=token, projects=projects,
-        releases=len(stats.releases), sessions=stats.sessions, updates=stats.updates,
-        users=len(stats.users), load_seconds=round(elapsed, 1), database_url=url,
+        backend=backend,
+        size=size.name,
+        seed=seed,
+        version=DATASET_VERSION,
+        now=now,
+        days=size.days,
+        org=ORG,
+        token=token,
+        projects=projects,
+        releases=len(stats.releases),
+        sessions=stats.sessions,
+        updates=stats.updates,
+        users=len(stats.users),
+        load_seconds=round(elapsed, 1),
+        database_url=url,
         detail_release=detail,
     )

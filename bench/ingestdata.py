@@ -44,11 +44,11 @@ def session_envelopes(n: int, now: float, seed: int = 1) -> list[bytes]:
             "duration": round(rng.lognormvariate(4.0, 1.0), 3),
             "attrs": {"release": rng.choice(releases), "environment": "production"},
         }
-        header = {"sent_at": _iso(now), "sdk": {"name": "sentry.javascript.browser",
-                                                 "version": "8.30.0"}}
-        out.append(b"\n".join([
-            json.dumps(header).encode(), b'{"type":"session"}', json.dumps(payload).encode()
-        ]) + b"\n")
+        header = {"sent_at": _iso(now), "sdk": {"name": "sentry.javascript.browser", "version": "8.30.0"}}
+        out.append(
+            b"\n".join([json.dumps(header).encode(), b'{"type":"session"}', json.dumps(payload).encode()])
+            + b"\n"
+        )
     return out
 
 
@@ -61,18 +61,23 @@ def aggregate_envelopes(n: int, now: float, seed: int = 1) -> list[bytes]:
         aggregates = []
         for k in range(BUCKETS_PER_ENVELOPE):
             exited = rng.randint(5, 40)
-            aggregates.append({
-                "started": _iso(first + 60 * k),
-                "exited": exited,
-                "errored": rng.randint(0, 2),
-                "crashed": 1 if rng.random() < 0.05 else 0,
-            })
-        payload = {"aggregates": aggregates,
-                   "attrs": {"release": rng.choice(releases), "environment": "production"}}
+            aggregates.append(
+                {
+                    "started": _iso(first + 60 * k),
+                    "exited": exited,
+                    "errored": rng.randint(0, 2),
+                    "crashed": 1 if rng.random() < 0.05 else 0,
+                }
+            )
+        payload = {
+            "aggregates": aggregates,
+            "attrs": {"release": rng.choice(releases), "environment": "production"},
+        }
         header = {"sent_at": _iso(now), "sdk": {"name": "sentry.python", "version": "2.20.0"}}
-        out.append(b"\n".join([
-            json.dumps(header).encode(), b'{"type":"sessions"}', json.dumps(payload).encode()
-        ]) + b"\n")
+        out.append(
+            b"\n".join([json.dumps(header).encode(), b'{"type":"sessions"}', json.dumps(payload).encode()])
+            + b"\n"
+        )
     return out
 
 
@@ -106,12 +111,16 @@ def import_lines(n_lines: int, org: str, end: float, seed: int = 1) -> tuple[byt
         if rng.random() < IMPORT_AGGREGATE_SHARE:
             first = int(t) // 60 * 60
             record = {
-                "type": "sessions", "org": org, "project": "api",
-                "attrs": {"release": f"api@8.{rng.randint(0, 3)}.0",
-                          "environment": rng.choice(envs)},
+                "type": "sessions",
+                "org": org,
+                "project": "api",
+                "attrs": {"release": f"api@8.{rng.randint(0, 3)}.0", "environment": rng.choice(envs)},
                 "aggregates": [
-                    {"started": _iso(first + 60 * k), "exited": rng.randint(1, 30),
-                     "errored": rng.randint(0, 1)}
+                    {
+                        "started": _iso(first + 60 * k),
+                        "exited": rng.randint(1, 30),
+                        "errored": rng.randint(0, 1),
+                    }
                     for k in range(IMPORT_BUCKETS_PER_LINE)
                 ],
             }
@@ -123,15 +132,30 @@ def import_lines(n_lines: int, org: str, end: float, seed: int = 1) -> tuple[byt
         did = rng.choice(users)
         attrs = {"release": rng.choice(versions[slug]), "environment": rng.choice(envs)}
         started = _iso(t)
-        base = {"type": "session", "org": org, "project": slug, "sid": sid, "did": did,
-                "started": started, "attrs": attrs}
-        lines.append(json.dumps({**base, "seq": 0, "init": True, "timestamp": started,
-                                 "status": "ok"}, separators=(",", ":")).encode())
+        base = {
+            "type": "session",
+            "org": org,
+            "project": slug,
+            "sid": sid,
+            "did": did,
+            "started": started,
+            "attrs": attrs,
+        }
+        lines.append(
+            json.dumps(
+                {**base, "seq": 0, "init": True, "timestamp": started, "status": "ok"}, separators=(",", ":")
+            ).encode()
+        )
         roll = rng.random()
         status = "crashed" if roll < 0.01 else "abnormal" if roll < 0.013 else "exited"
         duration = round(rng.lognormvariate(4.5, 1.0), 3)
-        final = {**base, "seq": 1, "timestamp": _iso(t + duration), "status": status,
-                 "errors": 1 if status != "exited" or rng.random() < 0.03 else 0}
+        final = {
+            **base,
+            "seq": 1,
+            "timestamp": _iso(t + duration),
+            "status": status,
+            "errors": 1 if status != "exited" or rng.random() < 0.03 else 0,
+        }
         if status == "exited":
             final["duration"] = duration
         lines.append(json.dumps(final, separators=(",", ":")).encode())

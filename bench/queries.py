@@ -48,7 +48,8 @@ _STATS_FIELDS = """
       }
 """
 
-RELEASE_DETAILS = """
+RELEASE_DETAILS = (
+    """
 query ReleaseDetails($projectId: ID!, $version: String!, $start: DateTime!, $end: DateTime!) {
   release(projectId: $projectId, version: $version) {
     projectId
@@ -56,10 +57,13 @@ query ReleaseDetails($projectId: ID!, $version: String!, $start: DateTime!, $end
 %s
   }
 }
-""" % _STATS_FIELDS
+"""
+    % _STATS_FIELDS
+)
 
 # The same field for N releases at once (statement counts for 1 and 50 releases).
-RELEASE_DETAILS_MANY = """
+RELEASE_DETAILS_MANY = (
+    """
 query ReleaseDetailsMany($projectIds: [ID!]!, $first: Int!, $now: DateTime!,
                          $start: DateTime!, $end: DateTime!) {
   releases(projectIds: $projectIds, first: $first, period: "90d", now: $now) {
@@ -70,7 +74,9 @@ query ReleaseDetailsMany($projectIds: [ID!]!, $first: Int!, $now: DateTime!,
     }
   }
 }
-""" % _STATS_FIELDS
+"""
+    % _STATS_FIELDS
+)
 
 
 def iso(ts: float) -> str:
@@ -172,14 +178,16 @@ class Baselines:
         hourly = run(
             "SELECT r.project_id, r.release, f.bucket, SUM(f.started), SUM(f.crashed),"
             " SUM(f.abnormal), SUM(f.unhandled), SUM(f.errored_preaggr), SUM(f.dur_count)"
-            " FROM fact_counter f JOIN release_env r ON r.id = f.series_id" + where
+            " FROM fact_counter f JOIN release_env r ON r.id = f.series_id"
+            + where
             + " GROUP BY r.project_id, r.release, f.bucket",
             args,
         )
         # 3. the error set, 4. users, 5. the duration sketch, per release over 24h
         errors = run(
             "SELECT r.project_id, r.release, COUNT(DISTINCT f.sid)"
-            " FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where
+            " FROM fact_error f JOIN release_env r ON r.id = f.series_id"
+            + where
             + " GROUP BY r.project_id, r.release",
             args,
         )
@@ -187,13 +195,15 @@ class Baselines:
             "SELECT r.project_id, r.release, COUNT(DISTINCT f.did),"
             " COUNT(DISTINCT CASE WHEN f.tags & 4 <> 0 THEN f.did END),"
             " COUNT(DISTINCT CASE WHEN f.tags & 16 <> 0 THEN f.did END)"
-            " FROM fact_user f JOIN release_env r ON r.id = f.series_id" + where
+            " FROM fact_user f JOIN release_env r ON r.id = f.series_id"
+            + where
             + " GROUP BY r.project_id, r.release",
             args,
         )
         bins = run(
             "SELECT r.project_id, r.release, f.bin, SUM(f.count)"
-            " FROM fact_duration f JOIN release_env r ON r.id = f.series_id" + where
+            " FROM fact_duration f JOIN release_env r ON r.id = f.series_id"
+            + where
             + " GROUP BY r.project_id, r.release, f.bin",
             args,
         )
@@ -207,8 +217,16 @@ class Baselines:
         )
         wanted = set(page)
         out: dict[tuple[int, str], dict[str, Any]] = {
-            pr: {"sessions": 0, "crashed": 0, "series": {}, "users": 0, "users_crashed": 0,
-                 "errored_set": 0, "bins": {}, "dur_count": 0}
+            pr: {
+                "sessions": 0,
+                "crashed": 0,
+                "series": {},
+                "users": 0,
+                "users_crashed": 0,
+                "errored_set": 0,
+                "bins": {},
+                "dur_count": 0,
+            }
             for pr in page
         }
         for p, r, b, s, c, _a, _u, _e, dc in hourly:
@@ -236,14 +254,14 @@ class Baselines:
             # None when either count is 0, as `formulas.adoption_percentage`
             o["adoption"] = 100.0 * o["users"] / pu[p] if o["users"] and pu.get(p) else None
             o["sessions_adoption"] = (
-                100.0 * o["sessions"] / project_sessions[p]
-                if o["sessions"] and project_sessions[p] else None
+                100.0 * o["sessions"] / project_sessions[p] if o["sessions"] and project_sessions[p] else None
             )
         return {"page": page, "releases": out}
 
     # release details: one release's daily sessions by status over 90 days, with p50/p90
-    def release_details(self, run: Callable[[str, list[Any]], list[Any]], pair: tuple[int, str],
-                        lo: int, hi: int) -> Any:
+    def release_details(
+        self, run: Callable[[str, list[Any]], list[Any]], pair: tuple[int, str], lo: int, hi: int
+    ) -> Any:
         d = self.dialect
         where = (
             f" WHERE f.granularity = {DAY} AND f.bucket >= {_arg(d, 1)} AND f.bucket < {_arg(d, 2)}"
@@ -253,24 +271,22 @@ class Baselines:
         daily = run(
             "SELECT f.bucket, SUM(f.started), SUM(f.crashed), SUM(f.abnormal), SUM(f.unhandled),"
             " SUM(f.errored_preaggr), MIN(f.dur_min), MAX(f.dur_max)"
-            " FROM fact_counter f JOIN release_env r ON r.id = f.series_id" + where
-            + " GROUP BY f.bucket",
+            " FROM fact_counter f JOIN release_env r ON r.id = f.series_id" + where + " GROUP BY f.bucket",
             args,
         )
         errors = run(
             "SELECT f.bucket, COUNT(DISTINCT f.sid)"
-            " FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where
-            + " GROUP BY f.bucket",
+            " FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where + " GROUP BY f.bucket",
             args,
         )
         errors_total = run(
-            "SELECT COUNT(DISTINCT f.sid)"
-            " FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where,
+            "SELECT COUNT(DISTINCT f.sid) FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where,
             args,
         )
         bins = run(
             "SELECT f.bucket, f.bin, SUM(f.count)"
-            " FROM fact_duration f JOIN release_env r ON r.id = f.series_id" + where
+            " FROM fact_duration f JOIN release_env r ON r.id = f.series_id"
+            + where
             + " GROUP BY f.bucket, f.bin",
             args,
         )
@@ -286,7 +302,8 @@ class Baselines:
             errored_all = e + err.get(b, 0)
             bb = per_bucket_bins.get(b)
             series[b] = {
-                "total": s, "crashed": c,
+                "total": s,
+                "crashed": c,
                 "errored": max(0, errored_all - c - a - u),
                 "healthy": max(0, s - errored_all),
                 "p50": sketch.quantile(bb, 0.5, dmin, dmax) if bb else None,
@@ -296,8 +313,7 @@ class Baselines:
         return {"series": series, "totals": total}
 
     # sessions query: sum(session) and count_unique(user) by release, 90 days at 1d
-    def sessions_by_release(self, run: Callable[[str, list[Any]], list[Any]], lo: int,
-                            hi: int) -> Any:
+    def sessions_by_release(self, run: Callable[[str, list[Any]], list[Any]], lo: int, hi: int) -> Any:
         d = self.dialect
         pids = self.project_ids
         where = (
@@ -307,20 +323,21 @@ class Baselines:
         args = [lo, hi, *pids]
         daily = run(
             "SELECT r.release, f.bucket, SUM(f.started)"
-            " FROM fact_counter f JOIN release_env r ON r.id = f.series_id" + where
+            " FROM fact_counter f JOIN release_env r ON r.id = f.series_id"
+            + where
             + " GROUP BY r.release, f.bucket",
             args,
         )
         users_daily = run(
             "SELECT r.release, f.bucket, COUNT(DISTINCT f.did)"
-            " FROM fact_user f JOIN release_env r ON r.id = f.series_id" + where
+            " FROM fact_user f JOIN release_env r ON r.id = f.series_id"
+            + where
             + " GROUP BY r.release, f.bucket",
             args,
         )
         users_total = run(
             "SELECT r.release, COUNT(DISTINCT f.did)"
-            " FROM fact_user f JOIN release_env r ON r.id = f.series_id" + where
-            + " GROUP BY r.release",
+            " FROM fact_user f JOIN release_env r ON r.id = f.series_id" + where + " GROUP BY r.release",
             args,
         )
         out: dict[str, dict[str, Any]] = defaultdict(
@@ -336,8 +353,7 @@ class Baselines:
         return dict(out)
 
     # sessions query: sum(session) by session.status, 24 hours at 1h
-    def sessions_by_status(self, run: Callable[[str, list[Any]], list[Any]], lo: int,
-                           hi: int) -> Any:
+    def sessions_by_status(self, run: Callable[[str, list[Any]], list[Any]], lo: int, hi: int) -> Any:
         d = self.dialect
         pids = self.project_ids
         where = (
@@ -348,19 +364,16 @@ class Baselines:
         hourly = run(
             "SELECT f.bucket, SUM(f.started), SUM(f.crashed), SUM(f.abnormal), SUM(f.unhandled),"
             " SUM(f.errored_preaggr)"
-            " FROM fact_counter f JOIN release_env r ON r.id = f.series_id" + where
-            + " GROUP BY f.bucket",
+            " FROM fact_counter f JOIN release_env r ON r.id = f.series_id" + where + " GROUP BY f.bucket",
             args,
         )
         errors = run(
             "SELECT f.bucket, COUNT(DISTINCT f.sid)"
-            " FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where
-            + " GROUP BY f.bucket",
+            " FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where + " GROUP BY f.bucket",
             args,
         )
         errors_total = run(
-            "SELECT COUNT(DISTINCT f.sid)"
-            " FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where,
+            "SELECT COUNT(DISTINCT f.sid) FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where,
             args,
         )
         err = {int(b): int(n) for b, n in errors}
@@ -370,17 +383,22 @@ class Baselines:
         for b, s, c, a, u, e in hourly:
             s, c, a, u, e = (int(v or 0) for v in (s, c, a, u, e))
             started, crashed, abnormal, unhandled, preaggr = (
-                started + s, crashed + c, abnormal + a, unhandled + u, preaggr + e)
+                started + s,
+                crashed + c,
+                abnormal + a,
+                unhandled + u,
+                preaggr + e,
+            )
             series[int(b)] = _statuses(s, c, a, u, e + err.get(int(b), 0))
-        totals = _statuses(started, crashed, abnormal, unhandled,
-                           preaggr + int(errors_total[0][0] or 0))
+        totals = _statuses(started, crashed, abnormal, unhandled, preaggr + int(errors_total[0][0] or 0))
         return {"series": series, "totals": totals}
 
 
-def _statuses(started: int, crashed: int, abnormal: int, unhandled: int,
-              errored_all: int) -> dict[str, int]:
+def _statuses(started: int, crashed: int, abnormal: int, unhandled: int, errored_all: int) -> dict[str, int]:
     return {
-        "crashed": crashed, "abnormal": abnormal, "unhandled": unhandled,
+        "crashed": crashed,
+        "abnormal": abnormal,
+        "unhandled": unhandled,
         "errored": max(0, errored_all - crashed - abnormal - unhandled),
         "healthy": max(0, started - errored_all),
     }
@@ -443,8 +461,7 @@ def releases_page_differences(body: Any, base: Any) -> list[Any]:
 
 def check_release_details(body: Any, base: Any) -> bool:
     s = body["data"]["release"]["stats"]
-    times = [int(datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp())
-             for t in s["intervals"]]
+    times = [int(datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()) for t in s["intervals"]]
     for i, t in enumerate(times):
         b = base["series"].get(t)
         if b is None:
@@ -452,7 +469,10 @@ def check_release_details(body: Any, base: Any) -> bool:
                 return False
             continue
         if (s["total"][i], s["crashed"][i], s["errored"][i], s["healthy"][i]) != (
-            b["total"], b["crashed"], b["errored"], b["healthy"]
+            b["total"],
+            b["crashed"],
+            b["errored"],
+            b["healthy"],
         ):
             return False
     return s["totals"]["total"] == base["totals"]["total"]

@@ -76,21 +76,38 @@ class Budget:
 
 
 BUDGETS = {
-    "small": Budget(ingest_requests=3000, ingest_seconds=10, concurrency=32,
-                    import_lines=20_000, query_iterations=7, baseline_iterations=7),
-    "medium": Budget(ingest_requests=40_000, ingest_seconds=30, concurrency=32,
-                     import_lines=300_000, query_iterations=15, baseline_iterations=15),
+    "small": Budget(
+        ingest_requests=3000,
+        ingest_seconds=10,
+        concurrency=32,
+        import_lines=20_000,
+        query_iterations=7,
+        baseline_iterations=7,
+    ),
+    "medium": Budget(
+        ingest_requests=40_000,
+        ingest_seconds=30,
+        concurrency=32,
+        import_lines=300_000,
+        query_iterations=15,
+        baseline_iterations=15,
+    ),
 }
-QUICK = Budget(ingest_requests=400, ingest_seconds=5, concurrency=16, import_lines=3000,
-               query_iterations=2, baseline_iterations=2)
+QUICK = Budget(
+    ingest_requests=400,
+    ingest_seconds=5,
+    concurrency=16,
+    import_lines=3000,
+    query_iterations=2,
+    baseline_iterations=2,
+)
 
 TARGETS = {
     "releases_page_vs_sql": ("releases page p50 / hand-written SQL p50", "<=", 3.0),
     "sessions_90d_vs_sql": ("sessions 90d by release p50 / hand-written SQL p50", "<=", 3.0),
     "ingest_vs_bare": ("one-session envelopes: relhealth req/s / bare Starlette req/s", ">=", 0.40),
     "bulk_import_updates_per_s": ("bulk import session updates per second", ">=", 50_000.0),
-    "statements_constant": ("SQL statements identical for 1 and 50 releases (every query)",
-                            "==", 1.0),
+    "statements_constant": ("SQL statements identical for 1 and 50 releases (every query)", "==", 1.0),
 }
 
 
@@ -115,21 +132,44 @@ class Server:
         self.kind = kind
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop())
-            "w+", prefix=f"bench-{kind}-", suffix=".log",
-                                               delete=False)
+            "w+", prefix=f"bench-{kind}-", suffix=".log", delete=False
+        )
         # The benchmark repeats queries with one token: its cost budget must not throttle it.
-        env = {**os.environ, "RELHEALTH_RETENTION_INTERVAL_SECONDS": "0",
-               "RELHEALTH_GRAPHQL_COST_BUDGET": str(10**12)}
+        env = {
+            **os.environ,
+            "RELHEALTH_RETENTION_INTERVAL_SECONDS": "0",
+            "RELHEALTH_GRAPHQL_COST_BUDGET": str(10**12),
+        }
         if kind == "relhealth":
             assert database_url is not None
-            cmd = [sys.executable, "-m", "server.cli", "serve", "--host", HOST,
-                   "--port", str(self.port), "--database-url", database_url]
+            cmd = [
+                sys.executable,
+                "-m",
+                "server.cli",
+                "serve",
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+                "--database-url",
+                database_url,
+            ]
         else:
             # `relhealth serve` runs uvicorn.run(..., log_level="info", proxy_headers=True)
-            cmd = [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--host", HOST,
-                   "--port", str(self.port), "--log-level", "info", "--proxy-headers"]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+            cmd = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.bare_app:app",
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+                "--log-level",
+                "info",
+                "--proxy-headers",
+            ]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 120) -> Server:
         deadline = time.monotonic() + timeout
@@ -215,16 +255,23 @@ async def _create_projects(url: str, slugs: list[str]) -> dict[str, tuple[int, s
         await engine.dispose()
 
 
-async def _load(port: int, bodies: list[bytes], project_id: int, key: str, budget: Budget,
-                total: int | None = None) -> LoadResult:
+async def _load(
+    port: int, bodies: list[bytes], project_id: int, key: str, budget: Budget, total: int | None = None
+) -> LoadResult:
     headers = {
         "Content-Type": "application/x-sentry-envelope",
         "X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7, sentry_client=bench/1.0",
     }
     path = f"/api/{project_id}/envelope/"
     requests = [render_post(HOST, port, path, headers, b) for b in bodies]
-    return await run_load(HOST, port, requests, total=total or budget.ingest_requests,
-                          concurrency=budget.concurrency, time_limit=budget.ingest_seconds)
+    return await run_load(
+        HOST,
+        port,
+        requests,
+        total=total or budget.ingest_requests,
+        concurrency=budget.concurrency,
+        time_limit=budget.ingest_seconds,
+    )
 
 
 async def ingest_phase(backend: str, data_dir: Path, budget: Budget) -> dict[str, Any]:
@@ -246,8 +293,9 @@ async def ingest_phase(backend: str, data_dir: Path, budget: Budget) -> dict[str
             for kind, bodies in kinds.items():
                 pid, key = projects["web" if kind == "sessions" else "api"]
                 # Warm-up (imports, caches, connection pool), not measured.
-                await _load(server.port, bodies[:200], pid, key, budget,
-                            total=min(200, budget.ingest_requests // 5))
+                await _load(
+                    server.port, bodies[:200], pid, key, budget, total=min(200, budget.ingest_requests // 5)
+                )
                 res = await _load(server.port, bodies, pid, key, budget)
                 per_body = [envelope_updates(bodies[i % len(bodies)]) for i in range(len(bodies))]
                 updates_per_req = sum(u for u, _ in per_body) / len(per_body)
@@ -270,8 +318,9 @@ async def ingest_phase(backend: str, data_dir: Path, budget: Budget) -> dict[str
             await _drop_database(backend, url)
     for kind in kinds:
         rel, bare = out[kind]["relhealth"], out[kind]["bare"]
-        out[kind]["ratio_vs_bare"] = round(
-            rel["requests_per_s"] / bare["requests_per_s"], 3) if bare["requests_per_s"] else 0
+        out[kind]["ratio_vs_bare"] = (
+            round(rel["requests_per_s"] / bare["requests_per_s"], 3) if bare["requests_per_s"] else 0
+        )
     return out
 
 
@@ -283,8 +332,14 @@ async def import_phase(backend: str, data_dir: Path, budget: Budget) -> dict[str
     try:
         await _create_projects(url, ["web", "ios", "android", "api"])
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.import_child", url, str(path), cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "bench.import_child",
+            url,
+            str(path),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=1800)
         if proc.returncode != 0:
@@ -325,24 +380,47 @@ class _Scenarios:
 
     def release_details(self, n: int | None) -> q.Request:
         if n is None:
-            return q._gql(q.RELEASE_DETAILS, {
-                "projectId": str(self.detail[0]), "version": self.detail[1],
-                "start": self.start_90d, "end": self.now_iso})
-        return q._gql(q.RELEASE_DETAILS_MANY, {
-            "projectIds": self.pids, "first": n, "now": self.now_iso,
-            "start": self.start_90d, "end": self.now_iso})
+            return q._gql(
+                q.RELEASE_DETAILS,
+                {
+                    "projectId": str(self.detail[0]),
+                    "version": self.detail[1],
+                    "start": self.start_90d,
+                    "end": self.now_iso,
+                },
+            )
+        return q._gql(
+            q.RELEASE_DETAILS_MANY,
+            {
+                "projectIds": self.pids,
+                "first": n,
+                "now": self.now_iso,
+                "start": self.start_90d,
+                "end": self.now_iso,
+            },
+        )
 
     def sessions_90d(self, n: int | None) -> q.Request:
-        params = [("field", "sum(session)"), ("field", "count_unique(user)"),
-                  ("groupBy", "release"), ("statsPeriod", "90d"), ("interval", "1d"),
-                  ("now", self.now_iso)]
+        params = [
+            ("field", "sum(session)"),
+            ("field", "count_unique(user)"),
+            ("groupBy", "release"),
+            ("statsPeriod", "90d"),
+            ("interval", "1d"),
+            ("now", self.now_iso),
+        ]
         if n is not None:
             params.append(("per_page", str(n)))
         return q._rest(self.m.org, params)
 
     def sessions_24h(self, n: int | None) -> q.Request:
-        params = [("field", "sum(session)"), ("groupBy", "session.status"),
-                  ("statsPeriod", "24h"), ("interval", "1h"), ("now", self.now_iso)]
+        params = [
+            ("field", "sum(session)"),
+            ("groupBy", "session.status"),
+            ("statsPeriod", "24h"),
+            ("interval", "1h"),
+            ("now", self.now_iso),
+        ]
         if n is not None:
             names = self.release_names[:n]
             params.append(("query", f"release:[{','.join(names)}]"))
@@ -374,8 +452,9 @@ async def query_phase(m: Manifest, budget: Budget) -> dict[str, Any]:
     server = Server("relhealth", m.database_url).wait_ready()
     out: dict[str, Any] = {}
     try:
-        async with httpx.AsyncClient(base_url=f"http://{HOST}:{server.port}", headers=headers,
-                                     trust_env=False, timeout=600) as client:
+        async with httpx.AsyncClient(
+            base_url=f"http://{HOST}:{server.port}", headers=headers, trust_env=False, timeout=600
+        ) as client:
 
             async def send(req: q.Request) -> Any:
                 if req.method == "GET":
@@ -393,15 +472,22 @@ async def query_phase(m: Manifest, budget: Budget) -> dict[str, Any]:
             try:
                 base = sc.base
                 plans: list[tuple[str, str, q.Request, Callable[[], Any], Callable[[Any, Any], bool]]] = [
-                    ("releases_page", "GraphQL: 25 releases by sessions over 24h, each with its "
-                     "24h overview, health series (healthStatsPeriod 14d) and adoption",
-                     sc.releases_page(25), lambda: base.releases_page(runner.run, 25),
-                     q.check_releases_page),
-                    ("release_details", "GraphQL Release.stats: one release, sessions by status, "
-                     "90 days at 1d, with duration p50/p90",
-                     sc.release_details(None),
-                     lambda: base.release_details(runner.run, sc.detail, *sc.stats_range),
-                     q.check_release_details),
+                    (
+                        "releases_page",
+                        "GraphQL: 25 releases by sessions over 24h, each with its "
+                        "24h overview, health series (healthStatsPeriod 14d) and adoption",
+                        sc.releases_page(25),
+                        lambda: base.releases_page(runner.run, 25),
+                        q.check_releases_page,
+                    ),
+                    (
+                        "release_details",
+                        "GraphQL Release.stats: one release, sessions by status, "
+                        "90 days at 1d, with duration p50/p90",
+                        sc.release_details(None),
+                        lambda: base.release_details(runner.run, sc.detail, *sc.stats_range),
+                        q.check_release_details,
+                    ),
                 ]
                 # The sessions-query baselines use the range the answer reports.
                 first_90d = await send(sc.sessions_90d(None))
@@ -411,23 +497,29 @@ async def query_phase(m: Manifest, budget: Budget) -> dict[str, Any]:
                 first_24h = await send(sc.sessions_24h(None))
                 lo24, hi24 = _ts(first_24h["start"]), _ts(first_24h["end"])
                 plans += [
-                    ("sessions_90d_by_release", "REST sessions: sum(session), "
-                     "count_unique(user) by release, 90 days at 1d",
-                     sc.sessions_90d(None),
-                     lambda: base.sessions_by_release(runner.run, lo90, hi90),
-                     q.check_sessions_by_release),
-                    ("sessions_24h_by_status", "REST sessions: sum(session) by session.status, "
-                     "24 hours at 1h", sc.sessions_24h(None),
-                     lambda: base.sessions_by_status(runner.run, lo24, hi24),
-                     q.check_sessions_by_status),
+                    (
+                        "sessions_90d_by_release",
+                        "REST sessions: sum(session), count_unique(user) by release, 90 days at 1d",
+                        sc.sessions_90d(None),
+                        lambda: base.sessions_by_release(runner.run, lo90, hi90),
+                        q.check_sessions_by_release,
+                    ),
+                    (
+                        "sessions_24h_by_status",
+                        "REST sessions: sum(session) by session.status, 24 hours at 1h",
+                        sc.sessions_24h(None),
+                        lambda: base.sessions_by_status(runner.run, lo24, hi24),
+                        q.check_sessions_by_status,
+                    ),
                 ]
                 for name, description, req, baseline, check in plans:
                     log(f"  query {name}")
                     await send(req)  # warm-up
                     http_lat, body = await _timed(lambda req=req: send(req), budget.query_iterations)
                     await runner.call(baseline)  # warm-up
-                    sql_lat, base_result = await _timed(lambda b=baseline: runner.call(b),
-                                                        budget.baseline_iterations)
+                    sql_lat, base_result = await _timed(
+                        lambda b=baseline: runner.call(b), budget.baseline_iterations
+                    )
                     http, sql = _stats(http_lat), _stats(sql_lat)
                     out[name] = {
                         "description": description,
@@ -514,15 +606,20 @@ async def statement_phase(m: Manifest, sc: _Scenarios) -> dict[str, Any]:
 
     # 50 releases' 90-day details cost more than the default maximum (README "Query cost
     # and limits"); this phase counts statements, so it lifts the cost limits.
-    app = create_app(Settings(database_url=m.database_url, retention_interval_seconds=0,
-                              graphql_max_cost=10**9, graphql_cost_budget=10**12))
+    app = create_app(
+        Settings(
+            database_url=m.database_url,
+            retention_interval_seconds=0,
+            graphql_max_cost=10**9,
+            graphql_cost_budget=10**12,
+        )
+    )
     out: dict[str, Any] = {}
     async with app.router.lifespan_context(app):
         counter = StatementCounter(app.state.services.engine)
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {m.token}", "Content-Type": "application/json"}
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench",
-                                     headers=headers) as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client:
             builders = {
                 "releases_page": sc.releases_page,
                 "release_details": sc.release_details,
@@ -574,8 +671,20 @@ def machine_info(backend: str, pg_version: str | None) -> dict[str, Any]:
             if line.startswith("MemTotal"):
                 mem = int(line.split()[1]) // 1024
     versions = {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
-    for dist in ("starlette", "uvicorn", "h11", "httptools", "uvloop", "strawberry-graphql",
-                 "sqlalchemy", "sqlmodel", "aiosqlite", "asyncpg", "orjson", "httpx"):
+    for dist in (
+        "starlette",
+        "uvicorn",
+        "h11",
+        "httptools",
+        "uvloop",
+        "strawberry-graphql",
+        "sqlalchemy",
+        "sqlmodel",
+        "aiosqlite",
+        "asyncpg",
+        "orjson",
+        "httpx",
+    ):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             versions[dist] = importlib.metadata.version(dist)
     if pg_version:
@@ -622,8 +731,13 @@ def evaluate_targets(result: dict[str, Any]) -> dict[str, Any]:
 
 def render_markdown(result: dict[str, Any]) -> str:
     meta, ds = result["meta"], result["dataset"]
-    ing, imp, qy, st, tg = (result["ingest"], result["import"], result["queries"],
-                            result["statements"], result["targets"])
+    ing, imp, qy, st, tg = (
+        result["ingest"],
+        result["import"],
+        result["queries"],
+        result["statements"],
+        result["targets"],
+    )
     lines = [
         f"### {meta['size']} dataset, {meta['backend']} — {meta['date']}",
         "",
@@ -737,7 +851,6 @@ How it is measured (`bench/`):
 """
 
 
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     budget = QUICK if args.quick else BUDGETS[args.size]
     data_dir = Path(args.data_dir)
@@ -746,12 +859,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     log(f"bench: {args.size} dataset on {args.backend}")
     generated: list[str] = []
-    manifest = await ensure_dataset(args.backend, args.size, args.seed, data_dir,
-                                    log=lambda s: (generated.append(s), log(s)))
+    manifest = await ensure_dataset(
+        args.backend, args.size, args.seed, data_dir, log=lambda s: (generated.append(s), log(s))
+    )
     cached = not generated
     result: dict[str, Any] = {
         "meta": {
-            "size": args.size, "backend": args.backend, "seed": args.seed,
+            "size": args.size,
+            "backend": args.backend,
+            "seed": args.seed,
             "quick": bool(args.quick),
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "command": f".venv/bin/python -m bench --size {args.size} --backend {args.backend}"
@@ -760,12 +876,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "machine": machine_info(args.backend, pg_version),
         },
         "dataset": {
-            "sessions": manifest.sessions, "updates": manifest.updates,
-            "users": manifest.users, "releases": manifest.releases, "days": manifest.days,
+            "sessions": manifest.sessions,
+            "updates": manifest.updates,
+            "users": manifest.users,
+            "releases": manifest.releases,
+            "days": manifest.days,
             "projects": [p["slug"] for p in manifest.projects],
-            "load_seconds": manifest.load_seconds, "cached": cached,
+            "load_seconds": manifest.load_seconds,
+            "cached": cached,
             "load_updates_per_s": round(manifest.updates / manifest.load_seconds, 1)
-            if manifest.load_seconds else None,
+            if manifest.load_seconds
+            else None,
         },
     }
     log("bench: ingest over HTTP")
@@ -787,12 +908,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
-                        help="where generated datasets are cached (default bench/.data)")
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny traffic budgets (the smoke test); figures are not meaningful")
-    parser.add_argument("--report", default=str(ROOT / "BENCHMARKS.md"),
-                        help="the Markdown report to update")
+    parser.add_argument(
+        "--data-dir",
+        default=str(DEFAULT_DATA_DIR),
+        help="where generated datasets are cached (default bench/.data)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny traffic budgets (the smoke test); figures are not meaningful",
+    )
+    parser.add_argument("--report", default=str(ROOT / "BENCHMARKS.md"), help="the Markdown report to update")
     parser.add_argument("--no-report", action="store_true", help="do not touch the report")
     parser.add_argument("--output", help="also write the JSON here")
     args = parser.parse_args(argv)

@@ -33,9 +33,7 @@ class BudgetState:
 
 
 class CostBudget:
-    def __init__(
-        self, limit: int, window: float, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.time) -> None:
         self.limit = limit
         self.rate = limit / window
         self.clock = clock
@@ -66,8 +64,11 @@ class CostBudget:
 
     def _state(self, cost: int, available: float, now: float, retry_after: float = 0.0) -> BudgetState:
         return BudgetState(
-            cost=cost, limit=self.limit, remaining=int(available),
-            reset_at=now + (self.limit - available) / self.rate, retry_after=retry_after,
+            cost=cost,
+            limit=self.limit,
+            remaining=int(available),
+            reset_at=now + (self.limit - available) / self.rate,
+            retry_after=retry_after,
         )
 
     def _prune(self, now: float) -> None:

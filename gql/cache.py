@@ -113,13 +113,17 @@ class ParseAndValidate(SchemaExtension):
     def _parse(self, query: str) -> DocumentNode:
         try:
             return parse(
-                query, max_lexical_tokens=self.max_tokens, max_comments=self.max_tokens,
+                query,
+                max_lexical_tokens=self.max_tokens,
+                max_comments=self.max_tokens,
                 max_source_length=self.max_length,
             )
         except GraphQLSyntaxError as exc:
             too_large = "Parsing aborted" in exc.message
             raise GraphQLError(
-                exc.message, source=exc.source, positions=exc.positions,
+                exc.message,
+                source=exc.source,
+                positions=exc.positions,
                 extensions={"code": MAX_TOKENS_EXCEEDED if too_large else GRAPHQL_PARSE_FAILED},
             ) from None
 
@@ -128,9 +132,7 @@ class ParseAndValidate(SchemaExtension):
         if self.hit:
             ec.pre_execution_errors = []  # validated when it was cached
         elif ec.graphql_document is not None and ec.pre_execution_errors is None:
-            errors = validate_document(
-                ec.schema._schema, ec.graphql_document, ec.validation_rules
-            )
+            errors = validate_document(ec.schema._schema, ec.graphql_document, ec.validation_rules)
             ec.pre_execution_errors = errors
             if not errors:
                 self.valid_new = ec.graphql_document

@@ -49,15 +49,33 @@ FALLBACK_SERIES = 1
 #: Checkpoints of `Release.crashFreeBreakdown` (1, 2, 7, 14 and 30 days).
 BREAKDOWN_CHECKPOINTS = 5
 
-DATABASE_FIELDS = frozenset({
-    "Query.project", "Query.releases", "Query.hasHealthData", "Query.releasesHaveHealthData",
-    "Query.oldestHealthData", "Query.changedReleaseAdoptions", "Query.sessionsPerProject",
-    "Query.sessions", "Release.project", "Release.health", "Release.adoption",
-    "Release.adoptionStage", "Release.sessionTimeBounds", "Release.crashFreeBreakdown",
-    "Release.stats", "SessionStats.adoption", "Project.releases", "Project.ingestOutcomes",
-    "Project.crashFreeRates", "Project.sessionsCount", "Project.releasesCount",
-    "Organization.projects", "Organization.environments",
-})
+DATABASE_FIELDS = frozenset(
+    {
+        "Query.project",
+        "Query.releases",
+        "Query.hasHealthData",
+        "Query.releasesHaveHealthData",
+        "Query.oldestHealthData",
+        "Query.changedReleaseAdoptions",
+        "Query.sessionsPerProject",
+        "Query.sessions",
+        "Release.project",
+        "Release.health",
+        "Release.adoption",
+        "Release.adoptionStage",
+        "Release.sessionTimeBounds",
+        "Release.crashFreeBreakdown",
+        "Release.stats",
+        "SessionStats.adoption",
+        "Project.releases",
+        "Project.ingestOutcomes",
+        "Project.crashFreeRates",
+        "Project.sessionsCount",
+        "Project.releasesCount",
+        "Organization.projects",
+        "Organization.environments",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +182,20 @@ RULES: dict[str, SizeRule] = {
     "Release.stats": _release_stats,
     "Release.health": _health,
     "SessionStats.series": _passing,
-    **{f"ReleaseStats.{name}": _series for name in (
-        "intervals", "total", "healthy", "errored", "crashed", "abnormal", "unhandled",
-        "durationP50", "durationP90",
-    )},
+    **{
+        f"ReleaseStats.{name}": _series
+        for name in (
+            "intervals",
+            "total",
+            "healthy",
+            "errored",
+            "crashed",
+            "abnormal",
+            "unhandled",
+            "durationP50",
+            "durationP90",
+        )
+    },
     "TimeSeries.intervals": _series,
     "TimeSeries.values": _series,
     "Release.crashFreeBreakdown": _constant(BREAKDOWN_CHECKPOINTS),
@@ -184,8 +212,11 @@ _WEIGHT_RULES = frozenset({"Query.sessions"})
 
 class CostWalk:
     def __init__(
-        self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode],
-        variables: VariableValues, limits: CostLimits,
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: VariableValues,
+        limits: CostLimits,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
@@ -199,8 +230,12 @@ class CostWalk:
             raise CostLimitExceeded(self.total)
 
     def selection_set(
-        self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType, scale: int,
-        sizing: Sizing, spreading: frozenset[str] = frozenset(),
+        self,
+        selection_set: SelectionSetNode | None,
+        parent: GraphQLNamedType,
+        scale: int,
+        sizing: Sizing,
+        spreading: frozenset[str] = frozenset(),
     ) -> None:
         if selection_set is None:
             return
@@ -216,9 +251,7 @@ class CostWalk:
                 if fragment is None or name in spreading:
                     continue  # validation refuses both; never loop
                 target = self._condition(fragment.type_condition, parent)
-                self.selection_set(
-                    fragment.selection_set, target, scale, sizing, spreading | {name}
-                )
+                self.selection_set(fragment.selection_set, target, scale, sizing, spreading | {name})
 
     def _condition(self, condition: Any, parent: GraphQLNamedType) -> GraphQLNamedType:
         if condition is None:
@@ -297,9 +330,7 @@ def query_cost(
     root = schema.get_root_type(operation.operation)
     if not isinstance(root, GraphQLObjectType):
         return 0
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     walk = CostWalk(schema, fragments, coerced, limits)
     walk.selection_set(operation.selection_set, root, 1, Sizing())
     return walk.total

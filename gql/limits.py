@@ -42,8 +42,11 @@ class QueryCostLimit(SchemaExtension):
             limits = CostLimits(self.budget.limit, limits.assumed_list_size, limits.max_data_points)
         try:
             cost = query_cost(
-                ec.schema._schema, ec.graphql_document, variables=ec.variables,
-                operation_name=ec.operation_name, limits=limits,
+                ec.schema._schema,
+                ec.graphql_document,
+                variables=ec.variables,
+                operation_name=ec.operation_name,
+                limits=limits,
             )
         except CostLimitExceeded as exc:
             self.requested = exc.cost
@@ -63,7 +66,9 @@ class QueryCostLimit(SchemaExtension):
             self._refuse(
                 f"Rate limit exceeded: this query costs {cost} points and {state.remaining} of "
                 f"{state.limit} remain; retry in {retry} s.",
-                RATE_LIMITED, status=429, retry_after=retry,
+                RATE_LIMITED,
+                status=429,
+                retry_after=retry,
             )
             yield
             return
@@ -71,8 +76,9 @@ class QueryCostLimit(SchemaExtension):
             ec.context.cost = state
         yield
 
-    def _refuse(self, message: str, code: str, *, status: int | None = None,
-                retry_after: int | None = None) -> None:
+    def _refuse(
+        self, message: str, code: str, *, status: int | None = None, retry_after: int | None = None
+    ) -> None:
         ec = self.execution_context
         ec.result = ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": code})])
         response = getattr(ec.context, "response", None)
@@ -85,13 +91,15 @@ class QueryCostLimit(SchemaExtension):
         if self.requested is None or self.state is None:
             return {}
         s = self.state
-        return {"cost": {
-            "requested": self.requested,
-            "maximum": self.limits.max_cost,
-            "budget": {
-                "limit": s.limit,
-                "remaining": s.remaining,
-                "resetAt": datetime.fromtimestamp(s.reset_at, UTC).isoformat().replace("+00:00", "Z"),
-                "windowSeconds": round(s.limit / self.budget.rate),
-            },
-        }}
+        return {
+            "cost": {
+                "requested": self.requested,
+                "maximum": self.limits.max_cost,
+                "budget": {
+                    "limit": s.limit,
+                    "remaining": s.remaining,
+                    "resetAt": datetime.fromtimestamp(s.reset_at, UTC).isoformat().replace("+00:00", "Z"),
+                    "windowSeconds": round(s.limit / self.budget.rate),
+                },
+            }
+        }

@@ -49,8 +49,7 @@ class HealthKey(KeyWithOptions):
     now: float
 
     def options(self) -> Hashable:
-        return (self.environments, self.summary_period, self.health_stats_period,
-                self.stat, self.now)
+        return (self.environments, self.summary_period, self.health_stats_period, self.stat, self.now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,9 +225,15 @@ class ReleaseHealthByReleaseLoader(DataLoader[HealthKey, health.ReleaseOverview 
             pairs: list[ProjectRelease], k: HealthKey
         ) -> dict[ProjectRelease, health.ReleaseOverview]:
             return await health.release_overview(
-                store, org_id, pairs, now=k.now, environments=k.environments,
-                summary_period=k.summary_period, health_stats_period=k.health_stats_period,
-                stat=k.stat, with_adoption=False,  # SessionStats.adoption uses its own loader
+                store,
+                org_id,
+                pairs,
+                now=k.now,
+                environments=k.environments,
+                summary_period=k.summary_period,
+                health_stats_period=k.health_stats_period,
+                stat=k.stat,
+                with_adoption=False,  # SessionStats.adoption uses its own loader
                 retention=options.retention,
             )
 
@@ -241,7 +246,11 @@ class ReleaseAdoptionByReleaseLoader(DataLoader[AdoptionKey, health.ReleaseAdopt
             pairs: list[ProjectRelease], k: AdoptionKey
         ) -> dict[ProjectRelease, health.ReleaseAdoption]:
             return await health.release_adoption(
-                store, org_id, pairs, now=k.now, environments=k.environments,
+                store,
+                org_id,
+                pairs,
+                now=k.now,
+                environments=k.environments,
                 retention=options.retention,
             )
 
@@ -263,9 +272,7 @@ class SessionTimeBoundsByReleaseLoader(DataLoader[TimeBoundsKey, bounds.SessionT
         async def fetch(
             pairs: list[ProjectRelease], k: TimeBoundsKey
         ) -> dict[ProjectRelease, bounds.SessionTimeBounds]:
-            return await bounds.session_time_bounds(
-                store, pairs, now=k.now, environments=k.environments
-            )
+            return await bounds.session_time_bounds(store, pairs, now=k.now, environments=k.environments)
 
         super().__init__(load_fn=_grouped_loader(fetch))
 
@@ -278,8 +285,12 @@ class CrashFreeBreakdownByReleaseLoader(
             pairs: list[ProjectRelease], k: BreakdownKey
         ) -> dict[ProjectRelease, list[crash_free.CrashFreeCheckpoint]]:
             return await crash_free.crash_free_breakdown(
-                store, pairs, start=to_datetime(k.start), now=to_datetime(k.now),
-                environments=k.environments, retention=options.retention,
+                store,
+                pairs,
+                start=to_datetime(k.start),
+                now=to_datetime(k.now),
+                environments=k.environments,
+                retention=options.retention,
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))
@@ -291,8 +302,15 @@ class ReleaseStatsByReleaseLoader(DataLoader[ReleaseStatsKey, release_stats.Rele
             pairs: list[ProjectRelease], k: ReleaseStatsKey
         ) -> dict[ProjectRelease, release_stats.ReleaseStats]:
             return await release_stats.release_stats(
-                store, pairs, stat=k.stat, rollup=k.rollup, start=k.start, end=k.end,
-                environments=k.environments, now=k.now, retention=options.retention,
+                store,
+                pairs,
+                stat=k.stat,
+                rollup=k.rollup,
+                start=k.start,
+                end=k.end,
+                environments=k.environments,
+                now=k.now,
+                retention=options.retention,
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))
@@ -302,14 +320,19 @@ class CrashFreeRatesByProjectLoader(DataLoader[CrashFreeRatesKey, crash_free.Cra
     """Keys are projects of the caller's organization (the fields load them first)."""
 
     def __init__(self, store: SessionStore, options: QueryOptions, org_id: int) -> None:
-        async def fetch(
-            project_ids: list[int], k: CrashFreeRatesKey
-        ) -> dict[int, crash_free.CrashFreeRates]:
+        async def fetch(project_ids: list[int], k: CrashFreeRatesKey) -> dict[int, crash_free.CrashFreeRates]:
             return await crash_free.current_and_previous_crash_free_rates(
-                store, dict.fromkeys(project_ids, org_id), project_ids,
-                current_start=k.current[0], current_end=k.current[1],
-                previous_start=k.previous[0], previous_end=k.previous[1], rollup=k.rollup,
-                org_id=org_id, now=k.now, retention=options.retention,
+                store,
+                dict.fromkeys(project_ids, org_id),
+                project_ids,
+                current_start=k.current[0],
+                current_end=k.current[1],
+                previous_start=k.previous[0],
+                previous_end=k.previous[1],
+                rollup=k.rollup,
+                org_id=org_id,
+                now=k.now,
+                retention=options.retention,
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))
@@ -319,8 +342,14 @@ class SessionsCountByProjectLoader(DataLoader[SessionsCountKey, int | None]):
     def __init__(self, store: SessionStore, options: QueryOptions) -> None:
         async def fetch(project_ids: list[int], k: SessionsCountKey) -> dict[int, int]:
             return await project_sessions.project_sessions_counts(
-                store, project_ids, rollup=k.rollup, start=k.start, end=k.end,
-                environment=k.environment, now=k.now, retention=options.retention,
+                store,
+                project_ids,
+                rollup=k.rollup,
+                start=k.start,
+                end=k.end,
+                environment=k.environment,
+                now=k.now,
+                retention=options.retention,
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))
@@ -330,8 +359,13 @@ class ReleasesCountByProjectLoader(DataLoader[ReleasesCountKey, int | None]):
     def __init__(self, store: SessionStore, options: QueryOptions) -> None:
         async def fetch(project_ids: list[int], k: ReleasesCountKey) -> dict[int, int]:
             return await health.releases_count_per_project(
-                store, project_ids, now=k.now, scope=k.scope, stats_period_name=k.period,
-                environments=k.environments, retention=options.retention,
+                store,
+                project_ids,
+                now=k.now,
+                scope=k.scope,
+                stats_period_name=k.period,
+                environments=k.environments,
+                retention=options.retention,
             )
 
         super().__init__(load_fn=_grouped_loader(fetch))
@@ -348,9 +382,7 @@ class ReleaseSeenLoader(DataLoader[ProjectRelease, bool]):
 
     def __init__(self, store: SessionStore) -> None:
         async def load(pairs: Sequence[ProjectRelease]) -> list[bool]:
-            seen = await store.series(
-                [p for p, _ in pairs], releases=[r for _, r in pairs]
-            )
+            seen = await store.series([p for p, _ in pairs], releases=[r for _, r in pairs])
             found = {(s.project_id, s.release) for s in seen}
             return [pair in found for pair in pairs]
 
@@ -365,12 +397,15 @@ class ProjectReleasesByProjectLoader(DataLoader[ProjectReleasesKey, list[Project
     break by release within the project)."""
 
     def __init__(self, store: SessionStore, options: QueryOptions) -> None:
-        async def fetch(
-            project_ids: list[int], k: ProjectReleasesKey
-        ) -> dict[int, list[ProjectRelease]]:
+        async def fetch(project_ids: list[int], k: ProjectReleasesKey) -> dict[int, list[ProjectRelease]]:
             ordered, _ = await health.releases_by_stability(
-                store, project_ids, now=k.now, scope=k.scope, stats_period_name=k.period,
-                environments=k.environments, retention=options.retention,
+                store,
+                project_ids,
+                now=k.now,
+                scope=k.scope,
+                stats_period_name=k.period,
+                environments=k.environments,
+                retention=options.retention,
             )
             found: dict[int, list[ProjectRelease]] = {p: [] for p in project_ids}
             for pair in ordered:

@@ -9,8 +9,9 @@ import strawberry
 from gql.context import Context
 
 
-@strawberry.type(description="The caller's query-cost budget after this operation (README "
-                 "\"Query cost and limits\").")
+@strawberry.type(
+    description='The caller\'s query-cost budget after this operation (README "Query cost and limits").'
+)
 class RateLimit:
     cost: int = strawberry.field(description="Points this operation cost (estimated before it ran).")
     limit: int = strawberry.field(description="Points per window of the token.")
@@ -25,6 +26,9 @@ def resolve_rate_limit(info: strawberry.Info[Context, None]) -> RateLimit | None
     if state is None:
         return None
     return RateLimit(
-        cost=state.cost, limit=state.limit, remaining=state.remaining,
-        reset_at=datetime.fromtimestamp(state.reset_at, UTC), max_cost=info.context.max_cost,
+        cost=state.cost,
+        limit=state.limit,
+        remaining=state.remaining,
+        reset_at=datetime.fromtimestamp(state.reset_at, UTC),
+        max_cost=info.context.max_cost,
     )

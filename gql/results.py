@@ -22,8 +22,10 @@ def _dt(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
-@strawberry.type(description="A release's adoption stage in one environment at `now`, "
-                 "derived from stored history (release-health.md 6.2).")
+@strawberry.type(
+    description="A release's adoption stage in one environment at `now`, "
+    "derived from stored history (release-health.md 6.2)."
+)
 class ReleaseAdoptionStage:
     stage: AdoptionStage
     adopted_at: datetime | None = strawberry.field(
@@ -31,20 +33,22 @@ class ReleaseAdoptionStage:
         "re-adoption); null when it never was."
     )
     unadopted_at: datetime | None = strawberry.field(
-        description="Only when replaced: the first evaluation instant after its most recent "
-        "adopted instant."
+        description="Only when replaced: the first evaluation instant after its most recent adopted instant."
     )
 
     @classmethod
     def from_result(cls, s: StageResult) -> ReleaseAdoptionStage:
         return cls(
-            stage=AdoptionStage(s.stage), adopted_at=_dt(s.adopted_at),
+            stage=AdoptionStage(s.stage),
+            adopted_at=_dt(s.adopted_at),
             unadopted_at=_dt(s.unadopted_at),
         )
 
 
-@strawberry.type(description="Earliest and latest hourly bucket start with session data "
-                 "(get_release_sessions_time_bounds); both null without data.")
+@strawberry.type(
+    description="Earliest and latest hourly bucket start with session data "
+    "(get_release_sessions_time_bounds); both null without data."
+)
 class TimeBounds:
     sessions_lower_bound: datetime | None
     sessions_upper_bound: datetime | None
@@ -54,8 +58,10 @@ class TimeBounds:
         return cls(sessions_lower_bound=_dt(b.lower), sessions_upper_bound=_dt(b.upper))
 
 
-@strawberry.type(description="One cumulative entry of the crash-free breakdown, over "
-                 "`[start, date)` widened to whole hours.")
+@strawberry.type(
+    description="One cumulative entry of the crash-free breakdown, over "
+    "`[start, date)` widened to whole hours."
+)
 class CrashFreeCheckpoint:
     date: datetime
     total_sessions: Count
@@ -70,8 +76,11 @@ class CrashFreeCheckpoint:
     @classmethod
     def from_result(cls, c: CheckpointResult) -> CrashFreeCheckpoint:
         return cls(
-            date=c.date, total_sessions=Count(c.total_sessions), total_users=Count(c.total_users),
-            crash_free_sessions=c.crash_free_sessions, crash_free_users=c.crash_free_users,
+            date=c.date,
+            total_sessions=Count(c.total_sessions),
+            total_users=Count(c.total_users),
+            crash_free_sessions=c.crash_free_sessions,
+            crash_free_users=c.crash_free_users,
         )
 
 
@@ -87,14 +96,20 @@ class StatusCounts:
     @classmethod
     def from_result(cls, c: StatCounts) -> StatusCounts:
         return cls(
-            total=Count(c.total), healthy=Count(c.healthy), errored=Count(c.errored),
-            crashed=Count(c.crashed), abnormal=Count(c.abnormal), unhandled=Count(c.unhandled),
+            total=Count(c.total),
+            healthy=Count(c.healthy),
+            errored=Count(c.errored),
+            crashed=Count(c.crashed),
+            abnormal=Count(c.abnormal),
+            unhandled=Count(c.unhandled),
         )
 
 
-@strawberry.type(description="A release's stats (get_project_release_stats): a columnar "
-                 "series of sessions or users by status, with duration percentiles, and totals "
-                 "over the whole range (distinct counts are unions, not sums).")
+@strawberry.type(
+    description="A release's stats (get_project_release_stats): a columnar "
+    "series of sessions or users by status, with duration percentiles, and totals "
+    "over the whole range (distinct counts are unions, not sums)."
+)
 class ReleaseStats:
     stat: HealthStat
     intervals: list[datetime] = strawberry.field(description="Bucket starts.")
@@ -132,8 +147,10 @@ class TimeRangeInput:
     end: datetime
 
 
-@strawberry.type(description="Crash-free session percentages of a project in two windows "
-                 "(get_current_and_previous_crash_free_rates).")
+@strawberry.type(
+    description="Crash-free session percentages of a project in two windows "
+    "(get_current_and_previous_crash_free_rates)."
+)
 class CrashFreeRates:
     current: float | None = strawberry.field(
         description="Percent 0..100; null without started sessions in the window."

@@ -57,16 +57,16 @@ class Query:
         return Project.from_info(found) if found else None
 
     @strawberry.field
-    async def release(
-        self, info: ContextInfo, project_id: strawberry.ID, version: str
-    ) -> Release | None:
+    async def release(self, info: ContextInfo, project_id: strawberry.ID, version: str) -> Release | None:
         found = await info.context.loaders.project_by_id.load(parse_id(project_id))
         if found is None:
             return None
         return Release(project_id=project_id, version=version)
 
-    @strawberry.field(description="Releases of several projects ordered by stability "
-                      "(get_project_releases_by_stability), paginated.")
+    @strawberry.field(
+        description="Releases of several projects ordered by stability "
+        "(get_project_releases_by_stability), paginated."
+    )
     async def releases(
         self,
         info: ContextInfo,
@@ -81,8 +81,9 @@ class Query:
         ids = await _readable_projects(info, project_ids)
         return await releases_page(info, ids, environments, period, sort, first, after, now)
 
-    @strawberry.field(description="Which projects / releases have session data in the last "
-                      "90 days (check_has_health_data).")
+    @strawberry.field(
+        description="Which projects / releases have session data in the last 90 days (check_has_health_data)."
+    )
     async def has_health_data(
         self,
         info: ContextInfo,
@@ -108,15 +109,14 @@ class Query:
                 )
         return HealthDataResult(
             project_ids=[strawberry.ID(str(p)) for p in sorted(found_projects)],
-            releases=[
-                Release(project_id=strawberry.ID(str(p)), version=r)
-                for p, r in sorted(found_pairs)
-            ],
+            releases=[Release(project_id=strawberry.ID(str(p)), version=r) for p, r in sorted(found_pairs)],
         )
 
-    @strawberry.field(description="The releases among `releases` with session data in "
-                      "`[start, end]` (hourly, widened) in any of the projects "
-                      "(check_releases_have_health_data).")
+    @strawberry.field(
+        description="The releases among `releases` with session data in "
+        "`[start, end]` (hourly, widened) in any of the projects "
+        "(check_releases_have_health_data)."
+    )
     async def releases_have_health_data(
         self,
         info: ContextInfo,
@@ -129,15 +129,22 @@ class Query:
         ctx = info.context
         with user_errors():
             found = await health.releases_have_health_data(
-                ctx.store, ids, releases, start=start.timestamp(), end=end.timestamp(),
-                now=ctx.now, retention=ctx.options.retention,
+                ctx.store,
+                ids,
+                releases,
+                start=start.timestamp(),
+                end=end.timestamp(),
+                now=ctx.now,
+                retention=ctx.options.retention,
             )
         return sorted(found)
 
-    @strawberry.field(description="Per release, the earliest hour with session data in the "
-                      "last 90 days (get_oldest_health_data_for_releases). As upstream, the "
-                      "filter is *project IN … AND release IN …*, so unasked combinations of "
-                      "the given projects and versions with data are returned too.")
+    @strawberry.field(
+        description="Per release, the earliest hour with session data in the "
+        "last 90 days (get_oldest_health_data_for_releases). As upstream, the "
+        "filter is *project IN … AND release IN …*, so unasked combinations of "
+        "the given projects and versions with data are returned too."
+    )
     async def oldest_health_data(
         self,
         info: ContextInfo,
@@ -158,8 +165,10 @@ class Query:
             for (p, r), t in sorted(found.items())
         ]
 
-    @strawberry.field(description="Releases with session data in the last 72 hours "
-                      "(get_changed_project_release_model_adoptions).")
+    @strawberry.field(
+        description="Releases with session data in the last 72 hours "
+        "(get_changed_project_release_model_adoptions)."
+    )
     async def changed_release_adoptions(
         self,
         info: ContextInfo,
@@ -172,15 +181,14 @@ class Query:
             found = await health.changed_release_adoptions(
                 info.context.store, ids, now=at, retention=info.context.options.retention
             )
-        return [
-            Release(project_id=strawberry.ID(str(p)), version=r, inherited_now=at)
-            for p, r in found
-        ]
+        return [Release(project_id=strawberry.ID(str(p)), version=r, inherited_now=at) for p, r in found]
 
-    @strawberry.field(description="Sessions started per project in `[start, end]` widened to "
-                      "`rollup` seconds (default one hour); only projects with data "
-                      "(get_num_sessions_per_project). Environments by name or by record id "
-                      "(not both); empty names never match.")
+    @strawberry.field(
+        description="Sessions started per project in `[start, end]` widened to "
+        "`rollup` seconds (default one hour); only projects with data "
+        "(get_num_sessions_per_project). Environments by name or by record id "
+        "(not both); empty names never match."
+    )
     async def sessions_per_project(
         self,
         info: ContextInfo,
@@ -203,17 +211,28 @@ class Query:
                 checked_rollup(rollup)
             if environment_ids is not None:
                 found = await project_sessions.sessions_per_project(
-                    ctx.store, ctx.org_id, ids, start=start_ts, end=end_ts,
+                    ctx.store,
+                    ctx.org_id,
+                    ids,
+                    start=start_ts,
+                    end=end_ts,
                     environment_ids=[parse_id(e, "environment") for e in environment_ids],
-                    rollup=rollup, now=at, retention=retention,
+                    rollup=rollup,
+                    now=at,
+                    retention=retention,
                 )
             else:
                 found = await project_sessions.sessions_per_project_by_name(
-                    ctx.store, ids, start=start_ts, end=end_ts, environments=environments,
-                    rollup=rollup, now=at, retention=retention,
+                    ctx.store,
+                    ids,
+                    start=start_ts,
+                    end=end_ts,
+                    environments=environments,
+                    rollup=rollup,
+                    now=at,
+                    retention=retention,
                 )
         return [ProjectSessionCount(project_id=strawberry.ID(str(p)), sessions=Count(n)) for p, n in found]
-
 
     sessions: SessionsResult = strawberry.field(
         resolver=resolve_sessions,
@@ -235,9 +254,7 @@ async def _readable_projects(info: ContextInfo, ids: list[strawberry.ID]) -> lis
     return [p.id for p in found if p is not None]
 
 
-async def _readable_pairs(
-    info: ContextInfo, releases: list[ProjectReleaseInput]
-) -> list[tuple[int, str]]:
+async def _readable_pairs(info: ContextInfo, releases: list[ProjectReleaseInput]) -> list[tuple[int, str]]:
     """The pairs whose project is the caller's; others are silently absent."""
     readable = set(await _readable_projects(info, [r.project_id for r in releases]))
     pairs = [(parse_id(r.project_id), r.version) for r in releases]
@@ -282,9 +299,7 @@ def build_schema(
             # Before ParseAndValidate: its on_execute sees a refusal, and refused
             # documents are not cached.
             lambda: QueryCostLimit(limits.cost, budget),
-            lambda: ParseAndValidate(
-                cache, max_tokens=limits.max_tokens, max_length=limits.max_length
-            ),
+            lambda: ParseAndValidate(cache, max_tokens=limits.max_tokens, max_length=limits.max_length),
             lambda: MaskErrors(should_mask_error=should_mask),
             YieldingLists,
         ],

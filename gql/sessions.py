@@ -39,9 +39,7 @@ class SessionsQueryInput:
     projects: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Project ids; null or `-1` means every readable project."
     )
-    query: str | None = strawberry.field(
-        default=None, description="Search filter, e.g. `release:foo@1.0`."
-    )
+    query: str | None = strawberry.field(default=None, description="Search filter, e.g. `release:foo@1.0`.")
     order_by: str | None = strawberry.field(
         default=None, description="A requested field, `-` for descending."
     )
@@ -86,9 +84,7 @@ class SessionFieldSeries:
 @strawberry.type
 class SessionGroup:
     by: SessionGroupBy
-    totals: list[SessionFieldTotal] | None = strawberry.field(
-        description="Null when includeTotals is false."
-    )
+    totals: list[SessionFieldTotal] | None = strawberry.field(description="Null when includeTotals is false.")
     series: list[SessionFieldSeries] | None = strawberry.field(
         description="Null when includeSeries is false."
     )
@@ -195,8 +191,12 @@ async def resolve_sessions(info: Info, organization: str, query: SessionsQueryIn
     projects = {p.id: p.slug for p in await ctx.accounts.projects_of_org(ctx.org_id)}
     try:
         result = await sessions_query(
-            ctx.store, org_id=ctx.org_id, projects=projects, params=to_params(query),
-            now=ctx.now, options=ctx.options,
+            ctx.store,
+            org_id=ctx.org_id,
+            projects=projects,
+            params=to_params(query),
+            now=ctx.now,
+            options=ctx.options,
         )
     except SessionsQueryForbidden as exc:
         raise Forbidden(exc.message) from None

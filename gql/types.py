@@ -137,8 +137,10 @@ class SessionStats:
     )
     adoption_key: strawberry.Private[AdoptionKey]
 
-    @strawberry.field(description="24-hour adoption for the same environments and `now`; "
-                      "null when the release never appeared in session data.")
+    @strawberry.field(
+        description="24-hour adoption for the same environments and `now`; "
+        "null when the release never appeared in session data."
+    )
     async def adoption(self, info: ContextInfo) -> Adoption | None:
         # The same loader as `Release.adoption`: asked for both, it is computed once.
         with user_errors():
@@ -225,12 +227,12 @@ class Release:
         except InvalidQuery as exc:
             raise BadUserInput(exc.message) from None
         assert overview is not None
-        return SessionStats.from_result(
-            overview, AdoptionKey(key.pair, key.environments, key.now)
-        )
+        return SessionStats.from_result(overview, AdoptionKey(key.pair, key.environments, key.now))
 
-    @strawberry.field(description="24-hour adoption (get_release_adoption); null when the "
-                      "release never appeared in session data.")
+    @strawberry.field(
+        description="24-hour adoption (get_release_adoption); null when the "
+        "release never appeared in session data."
+    )
     async def adoption(
         self,
         info: ContextInfo,
@@ -244,7 +246,6 @@ class Release:
             found = await info.context.loaders.release_adoption.load(key)
         return Adoption.from_result(found) if found else None
 
-
     async def _require_project(self, info: ContextInfo) -> tuple[int, str]:
         """The pair, after checking the project is the caller's; another organization's
         project is reported exactly like one that does not exist."""
@@ -253,65 +254,87 @@ class Release:
             raise BadUserInput(f"Project {pair[0]} does not exist")
         return pair
 
-    @strawberry.field(description="Adoption stage in one environment at `now` (release-health.md "
-                      "6.2); null without a stage (empty environment, invalid version) or "
-                      "for a project that does not exist.")
+    @strawberry.field(
+        description="Adoption stage in one environment at `now` (release-health.md "
+        "6.2); null without a stage (empty environment, invalid version) or "
+        "for a project that does not exist."
+    )
     async def adoption_stage(
         self, info: ContextInfo, environment: str, now: datetime | None = None
     ) -> ReleaseAdoptionStage | None:
         if await info.context.loaders.project_by_id.load(self.pair[0]) is None:
             return None
-        key = AdoptionStageKey(
-            self.pair, environment, reference_time(info, now, self.inherited_now)
-        )
+        key = AdoptionStageKey(self.pair, environment, reference_time(info, now, self.inherited_now))
         with user_errors():
             found = await info.context.loaders.adoption_stage.load(key)
         return ReleaseAdoptionStage.from_result(found) if found else None
 
-    @strawberry.field(description="Earliest and latest hour with session data "
-                      "(get_release_sessions_time_bounds), up to `now` + 10 s. An empty "
-                      "version means every release of the project; empty or null "
-                      "`environments` means no environment filter.")
+    @strawberry.field(
+        description="Earliest and latest hour with session data "
+        "(get_release_sessions_time_bounds), up to `now` + 10 s. An empty "
+        "version means every release of the project; empty or null "
+        "`environments` means no environment filter."
+    )
     async def session_time_bounds(
-        self, info: ContextInfo, environments: list[str] | None = None,
+        self,
+        info: ContextInfo,
+        environments: list[str] | None = None,
         now: datetime | None = None,
     ) -> TimeBounds:
         pair = await self._require_project(info)
-        key = TimeBoundsKey(
-            pair, env_tuple(environments), reference_time(info, now, self.inherited_now)
-        )
+        key = TimeBoundsKey(pair, env_tuple(environments), reference_time(info, now, self.inherited_now))
         with user_errors():
             found = await info.context.loaders.session_time_bounds.load(key)
         assert found is not None
         return TimeBounds.from_result(found)
 
-    @strawberry.field(description="Cumulative crash-free percentages from `start` at "
-                      "start + 1, 2, 7, 14 and 30 days up to `now` (get_crash_free_breakdown).")
+    @strawberry.field(
+        description="Cumulative crash-free percentages from `start` at "
+        "start + 1, 2, 7, 14 and 30 days up to `now` (get_crash_free_breakdown)."
+    )
     async def crash_free_breakdown(
-        self, info: ContextInfo, start: datetime, environments: list[str] | None = None,
+        self,
+        info: ContextInfo,
+        start: datetime,
+        environments: list[str] | None = None,
         now: datetime | None = None,
     ) -> list[CrashFreeCheckpoint]:
         pair = await self._require_project(info)
-        key = BreakdownKey(pair, start.timestamp(), env_tuple(environments),
-                           reference_time(info, now, self.inherited_now))
+        key = BreakdownKey(
+            pair, start.timestamp(), env_tuple(environments), reference_time(info, now, self.inherited_now)
+        )
         with user_errors():
             found = await info.context.loaders.crash_free_breakdown.load(key)
         return [CrashFreeCheckpoint.from_result(c) for c in found or []]
 
-    @strawberry.field(description="Series and totals of sessions or users by status "
-                      "(get_project_release_stats). `interval` is a period such as `1h` or "
-                      "`1d`; the range starts at the first interval boundary after `start`. "
-                      "`now` only decides whether minute buckets are still retained.")
+    @strawberry.field(
+        description="Series and totals of sessions or users by status "
+        "(get_project_release_stats). `interval` is a period such as `1h` or "
+        "`1d`; the range starts at the first interval boundary after `start`. "
+        "`now` only decides whether minute buckets are still retained."
+    )
     async def stats(
-        self, info: ContextInfo, stat: HealthStat, interval: str, start: datetime,
-        end: datetime, environments: list[str] | None = None, now: datetime | None = None,
+        self,
+        info: ContextInfo,
+        stat: HealthStat,
+        interval: str,
+        start: datetime,
+        end: datetime,
+        environments: list[str] | None = None,
+        now: datetime | None = None,
     ) -> ReleaseStats:
         pair = await self._require_project(info)
         with user_errors():
             rollup = parse_rollup(interval)
-            key = ReleaseStatsKey(pair, stat.value, rollup, start.timestamp(), end.timestamp(),
-                                  env_tuple(environments),
-                                  reference_time(info, now, self.inherited_now))
+            key = ReleaseStatsKey(
+                pair,
+                stat.value,
+                rollup,
+                start.timestamp(),
+                end.timestamp(),
+                env_tuple(environments),
+                reference_time(info, now, self.inherited_now),
+            )
             found = await info.context.loaders.release_stats.load(key)
         assert found is not None
         return ReleaseStats.from_result(found)
@@ -377,15 +400,27 @@ async def releases_page(
     try:
         if per_project:
             # Below a list (Release.project.releases): one batched ranking per request.
-            ordered = await info.context.loaders.project_releases.load(ProjectReleasesKey(
-                project_ids[0], sort.value, period, env_tuple(environments), at,
-            ))
+            ordered = await info.context.loaders.project_releases.load(
+                ProjectReleasesKey(
+                    project_ids[0],
+                    sort.value,
+                    period,
+                    env_tuple(environments),
+                    at,
+                )
+            )
             pairs, total = (ordered or [])[offset : offset + first], len(ordered or [])
         else:
             pairs, total = await health.releases_by_stability(
-                info.context.store, project_ids, now=at, scope=sort.value,
-                stats_period_name=period, environments=environments, offset=offset, limit=first,
-                    retention=info.context.options.retention,
+                info.context.store,
+                project_ids,
+                now=at,
+                scope=sort.value,
+                stats_period_name=period,
+                environments=environments,
+                offset=offset,
+                limit=first,
+                retention=info.context.options.retention,
             )
     except InvalidQuery as exc:
         raise BadUserInput(exc.message) from None
@@ -422,9 +457,7 @@ class Project:
     @classmethod
     async def resolve_reference(cls, info: ContextInfo, **representation: Any) -> Project | None:
         """A gateway's `_entities` representation; another organization's project is null."""
-        found = await info.context.loaders.project_by_id.load(
-            parse_id(_key(representation, "id", "Project"))
-        )
+        found = await info.context.loaders.project_by_id.load(parse_id(_key(representation, "id", "Project")))
         return cls.from_info(found) if found else None
 
     @strawberry.field
@@ -443,7 +476,14 @@ class Project:
         now: datetime | None = None,
     ) -> ReleaseConnection:
         return await releases_page(
-            info, [parse_id(self.id)], environments, period, sort, first, after, now,
+            info,
+            [parse_id(self.id)],
+            environments,
+            period,
+            sort,
+            first,
+            after,
+            now,
             per_project=True,
         )
 
@@ -459,11 +499,16 @@ class Project:
         end: datetime | None = None,
         hourly: bool = False,
     ) -> list[IngestOutcome]:
-        rows = await info.context.loaders.ingest_outcomes.load(OutcomesKey(
-            parse_id(self.id),
-            None if start is None else int(start.timestamp()),
-            None if end is None else int(end.timestamp()),
-        )) or []
+        rows = (
+            await info.context.loaders.ingest_outcomes.load(
+                OutcomesKey(
+                    parse_id(self.id),
+                    None if start is None else int(start.timestamp()),
+                    None if end is None else int(end.timestamp()),
+                )
+            )
+            or []
+        )
         if hourly:
             return [
                 IngestOutcome(hour=as_datetime(h), item_type=t, kind=k, reason=r, count=Count(n))
@@ -477,17 +522,24 @@ class Project:
             for (t, k, r), n in sorted(totals.items())
         ]
 
-
-    @strawberry.field(description="Crash-free session percentages in two windows, each "
-                      "widened to `rollup` seconds "
-                      "(get_current_and_previous_crash_free_rates).")
+    @strawberry.field(
+        description="Crash-free session percentages in two windows, each "
+        "widened to `rollup` seconds "
+        "(get_current_and_previous_crash_free_rates)."
+    )
     async def crash_free_rates(
-        self, info: ContextInfo, current: TimeRangeInput, previous: TimeRangeInput,
-        rollup: int = 3600, now: datetime | None = None,
+        self,
+        info: ContextInfo,
+        current: TimeRangeInput,
+        previous: TimeRangeInput,
+        rollup: int = 3600,
+        now: datetime | None = None,
     ) -> CrashFreeRates:
         key = CrashFreeRatesKey(
-            parse_id(self.id), (current.start.timestamp(), current.end.timestamp()),
-            (previous.start.timestamp(), previous.end.timestamp()), rollup,
+            parse_id(self.id),
+            (current.start.timestamp(), current.end.timestamp()),
+            (previous.start.timestamp(), previous.end.timestamp()),
+            rollup,
             reference_time(info, now),
         )
         with user_errors():
@@ -495,15 +547,22 @@ class Project:
         assert found is not None
         return CrashFreeRates.from_result(found)
 
-    @strawberry.field(description="Sessions started in `[start, end]` widened to `rollup` "
-                      "seconds (get_project_sessions_count). The environment is given by name "
-                      "or by record id (not both); the record or name `\"\"` stands for "
-                      "sessions without an environment (null or empty); an unknown id "
-                      "matches nothing.")
+    @strawberry.field(
+        description="Sessions started in `[start, end]` widened to `rollup` "
+        "seconds (get_project_sessions_count). The environment is given by name "
+        'or by record id (not both); the record or name `""` stands for '
+        "sessions without an environment (null or empty); an unknown id "
+        "matches nothing."
+    )
     async def sessions_count(
-        self, info: ContextInfo, start: datetime, end: datetime,
-        environment: str | None = None, environment_id: strawberry.ID | None = None,
-        rollup: int = 3600, now: datetime | None = None,
+        self,
+        info: ContextInfo,
+        start: datetime,
+        end: datetime,
+        environment: str | None = None,
+        environment_id: strawberry.ID | None = None,
+        rollup: int = 3600,
+        now: datetime | None = None,
     ) -> Count:
         if environment is not None and environment_id is not None:
             raise BadUserInput("Pass either environment or environmentId, not both")
@@ -517,22 +576,34 @@ class Project:
                 return Count(0)
             environment = names[0]
         key = SessionsCountKey(
-            parse_id(self.id), start.timestamp(), end.timestamp(), environment, rollup,
+            parse_id(self.id),
+            start.timestamp(),
+            end.timestamp(),
+            environment,
+            rollup,
             reference_time(info, now),
         )
         with user_errors():
             found = await info.context.loaders.sessions_count.load(key)
         return Count(found or 0)
 
-    @strawberry.field(description="How many releases have a positive `scope` quantity over "
-                      "the period (get_project_releases_count).")
+    @strawberry.field(
+        description="How many releases have a positive `scope` quantity over "
+        "the period (get_project_releases_count)."
+    )
     async def releases_count(
-        self, info: ContextInfo, scope: ReleaseSort = ReleaseSort.SESSIONS,
-        period: str = "24h", environments: list[str] | None = None,
+        self,
+        info: ContextInfo,
+        scope: ReleaseSort = ReleaseSort.SESSIONS,
+        period: str = "24h",
+        environments: list[str] | None = None,
         now: datetime | None = None,
     ) -> int:
         key = ReleasesCountKey(
-            parse_id(self.id), scope.value, period, env_tuple(environments),
+            parse_id(self.id),
+            scope.value,
+            period,
+            env_tuple(environments),
             reference_time(info, now),
         )
         with user_errors():
@@ -540,8 +611,10 @@ class Project:
         return found or 0
 
 
-@strawberry.type(description="How many session items / aggregate buckets ingest accepted, "
-                 "dropped (by reason) or normalized.")
+@strawberry.type(
+    description="How many session items / aggregate buckets ingest accepted, "
+    "dropped (by reason) or normalized."
+)
 class IngestOutcome:
     hour: datetime | None = strawberry.field(description="Hour bucket; null for totals.")
     item_type: str = strawberry.field(description="`session` or `sessions`.")
@@ -559,8 +632,10 @@ class Organization:
         found = await info.context.loaders.projects_by_org.load(info.context.org_id)
         return [Project.from_info(p) for p in found]
 
-    @strawberry.field(description="Environment records (ids for the backend functions that "
-                      "take environment ids), ordered by name.")
+    @strawberry.field(
+        description="Environment records (ids for the backend functions that "
+        "take environment ids), ordered by name."
+    )
     async def environments(self, info: ContextInfo) -> list[Environment]:
         found = await info.context.loaders.environments_by_org.load(info.context.org_id)
         return [Environment(id=strawberry.ID(str(i)), name=n) for n, i in sorted(found.items())]
@@ -588,9 +663,10 @@ class ProjectSessionCount:
     sessions: Count
 
 
-@strawberry.type(description="The earliest hour with session data of a release in the last "
-                 "90 days (get_oldest_health_data_for_releases).")
+@strawberry.type(
+    description="The earliest hour with session data of a release in the last "
+    "90 days (get_oldest_health_data_for_releases)."
+)
 class OldestHealthData:
     release: Release
     oldest: datetime
-

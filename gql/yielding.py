@@ -20,7 +20,11 @@ from strawberry.utils.await_maybe import AwaitableOrValue
 
 class YieldingLists(SchemaExtension):
     def resolve(
-        self, _next: Callable[..., Any], root: Any, info: GraphQLResolveInfo[Any], *args: Any,
+        self,
+        _next: Callable[..., Any],
+        root: Any,
+        info: GraphQLResolveInfo[Any],
+        *args: Any,
         **kwargs: Any,
     ) -> AwaitableOrValue[object]:
         if not is_list_type(get_nullable_type(info.return_type)):

@@ -110,9 +110,7 @@ def body_dsn_credentials(body: bytes, url_project_id: int) -> Credentials:
     if isinstance(header, dict) and "dsn" not in header:
         # Worded like Relay's serde error, which clients may have seen before.
         column = len(line.rstrip())
-        raise IngestError(
-            401, BAD_ENVELOPE_AUTH, [f"missing field `dsn` at line 1 column {column}"]
-        )
+        raise IngestError(401, BAD_ENVELOPE_AUTH, [f"missing field `dsn` at line 1 column {column}"])
     return dsn_credentials(header, url_project_id, None)
 
 

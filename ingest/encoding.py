@@ -19,9 +19,7 @@ import zstandard
 
 from ingest.errors import IngestError
 
-SIZE_LIMIT_DETAIL = (
-    "envelope exceeded size limits (https://develop.sentry.dev/sdk/envelopes/#size-limits)"
-)
+SIZE_LIMIT_DETAIL = "envelope exceeded size limits (https://develop.sentry.dev/sdk/envelopes/#size-limits)"
 
 # Old sentry-ruby and sentry-java label plain bodies `utf-8`.
 _PLAIN = frozenset({"", "identity", "utf-8"})

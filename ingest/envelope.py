@@ -109,9 +109,7 @@ def parse_envelope(body: bytes) -> Envelope:
     return envelope
 
 
-def frame_envelope(
-    chunks: Iterable[bytes], limits: FrameLimits
-) -> Iterator[Envelope | EnvelopeItem]:
+def frame_envelope(chunks: Iterable[bytes], limits: FrameLimits) -> Iterator[Envelope | EnvelopeItem]:
     """Frame a decoded body given as chunks: yields the Envelope (header only) first, then
     each kept item as soon as it is complete.
 

@@ -31,10 +31,7 @@ def validate_release(release: str) -> bool:
 @lru_cache(maxsize=1024)
 def validate_environment(environment: str) -> bool:
     """True when `environment` may be stored; `""` is valid and distinct from none."""
-    if (
-        len(environment) > MAX_ENVIRONMENT_BYTES
-        or len(environment.encode()) > MAX_ENVIRONMENT_BYTES
-    ):
+    if len(environment) > MAX_ENVIRONMENT_BYTES or len(environment.encode()) > MAX_ENVIRONMENT_BYTES:
         return False
     if environment in (".", "..") or (environment.isascii() and environment.lower() == "none"):
         return False

@@ -44,9 +44,7 @@ def parse_timestamp(value: str) -> float | None:
 
 
 def _from_fields(match: re.Match[str]) -> float | None:
-    year_s, month_s, day_s, hour_s, minute_s, second_s, fraction, sign, off_h, off_m = (
-        match.groups()
-    )
+    year_s, month_s, day_s, hour_s, minute_s, second_s, fraction, sign, off_h, off_m = match.groups()
     year, month, day = int(year_s), int(month_s), int(day_s)
     hour, minute, second = int(hour_s), int(minute_s), int(second_s)
     if not 1 <= month <= 12 or day < 1 or hour > 23 or minute > 59 or second > 60:

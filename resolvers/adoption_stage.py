@@ -84,9 +84,7 @@ def adoption_stages(
         # threshold" inclusive for every total: 3/30 rounds to the very double 0.1, whereas
         # 0.1 * 30 rounds above 3.
         adopted = {
-            release
-            for release in candidates
-            if release in stageable and sweep.share(release) >= threshold
+            release for release in candidates if release in stageable and sweep.share(release) >= threshold
         }
         for release in adopted:
             first_adopted.setdefault(release, instant)

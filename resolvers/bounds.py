@@ -70,8 +70,12 @@ async def session_time_bounds(
     if named:
         per_release = await store.bucket_bounds(
             AggregateQuery(
-                project_ids=tuple(sorted({p for p, _ in named})), start=start, end=end,
-                granularity=HOUR, quantities=quantities, group_by=("project_id", "release"),
+                project_ids=tuple(sorted({p for p, _ in named})),
+                start=start,
+                end=end,
+                granularity=HOUR,
+                quantities=quantities,
+                group_by=("project_id", "release"),
                 filter=pairs_filter([r for _, r in named], environments or None),
             )
         )
@@ -79,8 +83,13 @@ async def session_time_bounds(
     if whole:
         per_project = await store.bucket_bounds(
             AggregateQuery(
-                project_ids=tuple(sorted({p for p, _ in whole})), start=start, end=end,
-                granularity=HOUR, quantities=quantities, group_by=("project_id",), filter=env,
+                project_ids=tuple(sorted({p for p, _ in whole})),
+                start=start,
+                end=end,
+                granularity=HOUR,
+                quantities=quantities,
+                group_by=("project_id",),
+                filter=env,
             )
         )
         for g, b in per_project.items():
@@ -98,7 +107,10 @@ async def session_time_bounds(
 
 
 async def oldest_health_data(
-    store: SessionStore, pairs: Sequence[ProjectRelease], *, now: float,
+    store: SessionStore,
+    pairs: Sequence[ProjectRelease],
+    *,
+    now: float,
     retention: Mapping[int, int] | None = None,
 ) -> dict[ProjectRelease, int]:
     """`get_oldest_health_data_for_releases` (section 5.8): per pair, the earliest hourly
@@ -114,9 +126,13 @@ async def oldest_health_data(
     check_retained(HOUR, start, now=now, retention=retention)
     bounds = await store.bucket_bounds(
         AggregateQuery(
-            project_ids=tuple(sorted({p for p, _ in pairs})), start=start, end=end,
-            granularity=HOUR, quantities=frozenset({Quantity.COUNTERS}),
-            group_by=("project_id", "release"), filter=pairs_filter([r for _, r in pairs], None),
+            project_ids=tuple(sorted({p for p, _ in pairs})),
+            start=start,
+            end=end,
+            granularity=HOUR,
+            quantities=frozenset({Quantity.COUNTERS}),
+            group_by=("project_id", "release"),
+            filter=pairs_filter([r for _, r in pairs], None),
         )
     )
     return {pair_key(g): low for g, (low, _) in bounds.items() if _is_pair(g)}

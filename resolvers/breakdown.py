@@ -16,9 +16,7 @@ CHECKPOINT_DAYS: Final = (1, 2, 7, 14, 30)
 _END_RESOLUTION: Final = 10
 
 
-def crash_free_breakdown_checkpoints(
-    start: datetime, now: datetime
-) -> list[tuple[datetime, bool]]:
+def crash_free_breakdown_checkpoints(start: datetime, now: datetime) -> list[tuple[datetime, bool]]:
     """The `date` of each breakdown entry (each covering `[start, date)`) and whether it
     is the final `now` entry.
 

@@ -60,13 +60,17 @@ async def crash_free_breakdown(
         lo, hi = widen(start.timestamp(), date.timestamp(), HOUR)
         totals = await store.aggregate(
             AggregateQuery(
-                project_ids=project_ids, start=lo, end=hi,
+                project_ids=project_ids,
+                start=lo,
+                end=hi,
                 granularity=(
-                    stored_granularity(lo, hi, finest=HOUR) if retention is None
+                    stored_granularity(lo, hi, finest=HOUR)
+                    if retention is None
                     else choose_granularity(lo, hi, now=now.timestamp(), retention=retention)
                 ),
                 quantities=frozenset({Quantity.COUNTERS, Quantity.USERS}),
-                group_by=("project_id", "release"), filter=flt,
+                group_by=("project_id", "release"),
+                filter=flt,
             )
         )
         found = {pair_key(g): a for g, a in totals.totals.items()}
@@ -82,9 +86,7 @@ async def crash_free_breakdown(
                     crash_free_sessions=formulas.crash_free_percentage(
                         agg.counters.crashed if agg else 0, sessions
                     ),
-                    crash_free_users=formulas.crash_free_percentage(
-                        agg.users.crashed if agg else 0, users
-                    ),
+                    crash_free_users=formulas.crash_free_percentage(agg.users.crashed if agg else 0, users),
                 )
             )
     return result
@@ -128,13 +130,15 @@ async def current_and_previous_crash_free_rates(
         windows = ((current_start, current_end), (previous_start, previous_end))
         for index, (start, end) in enumerate(windows):
             lo, hi = widen(start, end, rollup)
-            granularity = retained_granularity(
-                lo, hi, now=now, retention=retention
-            )
+            granularity = retained_granularity(lo, hi, now=now, retention=retention)
             totals = await store.aggregate(
                 AggregateQuery(
-                    project_ids=ids, start=lo, end=hi, granularity=granularity,
-                    quantities=frozenset({Quantity.COUNTERS}), group_by=("project_id",),
+                    project_ids=ids,
+                    start=lo,
+                    end=hi,
+                    granularity=granularity,
+                    quantities=frozenset({Quantity.COUNTERS}),
+                    group_by=("project_id",),
                 )
             )
             for p in ids:

@@ -49,9 +49,7 @@ class CrashRateAlert:
         # A resolve threshold on the breaching side would let one update both fire and
         # resolve; upstream's rule validation refuses it too.
         resolve = self.resolve_at
-        if (resolve < self.threshold) if self.threshold_type == "below" else (
-            resolve > self.threshold
-        ):
+        if (resolve < self.threshold) if self.threshold_type == "below" else (resolve > self.threshold):
             raise ValueError("resolve_threshold is on the breaching side of threshold")
 
     @property

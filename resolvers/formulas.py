@@ -105,12 +105,8 @@ RATES: Final[dict[str, RateFormula]] = {
     "crash_free_rate(session)": lambda a: complement_ratio(a.counters.crashed, a.counters.started),
     "abnormal_rate(session)": lambda a: ratio(a.counters.abnormal, a.counters.started),
     "unhandled_rate(session)": lambda a: ratio(a.counters.unhandled, a.counters.started),
-    "errored_rate(session)": lambda a: ratio(
-        errored_all(a.counters, a.errored_set), a.counters.started
-    ),
-    "unhealthy_rate(session)": lambda a: ratio(
-        errored_all(a.counters, a.errored_set), a.counters.started
-    ),
+    "errored_rate(session)": lambda a: ratio(errored_all(a.counters, a.errored_set), a.counters.started),
+    "unhealthy_rate(session)": lambda a: ratio(errored_all(a.counters, a.errored_set), a.counters.started),
     "crash_rate(user)": lambda a: ratio(a.users.crashed, a.users.all),
     "crash_free_rate(user)": lambda a: complement_ratio(a.users.crashed, a.users.all),
     "abnormal_rate(user)": lambda a: ratio(a.users.abnormal, a.users.all),

@@ -49,9 +49,7 @@ class RetentionExceeded(InvalidQuery):
     """The question needs stored buckets that retention has already deleted."""
 
 
-def stored_granularity(
-    start: int, end: int, interval: int | None = None, *, finest: int = MINUTE
-) -> int:
+def stored_granularity(start: int, end: int, interval: int | None = None, *, finest: int = MINUTE) -> int:
     """The coarsest stored granularity dividing `start`, `end` and `interval`, never finer
     than `finest`. No retention check: see `choose_granularity`."""
     for g in sorted(GRANULARITIES, reverse=True):
@@ -100,7 +98,8 @@ def choose_granularity(
     if now is None or retention is None:
         return stored_granularity(start, end, interval)
     exact = [
-        g for g in sorted(GRANULARITIES, reverse=True)
+        g
+        for g in sorted(GRANULARITIES, reverse=True)
         if start % g == 0 and end % g == 0 and (interval is None or interval % g == 0)
     ] or [MINUTE]
     for g in exact:
@@ -135,10 +134,7 @@ def retained_granularity(
 
 def _beyond_daily(retention: Mapping[int, int]) -> str:
     days = _days(retention[DAY])
-    return (
-        f"Session data is kept for {days} days; choose a range that starts within the "
-        f"last {days} days."
-    )
+    return f"Session data is kept for {days} days; choose a range that starts within the last {days} days."
 
 
 def _beyond_hourly(retention: Mapping[int, int]) -> str:

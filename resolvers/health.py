@@ -88,8 +88,12 @@ def stats_period(period: str) -> StatsPeriod:
 
 
 async def projects_with_health_data(
-    store: SessionStore, project_ids: Sequence[int], *, now: float,
-    environments: Sequence[str] | None = None, retention: Mapping[int, int] | None = None,
+    store: SessionStore,
+    project_ids: Sequence[int],
+    *,
+    now: float,
+    environments: Sequence[str] | None = None,
+    retention: Mapping[int, int] | None = None,
 ) -> set[int]:
     """Projects with any counter data in the last 90 days (daily, widened). With
     `retention`, a `now` whose window is already deleted raises `RetentionExceeded`."""
@@ -99,18 +103,27 @@ async def projects_with_health_data(
     check_retained(DAY, start, now=now, retention=retention)
     result = await store.aggregate(
         AggregateQuery(
-            project_ids=tuple(project_ids), start=start, end=end, granularity=DAY,
-            quantities=frozenset({Quantity.COUNTERS}), group_by=("project_id",),
+            project_ids=tuple(project_ids),
+            start=start,
+            end=end,
+            granularity=DAY,
+            quantities=frozenset({Quantity.COUNTERS}),
+            group_by=("project_id",),
             filter=_environment_filter(environments),
         )
     )
-    return {g.project_id for g, a in result.totals.items() if g.project_id is not None
-            and a.counters.has_data()}
+    return {
+        g.project_id for g, a in result.totals.items() if g.project_id is not None and a.counters.has_data()
+    }
 
 
 async def releases_with_health_data(
-    store: SessionStore, pairs: Sequence[ProjectRelease], *, now: float,
-    environments: Sequence[str] | None = None, retention: Mapping[int, int] | None = None,
+    store: SessionStore,
+    pairs: Sequence[ProjectRelease],
+    *,
+    now: float,
+    environments: Sequence[str] | None = None,
+    retention: Mapping[int, int] | None = None,
 ) -> set[ProjectRelease]:
     """Pairs with any counter data in the last 90 days (daily, widened). As upstream, the
     filter is *project IN … AND release IN …*, so unasked cross combinations may appear."""
@@ -120,8 +133,11 @@ async def releases_with_health_data(
     check_retained(DAY, start, now=now, retention=retention)
     result = await store.aggregate(
         AggregateQuery(
-            project_ids=tuple(sorted({p for p, _ in pairs})), start=start, end=end,
-            granularity=DAY, quantities=frozenset({Quantity.COUNTERS}),
+            project_ids=tuple(sorted({p for p, _ in pairs})),
+            start=start,
+            end=end,
+            granularity=DAY,
+            quantities=frozenset({Quantity.COUNTERS}),
             group_by=("project_id", "release"),
             filter=_pairs_filter([r for _, r in pairs], environments),
         )
@@ -150,22 +166,29 @@ async def releases_have_health_data(
     lo, hi = widen(start, end, HOUR)
     result = await store.aggregate(
         AggregateQuery(
-            project_ids=tuple(sorted(set(project_ids))), start=lo, end=hi,
+            project_ids=tuple(sorted(set(project_ids))),
+            start=lo,
+            end=hi,
             granularity=choose_granularity(lo, hi, now=now, retention=retention),
             quantities=frozenset({Quantity.COUNTERS}),
-            group_by=("release",), filter=_pairs_filter(release_versions, None),
+            group_by=("release",),
+            filter=_pairs_filter(release_versions, None),
         )
     )
-    return {g.release for g, a in result.totals.items()
-            if g.release is not None and a.counters.has_data()}
+    return {g.release for g, a in result.totals.items() if g.release is not None and a.counters.has_data()}
 
 
 # -- 5.3 get_release_adoption ----------------------------------------------------------
 
 
 async def release_adoption(
-    store: SessionStore, org_id: int, pairs: Sequence[ProjectRelease], *, now: float,
-    environments: Sequence[str] | None = None, retention: Mapping[int, int] | None = None,
+    store: SessionStore,
+    org_id: int,
+    pairs: Sequence[ProjectRelease],
+    *,
+    now: float,
+    environments: Sequence[str] | None = None,
+    retention: Mapping[int, int] | None = None,
 ) -> dict[ProjectRelease, ReleaseAdoption]:
     """24-hour adoption per pair; pairs whose release never appeared in the org's session
     data are omitted. With `retention`, deleted hourly buckets raise `RetentionExceeded`."""
@@ -178,15 +201,23 @@ async def release_adoption(
     wanted = frozenset({Quantity.COUNTERS, Quantity.USERS})
     per_release = await store.aggregate(
         AggregateQuery(
-            project_ids=project_ids, start=start, end=end, granularity=HOUR,
-            quantities=wanted, group_by=("project_id", "release"),
+            project_ids=project_ids,
+            start=start,
+            end=end,
+            granularity=HOUR,
+            quantities=wanted,
+            group_by=("project_id", "release"),
             filter=_pairs_filter(releases, environments),
         )
     )
     per_project = await store.aggregate(
         AggregateQuery(
-            project_ids=project_ids, start=start, end=end, granularity=HOUR,
-            quantities=wanted, group_by=("project_id",),
+            project_ids=project_ids,
+            start=start,
+            end=end,
+            granularity=HOUR,
+            quantities=wanted,
+            group_by=("project_id",),
             filter=_environment_filter(environments),
         )
     )
@@ -246,26 +277,34 @@ async def release_overview(
     start, end = widen(now - summary.seconds, now, HOUR)
     totals = await store.aggregate(
         AggregateQuery(
-            project_ids=project_ids, start=start, end=end,
+            project_ids=project_ids,
+            start=start,
+            end=end,
             granularity=retained_granularity(start, end, now=now, retention=retention),
-            quantities=ALL_QUANTITIES, group_by=("project_id", "release"), filter=flt,
+            quantities=ALL_QUANTITIES,
+            group_by=("project_id", "release"),
+            filter=flt,
         )
     )
     series: dict[ProjectRelease, list[tuple[int, int]]] = {}
     if health_stats_period is not None:
         series = await _overview_series(
-            store, project_ids, flt, pairs, now=now, period=summary, stat=stat,
+            store,
+            project_ids,
+            flt,
+            pairs,
+            now=now,
+            period=summary,
+            stat=stat,
             retention=retention,
         )
     adoption = (
-        await release_adoption(
-            store, org_id, pairs, now=now, environments=environments, retention=retention
-        )
-        if with_adoption else {}
+        await release_adoption(store, org_id, pairs, now=now, environments=environments, retention=retention)
+        if with_adoption
+        else {}
     )
     missing = [
-        pair for pair in pairs
-        if not (agg := totals.totals.get(GroupKey(*pair))) or not agg.counters.started
+        pair for pair in pairs if not (agg := totals.totals.get(GroupKey(*pair))) or not agg.counters.started
     ]
     recheck: set[ProjectRelease] = set()
     if missing and summary_period != "90d":
@@ -297,12 +336,8 @@ async def release_overview(
             sessions_unhandled=unhandled,
             crash_free_sessions=formulas.overview_crash_free_percentage(crashed, total_sessions),
             crash_free_users=formulas.overview_crash_free_percentage(users_crashed, total_users),
-            unhandled_session_rate=formulas.share_percentage(
-                unhandled + crashed, total_sessions
-            ),
-            unhandled_user_rate=formulas.share_percentage(
-                users_unhandled + users_crashed, total_users
-            ),
+            unhandled_session_rate=formulas.share_percentage(unhandled + crashed, total_sessions),
+            unhandled_user_rate=formulas.share_percentage(users_unhandled + users_crashed, total_users),
             duration_p50=formulas.duration_quantile(d, 0.5) if d else None,
             duration_p90=formulas.duration_quantile(d, 0.9) if d else None,
             stats=series.get(pair, []) if health_stats_period is not None else None,
@@ -328,19 +363,21 @@ async def _overview_series(
     quantity = Quantity.COUNTERS if stat == "sessions" else Quantity.USERS
     result = await store.aggregate(
         AggregateQuery(
-            project_ids=project_ids, start=start, end=end,
+            project_ids=project_ids,
+            start=start,
+            end=end,
             granularity=retained_granularity(start, end, size, now=now, retention=retention),
-            quantities=frozenset({quantity}), group_by=("project_id", "release"),
-            filter=flt, interval=size,
+            quantities=frozenset({quantity}),
+            group_by=("project_id", "release"),
+            filter=flt,
+            interval=size,
         )
     )
     out: dict[ProjectRelease, list[tuple[int, int]]] = {}
     for pair in pairs:
         buckets = result.series.get(GroupKey(*pair))
         if buckets:
-            out[pair] = [
-                (t, _stat_value(buckets.get(t), stat)) for t in range(start, end, size)
-            ]
+            out[pair] = [(t, _stat_value(buckets.get(t), stat)) for t in range(start, end, size)]
         else:
             first = (int((now - period.seconds) // size) + 1) * size
             out[pair] = [(first + i * size, 0) for i in range(period.buckets)]
@@ -357,7 +394,10 @@ def _stat_value(agg: Aggregate | None, stat: str) -> int:
 
 
 async def changed_release_adoptions(
-    store: SessionStore, project_ids: Sequence[int], *, now: float,
+    store: SessionStore,
+    project_ids: Sequence[int],
+    *,
+    now: float,
     retention: Mapping[int, int] | None = None,
 ) -> list[ProjectRelease]:
     """Pairs with any counter data in the last 72 hours (hourly, widened), sorted by
@@ -367,9 +407,12 @@ async def changed_release_adoptions(
     start, end = widen(now - 3 * DAY, now, HOUR)
     result = await store.aggregate(
         AggregateQuery(
-            project_ids=tuple(sorted(set(project_ids))), start=start, end=end,
+            project_ids=tuple(sorted(set(project_ids))),
+            start=start,
+            end=end,
             granularity=retained_granularity(start, end, now=now, retention=retention),
-            quantities=frozenset({Quantity.COUNTERS}), group_by=("project_id", "release"),
+            quantities=frozenset({Quantity.COUNTERS}),
+            group_by=("project_id", "release"),
         )
     )
     return sorted(_pair_key(g) for g, a in result.totals.items() if a.counters.has_data())
@@ -387,16 +430,24 @@ def _scope_and_period(scope: str, stats_period_name: str | None) -> tuple[str, S
 
 
 async def _release_totals(
-    store: SessionStore, project_ids: Sequence[int], *, period: StatsPeriod, now: float,
-    environments: Sequence[str] | None, quantities: frozenset[Quantity],
+    store: SessionStore,
+    project_ids: Sequence[int],
+    *,
+    period: StatsPeriod,
+    now: float,
+    environments: Sequence[str] | None,
+    quantities: frozenset[Quantity],
     retention: Mapping[int, int] | None = None,
 ) -> dict[ProjectRelease, Aggregate]:
     start, end = widen(now - period.seconds, now, HOUR)
     result = await store.aggregate(
         AggregateQuery(
-            project_ids=tuple(sorted(set(project_ids))), start=start, end=end,
+            project_ids=tuple(sorted(set(project_ids))),
+            start=start,
+            end=end,
             granularity=retained_granularity(start, end, now=now, retention=retention),
-            quantities=quantities, group_by=("project_id", "release"),
+            quantities=quantities,
+            group_by=("project_id", "release"),
             filter=_environment_filter(environments),
         )
     )
@@ -425,8 +476,13 @@ async def releases_by_stability(
     by_users = scope in ("users", "crash_free_users")
     quantity = Quantity.USERS if by_users else Quantity.COUNTERS
     totals = await _release_totals(
-        store, project_ids, period=period, now=now, environments=environments,
-        quantities=frozenset({quantity}), retention=retention,
+        store,
+        project_ids,
+        period=period,
+        now=now,
+        environments=environments,
+        quantities=frozenset({quantity}),
+        retention=retention,
     )
     ranked: list[tuple[tuple[int, float], ProjectRelease]] = []
     for pair, agg in totals.items():
@@ -434,14 +490,14 @@ async def releases_by_stability(
             if not agg.users.all:
                 continue
             value: float | None = (
-                float(agg.users.all) if scope == "users"
-                else formulas.ratio(agg.users.crashed, agg.users.all)
+                float(agg.users.all) if scope == "users" else formulas.ratio(agg.users.crashed, agg.users.all)
             )
         else:
             if not agg.counters.has_data():
                 continue
             value = (
-                float(agg.counters.started) if scope == "sessions"
+                float(agg.counters.started)
+                if scope == "sessions"
                 else formulas.ratio(agg.counters.crashed, agg.counters.started)
             )
         # Descending by value, nulls last.
@@ -464,8 +520,13 @@ async def releases_count(
 ) -> int:
     """Pairs whose scope quantity over the window is > 0 (section 5.9)."""
     counts = await releases_count_per_project(
-        store, project_ids, now=now, scope=scope, stats_period_name=stats_period_name,
-        environments=environments, retention=retention,
+        store,
+        project_ids,
+        now=now,
+        scope=scope,
+        stats_period_name=stats_period_name,
+        environments=environments,
+        retention=retention,
     )
     return sum(counts.values())
 
@@ -488,7 +549,11 @@ async def releases_count_per_project(
         return counts
     by_users = scope in ("users", "crash_free_users")
     totals = await _release_totals(
-        store, project_ids, period=period, now=now, environments=environments,
+        store,
+        project_ids,
+        period=period,
+        now=now,
+        environments=environments,
         quantities=frozenset({Quantity.USERS if by_users else Quantity.COUNTERS}),
         retention=retention,
     )

@@ -58,9 +58,13 @@ async def _started_per_project(
     lo, hi = widen(start, end, rollup)
     result = await store.aggregate(
         AggregateQuery(
-            project_ids=tuple(sorted(set(project_ids))), start=lo, end=hi,
+            project_ids=tuple(sorted(set(project_ids))),
+            start=lo,
+            end=hi,
             granularity=retained_granularity(lo, hi, now=now, retention=retention),
-            quantities=frozenset({Quantity.COUNTERS}), group_by=("project_id",), filter=flt,
+            quantities=frozenset({Quantity.COUNTERS}),
+            group_by=("project_id",),
+            filter=flt,
         )
     )
     return {
@@ -96,8 +100,14 @@ async def project_sessions_count(
             return 0
         name = found
     counts = await project_sessions_counts(
-        store, [project_id], rollup=rollup, start=start, end=end, environment=name,
-        now=now, retention=retention,
+        store,
+        [project_id],
+        rollup=rollup,
+        start=start,
+        end=end,
+        environment=name,
+        now=now,
+        retention=retention,
     )
     return counts[project_id]
 
@@ -117,8 +127,14 @@ async def project_sessions_counts(
     (`environment_name_filter`); every requested project is in the result."""
     checked_rollup(rollup)
     found = await _started_per_project(
-        store, project_ids, start=start, end=end, rollup=rollup,
-        flt=environment_name_filter(environment), now=now, retention=retention,
+        store,
+        project_ids,
+        start=start,
+        end=end,
+        rollup=rollup,
+        flt=environment_name_filter(environment),
+        now=now,
+        retention=retention,
     )
     return {p: found.get(p, 0) for p in project_ids}
 
@@ -148,8 +164,14 @@ async def sessions_per_project(
         if not any(names):
             return []  # an IN filter of no names matches nothing
     return await sessions_per_project_by_name(
-        store, project_ids, start=start, end=end, environments=names, rollup=rollup,
-        now=now, retention=retention,
+        store,
+        project_ids,
+        start=start,
+        end=end,
+        environments=names,
+        rollup=rollup,
+        now=now,
+        retention=retention,
     )
 
 
@@ -170,7 +192,13 @@ async def sessions_per_project_by_name(
     if isinstance(flt, Cond) and not flt.values:
         return []
     found = await _started_per_project(
-        store, project_ids, start=start, end=end, rollup=granularity, flt=flt,
-        now=now, retention=retention,
+        store,
+        project_ids,
+        start=start,
+        end=end,
+        rollup=granularity,
+        flt=flt,
+        now=now,
+        retention=retention,
     )
     return sorted(found.items())

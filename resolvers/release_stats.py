@@ -117,27 +117,32 @@ async def release_stats(
     if not pairs:
         return {}
     counts = (
-        frozenset({Quantity.COUNTERS, Quantity.ERRORS}) if stat == "sessions"
-        else frozenset({Quantity.USERS})
+        frozenset({Quantity.COUNTERS, Quantity.ERRORS}) if stat == "sessions" else frozenset({Quantity.USERS})
     )
     base = AggregateQuery(
-        project_ids=tuple(sorted({p for p, _ in pairs})), start=lo, end=hi,
+        project_ids=tuple(sorted({p for p, _ in pairs})),
+        start=lo,
+        end=hi,
         granularity=retained_granularity(lo, hi, rollup, now=now, retention=retention),
-        quantities=counts, group_by=("project_id", "release"),
+        quantities=counts,
+        group_by=("project_id", "release"),
         filter=pairs_filter([r for _, r in pairs], environments),
     )
     series_result = await store.aggregate(
         AggregateQuery(
-            project_ids=base.project_ids, start=lo, end=hi, granularity=base.granularity,
-            quantities=counts | {Quantity.DURATIONS}, group_by=base.group_by,
-            filter=base.filter, interval=rollup,
+            project_ids=base.project_ids,
+            start=lo,
+            end=hi,
+            granularity=base.granularity,
+            quantities=counts | {Quantity.DURATIONS},
+            group_by=base.group_by,
+            filter=base.filter,
+            interval=rollup,
         )
     )
     totals_result = await store.aggregate(base) if count else None
     series = {pair_key(g): buckets for g, buckets in series_result.series.items()}
-    totals = {} if totals_result is None else {
-        pair_key(g): agg for g, agg in totals_result.totals.items()
-    }
+    totals = {} if totals_result is None else {pair_key(g): agg for g, agg in totals_result.totals.items()}
     result: dict[ProjectRelease, ReleaseStats] = {}
     for pair in pairs:
         buckets = series.get(pair, {})

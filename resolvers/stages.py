@@ -58,10 +58,14 @@ async def release_adoption_stages(
     end = -int(-now // HOUR) * HOUR
     result = await store.aggregate(
         AggregateQuery(
-            project_ids=tuple(sorted({p for p, _, _ in wanted})), start=0, end=end,
-            granularity=HOUR, quantities=frozenset({Quantity.COUNTERS}),
+            project_ids=tuple(sorted({p for p, _, _ in wanted})),
+            start=0,
+            end=end,
+            granularity=HOUR,
+            quantities=frozenset({Quantity.COUNTERS}),
             group_by=("project_id", "release", "environment"),
-            filter=Cond("environment", environments), interval=HOUR,
+            filter=Cond("environment", environments),
+            interval=HOUR,
         )
     )
     # (project, environment) -> release -> bucket start -> started
@@ -79,8 +83,10 @@ async def release_adoption_stages(
         scope = (project_id, environment)
         if scope not in stages:
             stages[scope] = adoption_stages(
-                started.get(scope, {}), now,
-                threshold=opts.adoption_threshold, window=opts.adoption_window,
+                started.get(scope, {}),
+                now,
+                threshold=opts.adoption_threshold,
+                window=opts.adoption_window,
             )
         out[key] = stages[scope].get(release, NEVER_ADOPTED)
     return out

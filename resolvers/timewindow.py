@@ -12,9 +12,7 @@ from typing import Final, NamedTuple
 #: Upstream's cap on the buckets of one sessions query (`get_constrained_date_range`).
 MAX_BUCKETS: Final = 1000
 
-INTERVAL_NOT_TEN_SECONDS: Final = (
-    "The interval has to be a multiple of the minimum interval of ten seconds."
-)
+INTERVAL_NOT_TEN_SECONDS: Final = "The interval has to be a multiple of the minimum interval of ten seconds."
 INTERVAL_ABOVE_DAY: Final = "The interval has to be less than one day."
 INTERVAL_NOT_DIVIDING_DAY: Final = "The interval should divide one day without a remainder."
 TOO_MANY_BUCKETS: Final = (
@@ -111,9 +109,7 @@ def validate_interval(interval: int) -> None:
         raise InvalidInterval(INTERVAL_NOT_DIVIDING_DAY)
 
 
-def constrained_range(
-    start: float, end: float, now: float, interval: int
-) -> tuple[int, int, int]:
+def constrained_range(start: float, end: float, now: float, interval: int) -> tuple[int, int, int]:
     """The sessions endpoint's range after `get_constrained_date_range` (section 8.4).
 
     Validates the interval, pulls a future `start` back to `now` (the end may stay in the

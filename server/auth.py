@@ -9,9 +9,7 @@ from server.responses import error
 from storage.accounts import AccountStore, TokenInfo
 
 
-async def authenticate(
-    request: Request, accounts: AccountStore
-) -> tuple[TokenInfo | None, str]:
+async def authenticate(request: Request, accounts: AccountStore) -> tuple[TokenInfo | None, str]:
     """The token's grants, or None and a message saying what is wrong."""
     header = request.headers.get("authorization")
     if not header:

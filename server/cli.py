@@ -64,15 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     tcreate.add_argument("--scope", nargs="+", required=True, dest="scopes")
     tcreate.add_argument("--database-url")
 
-    imp = sub.add_parser(
-        "import", help="bulk-import historical session data (JSON lines), idempotently"
-    )
+    imp = sub.add_parser("import", help="bulk-import historical session data (JSON lines), idempotently")
     imp.add_argument("file")
     imp.add_argument("--database-url")
     imp.add_argument(
         "--import-id",
-        help="names the import; re-running it skips lines already applied "
-        "(default: the SHA-256 of the file)",
+        help="names the import; re-running it skips lines already applied (default: the SHA-256 of the file)",
     )
 
     sub.add_parser("export-schema", help="print the GraphQL SDL")
@@ -137,8 +134,10 @@ async def _migrate(settings: Settings) -> int:
     if before == after:
         print(f"database schema is up to date at revision {after} ({safe_url(settings.database_url)})")
     else:
-        print(f"database schema migrated from revision {before or 'none'} to {after} "
-              f"({safe_url(settings.database_url)})")
+        print(
+            f"database schema migrated from revision {before or 'none'} to {after} "
+            f"({safe_url(settings.database_url)})"
+        )
     return 0
 
 
@@ -168,8 +167,11 @@ async def _cleanup(settings: Settings) -> int:
         deleted = await RetentionTask(services).run_once()
     finally:
         await services.engine.dispose()
-    print("deleted " + ", ".join(f"{n} {table} rows" for table, n in deleted.items())
-          + f" (retention cleanup at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())})")
+    print(
+        "deleted "
+        + ", ".join(f"{n} {table} rows" for table, n in deleted.items())
+        + f" (retention cleanup at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())})"
+    )
     return 0
 
 
@@ -252,9 +254,7 @@ async def _demo(settings: Settings, *, quiet: bool = False) -> int:
                 print("the store already has projects; demo data not added", file=sys.stderr)
             return 0
         bar = ProgressBar("demo data")
-        info = await generate_demo(
-            services.accounts, services.store, now=time.time(), progress=bar
-        )
+        info = await generate_demo(services.accounts, services.store, now=time.time(), progress=bar)
         bar.close()
         if not quiet:
             for p in info.projects:
@@ -286,7 +286,7 @@ async def _demo_banner(settings: Settings) -> None:
         print("  example query:\n" + EXAMPLE_QUERY % {"ids": ids})
         print(
             f"  curl: curl -s {base}/graphql -H 'Authorization: Bearer {token}' "
-            "-H 'Content-Type: application/json' -d '{\"query\":\"{ organization(slug: \\\"demo\\\") "
+            '-H \'Content-Type: application/json\' -d \'{"query":"{ organization(slug: \\"demo\\") '
             "{ projects { id slug } } }\"}'\n",
             flush=True,
         )

@@ -115,30 +115,70 @@ class _Profile:
 
 _PROFILES: tuple[_Profile, ...] = (
     _Profile(
-        slug="web", platform="javascript", mode="browser",
+        slug="web",
+        platform="javascript",
+        mode="browser",
         versions=tuple(f"web@3.{minor}.0" for minor in range(8, 20)),
-        per_hour=60, peak_hour=15, weekend=0.7, ramp_hours=10, ceiling=0.995,
-        crash=0.002, abnormal=0.0, errored=0.04,
-        users=3200, anonymous=0.2, median_duration=240,
+        per_hour=60,
+        peak_hour=15,
+        weekend=0.7,
+        ramp_hours=10,
+        ceiling=0.995,
+        crash=0.002,
+        abnormal=0.0,
+        errored=0.04,
+        users=3200,
+        anonymous=0.2,
+        median_duration=240,
     ),
     _Profile(
-        slug="api", platform="python", mode="server",
+        slug="api",
+        platform="python",
+        mode="server",
         versions=tuple(f"api@1.{minor}.0" for minor in range(40, 52)),
-        per_hour=2400, peak_hour=14, weekend=0.55, ramp_hours=6, ceiling=1.0,
-        crash=0.0008, abnormal=0.0, errored=0.015,
-        users=0, anonymous=1.0, median_duration=0,
+        per_hour=2400,
+        peak_hour=14,
+        weekend=0.55,
+        ramp_hours=6,
+        ceiling=1.0,
+        crash=0.0008,
+        abnormal=0.0,
+        errored=0.015,
+        users=0,
+        anonymous=1.0,
+        median_duration=0,
     ),
     _Profile(
-        slug="mobile", platform="android", mode="mobile",
+        slug="mobile",
+        platform="android",
+        mode="mobile",
         versions=(
-            "mobile@2.0.0", "mobile@2.0.1", "mobile@2.1.0", "mobile@2.1.1", "mobile@2.2.0",
-            "mobile@2.2.1", "mobile@2.3.0", "mobile@2.3.1", "mobile@2.3.2", "mobile@2.4.0",
-            "mobile@2.4.1", "mobile@2.5.0",
+            "mobile@2.0.0",
+            "mobile@2.0.1",
+            "mobile@2.1.0",
+            "mobile@2.1.1",
+            "mobile@2.2.0",
+            "mobile@2.2.1",
+            "mobile@2.3.0",
+            "mobile@2.3.1",
+            "mobile@2.3.2",
+            "mobile@2.4.0",
+            "mobile@2.4.1",
+            "mobile@2.5.0",
         ),
-        per_hour=45, peak_hour=19, weekend=1.15, ramp_hours=44, ceiling=0.93,
-        crash=0.006, abnormal=0.004, errored=0.03,
-        users=2400, anonymous=0.0, median_duration=100,
-        bad_version="mobile@2.4.0", bad_crash=0.19,
+        per_hour=45,
+        peak_hour=19,
+        weekend=1.15,
+        ramp_hours=44,
+        ceiling=0.93,
+        crash=0.006,
+        abnormal=0.004,
+        errored=0.03,
+        users=2400,
+        anonymous=0.0,
+        median_duration=100,
+        bad_version="mobile@2.4.0",
+        bad_crash=0.19,
     ),
 )
 
@@ -226,12 +266,8 @@ async def generate_demo(
         if progress is not None:
             progress(written, total)
 
-    releases = tuple(
-        (p.id, v) for p in projects for v in p.profile.versions if v in p.seen
-    )
-    bad = next(
-        (p.id, p.profile.bad_version) for p in projects if p.profile.bad_version is not None
-    )
+    releases = tuple((p.id, v) for p in projects for v in p.profile.versions if v in p.seen)
+    bad = next((p.id, p.profile.bad_version) for p in projects if p.profile.bad_version is not None)
     return DemoInfo(ORG_SLUG, tuple(created), releases, bad, total)
 
 
@@ -307,9 +343,7 @@ def _ship_times(rng: random.Random, profile: _Profile, start: int, end: int) -> 
     return ships
 
 
-def _shares(
-    t: float, ships: list[float], lead: float, ramp_hours: float, ceiling: float
-) -> list[float]:
+def _shares(t: float, ships: list[float], lead: float, ramp_hours: float, ceiling: float) -> list[float]:
     """Share of the traffic per version at time `t`.
 
     Version j has reached fraction a_j of the users who will ever move to it (an S-curve
@@ -416,8 +450,7 @@ def _session(
     pid, release = project.id, profile.versions[version]
     seen = USER_SEEN if user is not None else 0
     out.append(
-        SessionIncrement(pid, release, environment, started, started_count=1,
-                         user=user, user_tags=seen)
+        SessionIncrement(pid, release, environment, started, started_count=1, user=user, user_tags=seen)
     )
     roll = rng.random()
     abnormal = profile.abnormal * project.quality[version]
@@ -430,25 +463,48 @@ def _session(
     errored = seen | USER_ERRORED if user is not None else 0
     if handled:
         # `status: ok, errors: 1` mid-session: the session joins the error set.
-        out.append(SessionIncrement(pid, release, environment, started, error_sid=sid,
-                                    user=user, user_tags=errored))
+        out.append(
+            SessionIncrement(pid, release, environment, started, error_sid=sid, user=user, user_tags=errored)
+        )
     if status == "exited":
         # An exited update still carries the session's error count: errored again (the
         # error set de-duplicates) and it contributes its duration.
-        out.append(SessionIncrement(pid, release, environment, started,
-                                    error_sid=sid if handled else None, user=user,
-                                    user_tags=errored if handled else seen, duration=duration))
+        out.append(
+            SessionIncrement(
+                pid,
+                release,
+                environment,
+                started,
+                error_sid=sid if handled else None,
+                user=user,
+                user_tags=errored if handled else seen,
+                duration=duration,
+            )
+        )
     elif status == "crashed":
-        out.append(SessionIncrement(pid, release, environment, started, crashed=1, error_sid=sid,
-                                    user=user, user_tags=errored | USER_CRASHED if seen else 0))
+        out.append(
+            SessionIncrement(
+                pid,
+                release,
+                environment,
+                started,
+                crashed=1,
+                error_sid=sid,
+                user=user,
+                user_tags=errored | USER_CRASHED if seen else 0,
+            )
+        )
     else:
         # Android reports why the OS ended the session: mostly ANRs, in the foreground
         # more often than in the background; the rest were killed without a mechanism.
         m = rng.random()
         mechanism = USER_ANR_FOREGROUND if m < 0.6 else USER_ANR_BACKGROUND if m < 0.85 else 0
         tags = errored | USER_ABNORMAL | mechanism if seen else 0
-        out.append(SessionIncrement(pid, release, environment, started, abnormal=1,
-                                    error_sid=sid, user=user, user_tags=tags))
+        out.append(
+            SessionIncrement(
+                pid, release, environment, started, abnormal=1, error_sid=sid, user=user, user_tags=tags
+            )
+        )
 
 
 def _server_buckets(
@@ -473,14 +529,23 @@ def _server_buckets(
         crashed = min(n, poisson(rng, n * crash))
         errored = min(n - crashed, poisson(rng, n * profile.errored * project.quality[version]))
         out.append(
-            SessionIncrement(project.id, release, env.name, float(slot), started_count=n,
-                             crashed=crashed, errored_preaggr=crashed + errored)
+            SessionIncrement(
+                project.id,
+                release,
+                env.name,
+                float(slot),
+                started_count=n,
+                crashed=crashed,
+                errored_preaggr=crashed + errored,
+            )
         )
         project.seen.add(release)
 
 
 def _count_outcomes(
-    project: _Project, hour: int, increments: list[SessionIncrement],
+    project: _Project,
+    hour: int,
+    increments: list[SessionIncrement],
     out: list[OutcomeIncrement],
 ) -> None:
     """Accepted-item counters as ingest keeps them (`ingest.md` 15.1), plus the few drops
@@ -499,9 +564,7 @@ def _count_outcomes(
             for _ in range(poisson(rng, len(increments) * 0.004))
         )
         for reason, n in sorted(drops.items()):
-            kind: Literal["dropped", "normalized"] = (
-                "dropped" if reason == "too_old" else "normalized"
-            )
+            kind: Literal["dropped", "normalized"] = "dropped" if reason == "too_old" else "normalized"
             out.append(OutcomeIncrement(pid, item_type, kind, reason, hour, n))
 
 

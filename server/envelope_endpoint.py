@@ -40,9 +40,7 @@ from storage.types import WriteBatch
 
 log = logging.getLogger(__name__)
 
-_SIZE_LIMIT_DETAIL = (
-    "envelope exceeded size limits (https://develop.sentry.dev/sdk/envelopes/#size-limits)"
-)
+_SIZE_LIMIT_DETAIL = "envelope exceeded size limits (https://develop.sentry.dev/sdk/envelopes/#size-limits)"
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -187,9 +185,7 @@ async def _off_loop(services: Services, work: Callable[[], _T]) -> _T:
         return await asyncio.to_thread(work)
 
 
-def _apply_quota(
-    services: Services, project_id: int, batch: WriteBatch, received_at: float
-) -> int | None:
+def _apply_quota(services: Services, project_id: int, batch: WriteBatch, received_at: float) -> int | None:
     """Seconds until the project's session quota frees up when this envelope is over it."""
     quota = services.quota
     units = session_units(batch)

@@ -40,7 +40,8 @@ def graphql_limits(services: Services) -> GraphQLLimits:
         max_depth=s.graphql_max_depth,
         max_aliases=s.graphql_max_aliases,
         cost=CostLimits(
-            max_cost=s.graphql_max_cost, assumed_list_size=s.graphql_assumed_list_size,
+            max_cost=s.graphql_max_cost,
+            assumed_list_size=s.graphql_assumed_list_size,
             max_data_points=s.max_data_points,
         ),
         budget=s.graphql_cost_budget,
@@ -83,23 +84,37 @@ class RelhealthGraphQL(GraphQL[Context, None]):
         )
 
     async def execute_single(  # type: ignore[override]
-        self, request: Any, request_adapter: Any, sub_response: Any, context: Context,
-        root_value: None, request_data: GraphQLRequestData,
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         # Cancellation reaches the resolvers at their next await (database calls); the
         # synchronous completion of an answer is bounded by the cost maximum instead.
         try:
             async with asyncio.timeout(self.timeout):
                 return await super().execute_single(
-                    request=request, request_adapter=request_adapter, sub_response=sub_response,
-                    context=context, root_value=root_value, request_data=request_data,
+                    request=request,
+                    request_adapter=request_adapter,
+                    sub_response=sub_response,
+                    context=context,
+                    root_value=root_value,
+                    request_data=request_data,
                 )
         except TimeoutError:
             sub_response.status_code = 503
-            return ExecutionResult(data=None, errors=[GraphQLError(
-                f"The query did not finish within {self.timeout:g} s; ask for less.",
-                extensions={"code": TIMEOUT},
-            )])
+            return ExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        f"The query did not finish within {self.timeout:g} s; ask for less.",
+                        extensions={"code": TIMEOUT},
+                    )
+                ],
+            )
 
 
 class GraphQLEndpoint:
@@ -126,8 +141,14 @@ class GraphQLEndpoint:
             return
         if not token.can_read():
             response = JSONResponse(
-                {"errors": [{"message": "This token lacks the org:read scope.",
-                             "extensions": {"code": "FORBIDDEN"}}]},
+                {
+                    "errors": [
+                        {
+                            "message": "This token lacks the org:read scope.",
+                            "extensions": {"code": "FORBIDDEN"},
+                        }
+                    ]
+                },
                 status_code=403,
             )
             await response(scope, receive, send)
@@ -139,8 +160,14 @@ class GraphQLEndpoint:
             if body is None:
                 limit = self.services.settings.graphql_max_body_size
                 await JSONResponse(
-                    {"errors": [{"message": f"The request body exceeds {limit} bytes.",
-                                 "extensions": {"code": PAYLOAD_TOO_LARGE}}]},
+                    {
+                        "errors": [
+                            {
+                                "message": f"The request body exceeds {limit} bytes.",
+                                "extensions": {"code": PAYLOAD_TOO_LARGE},
+                            }
+                        ]
+                    },
                     status_code=413,
                 )(scope, receive, send)
                 return
@@ -149,9 +176,7 @@ class GraphQLEndpoint:
         try:
             await self.app(scope, receive, send)
         finally:
-            self.services.metrics.query_latency.labels("graphql").observe(
-                time.perf_counter() - started
-            )
+            self.services.metrics.query_latency.labels("graphql").observe(time.perf_counter() - started)
 
 
 def _token_key(request: Request) -> str:

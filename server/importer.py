@@ -40,9 +40,7 @@ class ImportReport:
             "lines": self.lines,
             "accepted": self.accepted,
             "skipped": self.skipped,
-            "rejected": [
-                {"line": r.line_no, "reason": r.reason, "detail": r.detail} for r in self.rejected
-            ],
+            "rejected": [{"line": r.line_no, "reason": r.reason, "detail": r.detail} for r in self.rejected],
         }
 
 
@@ -128,8 +126,11 @@ async def run_import(
     in_flight: asyncio.Task[None] | None = None
 
     async def commit(
-        lines: list[tuple[int, WriteBatch]], run: list[int], accepted: int,
-        rejected: list[RejectedLine], progress_at: int | None,
+        lines: list[tuple[int, WriteBatch]],
+        run: list[int],
+        accepted: int,
+        rejected: list[RejectedLine],
+        progress_at: int | None,
     ) -> None:
         batch = WriteBatch()
         for _, item in lines:

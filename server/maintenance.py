@@ -44,9 +44,7 @@ class RetentionTask:
 
     async def run_once(self) -> dict[str, int]:
         s = self.services
-        deleted = await delete_expired(
-            s.engine, now=s.clock.now(), retention=s.query_options.retention
-        )
+        deleted = await delete_expired(s.engine, now=s.clock.now(), retention=s.query_options.retention)
         if any(deleted.values()):
             log.info("retention cleanup deleted %s", deleted)
         return deleted

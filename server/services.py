@@ -41,13 +41,9 @@ class Services:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.quota = (
-            SessionQuota(s.session_quota, s.session_quota_window) if s.session_quota else None
-        )
+        self.quota = SessionQuota(s.session_quota, s.session_quota_window) if s.session_quota else None
         self.keys = KeyCatalogue(self.accounts, ttl=s.key_cache_seconds)
-        self.series_limit = SeriesLimit(
-            self.store, s.new_releases_per_hour, s.new_environments_per_hour
-        )
+        self.series_limit = SeriesLimit(self.store, s.new_releases_per_hour, s.new_environments_per_hour)
         self.ingest_slots = asyncio.Semaphore(s.ingest_concurrency)
         self.body_budget = BodyBudget(s.ingest_body_budget)
         self.query_options = QueryOptions(

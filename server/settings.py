@@ -134,8 +134,7 @@ class Settings(BaseSettings):
             lowered = origin.strip().lower()
             if lowered != "*" and not _ORIGIN.fullmatch(lowered):
                 raise ValueError(
-                    f"{origin!r} is not an origin: use scheme://host[:port] "
-                    "(no path, no trailing slash) or *"
+                    f"{origin!r} is not an origin: use scheme://host[:port] (no path, no trailing slash) or *"
                 )
             checked.append(lowered)
         return checked

@@ -75,9 +75,7 @@ class AccountStore:
             ).scalar()
             if org_id is not None:
                 return int(org_id)
-            result = await conn.execute(
-                ORGANIZATION.insert().values(slug=slug, created_at=_now())
-            )
+            result = await conn.execute(ORGANIZATION.insert().values(slug=slug, created_at=_now()))
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     async def create_project(
@@ -91,9 +89,7 @@ class AccountStore:
         async with self.engine.begin() as conn:
             t = PROJECT
             exists = (
-                await conn.execute(
-                    select(t.c.id).where(t.c.org_id == org_id, t.c.slug == slug)
-                )
+                await conn.execute(select(t.c.id).where(t.c.org_id == org_id, t.c.slug == slug))
             ).scalar()
             if exists is not None:
                 raise AccountError(f"project {org_slug}/{slug} already exists (id {exists})")
@@ -193,8 +189,10 @@ class AccountStore:
             k.join(p, p.c.id == k.c.project_id)
         )
         async with self.engine.connect() as conn:
-            return [KeyInfo(str(key), int(pid), int(org), bool(active))
-                    for key, pid, active, org in await conn.execute(stmt)]
+            return [
+                KeyInfo(str(key), int(pid), int(org), bool(active))
+                for key, pid, active, org in await conn.execute(stmt)
+            ]
 
     async def token(self, token: str) -> TokenInfo | None:
         t, o = API_TOKEN, ORGANIZATION

@@ -45,7 +45,10 @@ def create_engine(
     if make_url(url).database == ":memory:":
         return create_async_engine(url, echo=echo, poolclass=NullPool)
     return create_async_engine(
-        url, echo=echo, pool_size=2 if writer else 10, max_overflow=2 if writer else 10,
+        url,
+        echo=echo,
+        pool_size=2 if writer else 10,
+        max_overflow=2 if writer else 10,
         pool_pre_ping=True,
     )
 

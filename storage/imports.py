@@ -24,8 +24,6 @@ async def applied_ranges(engine: AsyncEngine, scope: int, import_id: str) -> lis
     t = IMPORT_CHUNK
     async with engine.connect() as conn:
         rows = await conn.execute(
-            select(t.c.first_line, t.c.last_line).where(
-                t.c.org_id == scope, t.c.import_id == import_id
-            )
+            select(t.c.first_line, t.c.last_line).where(t.c.org_id == scope, t.c.import_id == import_id)
         )
         return sorted((int(f), int(last)) for f, last in rows)

@@ -55,21 +55,25 @@ async def delete_expired(
         projects = [int(i) for (i,) in await conn.execute(text("SELECT id FROM project ORDER BY id"))]
     postgres = engine.dialect.name == "postgresql"
     for table in FACT_TABLES:
-        stmt = _batch_delete(
-            table, "granularity = :g AND series_id IN :ids AND bucket < :cutoff", postgres
-        )
+        stmt = _batch_delete(table, "granularity = :g AND series_id IN :ids AND bucket < :cutoff", postgres)
         for granularity, cutoff in cutoffs.items():
             for ids in _chunks(series):
                 deleted[table] += await _delete_in_batches(
-                    engine, stmt, {"g": granularity, "ids": ids, "cutoff": cutoff, "n": batch_rows},
-                    batch_rows, pause,
+                    engine,
+                    stmt,
+                    {"g": granularity, "ids": ids, "cutoff": cutoff, "n": batch_rows},
+                    batch_rows,
+                    pause,
                 )
     if HOUR in cutoffs:
         stmt = _batch_delete(OUTCOME_TABLE, "project_id IN :ids AND hour < :cutoff", postgres)
         for ids in _chunks(projects):
             deleted[OUTCOME_TABLE] += await _delete_in_batches(
-                engine, stmt, {"ids": ids, "cutoff": cutoffs[HOUR], "n": batch_rows},
-                batch_rows, pause,
+                engine,
+                stmt,
+                {"ids": ids, "cutoff": cutoffs[HOUR], "n": batch_rows},
+                batch_rows,
+                pause,
             )
     return deleted
 
@@ -83,10 +87,7 @@ def _batch_delete(table: str, condition: str, postgres: bool) -> Any:
     else:
         # The fact tables are WITHOUT ROWID on SQLite: select the batch by primary key.
         key = ", ".join(c.name for c in SQLModel.metadata.tables[table].primary_key.columns)
-        sql = (
-            f"DELETE FROM {table} WHERE ({key}) IN ("
-            f"SELECT {key} FROM {table} WHERE {condition} LIMIT :n)"
-        )
+        sql = f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE {condition} LIMIT :n)"
     return text(sql).bindparams(bindparam("ids", expanding=True))
 
 

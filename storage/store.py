@@ -136,8 +136,7 @@ _SERIES_INSERT = text(
     " ON CONFLICT (project_id, release, env_key) DO NOTHING"
 )
 _ENVIRONMENT_INSERT = text(
-    "INSERT INTO environment (org_id, name) VALUES (:org, :name)"
-    " ON CONFLICT (org_id, name) DO NOTHING"
+    "INSERT INTO environment (org_id, name) VALUES (:org, :name) ON CONFLICT (org_id, name) DO NOTHING"
 )
 
 
@@ -191,9 +190,7 @@ class SessionStore:
             rows = _fact_rows(merged, series_ids, sort=sort)
         statements = self._statements.get(dialect)
         if statements is None:
-            statements = self._statements[dialect] = tuple(
-                _render(t, dialect) for t in _FACT_STATEMENTS
-            )
+            statements = self._statements[dialect] = tuple(_render(t, dialect) for t in _FACT_STATEMENTS)
         work = [(sql, params) for sql, params in zip(statements, rows.all(), strict=True) if params]
         if import_chunk is not None:
             work.append((_render(_IMPORT_CHUNK_INSERT, dialect), [import_chunk]))
@@ -233,12 +230,8 @@ class SessionStore:
                 for (p, r, e), first in sorted(wanted.items(), key=lambda kv: _triple_sort(kv[0]))
             ]
             await _execute_many(conn, _SERIES_INSERT, params)
-            env_params = sorted(
-                {(self._project_orgs[p], e) for p, _, e in wanted if e is not None}
-            )
-            await _execute_many(
-                conn, _ENVIRONMENT_INSERT, [{"org": o, "name": n} for o, n in env_params]
-            )
+            env_params = sorted({(self._project_orgs[p], e) for p, _, e in wanted if e is not None})
+            await _execute_many(conn, _ENVIRONMENT_INSERT, [{"org": o, "name": n} for o, n in env_params])
             t = RELEASE_ENV
             projects = sorted({p for p, _, _ in wanted})
             releases = sorted({r for _, r, _ in wanted})
@@ -256,11 +249,7 @@ class SessionStore:
         if not wanted:
             return set()
         t = RELEASE_ENV
-        stmt = (
-            select(t.c.release)
-            .where(t.c.project_id == project_id, t.c.release.in_(wanted))
-            .distinct()
-        )
+        stmt = select(t.c.release).where(t.c.project_id == project_id, t.c.release.in_(wanted)).distinct()
         async with self.engine.connect() as conn:
             return {r for (r,) in await conn.execute(stmt)}
 
@@ -270,11 +259,7 @@ class SessionStore:
         if not wanted:
             return set()
         t = RELEASE_ENV
-        stmt = (
-            select(t.c.environment)
-            .where(t.c.project_id == project_id, t.c.env_key.in_(wanted))
-            .distinct()
-        )
+        stmt = select(t.c.environment).where(t.c.project_id == project_id, t.c.env_key.in_(wanted)).distinct()
         async with self.engine.connect() as conn:
             return {e for (e,) in await conn.execute(stmt) if e is not None}
 
@@ -283,9 +268,7 @@ class SessionStore:
         if not missing:
             return
         result = await conn.execute(
-            text("SELECT id, org_id FROM project WHERE id IN :ids").bindparams(
-                _expanding("ids")
-            ),
+            text("SELECT id, org_id FROM project WHERE id IN :ids").bindparams(_expanding("ids")),
             {"ids": missing},
         )
         for pid, org in result:
@@ -458,9 +441,7 @@ class SessionStore:
             return set()
         t = RELEASE_ENV
         stmt = (
-            select(t.c.release)
-            .where(t.c.org_id == org_id, t.c.release.in_(sorted(set(releases))))
-            .distinct()
+            select(t.c.release).where(t.c.org_id == org_id, t.c.release.in_(sorted(set(releases)))).distinct()
         )
         async with self.engine.connect() as conn:
             return {r for (r,) in await conn.execute(stmt)}
@@ -493,9 +474,9 @@ class SessionStore:
     async def outcome_totals(self) -> list[tuple[int, str, str, str, int]]:
         """All-time outcome totals `(project_id, item_type, kind, reason, count)`."""
         t = INGEST_OUTCOME
-        stmt = select(
-            t.c.project_id, t.c.item_type, t.c.kind, t.c.reason, func.sum(t.c.count)
-        ).group_by(t.c.project_id, t.c.item_type, t.c.kind, t.c.reason)
+        stmt = select(t.c.project_id, t.c.item_type, t.c.kind, t.c.reason, func.sum(t.c.count)).group_by(
+            t.c.project_id, t.c.item_type, t.c.kind, t.c.reason
+        )
         async with self.engine.connect() as conn:
             return [(p, it, k, r, int(n)) for p, it, k, r, n in await conn.execute(stmt)]
 
@@ -527,9 +508,7 @@ def _triple_sort(key: SeriesTriple) -> tuple[int, str, int, str]:
     return (p, r, 0 if e is None else 1, e or "")
 
 
-async def _sqlite_transaction(
-    conn: AsyncConnection, work: list[tuple[str, list[tuple[Any, ...]]]]
-) -> bool:
+async def _sqlite_transaction(conn: AsyncConnection, work: list[tuple[str, list[tuple[Any, ...]]]]) -> bool:
     """Run a whole write transaction (BEGIN, every executemany, COMMIT) as one function on
     aiosqlite's thread; False when the driver connection is not aiosqlite's.
 
@@ -583,9 +562,7 @@ class _FactRows:
         return (self.counters, self.errors, self.users, self.durations, self.outcomes)
 
 
-def _fact_rows(
-    batch: WriteBatch, series_ids: dict[SeriesTriple, int], *, sort: bool = True
-) -> _FactRows:
+def _fact_rows(batch: WriteBatch, series_ids: dict[SeriesTriple, int], *, sort: bool = True) -> _FactRows:
     """Fold a batch into one row per key and table (sorted by key when `sort`).
 
     Increments are folded at the finest granularity first; each coarser granularity is
@@ -602,13 +579,18 @@ def _fact_rows(
     bin_of = sketch.bin_of
     for inc in batch.increments:
         started = int(inc.started)
-        key = (series_ids[(inc.project_id, inc.release, inc.environment)],
-               started - started % finest)
+        key = (series_ids[(inc.project_id, inc.release, inc.environment)], started - started % finest)
         dur = inc.duration
         if dur is not None and not (0 <= dur <= _MAX_DURATION and isfinite(dur)):
             dur = None
-        if (inc.started_count or inc.crashed or inc.abnormal or inc.unhandled
-                or inc.errored_preaggr or dur is not None):
+        if (
+            inc.started_count
+            or inc.crashed
+            or inc.abnormal
+            or inc.unhandled
+            or inc.errored_preaggr
+            or dur is not None
+        ):
             row = counters.get(key)
             if row is None:
                 row = counters[key] = [0, 0, 0, 0, 0, 0, 0.0, None, None]
@@ -655,18 +637,16 @@ def _fact_rows(
             previous = g
         ckeys = sorted(counters) if sort else counters
         rows.counters.extend((g, s, b, *counters[(s, b)]) for s, b in ckeys)
-        for s, b in (sorted(errors) if sort else errors):
+        for s, b in sorted(errors) if sort else errors:
             sids = errors[(s, b)]
             rows.errors.extend((g, s, b, sid) for sid in (sorted(sids) if sort else sids))
-        for s, b in (sorted(users) if sort else users):
+        for s, b in sorted(users) if sort else users:
             tags = users[(s, b)]
             dids = sorted(tags) if sort else tags
             rows.users.extend((g, s, b, did, tags[did]) for did in dids)
-        for s, b in (sorted(durations) if sort else durations):
+        for s, b in sorted(durations) if sort else durations:
             bins = durations[(s, b)]
-            rows.durations.extend(
-                (g, s, b, k, bins[k]) for k in (sorted(bins) if sort else bins)
-            )
+            rows.durations.extend((g, s, b, k, bins[k]) for k in (sorted(bins) if sort else bins))
 
     outcomes: dict[tuple[int, int, str, str, str], int] = defaultdict(int)
     for o in batch.outcomes:
@@ -676,9 +656,7 @@ def _fact_rows(
     return rows
 
 
-def _coarser_counters(
-    level: dict[tuple[int, int], list[Any]], g: int
-) -> dict[tuple[int, int], list[Any]]:
+def _coarser_counters(level: dict[tuple[int, int], list[Any]], g: int) -> dict[tuple[int, int], list[Any]]:
     out: dict[tuple[int, int], list[Any]] = {}
     for (s, b), v in level.items():
         key = (s, b - b % g)
@@ -814,5 +792,3 @@ def _slot(result: AggregateResult, query: AggregateQuery, keys: Sequence[Any]) -
     if agg is None:
         agg = per_group[bucket] = Aggregate()
     return agg
-
-

@@ -188,8 +188,7 @@ class Counters:
     errored_preaggr: int = 0
 
     def has_data(self) -> bool:
-        return (self.started + self.crashed + self.abnormal + self.unhandled
-                + self.errored_preaggr) > 0
+        return (self.started + self.crashed + self.abnormal + self.unhandled + self.errored_preaggr) > 0
 
 
 @dataclass(slots=True)

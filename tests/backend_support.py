@@ -105,15 +105,19 @@ def session(
     tags = USER_SEEN
     if errored:
         tags |= USER_ERRORED
-    tags |= {"crashed": USER_CRASHED, "abnormal": USER_ABNORMAL,
-             "unhandled": USER_UNHANDLED}.get(status, 0)
+    tags |= {"crashed": USER_CRASHED, "abnormal": USER_ABNORMAL, "unhandled": USER_UNHANDLED}.get(status, 0)
     return SessionIncrement(
-        project_id=project, release=release, environment=env, started=started,
+        project_id=project,
+        release=release,
+        environment=env,
+        started=started,
         started_count=1 if init else 0,
-        crashed=int(status == "crashed"), abnormal=int(status == "abnormal"),
+        crashed=int(status == "crashed"),
+        abnormal=int(status == "abnormal"),
         unhandled=int(status == "unhandled"),
         error_sid=sid if errored else None,
-        user=user, user_tags=tags if user is not None else 0,
+        user=user,
+        user_tags=tags if user is not None else 0,
         duration=duration if status == "exited" else None,
     )
 

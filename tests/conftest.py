@@ -37,7 +37,9 @@ def _require_postgres() -> None:
         return
     if os.environ.get("CI") == "true":
         pytest.fail("PostgreSQL on 127.0.0.1:5432 is required under CI=true but is not reachable")
-    pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432; PostgreSQL cases skipped (run with it to cover them)")
+    pytest.skip(
+        "PostgreSQL is not reachable on 127.0.0.1:5432; PostgreSQL cases skipped (run with it to cover them)"
+    )
 
 
 async def _pg_admin(sql: str) -> None:
@@ -138,7 +140,14 @@ class LiveServer:
         self.app = create_app(settings, clock=clock)
         #: Content-Encoding header of every envelope request received, in order.
         self.encodings: list[str | None] = []
-        config = uvicorn.Config(self._recording, interface="asgi3", host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            self._recording,
+            interface="asgi3",
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

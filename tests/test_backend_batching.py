@@ -37,11 +37,20 @@ async def _count(b, query):
 
 async def test_per_release_fields_do_not_grow_with_releases(make_app, database_url):
     b = await backend(make_app, database_url)
-    await b.write(*[
-        session(WEB, f"r{i:02d}", ts("2021-01-14T10:00:00Z") - 600 * i, user=f"u{i}",
-                status="crashed" if i % 4 == 0 else "exited", sid=sid(i), duration=30 + i)
-        for i in range(40)
-    ])
+    await b.write(
+        *[
+            session(
+                WEB,
+                f"r{i:02d}",
+                ts("2021-01-14T10:00:00Z") - 600 * i,
+                user=f"u{i}",
+                status="crashed" if i % 4 == 0 else "exited",
+                sid=sid(i),
+                duration=30 + i,
+            )
+            for i in range(40)
+        ]
+    )
     counts = {}
     for n in (1, 30):
         q = f'{{ releases(projectIds: ["1"], first: {n}, now: "{NOW}") {{ nodes {{ {RELEASE_FIELDS} }} }} }}'

@@ -32,9 +32,7 @@ async def test_time_bounds_null_without_data_and_per_pair(make_app, database_url
         session(WEB, "foo@1", ts("2021-01-14T10:15:00Z")),
         session(API, "foo@1", ts("2021-01-12T03:59:59Z")),
     )
-    found = await session_time_bounds(
-        b.store, [(WEB, "foo@1"), (API, "foo@1"), (WEB, "unknown")], now=NOW
-    )
+    found = await session_time_bounds(b.store, [(WEB, "foo@1"), (API, "foo@1"), (WEB, "unknown")], now=NOW)
     assert found[(WEB, "unknown")] == NO_BOUNDS
     assert found[(WEB, "unknown")].sessions_lower_bound is None
     # Each pair is bounded by its own project's data: API's session is at 03:59:59 -> 03:00.
@@ -71,8 +69,7 @@ async def test_time_bounds_empty_release_and_environment_filters(make_app, datab
     )
     # An empty environments list is no filter either (upstream: "when non-empty").
     assert (await session_time_bounds(b.store, [(WEB, "")], now=NOW, environments=[])) == every
-    staging = await session_time_bounds(b.store, [(WEB, ""), (WEB, "b")], now=NOW,
-                                        environments=["staging"])
+    staging = await session_time_bounds(b.store, [(WEB, ""), (WEB, "b")], now=NOW, environments=["staging"])
     assert staging[(WEB, "")] == SessionTimeBounds(
         int(ts("2021-01-10T05:00:00Z")), int(ts("2021-01-10T05:00:00Z"))
     )
@@ -103,11 +100,13 @@ async def test_time_bounds_graphql(make_app, database_url):
         sessionTimeBounds(now: "2021-01-14T12:30:00Z") { sessionsLowerBound sessionsUpperBound } } }"""
     data = await b.data(q, v="foo@1")
     assert data["release"]["sessionTimeBounds"] == {
-        "sessionsLowerBound": "2021-01-14T10:00:00Z", "sessionsUpperBound": "2021-01-14T12:00:00Z",
+        "sessionsLowerBound": "2021-01-14T10:00:00Z",
+        "sessionsUpperBound": "2021-01-14T12:00:00Z",
     }
     data = await b.data(q, v="nope")
     assert data["release"]["sessionTimeBounds"] == {
-        "sessionsLowerBound": None, "sessionsUpperBound": None,
+        "sessionsLowerBound": None,
+        "sessionsUpperBound": None,
     }
     # Another organization's token: the project does not exist for it.
     other = await b.gql(q, token=b.other_token, v="foo@1")
@@ -128,8 +127,7 @@ async def test_oldest_health_data_window_and_hour_floor(make_app, database_url):
         session(WEB, "r1", ts("2021-03-01T00:00:00Z")),
         session(WEB, "r2", ts("2021-04-10T12:29:00Z")),  # bucket containing now
     )
-    found = await oldest_health_data(b.store, [(WEB, "r1"), (WEB, "r2"), (WEB, "r3")],
-                                     now=NOW_APRIL)
+    found = await oldest_health_data(b.store, [(WEB, "r1"), (WEB, "r2"), (WEB, "r3")], now=NOW_APRIL)
     assert found == {
         (WEB, "r1"): int(ts("2021-01-10T12:00:00Z")),
         (WEB, "r2"): int(ts("2021-04-10T12:00:00Z")),

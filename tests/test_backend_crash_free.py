@@ -20,8 +20,7 @@ NOW = dt("2021-01-14T12:27:28.303Z")
 
 def _summary(entries):
     return [
-        (e.date, e.total_sessions, e.total_users, e.crash_free_sessions, e.crash_free_users)
-        for e in entries
+        (e.date, e.total_sessions, e.total_users, e.crash_free_sessions, e.crash_free_users) for e in entries
     ]
 
 
@@ -90,8 +89,9 @@ async def test_breakdown_without_data_and_with_environments(make_app, database_u
     start = NOW - timedelta(days=3)  # +1 d, +2 d past; +7 d future, 5 d after +2 d -> now
     await b.write(
         session(WEB, "r", ts("2021-01-12T00:00:00Z"), env="staging", user="s"),
-        session(WEB, "r", ts("2021-01-12T00:00:00Z"), env="production", user="p",
-                status="crashed", sid=sid(1)),
+        session(
+            WEB, "r", ts("2021-01-12T00:00:00Z"), env="production", user="p", status="crashed", sid=sid(1)
+        ),
     )
     found = await crash_free_breakdown(
         b.store, [(WEB, "r"), (WEB, "unknown")], start=start, now=NOW, environments=["staging"]
@@ -115,10 +115,15 @@ async def test_breakdown_graphql(make_app, database_url):
         crashFreeBreakdown(start: "2021-01-14T00:27:28.303Z", now: "2021-01-14T12:27:28.303Z") {
           date totalSessions totalUsers crashFreeSessions crashFreeUsers } } }"""
     data = await b.data(q)
-    assert data["release"]["crashFreeBreakdown"] == [{
-        "date": "2021-01-14T12:27:28.303000Z", "totalSessions": 3, "totalUsers": 3,
-        "crashFreeSessions": 66.66666666666667, "crashFreeUsers": 66.66666666666667,
-    }]
+    assert data["release"]["crashFreeBreakdown"] == [
+        {
+            "date": "2021-01-14T12:27:28.303000Z",
+            "totalSessions": 3,
+            "totalUsers": 3,
+            "crashFreeSessions": 66.66666666666667,
+            "crashFreeUsers": 66.66666666666667,
+        }
+    ]
 
 
 # -- 5.14 get_current_and_previous_crash_free_rates -----------------------------------------
@@ -129,9 +134,15 @@ PREVIOUS = (ts("2021-01-13T06:15:23Z"), ts("2021-01-13T12:15:23Z"))
 
 async def _rates(b, projects, rollup=3600, org_id=None, orgs=None):
     return await current_and_previous_crash_free_rates(
-        b.store, orgs or dict.fromkeys(projects, b.acme), projects,
-        current_start=CURRENT[0], current_end=CURRENT[1],
-        previous_start=PREVIOUS[0], previous_end=PREVIOUS[1], rollup=rollup, org_id=org_id,
+        b.store,
+        orgs or dict.fromkeys(projects, b.acme),
+        projects,
+        current_start=CURRENT[0],
+        current_end=CURRENT[1],
+        previous_start=PREVIOUS[0],
+        previous_end=PREVIOUS[1],
+        rollup=rollup,
+        org_id=org_id,
     )
 
 

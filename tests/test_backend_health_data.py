@@ -29,8 +29,11 @@ async def test_releases_have_health_data_window(make_app, database_url):
     b = await backend(make_app, database_url)
     await _write_5_2(b)
     found = await releases_have_health_data(
-        b.store, [WEB, API], ["r1", "r2", "r3", "r5", "r6"],
-        start=ts("2021-01-14T10:30:00Z"), end=ts("2021-01-14T12:15:23Z"),
+        b.store,
+        [WEB, API],
+        ["r1", "r2", "r3", "r5", "r6"],
+        start=ts("2021-01-14T10:30:00Z"),
+        end=ts("2021-01-14T12:15:23Z"),
     )
     assert found == {"r1", "r2", "r5"}
     assert await releases_have_health_data(b.store, [WEB], [], start=0, end=NOW) == set()
@@ -72,7 +75,9 @@ async def test_changed_release_adoptions_graphql(make_app, database_url):
     q = """{ changedReleaseAdoptions(projectIds: ["1", "2", "3"], now: "2021-01-14T12:30:00Z") {
         projectId version } }"""
     assert (await b.data(q))["changedReleaseAdoptions"] == [
-        {"projectId": "1", "version": "r1"}, {"projectId": "2", "version": "r3"}]
+        {"projectId": "1", "version": "r1"},
+        {"projectId": "2", "version": "r3"},
+    ]
 
 
 # -- 5.9 releases count per project, in GraphQL ---------------------------------------------

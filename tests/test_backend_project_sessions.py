@@ -28,16 +28,15 @@ async def test_sessions_per_project_example(make_app, database_url):
     found = await sessions_per_project(b.store, b.acme, [WEB, API], start=NOW - 7200, end=NOW)
     assert found == [(WEB, 2), (API, 1)]
     # [17:20, 17:40) still counts [17:00, 18:00).
-    found = await sessions_per_project(b.store, b.acme, [WEB, API],
-                                       start=ts("2021-01-14T17:20:00Z"), end=NOW)
+    found = await sessions_per_project(b.store, b.acme, [WEB, API], start=ts("2021-01-14T17:20:00Z"), end=NOW)
     assert found == [(WEB, 1), (API, 1)]
     # Minute rollup: [17:20, 17:40) exactly; 17:10 and 17:55 are outside.
-    found = await sessions_per_project(b.store, b.acme, [WEB, API],
-                                       start=ts("2021-01-14T17:20:00Z"), end=NOW, rollup=60)
+    found = await sessions_per_project(
+        b.store, b.acme, [WEB, API], start=ts("2021-01-14T17:20:00Z"), end=NOW, rollup=60
+    )
     assert found == []
     # No data -> [] (projects without data are left out, never reported with 0).
-    assert await sessions_per_project(b.store, b.acme, [WEB], start=NOW - 60, end=NOW - 30,
-                                      rollup=10) == []
+    assert await sessions_per_project(b.store, b.acme, [WEB], start=NOW - 60, end=NOW - 30, rollup=10) == []
 
 
 async def test_sessions_per_project_environment_ids(make_app, database_url):
@@ -54,17 +53,18 @@ async def test_sessions_per_project_environment_ids(make_app, database_url):
     args = dict(start=NOW - 7200, end=NOW)
     assert await sessions_per_project(b.store, b.acme, [WEB, API], **args) == [(WEB, 3), (API, 2)]
     assert await sessions_per_project(b.store, b.acme, [WEB, API], environment_ids=[], **args) == [
-        (WEB, 3), (API, 2)]  # empty: no filter
+        (WEB, 3),
+        (API, 2),
+    ]  # empty: no filter
     assert await sessions_per_project(
         b.store, b.acme, [WEB, API], environment_ids=[envs["production"], envs["staging"]], **args
     ) == [(WEB, 3)]
     assert await sessions_per_project(
-        b.store, b.acme, [WEB, API], environment_ids=[envs["staging"]], **args) == [(WEB, 1)]
+        b.store, b.acme, [WEB, API], environment_ids=[envs["staging"]], **args
+    ) == [(WEB, 1)]
     # Empty names are excluded from the IN filter, unknown ids reference nothing.
-    assert await sessions_per_project(
-        b.store, b.acme, [WEB, API], environment_ids=[envs[""]], **args) == []
-    assert await sessions_per_project(
-        b.store, b.acme, [WEB, API], environment_ids=[987654], **args) == []
+    assert await sessions_per_project(b.store, b.acme, [WEB, API], environment_ids=[envs[""]], **args) == []
+    assert await sessions_per_project(b.store, b.acme, [WEB, API], environment_ids=[987654], **args) == []
 
 
 async def test_sessions_per_project_graphql(make_app, database_url):
@@ -75,7 +75,7 @@ async def test_sessions_per_project_graphql(make_app, database_url):
         session(API, "r", ts("2021-01-14T17:10:00Z"), env="production"),
         session(SHOP, "r", ts("2021-01-14T17:10:00Z")),
     )
-    envs = (await b.data("{ organization(slug: \"acme\") { environments { id name } } }"))
+    envs = await b.data('{ organization(slug: "acme") { environments { id name } } }')
     ids = {e["name"]: e["id"] for e in envs["organization"]["environments"]}
     assert set(ids) == {"production", "staging"}
     q = """query($envs: [String!], $ids: [ID!], $rollup: Int) { sessionsPerProject(
@@ -83,16 +83,20 @@ async def test_sessions_per_project_graphql(make_app, database_url):
         environments: $envs, environmentIds: $ids, rollup: $rollup) { projectId sessions } }"""
     # Project 3 belongs to another organization: absent.
     assert (await b.data(q))["sessionsPerProject"] == [
-        {"projectId": "1", "sessions": 2}, {"projectId": "2", "sessions": 1}]
-    assert (await b.data(q, envs=["staging"]))["sessionsPerProject"] == [
-        {"projectId": "1", "sessions": 1}]
+        {"projectId": "1", "sessions": 2},
+        {"projectId": "2", "sessions": 1},
+    ]
+    assert (await b.data(q, envs=["staging"]))["sessionsPerProject"] == [{"projectId": "1", "sessions": 1}]
     assert (await b.data(q, ids=[ids["production"]]))["sessionsPerProject"] == [
-        {"projectId": "1", "sessions": 1}, {"projectId": "2", "sessions": 1}]
+        {"projectId": "1", "sessions": 1},
+        {"projectId": "2", "sessions": 1},
+    ]
     body = await b.gql(q, envs=["staging"], ids=[ids["staging"]])
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     body = await b.gql(q, rollup=7)
     assert body["errors"][0]["message"] == (
-        "The interval has to be a multiple of the minimum interval of ten seconds.")
+        "The interval has to be a multiple of the minimum interval of ten seconds."
+    )
 
 
 # -- 5.12 get_project_sessions_count ---------------------------------------------------------
@@ -112,8 +116,9 @@ async def test_project_sessions_count_rollup_and_environment_records(make_app, d
     start, end = ts("2021-01-14T17:20:30Z"), ts("2021-01-14T17:40:00Z")
 
     async def count(rollup, env_id=None):
-        return await project_sessions_count(b.store, b.acme, WEB, rollup=rollup, start=start,
-                                            end=end, environment_id=env_id)
+        return await project_sessions_count(
+            b.store, b.acme, WEB, rollup=rollup, start=start, end=end, environment_id=env_id
+        )
 
     # rollup 60 counts whole minutes [17:20, 17:40): 17:20:10, 17:39:59, 17:30, 17:31.
     assert await count(60) == 4
@@ -130,10 +135,13 @@ async def test_project_sessions_count_rollup_and_environment_records(make_app, d
     # buckets stand in, each attributed by its start, so [17:20, 17:40) holds none of them
     # and [17:00, 17:40) holds the whole 17:00 hour.
     later = dict(now=ts("2021-03-01T00:00:00Z"), retention={60: 30 * 86400, 3600: 0, 86400: 0})
-    assert await project_sessions_count(b.store, b.acme, WEB, rollup=60, start=start, end=end,
-                                        **later) == 0
-    assert await project_sessions_count(b.store, b.acme, WEB, rollup=60, start=start - 20 * 60 - 30,
-                                        end=end, **later) == 6
+    assert await project_sessions_count(b.store, b.acme, WEB, rollup=60, start=start, end=end, **later) == 0
+    assert (
+        await project_sessions_count(
+            b.store, b.acme, WEB, rollup=60, start=start - 20 * 60 - 30, end=end, **later
+        )
+        == 6
+    )
 
 
 async def test_project_sessions_count_graphql(make_app, database_url):

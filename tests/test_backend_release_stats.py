@@ -50,7 +50,10 @@ async def test_release_stats_sessions_example(make_app, database_url):
     # 01-13: 2 started, error set {3, 4}, abnormal 1, unhandled 1 -> errored max(0, 2 − 2) = 0
     # 01-14: 1 started -> healthy 1
     assert [_counts(e) for e in stats.series] == [
-        (2, 2, 0, 0, 0, 0), (2, 0, 1, 1, 0, 0), (2, 0, 0, 0, 1, 1), (1, 1, 0, 0, 0, 0),
+        (2, 2, 0, 0, 0, 0),
+        (2, 0, 1, 1, 0, 0),
+        (2, 0, 0, 0, 1, 1),
+        (1, 1, 0, 0, 0, 0),
     ]
     # Durations (seconds) only on 01-11: {10, 20} -> p50 15, p90 19 (sketch within 1 %).
     first = stats.series[0]
@@ -60,13 +63,27 @@ async def test_release_stats_sessions_example(make_app, database_url):
     # Totals over the range: 7 started, errored_all 4, fatal 3 -> errored 1, healthy 3.
     assert stats.totals == StatCounts(7, 3, 1, 1, 1, 1)
     series, totals = stats.as_upstream()
-    assert series[0] == [1610323200, {
-        "sessions": 2, "sessions_healthy": 2, "sessions_errored": 0, "sessions_crashed": 0,
-        "sessions_abnormal": 0, "sessions_unhandled": 0,
-        "duration_p50": first.duration_p50, "duration_p90": first.duration_p90,
-    }]
-    assert totals == {"sessions": 7, "sessions_healthy": 3, "sessions_errored": 1,
-                      "sessions_crashed": 1, "sessions_abnormal": 1, "sessions_unhandled": 1}
+    assert series[0] == [
+        1610323200,
+        {
+            "sessions": 2,
+            "sessions_healthy": 2,
+            "sessions_errored": 0,
+            "sessions_crashed": 0,
+            "sessions_abnormal": 0,
+            "sessions_unhandled": 0,
+            "duration_p50": first.duration_p50,
+            "duration_p90": first.duration_p90,
+        },
+    ]
+    assert totals == {
+        "sessions": 7,
+        "sessions_healthy": 3,
+        "sessions_errored": 1,
+        "sessions_crashed": 1,
+        "sessions_abnormal": 1,
+        "sessions_unhandled": 1,
+    }
     # An unknown release: the same four buckets with zeros and null durations.
     unknown = found[(WEB, "unknown")]
     assert [e.timestamp for e in unknown.series] == DAYS
@@ -78,13 +95,15 @@ async def test_release_stats_sessions_example(make_app, database_url):
 async def test_release_stats_users_are_unions_over_the_range(make_app, database_url):
     b = await backend(make_app, database_url)
     await _write_week(b)
-    found = await release_stats(b.store, [(WEB, "r")], stat="users", rollup=86400,
-                                start=START, end=END)
+    found = await release_stats(b.store, [(WEB, "r")], stat="users", rollup=86400, start=START, end=END)
     stats = found[(WEB, "r")]
     # 01-11: u1, u2 healthy; 01-12: u1 crashed, u3 errored -> errored 2 − 1 = 1, healthy 0;
     # 01-13: u4 abnormal and unhandled -> errored max(0, 1 − 2) = 0; 01-14: u5 healthy.
     assert [_counts(e) for e in stats.series] == [
-        (2, 2, 0, 0, 0, 0), (2, 0, 1, 1, 0, 0), (1, 0, 0, 0, 1, 1), (1, 1, 0, 0, 0, 0),
+        (2, 2, 0, 0, 0, 0),
+        (2, 0, 1, 1, 0, 0),
+        (1, 0, 0, 0, 1, 1),
+        (1, 1, 0, 0, 0, 0),
     ]
     # Totals: users u1…u5 = 5; errored u1, u3, u4 = 3 -> healthy 5 − 3 = 2 (u1 was healthy on
     # 01-11 but crashed later, so the healthy total is not the series' sum 3);
@@ -98,17 +117,30 @@ async def test_release_stats_range_adjustment_edges(make_app, database_url):
     await _write_week(b)
     # A start on a boundary moves one rollup later; an end on a 10 s multiple moves 10 s
     # later: [01-12, 01-13T00:00:10) aligned -> buckets 01-12 and 01-13.
-    found = await release_stats(b.store, [(WEB, "r")], stat="sessions", rollup=86400,
-                                start=ts("2021-01-11T00:00:00Z"), end=ts("2021-01-13T00:00:00Z"))
+    found = await release_stats(
+        b.store,
+        [(WEB, "r")],
+        stat="sessions",
+        rollup=86400,
+        start=ts("2021-01-11T00:00:00Z"),
+        end=ts("2021-01-13T00:00:00Z"),
+    )
     stats = found[(WEB, "r")]
     assert [e.timestamp for e in stats.series] == DAYS[1:3]
     assert stats.totals.total == 4
     # Hourly: start 01-12T09:30 -> 10:00; end 11:00:00 -> 11:00:10 -> buckets 10:00 and 11:00.
-    hourly = await release_stats(b.store, [(WEB, "r")], stat="sessions", rollup=3600,
-                                 start=ts("2021-01-12T09:30:00Z"), end=ts("2021-01-12T11:00:00Z"))
+    hourly = await release_stats(
+        b.store,
+        [(WEB, "r")],
+        stat="sessions",
+        rollup=3600,
+        start=ts("2021-01-12T09:30:00Z"),
+        end=ts("2021-01-12T11:00:00Z"),
+    )
     series = hourly[(WEB, "r")].series
     assert [(e.timestamp, e.counts.total, e.counts.crashed, e.counts.errored) for e in series] == [
-        (int(ts("2021-01-12T10:00:00Z")), 1, 1, 0), (int(ts("2021-01-12T11:00:00Z")), 1, 0, 1),
+        (int(ts("2021-01-12T10:00:00Z")), 1, 1, 0),
+        (int(ts("2021-01-12T11:00:00Z")), 1, 0, 1),
     ]
 
 
@@ -120,8 +152,7 @@ async def test_release_stats_validation(make_app, sqlite_url):
         await release_stats(b.store, [(WEB, "r")], stat="users", rollup=3610, start=START, end=END)
     assert exc.value.message == "The interval should divide one day without a remainder."
     with pytest.raises(InvalidQuery) as exc:
-        await release_stats(b.store, [(WEB, "r")], stat="users", rollup=60,
-                            start=START - 86400, end=END)
+        await release_stats(b.store, [(WEB, "r")], stat="users", rollup=60, start=START - 86400, end=END)
     assert exc.value.message.startswith("Your interval and date range would create too many results.")
 
 
@@ -135,8 +166,12 @@ async def test_release_stats_graphql(make_app, database_url):
           totals { total healthy errored crashed abnormal unhandled } } } }"""
     stats = (await b.data(q, interval="1d"))["release"]["stats"]
     assert stats["stat"] == "SESSIONS"
-    assert stats["intervals"] == ["2021-01-11T00:00:00Z", "2021-01-12T00:00:00Z",
-                                  "2021-01-13T00:00:00Z", "2021-01-14T00:00:00Z"]
+    assert stats["intervals"] == [
+        "2021-01-11T00:00:00Z",
+        "2021-01-12T00:00:00Z",
+        "2021-01-13T00:00:00Z",
+        "2021-01-14T00:00:00Z",
+    ]
     assert stats["total"] == [2, 2, 2, 1]
     assert stats["healthy"] == [2, 0, 0, 1]
     assert stats["errored"] == [0, 1, 0, 0]
@@ -145,11 +180,20 @@ async def test_release_stats_graphql(make_app, database_url):
     assert stats["unhandled"] == [0, 0, 1, 0]
     assert stats["durationP50"][1:] == [None, None, None]
     assert stats["durationP50"][0] == pytest.approx(15, rel=0.01)
-    assert stats["totals"] == {"total": 7, "healthy": 3, "errored": 1, "crashed": 1,
-                               "abnormal": 1, "unhandled": 1}
+    assert stats["totals"] == {
+        "total": 7,
+        "healthy": 3,
+        "errored": 1,
+        "crashed": 1,
+        "abnormal": 1,
+        "unhandled": 1,
+    }
     ten_seconds = "The interval has to be a multiple of the minimum interval of ten seconds."
-    for bad, message in (("59m", "The interval should divide one day without a remainder."),
-                         ("bogus", "Invalid interval"), ("15s", ten_seconds)):
+    for bad, message in (
+        ("59m", "The interval should divide one day without a remainder."),
+        ("bogus", "Invalid interval"),
+        ("15s", ten_seconds),
+    ):
         body = await b.gql(q, interval=bad)
         assert body["errors"][0]["message"] == message
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -29,8 +29,13 @@ async def test_adopted_replaced_and_low_adoption(make_app, database_url):
         *_many(API, "A", H, 1),  # another project: its own totals
     )
     now = H + 8.25 * HOUR
-    keys = [(WEB, "A", "production"), (WEB, "B", "production"), (WEB, "C", "production"),
-            (WEB, "never", "production"), (API, "A", "production")]
+    keys = [
+        (WEB, "A", "production"),
+        (WEB, "B", "production"),
+        (WEB, "C", "production"),
+        (WEB, "never", "production"),
+        (API, "A", "production"),
+    ]
     stages = await release_adoption_stages(b.store, keys, now=now)
     # A: alone at H + 1 h ([H − 5 h, H + 1 h) holds bucket H: 10 of 10) -> first adopted;
     # still adopted at H + 6 h (A 10, B 10 of 20); at H + 7 h the window [H + 1 h, H + 7 h)
@@ -82,43 +87,53 @@ async def test_threshold_counts_started_sessions_only(make_app, database_url):
     assert stages[(WEB, "A", "one")] == AdoptionStage("adopted", H + HOUR)
     assert stages[(WEB, "A", "two")] == AdoptionStage("low_adoption")
     # Threshold and window are settings: at θ = 0.2, 10 % is not enough.
-    strict = await release_adoption_stages(b.store, keys, now=H + HOUR,
-                                           options=QueryOptions(adoption_threshold=0.2))
+    strict = await release_adoption_stages(
+        b.store, keys, now=H + HOUR, options=QueryOptions(adoption_threshold=0.2)
+    )
     assert strict[(WEB, "A", "one")].stage == "low_adoption"
     # With W = 1 h, A's window at H + 2 h is [H + 1 h, H + 2 h): empty -> replaced.
-    short = await release_adoption_stages(b.store, keys, now=H + 2 * HOUR,
-                                          options=QueryOptions(adoption_window=3600))
+    short = await release_adoption_stages(
+        b.store, keys, now=H + 2 * HOUR, options=QueryOptions(adoption_window=3600)
+    )
     assert short[(WEB, "A", "one")] == AdoptionStage("replaced", H + HOUR, H + 2 * HOUR)
 
 
 async def test_no_stage_without_environment_or_valid_version(make_app, database_url):
     b = await backend(make_app, database_url)
-    await b.write(session(WEB, "latest", H), session(WEB, "ok", H, env=None),
-                  session(WEB, "ok", H, env=""))
+    await b.write(session(WEB, "latest", H), session(WEB, "ok", H, env=None), session(WEB, "ok", H, env=""))
     keys = [(WEB, "latest", "production"), (WEB, "ok", ""), (WEB, "a/b", "production")]
     assert await release_adoption_stages(b.store, keys, now=H + HOUR) == {}
 
 
 async def test_adoption_stage_graphql(make_app, database_url):
     b = await backend(make_app, database_url)
-    await b.write(*_many(WEB, "A", H + 1800, 10), *_many(WEB, "B", H + 2 * HOUR, 10),
-                  *_many(WEB, "B", H + 7 * HOUR, 10))
+    await b.write(
+        *_many(WEB, "A", H + 1800, 10), *_many(WEB, "B", H + 2 * HOUR, 10), *_many(WEB, "B", H + 7 * HOUR, 10)
+    )
     q = """query($v: String!, $env: String!) { release(projectId: "1", version: $v) {
         adoptionStage(environment: $env, now: "2021-01-10T08:15:00Z") { stage adoptedAt unadoptedAt } } }"""
     assert (await b.data(q, v="A", env="production"))["release"]["adoptionStage"] == {
-        "stage": "REPLACED", "adoptedAt": "2021-01-10T01:00:00Z", "unadoptedAt": "2021-01-10T07:00:00Z"}
+        "stage": "REPLACED",
+        "adoptedAt": "2021-01-10T01:00:00Z",
+        "unadoptedAt": "2021-01-10T07:00:00Z",
+    }
     assert (await b.data(q, v="B", env="production"))["release"]["adoptionStage"] == {
-        "stage": "ADOPTED", "adoptedAt": "2021-01-10T03:00:00Z", "unadoptedAt": None}
+        "stage": "ADOPTED",
+        "adoptedAt": "2021-01-10T03:00:00Z",
+        "unadoptedAt": None,
+    }
     assert (await b.data(q, v="B", env="staging"))["release"]["adoptionStage"] == {
-        "stage": "LOW_ADOPTION", "adoptedAt": None, "unadoptedAt": None}
+        "stage": "LOW_ADOPTION",
+        "adoptedAt": None,
+        "unadoptedAt": None,
+    }
     assert (await b.data(q, v="B", env=""))["release"]["adoptionStage"] is None
     # Releases listed by `releases(now: …)` answer at that now (the server clock says
     # 2021-01-15, when both A and B would be replaced).
     listed = """{ releases(projectIds: ["1"], now: "2021-01-10T08:15:00Z") { nodes { version
         adoptionStage(environment: "production") { stage } } } }"""
     nodes = (await b.data(listed))["releases"]["nodes"]
-    assert {n["version"]: n["adoptionStage"]["stage"] for n in nodes} == {
-        "A": "REPLACED", "B": "ADOPTED"}
+    assert {n["version"]: n["adoptionStage"]["stage"] for n in nodes} == {"A": "REPLACED", "B": "ADOPTED"}
 
 
 async def test_adoption_stage_graphql_uses_the_threshold_setting(make_app, sqlite_url):

@@ -142,7 +142,9 @@ async def test_release_entities_resolve_by_their_key(gql):
         ],
     )
     assert "errors" not in body, body
-    assert body["data"] == {"_entities": [{"version": "web@1", "health": {"totalSessions": 2}}, {"slug": "web"}]}
+    assert body["data"] == {
+        "_entities": [{"version": "web@1", "health": {"totalSessions": 2}}, {"slug": "web"}]
+    }
 
 
 @pytest.mark.parametrize(

@@ -20,17 +20,41 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
 QUERIES = ("releases_page", "release_details", "sessions_90d_by_release", "sessions_24h_by_status")
-INGEST_FIGURES = ("requests", "ok", "non_200", "seconds", "requests_per_s",
-                  "session_updates_per_s", "sessions_per_s", "p50_ms", "p95_ms", "rss_mib",
-                  "peak_rss_mib")
+INGEST_FIGURES = (
+    "requests",
+    "ok",
+    "non_200",
+    "seconds",
+    "requests_per_s",
+    "session_updates_per_s",
+    "sessions_per_s",
+    "p50_ms",
+    "p95_ms",
+    "rss_mib",
+    "peak_rss_mib",
+)
 
 
 def test_small_benchmark_reports_every_figure(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--size", "small", "--quick", "--no-report",
-         "--data-dir", str(tmp_path / "data"), "--output", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--size",
+            "small",
+            "--quick",
+            "--no-report",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--output",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
@@ -42,8 +66,16 @@ def test_small_benchmark_reports_every_figure(tmp_path):
     assert {"python", "sqlite", "starlette", "uvicorn", "sqlalchemy"} <= meta["machine"]["versions"].keys()
 
     ds = result["dataset"]
-    assert {"sessions", "updates", "users", "releases", "days", "projects", "load_seconds",
-            "cached"} <= ds.keys()
+    assert {
+        "sessions",
+        "updates",
+        "users",
+        "releases",
+        "days",
+        "projects",
+        "load_seconds",
+        "cached",
+    } <= ds.keys()
     assert ds["sessions"] > 0 and ds["users"] > 0 and len(ds["projects"]) == 5
 
     ingest = result["ingest"]
@@ -55,8 +87,15 @@ def test_small_benchmark_reports_every_figure(tmp_path):
         assert "ratio_vs_bare" in ingest[kind]
 
     imp = result["import"]
-    assert {"lines", "session_updates", "seconds", "lines_per_s", "session_updates_per_s",
-            "peak_rss_mib", "rejected"} <= imp.keys()
+    assert {
+        "lines",
+        "session_updates",
+        "seconds",
+        "lines_per_s",
+        "session_updates_per_s",
+        "peak_rss_mib",
+        "rejected",
+    } <= imp.keys()
     assert imp["rejected"] == 0 and imp["lines"] > 0
 
     for name in QUERIES:

@@ -34,19 +34,43 @@ def test_graphiql_runs_a_query_in_chromium(live_server, sqlite_url, tmp_path):
     server.run(lambda: server.services.accounts.create_project("acme", "web", 1))
     token = server.run(lambda: server.services.accounts.create_token("acme", ["org:read"]))
     now = time.time()
-    server.run(lambda: server.services.store.apply([WriteBatch([
-        SessionIncrement(1, "web@1.0.0", "production", now - 60, started_count=1, user=f"u{i}",
-                         user_tags=USER_SEEN, crashed=int(i == 0),
-                         error_sid="00000000-0000-4000-8000-000000000001" if i == 0 else None)
-        for i in range(4)
-    ])]))
+    server.run(
+        lambda: server.services.store.apply(
+            [
+                WriteBatch(
+                    [
+                        SessionIncrement(
+                            1,
+                            "web@1.0.0",
+                            "production",
+                            now - 60,
+                            started_count=1,
+                            user=f"u{i}",
+                            user_tags=USER_SEEN,
+                            crashed=int(i == 0),
+                            error_sid="00000000-0000-4000-8000-000000000001" if i == 0 else None,
+                        )
+                        for i in range(4)
+                    ]
+                )
+            ]
+        )
+    )
     query = '{ release(projectId: "1", version: "web@1.0.0") { health { totalSessions crashFreeSessions } } }'
 
     async def drive() -> str:
         async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=chromium, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-sync"])
+            browser = await p.chromium.launch(
+                executable_path=chromium,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--no-first-run",
+                    "--disable-sync",
+                ],
+            )
             page = await browser.new_page()
             external: list[str] = []
             page.on("request", lambda r: None if r.url.startswith(server.url) else external.append(r.url))

@@ -156,8 +156,7 @@ async def test_several_environments(demo: Demo) -> None:
 async def test_bad_release_crash_spike(demo: Demo) -> None:
     totals = await demo.totals(("project_id", "release"))
     rates = {
-        (k.project_id, k.release): 1 - a.counters.crashed / a.counters.started
-        for k, a in totals.items()
+        (k.project_id, k.release): 1 - a.counters.crashed / a.counters.started for k, a in totals.items()
     }
     bad = demo.info.bad_release
     assert bad == (demo.pid("mobile"), "mobile@2.4.0")
@@ -169,9 +168,7 @@ async def test_bad_release_crash_spike(demo: Demo) -> None:
 
 @shared
 async def test_data_in_the_last_24_hours(demo: Demo) -> None:
-    totals = await demo.totals(
-        ("project_id",), start=NOW - 23 * HOUR, end=NOW + HOUR, granularity=HOUR
-    )
+    totals = await demo.totals(("project_id",), start=NOW - 23 * HOUR, end=NOW + HOUR, granularity=HOUR)
     for pid in demo.project_ids:
         agg = totals[GroupKey(project_id=pid)]
         assert agg.counters.started > 100
@@ -211,7 +208,10 @@ async def test_new_releases_take_over(demo: Demo) -> None:
         ("release",), start=NOW - 30 * DAY, end=NOW - 29 * DAY, environment="production"
     )
     last_day = await demo.totals(
-        ("release",), start=NOW - DAY, end=NOW + HOUR, granularity=HOUR,
+        ("release",),
+        start=NOW - DAY,
+        end=NOW + HOUR,
+        granularity=HOUR,
         environment="production",
     )
     for pid in demo.project_ids:

@@ -36,9 +36,15 @@ def _session(project, release, *, started, user=None, crashed=False, sid=None, e
     if crashed:
         tags |= USER_ERRORED | USER_CRASHED
     return SessionIncrement(
-        project_id=project, release=release, environment=env, started=started,
-        started_count=1, crashed=1 if crashed else 0,
-        error_sid=sid if crashed else None, user=user, user_tags=tags if user else 0,
+        project_id=project,
+        release=release,
+        environment=env,
+        started=started,
+        started_count=1,
+        crashed=1 if crashed else 0,
+        error_sid=sid if crashed else None,
+        user=user,
+        user_tags=tags if user else 0,
     )
 
 
@@ -76,7 +82,10 @@ async def test_org_isolation(make_app, database_url):
     assert mine["data"]["project"]["releases"]["totalCount"] == 1
     theirs = (await _gql(app.client, other_token, q)).json()
     assert theirs["data"]["project"] is None
-    q2 = '{ releases(projectIds: ["1"], now: "%s") { totalCount } organization(slug: "acme") { slug } }' % NOW_ISO
+    q2 = (
+        '{ releases(projectIds: ["1"], now: "%s") { totalCount } organization(slug: "acme") { slug } }'
+        % NOW_ISO
+    )
     theirs = (await _gql(app.client, other_token, q2)).json()
     assert theirs["data"] == {"releases": {"totalCount": 0}, "organization": None}
 
@@ -103,7 +112,14 @@ async def test_overview_numbers(make_app, database_url):
     incs = [
         _session(1, "foo@2.0.0", started=NOW - 3600, user="a"),
         _session(1, "foo@2.0.0", started=NOW - 1800, user="b"),
-        _session(1, "foo@2.0.0", started=NOW - 60, user="c", crashed=True, sid="00000000-0000-4000-8000-000000000001"),
+        _session(
+            1,
+            "foo@2.0.0",
+            started=NOW - 60,
+            user="c",
+            crashed=True,
+            sid="00000000-0000-4000-8000-000000000001",
+        ),
         _session(1, "foo@1.0.0", started=NOW - 60, user="a"),
     ]
     await app.services.store.apply([WriteBatch(incs)])
@@ -133,8 +149,14 @@ async def test_overview_numbers(make_app, database_url):
     assert series["values"][-2] == 3.0  # all three started in the 09:00 hour
     a = body["data"]["release"]["adoption"]
     # users: foo@2 has a,b,c (3), project has a,b,c (3) -> 100; sessions 3 of 4 -> 75
-    assert a == {"adoption": 100.0, "sessionsAdoption": 3 / 4 * 100, "users24h": 3, "sessions24h": 3,
-                 "projectUsers24h": 3, "projectSessions24h": 4}
+    assert a == {
+        "adoption": 100.0,
+        "sessionsAdoption": 3 / 4 * 100,
+        "users24h": 3,
+        "sessions24h": 3,
+        "projectUsers24h": 3,
+        "projectSessions24h": 4,
+    }
 
 
 async def test_releases_sorted_and_paginated(make_app, sqlite_url):
@@ -142,10 +164,17 @@ async def test_releases_sorted_and_paginated(make_app, sqlite_url):
     incs = []
     for i, n in enumerate([5, 1, 3]):
         incs += [_session(1, f"r{i}", started=NOW - 100, user=f"u{i}-{k}") for k in range(n)]
-    incs.append(_session(1, "r1", started=NOW - 50, user="x", crashed=True, sid="00000000-0000-4000-8000-000000000009"))
+    incs.append(
+        _session(
+            1, "r1", started=NOW - 50, user="x", crashed=True, sid="00000000-0000-4000-8000-000000000009"
+        )
+    )
     await app.services.store.apply([WriteBatch(incs)])
-    q = """query($after: String, $sort: ReleaseSort) { releases(projectIds: ["1"], first: 2, after: $after,
-        sort: $sort, now: "%s") { totalCount pageInfo { hasNextPage endCursor } nodes { version } } }""" % NOW_ISO
+    q = (
+        """query($after: String, $sort: ReleaseSort) { releases(projectIds: ["1"], first: 2, after: $after,
+        sort: $sort, now: "%s") { totalCount pageInfo { hasNextPage endCursor } nodes { version } } }"""
+        % NOW_ISO
+    )
     page = (await _gql(app.client, token, q)).json()["data"]["releases"]
     assert page["totalCount"] == 3
     assert [n["version"] for n in page["nodes"]] == ["r0", "r2"]  # 5 and 3 sessions; r1 has 2
@@ -161,8 +190,14 @@ async def test_releases_sorted_and_paginated(make_app, sqlite_url):
 async def test_statement_count_does_not_grow_with_releases(make_app, database_url):
     app, token, _ = await _setup(make_app, database_url)
     incs = [
-        _session(1, f"r{i:02d}", started=NOW - 600 - i, user=f"u{i}", crashed=i % 3 == 0,
-                 sid=f"00000000-0000-4000-8000-{i:012d}")
+        _session(
+            1,
+            f"r{i:02d}",
+            started=NOW - 600 - i,
+            user=f"u{i}",
+            crashed=i % 3 == 0,
+            sid=f"00000000-0000-4000-8000-{i:012d}",
+        )
         for i in range(60)
     ]
     await app.services.store.apply([WriteBatch(incs)])

@@ -20,10 +20,14 @@ UNLIMITED = CostLimits(max_cost=10**15)
 
 STATS = 'stats(stat: SESSIONS, interval: "1h", start: "2025-01-01T00:00:00Z", end: "2025-02-11T00:00:00Z") { intervals total }'
 #: The issue's query: 30 aliases x releases(first: 500) x stats at 1h over 41 days.
-ATTACK = "{ " + " ".join(
-    f'a{i}: releases(projectIds: ["1"], first: 500, period: "90d") {{ nodes {{ version {STATS} }} }}'
-    for i in range(30)
-) + " }"
+ATTACK = (
+    "{ "
+    + " ".join(
+        f'a{i}: releases(projectIds: ["1"], first: 500, period: "90d") {{ nodes {{ version {STATS} }} }}'
+        for i in range(30)
+    )
+    + " }"
+)
 
 
 def cost(query: str, limits: CostLimits = UNLIMITED, **variables: object) -> int:

@@ -117,7 +117,9 @@ def test_the_size_estimate_covers_the_parsed_document():
     and tiny documents."""
     shapes = [
         "{ a }",
-        "{ " + " ".join(f"f{i}: releases(projectIds: [\"1\"]) {{ nodes {{ version }} }}" for i in range(300)) + " }",
+        "{ "
+        + " ".join(f'f{i}: releases(projectIds: ["1"]) {{ nodes {{ version }} }}' for i in range(300))
+        + " }",
         '{ x(a: "%s") }' % ("y" * 100_000),
         "{ x(a: [" + ",".join(["1"] * 5000) + "]) }",
         "query Q($a: Int = 1) { ...F } fragment F on Query { a { b c d } }",
@@ -147,7 +149,7 @@ def test_the_cache_evicts_least_recently_used():
     assert "{ a }" in cache and "{ c }" in cache and "{ b }" not in cache
     assert cache.bytes <= 2 * size + 10
     # A document larger than the whole cache is not kept (and evicts nothing).
-    huge = "{ x(a: \"%s\") }" % ("y" * 20_000)
+    huge = '{ x(a: "%s") }' % ("y" * 20_000)
     cache.put(huge, parse(huge))
     assert huge not in cache and len(cache) == 2
 
@@ -161,7 +163,8 @@ async def test_execution_timeout_answers_timeout(make_app, sqlite_url, monkeypat
     monkeypatch.setattr(health, "releases_by_stability", slow)
     started = time.perf_counter()
     r = await b.app.client.post(
-        "/graphql", json={"query": '{ releases(projectIds: ["1"]) { totalCount } }'},
+        "/graphql",
+        json={"query": '{ releases(projectIds: ["1"]) { totalCount } }'},
         headers={"Authorization": f"Bearer {b.token}"},
     )
     assert time.perf_counter() - started < 10

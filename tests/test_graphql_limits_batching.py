@@ -27,10 +27,13 @@ async def _count(b, query):
 async def test_nested_releases_do_not_grow_with_releases(make_app, database_url):
     # (Cubic in `first`: over the default cost maximum at 15; batching is the point here.)
     b = await backend(make_app, database_url, graphql_max_cost=10**8)
-    await b.write(*[
-        session(pid, f"r{pid}.{i:02d}", ts("2021-01-14T10:00:00Z") - 60 * i, sid=sid(100 * pid + i))
-        for pid in (WEB, API) for i in range(20)
-    ])
+    await b.write(
+        *[
+            session(pid, f"r{pid}.{i:02d}", ts("2021-01-14T10:00:00Z") - 60 * i, sid=sid(100 * pid + i))
+            for pid in (WEB, API)
+            for i in range(20)
+        ]
+    )
     counts = {}
     for n in (1, 15):
         counts[n], data = await _count(b, NESTED.replace("NOW", NOW).replace("N", str(n)))
@@ -44,7 +47,9 @@ async def test_nested_releases_do_not_grow_with_releases(make_app, database_url)
             pid = node["project"]["id"]
             assert all(r["version"].startswith(f"r{pid}.") for r in inner["nodes"])
             deepest = inner["nodes"][0]["project"]
-            assert [r["version"] for r in deepest["releases"]["nodes"]] == [r["version"] for r in inner["nodes"]]
+            assert [r["version"] for r in deepest["releases"]["nodes"]] == [
+                r["version"] for r in inner["nodes"]
+            ]
             assert {p["id"] for p in deepest["organization"]["projects"]} == {"1", "2"}
     assert counts[1] == counts[15], counts
 
@@ -52,14 +57,24 @@ async def test_nested_releases_do_not_grow_with_releases(make_app, database_url)
 async def test_project_releases_page_like_the_root_field(make_app, sqlite_url):
     """The batched per-project page is the root field's page for that project."""
     b = await backend(make_app, sqlite_url)
-    await b.write(*[
-        session(WEB, f"r{i}", ts("2021-01-14T10:00:00Z") - 60 * i, sid=sid(i), user=f"u{i % 3}",
-                status="crashed" if i % 3 == 0 else "exited")
-        for i in range(9)
-    ])
+    await b.write(
+        *[
+            session(
+                WEB,
+                f"r{i}",
+                ts("2021-01-14T10:00:00Z") - 60 * i,
+                sid=sid(i),
+                user=f"u{i % 3}",
+                status="crashed" if i % 3 == 0 else "exited",
+            )
+            for i in range(9)
+        ]
+    )
     for sort in ("SESSIONS", "CRASH_FREE_SESSIONS", "USERS"):
         args = f'first: 3, sort: {sort}, now: "{NOW}"'
-        root = await b.data(f'{{ releases(projectIds: ["1"], {args}) {{ totalCount nodes {{ version }} pageInfo {{ endCursor }} }} }}')
+        root = await b.data(
+            f'{{ releases(projectIds: ["1"], {args}) {{ totalCount nodes {{ version }} pageInfo {{ endCursor }} }} }}'
+        )
         cursor = root["releases"]["pageInfo"]["endCursor"]
         nested = await b.data(
             f'{{ project(id: "1") {{ releases({args}) {{ totalCount nodes {{ version }} }} '
@@ -67,5 +82,7 @@ async def test_project_releases_page_like_the_root_field(make_app, sqlite_url):
         )
         assert nested["project"]["releases"]["totalCount"] == root["releases"]["totalCount"]
         assert nested["project"]["releases"]["nodes"] == root["releases"]["nodes"]
-        rest = await b.data(f'{{ releases(projectIds: ["1"], {args}, after: "{cursor}") {{ nodes {{ version }} }} }}')
+        rest = await b.data(
+            f'{{ releases(projectIds: ["1"], {args}, after: "{cursor}") {{ nodes {{ version }} }} }}'
+        )
         assert nested["project"]["next"]["nodes"] == rest["releases"]["nodes"]

@@ -56,11 +56,16 @@ def test_envelopes_are_answered_within_a_second_during_the_heaviest_query(live_s
     now = time.time()
     increments = [
         SessionIncrement(
-            project_id=7, release=f"app@{r}", environment="production",
-            started=now - 3600 * h - 60, started_count=1 + (r + h) % 5, user=f"u{(r * h) % 50}",
+            project_id=7,
+            release=f"app@{r}",
+            environment="production",
+            started=now - 3600 * h - 60,
+            started_count=1 + (r + h) % 5,
+            user=f"u{(r * h) % 50}",
             user_tags=USER_SEEN,
         )
-        for r in range(RELEASES) for h in range(0, DAYS * 24, 3)
+        for r in range(RELEASES)
+        for h in range(0, DAYS * 24, 3)
     ]
     server.run(lambda: server.services.store.apply([WriteBatch(increments)]))
 
@@ -95,7 +100,8 @@ def test_envelopes_are_answered_within_a_second_during_the_heaviest_query(live_s
         while any(t.is_alive() for t in threads) or len(latencies) < 5:
             started = time.perf_counter()
             r = client.post(
-                f"{server.url}/api/7/envelope/", content=(envelope % _iso(time.time())).encode(),
+                f"{server.url}/api/7/envelope/",
+                content=(envelope % _iso(time.time())).encode(),
                 headers={"X-Sentry-Auth": f"Sentry sentry_key={key}"},
             )
             latencies.append(time.perf_counter() - started)
@@ -104,7 +110,7 @@ def test_envelopes_are_answered_within_a_second_during_the_heaviest_query(live_s
     for t in threads:
         t.join()
 
-    (_, refused), = results["attack"]
+    ((_, refused),) = results["attack"]
     assert refused["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
     assert len(results["heavy"]) == 3
     for _, body in results["heavy"]:
@@ -116,7 +122,9 @@ def test_envelopes_are_answered_within_a_second_during_the_heaviest_query(live_s
     assert heavy_time > 0.3, heavy_time
     # ... and every envelope, sent throughout, was answered within a second.
     # (Run with -s to see the figures.)
-    print(f"heavy queries {heavy_time:.2f} s in all, {len(latencies)} envelopes, slowest {max(latencies):.3f} s")
+    print(
+        f"heavy queries {heavy_time:.2f} s in all, {len(latencies)} envelopes, slowest {max(latencies):.3f} s"
+    )
     assert len(latencies) >= 5
     assert max(latencies) < 1.0, (max(latencies), sorted(latencies)[-5:], heavy_time)
 

@@ -24,36 +24,64 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _session(project, sid, started="2024-01-10T12:00:00Z", **extra):
-    record = {"type": "session", "org": "acme", "project": project, "sid": sid, "init": True,
-              "started": started, "status": "exited", "attrs": {"release": "app@1.0"}}
+    record = {
+        "type": "session",
+        "org": "acme",
+        "project": project,
+        "sid": sid,
+        "init": True,
+        "started": started,
+        "status": "exited",
+        "attrs": {"release": "app@1.0"},
+    }
     record.update(extra)
     return json.dumps(record)
 
 
 LINES = [
-    _session("web", "00000000000040008000000000000001", did="u1"),                       # 1 ok, by slug
-    _session(11, "00000000000040008000000000000002", status="crashed", did="u2"),       # 2 ok, by id
-    "{not json",                                                                          # 3 invalid_json
-    _session("nope", "00000000000040008000000000000003"),                                # 4 unknown_project
-    _session("web", "00000000000040008000000000000004", attrs={"release": "latest"}),    # 5 invalid_release
-    json.dumps({"type": "sessions", "org": "acme", "project": "web",
-                "attrs": {"release": "app@1.0", "environment": "production"},
-                "aggregates": [{"started": "2024-01-10T12:05:00Z", "exited": 5, "crashed": 1}]}),  # 6 ok
-    "",                                                                                   # 7 blank
+    _session("web", "00000000000040008000000000000001", did="u1"),  # 1 ok, by slug
+    _session(11, "00000000000040008000000000000002", status="crashed", did="u2"),  # 2 ok, by id
+    "{not json",  # 3 invalid_json
+    _session("nope", "00000000000040008000000000000003"),  # 4 unknown_project
+    _session("web", "00000000000040008000000000000004", attrs={"release": "latest"}),  # 5 invalid_release
+    json.dumps(
+        {
+            "type": "sessions",
+            "org": "acme",
+            "project": "web",
+            "attrs": {"release": "app@1.0", "environment": "production"},
+            "aggregates": [{"started": "2024-01-10T12:05:00Z", "exited": 5, "crashed": 1}],
+        }
+    ),  # 6 ok
+    "",  # 7 blank
     # 8: legacy export without init and seq 0 counts as the initial update (ingest.md 15.2)
-    json.dumps({"type": "session", "org": "acme", "project": "web", "seq": 0,
-                "sid": "00000000000040008000000000000005", "started": "2024-01-10T13:00:00Z",
-                "status": "exited", "attrs": {"release": "app@1.0"}}),
-    json.dumps({"type": "session", "org": "other", "project": "web"}),                   # 9 unknown org
-    _session("web", "00000000000040008000000000000006", status="paused"),                # 10 unknown_status
+    json.dumps(
+        {
+            "type": "session",
+            "org": "acme",
+            "project": "web",
+            "seq": 0,
+            "sid": "00000000000040008000000000000005",
+            "started": "2024-01-10T13:00:00Z",
+            "status": "exited",
+            "attrs": {"release": "app@1.0"},
+        }
+    ),
+    json.dumps({"type": "session", "org": "other", "project": "web"}),  # 9 unknown org
+    _session("web", "00000000000040008000000000000006", status="paused"),  # 10 unknown_status
 ]
 
 
 async def _totals(store: SessionStore, project_id: int = 11):
-    result = await store.aggregate(AggregateQuery(
-        project_ids=(project_id,), start=0, end=2_000_000_000, granularity=HOUR,
-        quantities=frozenset(Quantity),
-    ))
+    result = await store.aggregate(
+        AggregateQuery(
+            project_ids=(project_id,),
+            start=0,
+            end=2_000_000_000,
+            granularity=HOUR,
+            quantities=frozenset(Quantity),
+        )
+    )
     return next(iter(result.totals.values()), None)
 
 
@@ -61,20 +89,28 @@ async def test_import_report_and_numbers(make_app, database_url):
     app = await make_app(Settings(database_url=database_url))
     await app.services.accounts.create_project("acme", "web", 11)
     s = app.services
-    report = await run_import([line.encode() for line in LINES], import_id="t1", store=s.store,
-                              accounts=s.accounts, received_at=time.time())
+    report = await run_import(
+        [line.encode() for line in LINES],
+        import_id="t1",
+        store=s.store,
+        accounts=s.accounts,
+        received_at=time.time(),
+    )
     assert report.lines == 10
     assert report.accepted == 4
     assert [(r.line_no, r.reason) for r in report.rejected] == [
-        (3, "invalid_json"), (4, "unknown_project"), (5, "invalid_release"),
-        (9, "unknown_organization"), (10, "unknown_status"),
+        (3, "invalid_json"),
+        (4, "unknown_project"),
+        (5, "invalid_release"),
+        (9, "unknown_organization"),
+        (10, "unknown_status"),
     ]
     agg = await _totals(s.store)
     # Lines 1, 2, 8 start one session each; line 6 adds 5 + 1 = 6; 2 years old is fine.
     assert agg.counters.started == 9
-    assert agg.counters.crashed == 2          # line 2 and the aggregate's crashed bucket entry
+    assert agg.counters.crashed == 2  # line 2 and the aggregate's crashed bucket entry
     assert agg.counters.errored_preaggr == 1
-    assert agg.errored_set == 1               # line 2's sid
+    assert agg.errored_set == 1  # line 2's sid
     assert agg.users.all == 2 and agg.users.crashed == 1
     outcomes = {(t, k, r): n for p, t, k, r, n in await s.store.outcome_totals()}
     assert outcomes[("session", "dropped", "invalid_release")] == 1
@@ -82,14 +118,24 @@ async def test_import_report_and_numbers(make_app, database_url):
     assert outcomes[("session", "accepted", "")] == 3
     assert outcomes[("sessions", "accepted", "")] == 1
 
-    again = await run_import([line.encode() for line in LINES], import_id="t1", store=s.store,
-                             accounts=s.accounts, received_at=time.time())
+    again = await run_import(
+        [line.encode() for line in LINES],
+        import_id="t1",
+        store=s.store,
+        accounts=s.accounts,
+        received_at=time.time(),
+    )
     assert (again.accepted, again.skipped, again.rejected) == (0, 10, [])
     assert (await _totals(s.store)).counters.started == 9
 
     grown = [*LINES, _session("web", "00000000000040008000000000000007")]
-    more = await run_import([line.encode() for line in grown], import_id="t1", store=s.store,
-                            accounts=s.accounts, received_at=time.time())
+    more = await run_import(
+        [line.encode() for line in grown],
+        import_id="t1",
+        store=s.store,
+        accounts=s.accounts,
+        received_at=time.time(),
+    )
     assert (more.accepted, more.skipped) == (1, 10)
     assert (await _totals(s.store)).counters.started == 10
 
@@ -108,11 +154,19 @@ async def test_interrupted_import_resumes_without_double_counting(make_app, sqli
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        await run_import(lines, import_id="big", store=s.store, accounts=s.accounts,
-                         received_at=time.time(), chunk_lines=100, progress=stop_after_two_chunks)
+        await run_import(
+            lines,
+            import_id="big",
+            store=s.store,
+            accounts=s.accounts,
+            received_at=time.time(),
+            chunk_lines=100,
+            progress=stop_after_two_chunks,
+        )
     assert (await _totals(s.store)).counters.started == 200
-    resumed = await run_import(lines, import_id="big", store=s.store, accounts=s.accounts,
-                               received_at=time.time(), chunk_lines=100)
+    resumed = await run_import(
+        lines, import_id="big", store=s.store, accounts=s.accounts, received_at=time.time(), chunk_lines=100
+    )
     assert (resumed.accepted, resumed.skipped) == (300, 200)
     assert (await _totals(s.store)).counters.started == 500
 
@@ -138,11 +192,21 @@ def test_import_killed_with_sigkill_then_rerun(database_url, tmp_path):
     path.write_text("\n".join(_session("web", f"{i:032x}") for i in range(1, n + 1)) + "\n")
     env = {**os.environ}
     cmd = [sys.executable, "-m", "server.cli"]
-    created = subprocess.run([*cmd, "projects", "create", "acme", "web", "--id", "11",
-                              "--database-url", database_url], cwd=ROOT, capture_output=True, text=True)
+    created = subprocess.run(
+        [*cmd, "projects", "create", "acme", "web", "--id", "11", "--database-url", database_url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert created.returncode == 0, created.stderr
-    proc = subprocess.Popen([*cmd, "import", str(path), "--database-url", database_url], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [*cmd, "import", str(path), "--database-url", database_url],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert proc.stderr is not None
     for line in proc.stderr:  # progress lines: "  2000 lines", ...
         if line.strip().endswith("lines") and int(line.split()[0]) >= 10_000:
@@ -153,8 +217,13 @@ def test_import_killed_with_sigkill_then_rerun(database_url, tmp_path):
     proc.stderr.close()
     partial = _started(database_url)
     assert 10_000 <= partial < n
-    rerun = subprocess.run([*cmd, "import", str(path), "--database-url", database_url], cwd=ROOT,
-                           capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(
+        [*cmd, "import", str(path), "--database-url", database_url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert f"{n - partial} accepted" in rerun.stdout and f"{partial} already imported" in rerun.stdout
     assert _started(database_url) == n
@@ -173,15 +242,19 @@ async def test_import_api(make_app, sqlite_url):
     assert r.status_code == 403
     r = await app.client.post(url, content=body)
     assert r.status_code == 401
-    r = await app.client.post("/api/0/organizations/globex/sessions/import/", content=body,
-                              headers={"Authorization": f"Bearer {writer}"})
+    r = await app.client.post(
+        "/api/0/organizations/globex/sessions/import/",
+        content=body,
+        headers={"Authorization": f"Bearer {writer}"},
+    )
     assert r.status_code == 403
     r = await app.client.post(url, content=body, headers={"Authorization": f"Bearer {writer}"})
     assert r.status_code == 200
     report = r.json()
     assert report["accepted"] == 2
-    assert report["rejected"] == [{"line": 3, "reason": "organization_mismatch",
-                                   "detail": "org 'globex', project 'shop'"}]
+    assert report["rejected"] == [
+        {"line": 3, "reason": "organization_mismatch", "detail": "org 'globex', project 'shop'"}
+    ]
     r = await app.client.post(url, content=body, headers={"Authorization": f"Bearer {writer}"})
     assert r.json()["accepted"] == 0 and r.json()["skipped"] == 3
     assert (await _totals(app.services.store)).counters.started == 2

@@ -58,9 +58,7 @@ def test_authorization_sentry_and_basic() -> None:
         KEY, "authorization", 7, "sentry.python/2.68.0"
     )
     assert request_credentials({"authorization": basic(f"{KEY}:")}) == Credentials(KEY, "basic")
-    assert request_credentials({"authorization": basic(f"{KEY}:secret:x")}) == Credentials(
-        KEY, "basic"
-    )
+    assert request_credentials({"authorization": basic(f"{KEY}:secret:x")}) == Credentials(KEY, "basic")
 
 
 @pytest.mark.parametrize(
@@ -156,8 +154,16 @@ def test_missing_dsn_is_401_like_relay() -> None:
 
 @pytest.mark.parametrize(
     "first_line",
-    [b"", b"not json", b"[]", b'{"dsn":null}', b'{"dsn":42}', b'{"dsn":"http://127.0.0.1/42"}',
-     b'{"dsn":"http://abc@127.0.0.1/42"}', b'{"dsn":"http://' + KEY.encode() + b'@127.0.0.1/"}'],
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"dsn":null}',
+        b'{"dsn":42}',
+        b'{"dsn":"http://127.0.0.1/42"}',
+        b'{"dsn":"http://abc@127.0.0.1/42"}',
+        b'{"dsn":"http://' + KEY.encode() + b'@127.0.0.1/"}',
+    ],
 )
 def test_unusable_fallback_is_401(first_line: bytes) -> None:
     status, detail, causes = failure(body_dsn_credentials, first_line + b"\n{}", 42)
@@ -174,8 +180,12 @@ def test_dsn_beside_request_credentials() -> None:
     assert dsn_credentials({"dsn": DSN}, 42, creds) is creds
     assert dsn_credentials({"dsn": None}, 42, creds) is creds
     assert dsn_credentials({}, 42, creds) is creds
-    for header, project in [({"dsn": DSN}, 7), ({"dsn": DSN.replace(KEY, OTHER)}, 42),
-                            ({"dsn": "not a dsn"}, 42), ({"dsn": 1}, 42)]:
+    for header, project in [
+        ({"dsn": DSN}, 7),
+        ({"dsn": DSN.replace(KEY, OTHER)}, 42),
+        ({"dsn": "not a dsn"}, 42),
+        ({"dsn": 1}, 42),
+    ]:
         status, detail, causes = failure(dsn_credentials, header, project, creds)
         assert (status, detail) == (400, "invalid event envelope") and causes
 

@@ -34,7 +34,10 @@ MIB = 1024 * 1024
 def envelope(*items: tuple[str, object], header: str = "{}") -> bytes:
     lines = [header]
     for item_type, payload in items:
-        lines += [json.dumps({"type": item_type}), payload if isinstance(payload, str) else json.dumps(payload)]
+        lines += [
+            json.dumps({"type": item_type}),
+            payload if isinstance(payload, str) else json.dumps(payload),
+        ]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -75,13 +78,16 @@ async def test_unknown_key_is_refused_before_the_body_is_decoded(make_app, sqlit
     app = await app_with(make_app, sqlite_url)
     for body in (b"not gzip at all", gzip.compress(b"{}\n")[:-3]):
         r = await app.client.post(
-            "/api/42/envelope/", content=body,
+            "/api/42/envelope/",
+            content=body,
             headers={"X-Sentry-Auth": f"Sentry sentry_key={UNKNOWN}", "Content-Encoding": "gzip"},
         )
         assert r.status_code == 403, r.text
         assert r.json() == {"detail": "event submission rejected with_reason: ProjectId"}
     # The same bodies with the right key are decoded, and refused as undecodable.
-    r = await app.client.post("/api/42/envelope/", content=b"not gzip", headers={**AUTH, "Content-Encoding": "gzip"})
+    r = await app.client.post(
+        "/api/42/envelope/", content=b"not gzip", headers={**AUTH, "Content-Encoding": "gzip"}
+    )
     assert r.status_code == 400 and r.json() == {"detail": "failed to decompress request body"}
 
 
@@ -92,7 +98,9 @@ async def test_dsn_fallback_decodes_only_the_first_line(make_app, sqlite_url):
     body = gzip.compress(header + b"\n" + b'{"type":"x"}\n{}\n' * 1000)[:-40]
     r = await app.client.post("/api/42/envelope/", content=body, headers={"Content-Encoding": "gzip"})
     assert r.status_code == 403, r.text
-    good = gzip.compress(envelope(("session", SESSION), header=json.dumps({"dsn": f"http://{KEY}@127.0.0.1/42"})))
+    good = gzip.compress(
+        envelope(("session", SESSION), header=json.dumps({"dsn": f"http://{KEY}@127.0.0.1/42"}))
+    )
     r = await app.client.post("/api/42/envelope/", content=good, headers={"Content-Encoding": "gzip"})
     assert r.status_code == 200, r.text
 
@@ -105,7 +113,9 @@ async def test_a_flood_of_unknown_keys_does_not_query_the_database_per_request(m
     before = app.services.keys.reloads
     for n in range(200):
         key = f"{n:032x}"
-        r = await app.client.post("/api/42/envelope/", content=body, headers={"X-Sentry-Auth": f"Sentry sentry_key={key}"})
+        r = await app.client.post(
+            "/api/42/envelope/", content=body, headers={"X-Sentry-Auth": f"Sentry sentry_key={key}"}
+        )
         assert r.status_code == 403
     # At most one reload per second of misses (the test runs in well under 5 s).
     assert app.services.keys.reloads - before <= 5
@@ -146,10 +156,15 @@ async def test_dsn_mismatch_still_answers_before_the_keys_project(make_app, sqli
     app = await app_with(make_app, sqlite_url)
     _, other_key = await app.services.accounts.create_project("acme", "other", 43)
     body = envelope(("session", SESSION), header=json.dumps({"dsn": f"http://{other_key}@h/43"}))
-    r = await app.client.post("/api/42/envelope/", content=body, headers={"X-Sentry-Auth": f"Sentry sentry_key={other_key}"})
+    r = await app.client.post(
+        "/api/42/envelope/", content=body, headers={"X-Sentry-Auth": f"Sentry sentry_key={other_key}"}
+    )
     assert r.status_code == 400 and r.json()["detail"] == "invalid event envelope"
-    r = await app.client.post("/api/42/envelope/", content=envelope(("session", SESSION)),
-                              headers={"X-Sentry-Auth": f"Sentry sentry_key={other_key}"})
+    r = await app.client.post(
+        "/api/42/envelope/",
+        content=envelope(("session", SESSION)),
+        headers={"X-Sentry-Auth": f"Sentry sentry_key={other_key}"},
+    )
     assert r.status_code == 403
 
 
@@ -158,8 +173,12 @@ async def test_dsn_mismatch_still_answers_before_the_keys_project(make_app, sqli
 
 def run_ingest(body: bytes, codings: list[str], **limits: int):
     return ingest_envelope(
-        body, codings, project_id=42, credentials=Credentials(KEY, "x-sentry-auth"),
-        received_at=RECEIVED, limits=IngestLimits(**limits),
+        body,
+        codings,
+        project_id=42,
+        credentials=Credentials(KEY, "x-sentry-auth"),
+        received_at=RECEIVED,
+        limits=IngestLimits(**limits),
     )
 
 
@@ -188,7 +207,10 @@ def test_item_cap_counts_every_item_type():
 
 def test_bucket_cap_per_sessions_item():
     def aggregates(n: int) -> dict[str, object]:
-        return {"attrs": {"release": "r@1"}, "aggregates": [{"started": "2025-06-02T09:58:00Z", "exited": 1}] * n}
+        return {
+            "attrs": {"release": "r@1"},
+            "aggregates": [{"started": "2025-06-02T09:58:00Z", "exited": 1}] * n,
+        }
 
     ingested = run_ingest(envelope(("sessions", aggregates(100))), [], max_buckets=100)
     assert [o.quantity for o in ingested.items[0].outcomes] == [100]
@@ -250,7 +272,9 @@ async def test_caps_over_http(make_app, sqlite_url):
     assert r.status_code == 413
     agg = {"attrs": {"release": "r@1"}, "aggregates": [{"started": "2025-06-02T09:58:00Z", "exited": 1}] * 3}
     r = await app.client.post("/api/42/envelope/", content=envelope(("sessions", agg)), headers=AUTH)
-    assert r.status_code == 413 and r.json()["detail"].startswith("envelope exceeded size limits for type 'sessions'")
+    assert r.status_code == 413 and r.json()["detail"].startswith(
+        "envelope exceeded size limits for type 'sessions'"
+    )
     assert await outcomes(app) == {}
 
 
@@ -258,7 +282,9 @@ async def test_caps_over_http(make_app, sqlite_url):
 
 
 async def send(app, *sessions: dict[str, object]) -> int:
-    r = await app.client.post("/api/42/envelope/", content=envelope(*[("session", s) for s in sessions]), headers=AUTH)
+    r = await app.client.post(
+        "/api/42/envelope/", content=envelope(*[("session", s) for s in sessions]), headers=AUTH
+    )
     return r.status_code
 
 
@@ -284,7 +310,12 @@ async def test_new_releases_per_hour_are_capped(make_app, sqlite_url):
 
 async def test_new_environments_per_hour_are_capped(make_app, sqlite_url):
     app = await app_with(make_app, sqlite_url, new_environments_per_hour=1)
-    assert await send(app, session("a@1", "prod"), session("a@1", "stage"), session("b@1", "prod"), session("b@1")) == 200
+    assert (
+        await send(
+            app, session("a@1", "prod"), session("a@1", "stage"), session("b@1", "prod"), session("b@1")
+        )
+        == 200
+    )
     assert await outcomes(app) == {
         ("session", "accepted", ""): 3,
         ("session", "dropped", "too_many_environments"): 1,
@@ -324,7 +355,10 @@ def test_caps_turn_off_from_the_environment(monkeypatch):
     monkeypatch.setenv("RELHEALTH_NEW_ENVIRONMENTS_PER_HOUR", "5")
     settings = Settings()
     assert (settings.new_releases_per_hour, settings.new_environments_per_hour) == (None, 5)
-    assert (Settings(new_releases_per_hour=None).new_releases_per_hour, Settings().max_envelope_items) == (None, 1000)
+    assert (Settings(new_releases_per_hour=None).new_releases_per_hour, Settings().max_envelope_items) == (
+        None,
+        1000,
+    )
 
 
 async def test_bodies_held_at_once_are_bounded(make_app, sqlite_url):

@@ -46,21 +46,52 @@ ENCODERS = {
     "br": brotli.compress,
     "zstd": zstandard.ZstdCompressor().compress,
 }
-NASTY_STRINGS = ["\u0000", "\x7f", "\n", "\r\n", "\\", "/", "..", "latest", "é" * 300, "x" * 5000, "\ud7ff", "{{auto}}"]
+NASTY_STRINGS = [
+    "\u0000",
+    "\x7f",
+    "\n",
+    "\r\n",
+    "\\",
+    "/",
+    "..",
+    "latest",
+    "é" * 300,
+    "x" * 5000,
+    "\ud7ff",
+    "{{auto}}",
+]
 NASTY_NUMBERS = [-1, 0, 2**31, 2**32, 2**63, 2**64, 1e308, -1e308, 0.5, "1", None, True, [], {}]
 
 
-def mutate(rng: random.Random, body: bytes, headers: dict[str, str], query: str) -> tuple[bytes, dict[str, str], str, list[str]]:
+def mutate(
+    rng: random.Random, body: bytes, headers: dict[str, str], query: str
+) -> tuple[bytes, dict[str, str], str, list[str]]:
     headers = dict(headers)
     done: list[str] = []
     # Two cases in five change values only, keeping the framing valid, so that they reach
     # validation and the database; the others mutate anything.
     semantic = rng.random() < 0.4
     for _ in range(rng.randint(1, 3)):
-        kind = "json_value" if semantic else rng.choice([
-            "flip", "truncate", "insert", "duplicate", "length", "json_value", "encoding",
-            "reencode", "auth", "newlines", "repeat_items", "deep_json",
-        ])
+        kind = (
+            "json_value"
+            if semantic
+            else rng.choice(
+                [
+                    "flip",
+                    "truncate",
+                    "insert",
+                    "duplicate",
+                    "length",
+                    "json_value",
+                    "encoding",
+                    "reencode",
+                    "auth",
+                    "newlines",
+                    "repeat_items",
+                    "deep_json",
+                ]
+            )
+        )
         done.append(kind)
         if kind == "flip" and body:
             data = bytearray(body)
@@ -77,20 +108,44 @@ def mutate(rng: random.Random, body: bytes, headers: dict[str, str], query: str)
             b = min(len(body), a + rng.randint(1, 200))
             body = body[:b] + body[a:b] * rng.randint(1, 50) + body[b:]
         elif kind == "length":
-            value = rng.choice([0, 1, 7, 2**31, 2**32 - 1, 2**32, -1, 10**30, "\"3\"", "null", "1.5"])
-            body = re.sub(rb'"length":\s*[0-9]+', b'"length":' + str(value).encode(), body, count=rng.randint(0, 3))
+            value = rng.choice([0, 1, 7, 2**31, 2**32 - 1, 2**32, -1, 10**30, '"3"', "null", "1.5"])
+            body = re.sub(
+                rb'"length":\s*[0-9]+', b'"length":' + str(value).encode(), body, count=rng.randint(0, 3)
+            )
         elif kind == "json_value":
-            field = rng.choice([b"did", b"release", b"environment", b"started", b"sid", b"errors", b"exited",
-                                b"duration", b"status", b"sent_at", b"event_id", b"dsn", b"seq", b"init"]
-                               + [b"did", b"duration", b"exited"] * 3)
+            field = rng.choice(
+                [
+                    b"did",
+                    b"release",
+                    b"environment",
+                    b"started",
+                    b"sid",
+                    b"errors",
+                    b"exited",
+                    b"duration",
+                    b"status",
+                    b"sent_at",
+                    b"event_id",
+                    b"dsn",
+                    b"seq",
+                    b"init",
+                ]
+                + [b"did", b"duration", b"exited"] * 3
+            )
             value = rng.choice(NASTY_STRINGS + NASTY_NUMBERS if field != b"did" else NASTY_STRINGS)
             encoded = json.dumps(value).encode()
             # Payloads are one line of JSON: without `length` they stay framed when they grow.
             body = re.sub(rb',\s*"length":\s*[0-9]+|"length":\s*[0-9]+\s*,?', b"", body)
-            body = re.sub(rb'("' + field + rb'":)\s*("[^"]*"|[^,}\]]*)', lambda m, v=encoded: m.group(1) + v, body, count=1)
+            body = re.sub(
+                rb'("' + field + rb'":)\s*("[^"]*"|[^,}\]]*)',
+                lambda m, v=encoded: m.group(1) + v,
+                body,
+                count=1,
+            )
         elif kind == "encoding":
-            headers["Content-Encoding"] = rng.choice(["gzip", "br", "zstd", "deflate", "identity", "x-bogus",
-                                                      "gzip, br", "", "utf-8"])
+            headers["Content-Encoding"] = rng.choice(
+                ["gzip", "br", "zstd", "deflate", "identity", "x-bogus", "gzip, br", "", "utf-8"]
+            )
         elif kind == "reencode":
             codings = rng.sample(sorted(ENCODERS), rng.randint(1, 2))
             for coding in codings:
@@ -112,7 +167,9 @@ def mutate(rng: random.Random, body: bytes, headers: dict[str, str], query: str)
             elif choice == "malformed":
                 headers["X-Sentry-Auth"] = "Sentry " + rng.choice(["x", "sentry_key", "sentry_key=x", "=,=,"])
             elif choice == "version":
-                headers["X-Sentry-Auth"] = f"Sentry sentry_key={KEY}, sentry_version={rng.choice(['8', 'x', '99999999'])}"
+                headers["X-Sentry-Auth"] = (
+                    f"Sentry sentry_key={KEY}, sentry_version={rng.choice(['8', 'x', '99999999'])}"
+                )
         elif kind == "newlines":
             body = body.replace(b"\n", rng.choice([b"\r\n", b"\n\n", b"", b"\n \n"]), rng.randint(1, 4))
         elif kind == "repeat_items":

@@ -73,11 +73,15 @@ def post(base: str, project_id: int, key: str, body: bytes, encoding: str | None
     if encoding:
         headers["Content-Encoding"] = encoding
     started = time.perf_counter()
-    r = httpx.post(f"{base}/api/{project_id}/envelope/", content=body, headers=headers, timeout=60, trust_env=False)
+    r = httpx.post(
+        f"{base}/api/{project_id}/envelope/", content=body, headers=headers, timeout=60, trust_env=False
+    )
     return r.status_code, time.perf_counter() - started
 
 
-def attack(base: str, requests: list[tuple[int, str, bytes, str | None]], victim_key: str) -> dict[str, object]:
+def attack(
+    base: str, requests: list[tuple[int, str, bytes, str | None]], victim_key: str
+) -> dict[str, object]:
     """Send `requests` at once and, 50 ms later, the victim envelope of project 2."""
     results: list[tuple[int, float] | None] = [None] * len(requests)
 
@@ -116,7 +120,12 @@ def test_attacks_are_cheap_and_never_stall_other_projects(sqlite_url, tmp_path):
             "bomb_good_key_x3": [(1, key, the_bomb, "gzip")] * 3,
             "sessions_100x11000": [(1, key, the_sessions, "deflate")],
         }
-        expected = {"bomb_bad_key": 403, "bomb_good_key": 413, "bomb_good_key_x3": 413, "sessions_100x11000": 413}
+        expected = {
+            "bomb_bad_key": 403,
+            "bomb_good_key": 413,
+            "bomb_good_key_x3": 413,
+            "sessions_100x11000": 413,
+        }
         figures: dict[str, object] = {}
         for name, requests in cases.items():
             found = attack(base, requests, victim_key)
@@ -156,10 +165,16 @@ def test_one_key_cannot_flood_the_catalogue(sqlite_url, tmp_path):
     try:
         for n in range(30):
             items = "".join(
-                '{"type":"session"}\n' + json.dumps({
-                    "init": True, "started": now, "status": "exited",
-                    "attrs": {"release": f"flood@{n}.{i}", "environment": f"env-{n}-{i}"},
-                }) + "\n"
+                '{"type":"session"}\n'
+                + json.dumps(
+                    {
+                        "init": True,
+                        "started": now,
+                        "status": "exited",
+                        "attrs": {"release": f"flood@{n}.{i}", "environment": f"env-{n}-{i}"},
+                    }
+                )
+                + "\n"
                 for i in range(100)
             )
             status, _ = post(base, 1, key, ("{}\n" + items).encode(), None)
@@ -177,5 +192,7 @@ def test_one_key_cannot_flood_the_catalogue(sqlite_url, tmp_path):
             await engine.dispose()
 
     created = asyncio.run(series())
-    print(json.dumps({"series_flood": {"sent": 3000, "series_created": created, "seconds": round(elapsed, 2)}}))
+    print(
+        json.dumps({"series_flood": {"sent": 3000, "series_created": created, "seconds": round(elapsed, 2)}})
+    )
     assert created <= 20  # the default 20 new environments per hour bound it first

@@ -22,8 +22,14 @@ HUGE_DID = "u" * (1000 * 1024)
 
 
 def update(did: str, **extra: object) -> dict[str, object]:
-    return {"init": True, "started": "2025-06-02T09:58:12Z", "status": "exited", "did": did,
-            "attrs": {"release": "r@1", "environment": "production"}, **extra}
+    return {
+        "init": True,
+        "started": "2025-06-02T09:58:12Z",
+        "status": "exited",
+        "did": did,
+        "attrs": {"release": "r@1", "environment": "production"},
+        **extra,
+    }
 
 
 def envelope(*payloads: dict[str, object]) -> bytes:
@@ -41,8 +47,11 @@ async def app_for(make_app, url):
 
 
 async def totals(app):
-    result = await app.services.store.aggregate(AggregateQuery(
-        project_ids=(42,), start=0, end=2_000_000_000, granularity=HOUR, quantities=frozenset(Quantity)))
+    result = await app.services.store.aggregate(
+        AggregateQuery(
+            project_ids=(42,), start=0, end=2_000_000_000, granularity=HOUR, quantities=frozenset(Quantity)
+        )
+    )
     return next(iter(result.totals.values()))
 
 
@@ -68,8 +77,12 @@ def test_stored_user_rule():
 
 async def test_huge_and_control_character_dids_on_both_databases(make_app, database_url):
     app = await app_for(make_app, database_url)
-    body = envelope(update(HUGE_DID), update("nul\0user"), update("nul\0user", status="crashed", init=False),
-                    update("plain"))
+    body = envelope(
+        update(HUGE_DID),
+        update("nul\0user"),
+        update("nul\0user", status="crashed", init=False),
+        update("plain"),
+    )
     assert len(body) < 1024 * 1024 + 4096
     r = await app.client.post("/api/42/envelope/", content=body, headers=AUTH)
     assert r.status_code == 200, r.text
@@ -93,9 +106,18 @@ async def test_huge_durations_are_not_recorded(make_app, database_url):
 
 
 def record(did: object, sid: int, **extra: object) -> str:
-    line = {"type": "session", "org": "acme", "project": "app", "sid": f"{sid:032x}", "init": True,
-            "started": "2024-01-10T12:00:00Z", "status": "exited", "did": did,
-            "attrs": {"release": "app@1.0"}, **extra}
+    line = {
+        "type": "session",
+        "org": "acme",
+        "project": "app",
+        "sid": f"{sid:032x}",
+        "init": True,
+        "started": "2024-01-10T12:00:00Z",
+        "status": "exited",
+        "did": did,
+        "attrs": {"release": "app@1.0"},
+        **extra,
+    }
     return json.dumps(line)
 
 
@@ -111,8 +133,11 @@ async def test_import_api_never_answers_500_for_bad_dids(make_app, database_url)
         "{broken",
         record("ok-user-2", 6),
     ]
-    r = await app.client.post("/api/0/organizations/acme/sessions/import/", content="\n".join(lines).encode(),
-                              headers={"Authorization": f"Bearer {token}"})
+    r = await app.client.post(
+        "/api/0/organizations/acme/sessions/import/",
+        content="\n".join(lines).encode(),
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 200, r.text
     report = r.json()
     assert report["accepted"] == 6
@@ -140,13 +165,25 @@ async def test_a_line_the_database_refuses_is_rejected_alone(make_app, sqlite_ur
     app = await app_for(make_app, sqlite_url)
     lines = [record("a", 1), record("b", 2, attrs={"release": "refused@1"}), record("c", 3)]
     store = RefusingStore(app.services.store)
-    report = await run_import([line.encode() for line in lines], import_id="x", store=store,
-                              accounts=app.services.accounts, received_at=RECEIVED)
+    report = await run_import(
+        [line.encode() for line in lines],
+        import_id="x",
+        store=store,
+        accounts=app.services.accounts,
+        received_at=RECEIVED,
+    )
     assert report.accepted == 2
-    assert [(r.line_no, r.reason, r.detail) for r in report.rejected] == [(2, "unstorable", "invalid byte sequence")]
+    assert [(r.line_no, r.reason, r.detail) for r in report.rejected] == [
+        (2, "unstorable", "invalid byte sequence")
+    ]
     assert (await totals(app)).counters.started == 2
     # A re-run skips every line, the refused one included: nothing counts twice.
-    again = await run_import([line.encode() for line in lines], import_id="x", store=store,
-                             accounts=app.services.accounts, received_at=RECEIVED)
+    again = await run_import(
+        [line.encode() for line in lines],
+        import_id="x",
+        store=store,
+        accounts=app.services.accounts,
+        received_at=RECEIVED,
+    )
     assert (again.skipped, again.accepted, again.rejected) == (3, 0, [])
     assert (await totals(app)).counters.started == 2

@@ -15,11 +15,20 @@ from storage.writer import BatchWriter
 
 
 def big_batch(n: int, project_id: int = 1) -> WriteBatch:
-    return WriteBatch(increments=[
-        SessionIncrement(project_id, "r@1", "prod", 1_700_000_000 + (i % 600) * 60, started_count=1,
-                         user=f"user-{i}", user_tags=1)
-        for i in range(n)
-    ])
+    return WriteBatch(
+        increments=[
+            SessionIncrement(
+                project_id,
+                "r@1",
+                "prod",
+                1_700_000_000 + (i % 600) * 60,
+                started_count=1,
+                user=f"user-{i}",
+                user_tags=1,
+            )
+            for i in range(n)
+        ]
+    )
 
 
 async def test_folding_a_big_batch_does_not_stall_the_event_loop(sqlite_url):

@@ -118,8 +118,16 @@ def test_integration_items_are_rejected_and_unknown_types_kept() -> None:
 
 @pytest.mark.parametrize(
     "header",
-    [b'{"sent_at":"2025-06-02T10:00:29Z",}', b"[]", b'"x"', b"{", b'{"sent_at":"yesterday"}',
-     b'{"sent_at":1748858429}', b'{"event_id":"xyz"}', b'{"event_id":42}'],
+    [
+        b'{"sent_at":"2025-06-02T10:00:29Z",}',
+        b"[]",
+        b'"x"',
+        b"{",
+        b'{"sent_at":"yesterday"}',
+        b'{"sent_at":1748858429}',
+        b'{"event_id":"xyz"}',
+        b'{"event_id":42}',
+    ],
 )
 def test_invalid_envelope_headers(header: bytes) -> None:
     assert cause(header + b"\n") == "invalid envelope header"

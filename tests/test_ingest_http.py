@@ -27,24 +27,51 @@ SAMPLES = load_samples()
 # u_crashed u_abnormal u_unhandled anr anr_fg dur_count dur_sum
 STORED: dict[str, dict[tuple[str, str | None, str], dict[str, float]]] = {
     "S01": {("myapp@1.4.2", "production", "2025-06-02T09:58"): {"started": 1, "users": 1}},
-    "S02": {("myapp@1.4.2", "production", "2025-06-02T09:58"): {
-        "users": 1, "dur_count": 1, "dur_sum": 135.65}},
-    "S03": {("myapp@1.4.2", "production", "2025-06-02T09:40"): {
-        "crashed": 1, "errset": 1, "users": 1, "u_errored": 1, "u_crashed": 1}},
-    "S04": {("io.example.app@3.2.0+450", "production", "2025-06-01T22:10"): {
-        "abnormal": 1, "errset": 1, "users": 1, "u_errored": 1, "u_abnormal": 1,
-        "anr": 1, "anr_fg": 1}},
-    "S05": {("fun-release", "not-fun-env", "2025-06-02T09:30"): {
-        "started": 1, "errset": 1, "users": 1, "u_errored": 1}},
-    "S06": {("web@2025.6.1", "staging", "2025-06-02T08:00"): {
-        "errset": 1, "users": 1, "u_errored": 1}},
+    "S02": {
+        ("myapp@1.4.2", "production", "2025-06-02T09:58"): {"users": 1, "dur_count": 1, "dur_sum": 135.65}
+    },
+    "S03": {
+        ("myapp@1.4.2", "production", "2025-06-02T09:40"): {
+            "crashed": 1,
+            "errset": 1,
+            "users": 1,
+            "u_errored": 1,
+            "u_crashed": 1,
+        }
+    },
+    "S04": {
+        ("io.example.app@3.2.0+450", "production", "2025-06-01T22:10"): {
+            "abnormal": 1,
+            "errset": 1,
+            "users": 1,
+            "u_errored": 1,
+            "u_abnormal": 1,
+            "anr": 1,
+            "anr_fg": 1,
+        }
+    },
+    "S05": {
+        ("fun-release", "not-fun-env", "2025-06-02T09:30"): {
+            "started": 1,
+            "errset": 1,
+            "users": 1,
+            "u_errored": 1,
+        }
+    },
+    "S06": {("web@2025.6.1", "staging", "2025-06-02T08:00"): {"errset": 1, "users": 1, "u_errored": 1}},
     "S07": {
         ("api@5.0.1", "production", "2025-06-02T09:57"): {"started": 121, "preaggr": 3},
         ("api@5.0.1", "production", "2025-06-02T09:58"): {"started": 100, "preaggr": 3, "crashed": 2},
         # 131 + 5 started; 1 + 1 errored_preaggr; the tenant-7 bucket's user entries.
         ("api@5.0.1", "production", "2025-06-02T09:59"): {
-            "started": 136, "preaggr": 2, "abnormal": 1, "crashed": 1,
-            "users": 1, "u_errored": 1, "u_crashed": 1},
+            "started": 136,
+            "preaggr": 2,
+            "abnormal": 1,
+            "crashed": 1,
+            "users": 1,
+            "u_errored": 1,
+            "u_crashed": 1,
+        },
     },
     "S08": {
         ("cli@0.9.0", None, "2025-06-02T10:00"): {"started": 1},
@@ -56,7 +83,13 @@ STORED: dict[str, dict[tuple[str, str | None, str], dict[str, float]]] = {
     },
     "S10": {
         ("app@2.0.0+31", "production", "2025-06-02T09:50"): {
-            "started": 1, "unhandled": 1, "errset": 1, "users": 1, "u_errored": 1, "u_unhandled": 1},
+            "started": 1,
+            "unhandled": 1,
+            "errset": 1,
+            "users": 1,
+            "u_errored": 1,
+            "u_unhandled": 1,
+        },
         ("app@2.0.0+31", "production", "2025-06-02T09:55"): {"started": 12, "preaggr": 2, "unhandled": 2},
     },
     "S11": {("api@5.0.2", "production", "2025-06-02T10:00"): {"started": 6, "preaggr": 1}},
@@ -112,8 +145,13 @@ async def _send(app, sample):
 async def _stored(app) -> dict[tuple[str, str | None, str], dict[str, float]]:
     result = await app.services.store.aggregate(
         AggregateQuery(
-            project_ids=(42,), start=0, end=2_000_000_000, granularity=MINUTE,
-            quantities=frozenset(Quantity), group_by=("release", "environment"), interval=MINUTE,
+            project_ids=(42,),
+            start=0,
+            end=2_000_000_000,
+            granularity=MINUTE,
+            quantities=frozenset(Quantity),
+            group_by=("release", "environment"),
+            interval=MINUTE,
         )
     )
     found: dict[tuple[str, str | None, str], dict[str, float]] = {}
@@ -121,13 +159,21 @@ async def _stored(app) -> dict[tuple[str, str | None, str], dict[str, float]]:
         for bucket, a in buckets.items():
             minute = datetime.fromtimestamp(bucket, UTC).strftime("%Y-%m-%dT%H:%M")
             values = {
-                "started": a.counters.started, "crashed": a.counters.crashed,
-                "abnormal": a.counters.abnormal, "unhandled": a.counters.unhandled,
-                "preaggr": a.counters.errored_preaggr, "errset": a.errored_set,
-                "users": a.users.all, "u_errored": a.users.errored, "u_crashed": a.users.crashed,
-                "u_abnormal": a.users.abnormal, "u_unhandled": a.users.unhandled,
-                "anr": a.users.anr, "anr_fg": a.users.anr_foreground,
-                "dur_count": a.durations.count, "dur_sum": a.durations.sum,
+                "started": a.counters.started,
+                "crashed": a.counters.crashed,
+                "abnormal": a.counters.abnormal,
+                "unhandled": a.counters.unhandled,
+                "preaggr": a.counters.errored_preaggr,
+                "errset": a.errored_set,
+                "users": a.users.all,
+                "u_errored": a.users.errored,
+                "u_crashed": a.users.crashed,
+                "u_abnormal": a.users.abnormal,
+                "u_unhandled": a.users.unhandled,
+                "anr": a.users.anr,
+                "anr_fg": a.users.anr_foreground,
+                "dur_count": a.durations.count,
+                "dur_sum": a.durations.sum,
             }
             found[(group.release, group.environment, minute)] = {k: v for k, v in values.items() if v}
     return found
@@ -174,7 +220,11 @@ async def test_samples_on_postgres_accumulate(make_app, database_url):
         assert (await _send(app, SAMPLES[sample_id])).status_code == 200
     stored = await _stored(app)
     assert stored[("myapp@1.4.2", "production", "2025-06-02T09:58")] == {
-        "started": 1, "users": 1, "dur_count": 1, "dur_sum": 135.65}
+        "started": 1,
+        "users": 1,
+        "dur_count": 1,
+        "dur_sum": 135.65,
+    }
     assert stored[("api@5.0.1", "production", "2025-06-02T09:57")] == {"started": 121, "preaggr": 3}
 
 
@@ -196,7 +246,8 @@ async def test_compressed_bodies(make_app, sqlite_url, encoding, encode):
     app = await _app(make_app, sqlite_url)
     assert _S11.decoded_body is not None
     r = await app.client.post(
-        "/api/42/envelope/", content=encode(_S11.decoded_body),
+        "/api/42/envelope/",
+        content=encode(_S11.decoded_body),
         headers={"Content-Encoding": encoding, "X-Sentry-Auth": f"Sentry sentry_key={KEY}, sentry_version=7"},
     )
     assert r.status_code == 200, r.text
@@ -206,7 +257,8 @@ async def test_compressed_bodies(make_app, sqlite_url, encoding, encode):
 async def test_undecodable_body_is_400(make_app, sqlite_url):
     app = await _app(make_app, sqlite_url)
     r = await app.client.post(
-        "/api/42/envelope/", content=b"not gzip at all",
+        "/api/42/envelope/",
+        content=b"not gzip at all",
         headers={"Content-Encoding": "gzip", "X-Sentry-Auth": f"Sentry sentry_key={KEY}"},
     )
     assert r.status_code == 400
@@ -223,18 +275,25 @@ _SESSION = '{"type":"session"}\n{"init":true,"started":"2025-06-02T09:58:12Z","s
 @pytest.mark.parametrize("path", ["/api/42/envelope", "/api//42//envelope//", "/api/42/envelope/"])
 async def test_paths_with_and_without_trailing_slash(make_app, sqlite_url, path):
     app = await _app(make_app, sqlite_url)
-    r = await app.client.post(path, content=_envelope(_SESSION), headers={"X-Sentry-Auth": f"Sentry sentry_key={KEY}"})
+    r = await app.client.post(
+        path, content=_envelope(_SESSION), headers={"X-Sentry-Auth": f"Sentry sentry_key={KEY}"}
+    )
     assert r.status_code == 200, r.text
     assert await _outcomes(app) == {("session", "accepted", ""): 1}
 
 
 async def test_bad_project_path_and_cors(make_app, sqlite_url):
     app = await _app(make_app, sqlite_url)
-    r = await app.client.post("/api/abc/envelope/", content=_envelope(_SESSION),
-                              headers={"X-Sentry-Auth": f"Sentry sentry_key={KEY}"})
+    r = await app.client.post(
+        "/api/abc/envelope/",
+        content=_envelope(_SESSION),
+        headers={"X-Sentry-Auth": f"Sentry sentry_key={KEY}"},
+    )
     assert r.status_code == 400 and r.json() == {"detail": "bad project path parameter"}
-    r = await app.client.options("/api/42/envelope/", headers={
-        "Origin": "https://web.example.com", "Access-Control-Request-Method": "POST"})
+    r = await app.client.options(
+        "/api/42/envelope/",
+        headers={"Origin": "https://web.example.com", "Access-Control-Request-Method": "POST"},
+    )
     assert r.status_code == 200
     assert "x-sentry-auth" in r.headers["access-control-allow-headers"]
     assert "retry-after" in r.headers["access-control-expose-headers"]
@@ -248,11 +307,22 @@ async def test_authentication_outcomes(make_app, sqlite_url):
     cases = [
         ({"Authorization": f"Basic {basic}"}, 200, None),
         ({"Authorization": f"Sentry sentry_key={KEY}, sentry_version=7"}, 200, None),
-        ({"X-Sentry-Auth": f"Sentry sentry_key={KEY}, sentry_version=8"}, 400, "unsupported protocol version (8)"),
+        (
+            {"X-Sentry-Auth": f"Sentry sentry_key={KEY}, sentry_version=8"},
+            400,
+            "unsupported protocol version (8)",
+        ),
         ({"X-Sentry-Auth": "Sentry sentry_version=7"}, 401, "bad x-sentry-auth header"),
-        ({"X-Sentry-Auth": f"Sentry sentry_key={other_key}"}, 403, "event submission rejected with_reason: ProjectId"),
-        ({"X-Sentry-Auth": f"Sentry sentry_key={KEY}", "Authorization": f"Basic {basic}"}, 401,
-         "multiple authorization payloads detected"),
+        (
+            {"X-Sentry-Auth": f"Sentry sentry_key={other_key}"},
+            403,
+            "event submission rejected with_reason: ProjectId",
+        ),
+        (
+            {"X-Sentry-Auth": f"Sentry sentry_key={KEY}", "Authorization": f"Basic {basic}"},
+            401,
+            "multiple authorization payloads detected",
+        ),
     ]
     for headers, status, detail in cases:
         r = await app.client.post("/api/42/envelope/", content=body, headers=headers)
@@ -260,10 +330,14 @@ async def test_authentication_outcomes(make_app, sqlite_url):
         if detail:
             assert r.json()["detail"] == detail
     await app.services.accounts.set_key_active(KEY, False)
-    r = await app.client.post("/api/42/envelope/", content=body, headers={"X-Sentry-Auth": f"Sentry sentry_key={KEY}"})
+    r = await app.client.post(
+        "/api/42/envelope/", content=body, headers={"X-Sentry-Auth": f"Sentry sentry_key={KEY}"}
+    )
     assert r.status_code == 403
     mismatched = _envelope(_SESSION, header=json.dumps({"dsn": f"http://{other_key}@h/43"}))
-    r = await app.client.post("/api/42/envelope/", content=mismatched, headers={"X-Sentry-Auth": f"Sentry sentry_key={other_key}"})
+    r = await app.client.post(
+        "/api/42/envelope/", content=mismatched, headers={"X-Sentry-Auth": f"Sentry sentry_key={other_key}"}
+    )
     assert r.status_code == 400 and r.json()["detail"] == "invalid event envelope"
 
 
@@ -287,12 +361,21 @@ async def test_drops_are_visible_in_metrics_and_graphql(make_app, sqlite_url):
     for sample_id in ("M01", "M05", "M07", "S07", "M16"):
         await _send(app, SAMPLES[sample_id])
     metrics = (await app.client.get("/metrics", headers={"Authorization": "Bearer scrape"})).text
-    assert 'relhealth_ingest_items_dropped_total{project_id="42",item_type="session",reason="too_old"} 1' in metrics
-    assert 'relhealth_ingest_items_dropped_total{project_id="42",item_type="sessions",reason="too_old"} 1' in metrics
+    assert (
+        'relhealth_ingest_items_dropped_total{project_id="42",item_type="session",reason="too_old"} 1'
+        in metrics
+    )
+    assert (
+        'relhealth_ingest_items_dropped_total{project_id="42",item_type="sessions",reason="too_old"} 1'
+        in metrics
+    )
     assert 'relhealth_ingest_items_accepted_total{project_id="42",item_type="sessions"} 5' in metrics
     token = await app.services.accounts.create_token("acme", ["org:read"])
-    r = await app.client.post("/graphql", headers={"Authorization": f"Bearer {token}"}, json={
-        "query": '{ project(id: "42") { ingestOutcomes { itemType kind reason count } } }'})
+    r = await app.client.post(
+        "/graphql",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"query": '{ project(id: "42") { ingestOutcomes { itemType kind reason count } } }'},
+    )
     outcomes = r.json()["data"]["project"]["ingestOutcomes"]
     assert {"itemType": "session", "kind": "dropped", "reason": "invalid_payload", "count": 1} in outcomes
     assert {"itemType": "session", "kind": "dropped", "reason": "in_future", "count": 1} in outcomes

@@ -42,9 +42,7 @@ def test_defaults() -> None:
     parsed = parse_session_update(orjson.dumps(update()))
     assert parsed.sid == "7c7b6585-f901-4351-bf8d-02711b721929"
     assert (parsed.did, parsed.seq, parsed.init, parsed.timestamp) == (None, None, None, None)
-    assert (parsed.status, parsed.errors, parsed.duration, parsed.abnormal_mechanism) == (
-        "ok", 0, None, None
-    )
+    assert (parsed.status, parsed.errors, parsed.duration, parsed.abnormal_mechanism) == ("ok", 0, None, None)
     assert parsed.started == 1748858292.0
     assert parsed.attrs.environment is None and parsed.attrs.release == "myapp@1.4.2"
 
@@ -58,8 +56,11 @@ def test_missing_sid_gets_a_random_uuid4() -> None:
 
 @pytest.mark.parametrize(
     "sid",
-    ["7C7B6585F9014351BF8D02711B721929", "7c7b6585-f901-4351-bf8d-02711b721929",
-     "7C7B6585-F901-4351-BF8D-02711B721929"],
+    [
+        "7C7B6585F9014351BF8D02711B721929",
+        "7c7b6585-f901-4351-bf8d-02711b721929",
+        "7C7B6585-F901-4351-BF8D-02711B721929",
+    ],
 )
 def test_sid_spellings_are_canonicalized(sid: str) -> None:
     assert parse_session_update(update(sid=sid)).sid == "7c7b6585-f901-4351-bf8d-02711b721929"
@@ -67,8 +68,16 @@ def test_sid_spellings_are_canonicalized(sid: str) -> None:
 
 @pytest.mark.parametrize(
     "sid",
-    ["session-1", "{7c7b6585-f901-4351-bf8d-02711b721929}", "urn:uuid:7c7b6585-f901-4351-bf8d-02711b721929",
-     "7c7b6585f901-4351-bf8d-02711b721929ab", "7c7b6585f9014351bf8d02711b72192g", "", None, 42],
+    [
+        "session-1",
+        "{7c7b6585-f901-4351-bf8d-02711b721929}",
+        "urn:uuid:7c7b6585-f901-4351-bf8d-02711b721929",
+        "7c7b6585f901-4351-bf8d-02711b721929ab",
+        "7c7b6585f9014351bf8d02711b72192g",
+        "",
+        None,
+        42,
+    ],
 )
 def test_bad_sids(sid: Any) -> None:
     assert invalid(update(sid=sid))
@@ -77,17 +86,42 @@ def test_bad_sids(sid: Any) -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("did", 12345), ("did", True), ("did", ["a"]),
-        ("seq", -1), ("seq", 1.0), ("seq", True), ("seq", None), ("seq", "1"), ("seq", 2**64),
-        ("init", 1), ("init", "true"), ("init", None),
-        ("errors", -1), ("errors", 1.0), ("errors", False), ("errors", None), ("errors", "2"),
-        ("duration", "1.5"), ("duration", True), ("duration", [1]),
-        ("status", None), ("status", 1),
-        ("timestamp", None), ("timestamp", 1748858292), ("timestamp", "2025-06-02T09:58:12"),
-        ("started", None), ("started", ...), ("started", "2025-06-02 09:58:12Z"),
-        ("abnormal_mechanism", 1), ("abnormal_mechanism", {"a": 1}),
-        ("attrs", ...), ("attrs", None), ("attrs", []), ("attrs", {}),
-        ("attrs", {"release": None}), ("attrs", {"release": 1}),
+        ("did", 12345),
+        ("did", True),
+        ("did", ["a"]),
+        ("seq", -1),
+        ("seq", 1.0),
+        ("seq", True),
+        ("seq", None),
+        ("seq", "1"),
+        ("seq", 2**64),
+        ("init", 1),
+        ("init", "true"),
+        ("init", None),
+        ("errors", -1),
+        ("errors", 1.0),
+        ("errors", False),
+        ("errors", None),
+        ("errors", "2"),
+        ("duration", "1.5"),
+        ("duration", True),
+        ("duration", [1]),
+        ("status", None),
+        ("status", 1),
+        ("timestamp", None),
+        ("timestamp", 1748858292),
+        ("timestamp", "2025-06-02T09:58:12"),
+        ("started", None),
+        ("started", ...),
+        ("started", "2025-06-02 09:58:12Z"),
+        ("abnormal_mechanism", 1),
+        ("abnormal_mechanism", {"a": 1}),
+        ("attrs", ...),
+        ("attrs", None),
+        ("attrs", []),
+        ("attrs", {}),
+        ("attrs", {"release": None}),
+        ("attrs", {"release": 1}),
     ],
 )
 def test_type_errors_fail_the_item(field: str, value: Any) -> None:
@@ -96,9 +130,16 @@ def test_type_errors_fail_the_item(field: str, value: Any) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("environment", 1), ("user_agent", False), ("ip_address", 1), ("ip_address", "not-an-ip"),
-     ("ip_address", "fe80::1%eth0"), ("ip_address", "1.2.3"), ("ip_address", "01.2.3.4"),
-     ("ip_address", "{{ auto }}")],
+    [
+        ("environment", 1),
+        ("user_agent", False),
+        ("ip_address", 1),
+        ("ip_address", "not-an-ip"),
+        ("ip_address", "fe80::1%eth0"),
+        ("ip_address", "1.2.3"),
+        ("ip_address", "01.2.3.4"),
+        ("ip_address", "{{ auto }}"),
+    ],
 )
 def test_attribute_errors_fail_the_item(name: str, value: Any) -> None:
     assert invalid(attrs(**{name: value}))
@@ -111,9 +152,17 @@ def test_ip_addresses(ip: str) -> None:
 
 def test_accepted_values() -> None:
     parsed = parse_session_update(
-        update(did="", seq=2**64 - 1, init=False, errors=2**64 - 1, duration=3, status="paused",
-               abnormal_mechanism="something", extra={"ignored": True},
-               attrs={"release": "", "environment": None, "user_agent": None, "ip_address": None})
+        update(
+            did="",
+            seq=2**64 - 1,
+            init=False,
+            errors=2**64 - 1,
+            duration=3,
+            status="paused",
+            abnormal_mechanism="something",
+            extra={"ignored": True},
+            attrs={"release": "", "environment": None, "user_agent": None, "ip_address": None},
+        )
     )
     assert parsed.did == "" and parsed.seq == 2**64 - 1 and parsed.init is False
     assert parsed.duration == 3.0 and type(parsed.duration) is float
@@ -138,13 +187,27 @@ def aggregates(*buckets: Any, **top: Any) -> bytes:
 
 def test_aggregates() -> None:
     parsed = parse_session_aggregates(
-        aggregates({"started": "2025-06-02T09:59:00.000000Z", "did": "d", "exited": 2**32 - 1,
-                    "errored": 1, "abnormal": 2, "crashed": 3, "unhandled": 4, "other": "x"},
-                   {"started": "2025-06-02T10:00:00+00:00"})
+        aggregates(
+            {
+                "started": "2025-06-02T09:59:00.000000Z",
+                "did": "d",
+                "exited": 2**32 - 1,
+                "errored": 1,
+                "abnormal": 2,
+                "crashed": 3,
+                "unhandled": 4,
+                "other": "x",
+            },
+            {"started": "2025-06-02T10:00:00+00:00"},
+        )
     )
     first, second = parsed.aggregates
     assert (first.exited, first.errored, first.abnormal, first.crashed, first.unhandled) == (
-        2**32 - 1, 1, 2, 3, 4
+        2**32 - 1,
+        1,
+        2,
+        3,
+        4,
     )
     assert first.did == "d" and first.started == 1748858340.0
     assert (second.did, second.exited, second.started) == (None, 0, 1748858400.0)
@@ -198,11 +261,24 @@ def test_timestamps(value: str, expected: float) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["2025-06-02T09:58:12", "2025-06-02 09:58:12Z", "2025-06-02T09:58:12+01", "2025-06-02",
-     "1748858292", "2025-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-06-31T00:00:00Z",
-     "2025-06-02T24:00:00Z", "2025-06-02T23:60:00Z", "2025-06-02T09:58:12+24:00",
-     "2025-06-02T09:58:12.Z", "2025-06-02T09:58:12Z ", " 2025-06-02T09:58:12Z", "",
-     "２０２５-06-02T09:58:12Z"],
+    [
+        "2025-06-02T09:58:12",
+        "2025-06-02 09:58:12Z",
+        "2025-06-02T09:58:12+01",
+        "2025-06-02",
+        "1748858292",
+        "2025-02-29T00:00:00Z",
+        "2025-13-01T00:00:00Z",
+        "2025-06-31T00:00:00Z",
+        "2025-06-02T24:00:00Z",
+        "2025-06-02T23:60:00Z",
+        "2025-06-02T09:58:12+24:00",
+        "2025-06-02T09:58:12.Z",
+        "2025-06-02T09:58:12Z ",
+        " 2025-06-02T09:58:12Z",
+        "",
+        "２０２５-06-02T09:58:12Z",
+    ],
 )
 def test_bad_timestamps(value: str) -> None:
     assert parse_timestamp(value) is None

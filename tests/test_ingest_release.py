@@ -9,8 +9,19 @@ from ingest.release import validate_environment, validate_release
 
 @pytest.mark.parametrize(
     "release",
-    ["", "myapp@1.4.2", "io.example.app@3.2.0+450", "a" * 200, "é" * 100, "latest2", "...",
-     " ", "release with spaces", "LATEST-1", "x.y"],
+    [
+        "",
+        "myapp@1.4.2",
+        "io.example.app@3.2.0+450",
+        "a" * 200,
+        "é" * 100,
+        "latest2",
+        "...",
+        " ",
+        "release with spaces",
+        "LATEST-1",
+        "x.y",
+    ],
 )
 def test_valid_releases(release: str) -> None:
     assert validate_release(release)
@@ -18,8 +29,24 @@ def test_valid_releases(release: str) -> None:
 
 @pytest.mark.parametrize(
     "release",
-    [".", "..", "latest", "Latest", "LATEST", "a" * 201, "é" * 101, "a/b", "a\\b", "a\nb",
-     "a\rb", "a\tb", "a\x00b", "a\x1fb", "a\x7fb", "\x0c"],
+    [
+        ".",
+        "..",
+        "latest",
+        "Latest",
+        "LATEST",
+        "a" * 201,
+        "é" * 101,
+        "a/b",
+        "a\\b",
+        "a\nb",
+        "a\rb",
+        "a\tb",
+        "a\x00b",
+        "a\x1fb",
+        "a\x7fb",
+        "\x0c",
+    ],
 )
 def test_invalid_releases(release: str) -> None:
     assert not validate_release(release)
@@ -34,8 +61,7 @@ def test_valid_environments(environment: str) -> None:
 
 @pytest.mark.parametrize(
     "environment",
-    [".", "..", "none", "None", "NONE", "a" * 65, "ü" * 33, "a/b", "a\\b", "a\nb", "a\tb",
-     "a\x7f", "a\x01"],
+    [".", "..", "none", "None", "NONE", "a" * 65, "ü" * 33, "a/b", "a\\b", "a\nb", "a\tb", "a\x7f", "a\x01"],
 )
 def test_invalid_environments(environment: str) -> None:
     assert not validate_environment(environment)

@@ -80,37 +80,64 @@ FLUTTER = ("app@2.0.0+31", "production")
 # Sample id -> (increments, outcomes) as the sample's "stored quantities" state them.
 STORED: dict[str, tuple[list[SessionIncrement], list[OutcomeIncrement]]] = {
     "S01": (
-        [inc(*APP, "2025-06-02T09:58:12.345678Z", started_count=1, user="user-42",
-             user_tags=USER_SEEN)],
+        [inc(*APP, "2025-06-02T09:58:12.345678Z", started_count=1, user="user-42", user_tags=USER_SEEN)],
         [accepted("session")],
     ),
     "S02": (
-        [inc(*APP, "2025-06-02T09:58:12.345678Z", user="user-42", user_tags=USER_SEEN,
-             duration=135.65)],
+        [inc(*APP, "2025-06-02T09:58:12.345678Z", user="user-42", user_tags=USER_SEEN, duration=135.65)],
         [accepted("session")],
     ),
     "S03": (
-        [inc(*APP, "2025-06-02T09:40:00Z", crashed=1,
-             error_sid="0f1e2d3c-4b5a-4968-8776-655443322110", user="user-77",
-             user_tags=USER_SEEN | USER_ERRORED | USER_CRASHED)],
+        [
+            inc(
+                *APP,
+                "2025-06-02T09:40:00Z",
+                crashed=1,
+                error_sid="0f1e2d3c-4b5a-4968-8776-655443322110",
+                user="user-77",
+                user_tags=USER_SEEN | USER_ERRORED | USER_CRASHED,
+            )
+        ],
         [accepted("session")],
     ),
     "S04": (
-        [inc("io.example.app@3.2.0+450", "production", "2025-06-01T22:10:05Z", abnormal=1,
-             error_sid="5b6c7d8e-9fa0-4b1c-8d2e-3f4051627384", user="device-abc",
-             user_tags=USER_SEEN | USER_ERRORED | USER_ABNORMAL | USER_ANR_FOREGROUND)],
+        [
+            inc(
+                "io.example.app@3.2.0+450",
+                "production",
+                "2025-06-01T22:10:05Z",
+                abnormal=1,
+                error_sid="5b6c7d8e-9fa0-4b1c-8d2e-3f4051627384",
+                user="device-abc",
+                user_tags=USER_SEEN | USER_ERRORED | USER_ABNORMAL | USER_ANR_FOREGROUND,
+            )
+        ],
         [accepted("session")],
     ),
     "S05": (
-        [inc(*FUN, "2025-06-02T09:30:00Z", started_count=1,
-             error_sid="3f2504e0-4f89-41d3-9a0c-0305e82c3301", user="42",
-             user_tags=USER_SEEN | USER_ERRORED)],
+        [
+            inc(
+                *FUN,
+                "2025-06-02T09:30:00Z",
+                started_count=1,
+                error_sid="3f2504e0-4f89-41d3-9a0c-0305e82c3301",
+                user="42",
+                user_tags=USER_SEEN | USER_ERRORED,
+            )
+        ],
         [accepted("session")],
     ),
     "S06": (
-        [inc("web@2025.6.1", "staging", "2025-06-02T08:00:00Z",
-             error_sid="a1b2c3d4-e5f6-0718-293a-4b5c6d7e8f90", user="user-9",
-             user_tags=USER_SEEN | USER_ERRORED)],
+        [
+            inc(
+                "web@2025.6.1",
+                "staging",
+                "2025-06-02T08:00:00Z",
+                error_sid="a1b2c3d4-e5f6-0718-293a-4b5c6d7e8f90",
+                user="user-9",
+                user_tags=USER_SEEN | USER_ERRORED,
+            )
+        ],
         [accepted("session")],
     ),
     "S07": (
@@ -118,8 +145,15 @@ STORED: dict[str, tuple[list[SessionIncrement], list[OutcomeIncrement]]] = {
             inc(*API, "2025-06-02T09:57:00Z", started_count=121, errored_preaggr=3),
             inc(*API, "2025-06-02T09:58:00Z", started_count=100, errored_preaggr=3, crashed=2),
             inc(*API, "2025-06-02T09:59:00Z", started_count=131, errored_preaggr=1, abnormal=1),
-            inc(*API, "2025-06-02T09:59:00Z", started_count=5, errored_preaggr=1, crashed=1,
-                user="tenant-7", user_tags=USER_SEEN | USER_ERRORED | USER_CRASHED),
+            inc(
+                *API,
+                "2025-06-02T09:59:00Z",
+                started_count=5,
+                errored_preaggr=1,
+                crashed=1,
+                user="tenant-7",
+                user_tags=USER_SEEN | USER_ERRORED | USER_CRASHED,
+            ),
         ],
         [accepted("sessions", 4)],
     ),
@@ -139,17 +173,21 @@ STORED: dict[str, tuple[list[SessionIncrement], list[OutcomeIncrement]]] = {
     ),
     "S10": (
         [
-            inc(*FLUTTER, "2025-06-02T09:50:00Z", started_count=1, unhandled=1,
-                error_sid="9f8e7d6c-5b4a-4938-8271-605f4e3d2c1b", user="u-5",
-                user_tags=USER_SEEN | USER_ERRORED | USER_UNHANDLED),
-            inc(*FLUTTER, "2025-06-02T09:55:00Z", started_count=12, errored_preaggr=2,
-                unhandled=2),
+            inc(
+                *FLUTTER,
+                "2025-06-02T09:50:00Z",
+                started_count=1,
+                unhandled=1,
+                error_sid="9f8e7d6c-5b4a-4938-8271-605f4e3d2c1b",
+                user="u-5",
+                user_tags=USER_SEEN | USER_ERRORED | USER_UNHANDLED,
+            ),
+            inc(*FLUTTER, "2025-06-02T09:55:00Z", started_count=12, errored_preaggr=2, unhandled=2),
         ],
         [accepted("session"), accepted("sessions")],
     ),
     "S11": (
-        [inc("api@5.0.2", "production", "2025-06-02T10:00:00Z", started_count=6,
-             errored_preaggr=1)],
+        [inc("api@5.0.2", "production", "2025-06-02T10:00:00Z", started_count=6, errored_preaggr=1)],
         [accepted("sessions")],
     ),
     "M01": ([], [dropped("session", "invalid_payload")]),
@@ -165,8 +203,7 @@ STORED: dict[str, tuple[list[SessionIncrement], list[OutcomeIncrement]]] = {
         [inc("myapp@1.4.2", None, "2025-06-02T09:58:12Z", started_count=1)] * 3,
         [accepted("session", 3)],
     ),
-    "M11": ([inc("myapp@1.4.2", None, "2025-06-02T09:58:12Z", started_count=1)],
-            [accepted("session")]),
+    "M11": ([inc("myapp@1.4.2", None, "2025-06-02T09:58:12Z", started_count=1)], [accepted("session")]),
     "M12": ([], [dropped("session", "invalid_payload")]),
     "M13": ([], [dropped("session", "unknown_status")]),
     "M15": ([], []),
@@ -175,8 +212,7 @@ STORED: dict[str, tuple[list[SessionIncrement], list[OutcomeIncrement]]] = {
         [dropped("sessions", "too_old"), accepted("sessions")],
     ),
     "M18": ([], [dropped("session", "invalid_release")]),
-    "M23": ([inc("myapp@1.4.2", None, "2025-06-02T09:58:12Z", started_count=1)],
-            [accepted("session")]),
+    "M23": ([inc("myapp@1.4.2", None, "2025-06-02T09:58:12Z", started_count=1)], [accepted("session")]),
 }
 
 
@@ -237,7 +273,7 @@ def test_m10_with_101_items_is_413() -> None:
 def test_m06_without_sent_at_is_in_future() -> None:
     # The sample's note: without a sent_at header the same payload is dropped as in_future.
     sample = SAMPLES["M06"]
-    body = b"{}" + sample.body[sample.body.index(b"\n"):]
+    body = b"{}" + sample.body[sample.body.index(b"\n") :]
     request = read_envelope_request(project_id=42, headers=sample.header_map, query="", body=body)
     ctx = ItemContext(project_id=42, received_at=RECEIVED_AT, sent_at=request.envelope.sent_at)
     assert envelope_batch(request.envelope, ctx).outcomes == [dropped("session", "in_future")]

@@ -101,9 +101,7 @@ def test_above_now_is_adopted_even_after_a_dip() -> None:
     started = {"A": {H: 5, H + 14 * HOUR: 50}, "B": {H: 5, H + 7 * HOUR: 100, H + 14 * HOUR: 50}}
     assert stages(started, H + 15 * HOUR)["A"] == AdoptionStage("adopted", H + HOUR)
     # In the dip it is replaced, unadopted at the first instant after H + 6h.
-    assert stages(started, H + 10 * HOUR)["A"] == AdoptionStage(
-        "replaced", H + HOUR, H + 7 * HOUR
-    )
+    assert stages(started, H + 10 * HOUR)["A"] == AdoptionStage("replaced", H + HOUR, H + 7 * HOUR)
 
 
 def test_adopted_release_whose_sessions_stop_is_replaced() -> None:
@@ -130,9 +128,7 @@ def test_replacement_is_reported_at_an_instant_between_hours() -> None:
 def test_silent_environment_replaces_the_release() -> None:
     # This project's reading: at T the window is empty, so A is not adopted at T; it was
     # adopted at H + 1h … H + 6h, so it is replaced from the next hour boundary, H + 7h.
-    assert stages({"A": {H: 10}}, H + 30 * HOUR)["A"] == AdoptionStage(
-        "replaced", H + HOUR, H + 7 * HOUR
-    )
+    assert stages({"A": {H: 10}}, H + 30 * HOUR)["A"] == AdoptionStage("replaced", H + HOUR, H + 7 * HOUR)
 
 
 def test_re_adoption_keeps_the_first_adoption_and_the_latest_unadoption() -> None:
@@ -142,9 +138,7 @@ def test_re_adoption_keeps_the_first_adoption_and_the_latest_unadoption() -> Non
         "A": {H: 5, H + 14 * HOUR: 50},
         "B": {H: 5, H + 7 * HOUR: 100, H + 14 * HOUR: 50, H + 20 * HOUR: 1000},
     }
-    assert stages(started, H + 22 * HOUR)["A"] == AdoptionStage(
-        "replaced", H + HOUR, H + 21 * HOUR
-    )
+    assert stages(started, H + 22 * HOUR)["A"] == AdoptionStage("replaced", H + HOUR, H + 21 * HOUR)
 
 
 def test_data_at_or_after_at_is_ignored() -> None:
@@ -247,9 +241,7 @@ def test_ninety_days_of_hundreds_of_releases_is_fast() -> None:
     started: dict[str, dict[int, int]] = {}
     for index in range(300):
         first = rng.randrange(0, 83 * 24)
-        started[f"app@{index}"] = {
-            H + (first + h) * HOUR: rng.randint(1, 50) for h in range(7 * 24)
-        }
+        started[f"app@{index}"] = {H + (first + h) * HOUR: rng.randint(1, 50) for h in range(7 * 24)}
     at = H + 90 * 24 * HOUR + 1234.5
     began = time.perf_counter()
     result = adoption_stages(started, at)

@@ -137,9 +137,7 @@ def test_stats_series_values() -> None:
 def test_release_stats_range_example() -> None:
     # start 2021-01-10T12:27:28 -> next day boundary 2021-01-11 (1610323200); end
     # 2021-01-14T12:27:28 -> 12:27:30; 3 d 12 h 27 min 30 s -> 4 buckets: 11, 12, 13, 14.
-    start, end, count = release_stats_range(
-        ts("2021-01-10T12:27:28"), ts("2021-01-14T12:27:28"), 86400
-    )
+    start, end, count = release_stats_range(ts("2021-01-10T12:27:28"), ts("2021-01-14T12:27:28"), 86400)
     assert (start, count) == (1610323200, 4)
     assert list(range(start, end, 86400)) == [1610323200, 1610409600, 1610496000, 1610582400]
 
@@ -147,14 +145,14 @@ def test_release_stats_range_example() -> None:
 def test_release_stats_start_on_a_boundary_moves_one_rollup_later() -> None:
     # start 2021-01-11T00:00 is on the boundary -> 2021-01-12; end 2021-01-14T00:00:00 is a
     # multiple of 10 s -> 00:00:10, which reaches into the 2021-01-14 bucket.
-    start, end, count = release_stats_range(
-        ts("2021-01-11T00:00:00"), ts("2021-01-14T00:00:00"), 86400
-    )
+    start, end, count = release_stats_range(ts("2021-01-11T00:00:00"), ts("2021-01-14T00:00:00"), 86400)
     assert (start, end, count) == (ts("2021-01-12T00:00:00"), ts("2021-01-15T00:00:00"), 3)
 
 
 def test_release_stats_hourly() -> None:
     # start 10:15 -> 11:00; end 13:59:55 -> 14:00:00 (next multiple of 10 s) -> 11, 12, 13.
-    assert release_stats_range(
-        ts("2021-01-11T10:15:00"), ts("2021-01-11T13:59:55"), HOUR
-    ) == (ts("2021-01-11T11:00:00"), ts("2021-01-11T14:00:00"), 3)
+    assert release_stats_range(ts("2021-01-11T10:15:00"), ts("2021-01-11T13:59:55"), HOUR) == (
+        ts("2021-01-11T11:00:00"),
+        ts("2021-01-11T14:00:00"),
+        3,
+    )

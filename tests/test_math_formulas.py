@@ -79,9 +79,7 @@ def test_users_example() -> None:
     # Six users: U2 errored, U3 crashed, U4 abnormal -> errored_all 3, crashed 1, abnormal 1;
     # errored = 3 − (1 + 1) = 1, healthy = 6 − 3 = 3.
     users = Users(all=6, errored=3, crashed=1, abnormal=1)
-    assert user_statuses(users) == StatusCounts(
-        abnormal=1, crashed=1, errored=1, healthy=3, unhandled=0
-    )
+    assert user_statuses(users) == StatusCounts(abnormal=1, crashed=1, errored=1, healthy=3, unhandled=0)
 
 
 def test_user_healthy_then_crashed_is_not_healthy_in_total() -> None:

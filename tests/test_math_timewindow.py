@@ -200,25 +200,31 @@ def test_interval_messages_are_verbatim() -> None:
 def test_absolute_range_on_the_grid_keeps_its_end() -> None:
     now = ts("2021-03-05T11:14:17.105Z")
     # 2021-02-24T00:00 … 2021-02-25T00:00 at 1 h: already aligned, 24 buckets.
-    assert constrained_range(
-        ts("2021-02-24T00:00:00Z"), ts("2021-02-25T00:00:00Z"), now, HOUR
-    ) == (ts("2021-02-24T00:00:00Z"), ts("2021-02-25T00:00:00Z"), 24)
+    assert constrained_range(ts("2021-02-24T00:00:00Z"), ts("2021-02-25T00:00:00Z"), now, HOUR) == (
+        ts("2021-02-24T00:00:00Z"),
+        ts("2021-02-25T00:00:00Z"),
+        24,
+    )
 
 
 def test_future_start_is_clamped_to_now() -> None:
     now = ts("2021-03-05T11:00:00Z")
     # start 12:00 > now -> 11:00; end 13:00 stays: 2 buckets.
-    assert constrained_range(
-        ts("2021-03-05T12:00:00Z"), ts("2021-03-05T13:00:00Z"), now, HOUR
-    ) == (now, ts("2021-03-05T13:00:00Z"), 2)
+    assert constrained_range(ts("2021-03-05T12:00:00Z"), ts("2021-03-05T13:00:00Z"), now, HOUR) == (
+        now,
+        ts("2021-03-05T13:00:00Z"),
+        2,
+    )
 
 
 def test_absolute_range_daily() -> None:
     now = ts("2021-03-05T11:14:17.105Z")
     # start 01-12T04:06:16 floors to 01-12; end 01-17T08:26:13 ceils to 01-18 (6 days).
-    assert constrained_range(
-        ts("2021-01-12T04:06:16Z"), ts("2021-01-17T08:26:13Z"), now, DAY
-    ) == (ts("2021-01-12T00:00:00Z"), ts("2021-01-18T00:00:00Z"), 6)
+    assert constrained_range(ts("2021-01-12T04:06:16Z"), ts("2021-01-17T08:26:13Z"), now, DAY) == (
+        ts("2021-01-12T00:00:00Z"),
+        ts("2021-01-18T00:00:00Z"),
+        6,
+    )
 
 
 def test_one_day_at_twelve_hours() -> None:

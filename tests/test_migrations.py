@@ -287,7 +287,9 @@ def test_schema_behind_is_refused_until_migrate(
 
 
 def test_schema_ahead_is_refused(
-    fresh_url: FreshUrl, newer_code: Callable[[], None], monkeypatch: pytest.MonkeyPatch,
+    fresh_url: FreshUrl,
+    newer_code: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     url = fresh_url()
@@ -296,7 +298,9 @@ def test_schema_ahead_is_refused(
     asyncio.run(migrate(url))  # a newer relhealth migrated the database to 9001
     monkeypatch.setattr(schema, "MIGRATIONS_DIR", real_dir)  # ...and this one is older
     assert _state(url) == "ahead"
-    with pytest.raises(SchemaAheadError, match=rf"revision 9001, code expects {head_revision()}.*newer relhealth"):
+    with pytest.raises(
+        SchemaAheadError, match=rf"revision 9001, code expects {head_revision()}.*newer relhealth"
+    ):
         asyncio.run(build_services(Settings(database_url=url)))
     assert main(["migrate", "--database-url", url]) == 1
     assert "ahead" in capsys.readouterr().err
@@ -308,7 +312,11 @@ def test_schema_ahead_is_refused(
 
 def _relhealth(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "server.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -406,8 +414,9 @@ def test_processes_starting_together_on_one_empty_sqlite_file(tmp_path):
         "    await e.dispose()\n"
         "asyncio.run(main())\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
-             for _ in range(3)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True) for _ in range(3)
+    ]
     results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
     for p in procs:
         p.stderr.close()

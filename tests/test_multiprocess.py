@@ -57,8 +57,16 @@ class Totals:
     durations: int = 0
 
     def as_tuple(self) -> tuple[int, ...]:
-        return (self.started, self.crashed, self.abnormal, self.errored_preaggr,
-                len(self.error_sids), len(self.users), len(self.crashed_users), self.durations)
+        return (
+            self.started,
+            self.crashed,
+            self.abnormal,
+            self.errored_preaggr,
+            len(self.error_sids),
+            len(self.users),
+            len(self.crashed_users),
+            self.durations,
+        )
 
 
 @dataclass
@@ -125,15 +133,28 @@ def generate(seed: int, sessions: int, aggregates: int, now: float) -> list[Item
         base: dict[str, object] = {"sid": sid, "started": _iso(started), "attrs": attrs}
         if did is not None:
             base["did"] = did
-        updates = [{**base, "init": True, "seq": 0, "timestamp": _iso(started), "status": "ok",
-                    "errors": 0}]
+        updates = [{**base, "init": True, "seq": 0, "timestamp": _iso(started), "status": "ok", "errors": 0}]
         if rng.random() < 0.4:
-            updates.append({**base, "init": False, "seq": 1, "timestamp": _iso(started + 30),
-                            "status": "ok", "errors": rng.choice([0, 1, 2])})
+            updates.append(
+                {
+                    **base,
+                    "init": False,
+                    "seq": 1,
+                    "timestamp": _iso(started + 30),
+                    "status": "ok",
+                    "errors": rng.choice([0, 1, 2]),
+                }
+            )
         final = rng.choice(["exited", "exited", "exited", "crashed", "abnormal", "errored", None])
         if final is not None:
-            update = {**base, "init": False, "seq": 2, "timestamp": _iso(started + 60),
-                      "status": final, "errors": int(final != "exited")}
+            update = {
+                **base,
+                "init": False,
+                "seq": 2,
+                "timestamp": _iso(started + 60),
+                "status": final,
+                "errors": int(final != "exited"),
+            }
             if final == "exited":
                 update["duration"] = round(rng.uniform(1, 600), 3)
             updates.append(update)
@@ -143,9 +164,12 @@ def generate(seed: int, sessions: int, aggregates: int, now: float) -> list[Item
         attrs = {"release": rng.choice(RELEASES)}
         if (env := rng.choice(ENVIRONMENTS)) is not None:
             attrs["environment"] = env
-        bucket: dict[str, object] = {"started": _iso(int(now - rng.uniform(120, 3 * 3600))),
-                                     "exited": rng.randint(0, 5), "errored": rng.randint(0, 2),
-                                     "crashed": rng.randint(0, 1)}
+        bucket: dict[str, object] = {
+            "started": _iso(int(now - rng.uniform(120, 3 * 3600))),
+            "exited": rng.randint(0, 5),
+            "errored": rng.randint(0, 2),
+            "crashed": rng.randint(0, 1),
+        }
         if rng.random() < 0.5:
             bucket["did"] = rng.choice(users)
         items.append(Item(project, "sessions", {"attrs": attrs, "aggregates": [bucket]}))
@@ -183,9 +207,10 @@ def body(items: list[Item]) -> bytes:
 def serve(url: str, port: int, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     with log.open("w") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--database-url", url,
-             *extra],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--database-url", url, *extra],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             env={**os.environ, "RELHEALTH_RETENTION_INTERVAL_SECONDS": "0"},
         )
 
@@ -246,13 +271,15 @@ async def setup_projects(url: str) -> dict[int, str]:
         await engine.dispose()
 
 
-async def post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, key: str,
-               data: bytes) -> int:
+async def post(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, key: str, data: bytes
+) -> int:
     """One HTTP/1.1 request on a kept-alive connection, as SDK transports send envelopes.
     (A minimal client: httpx's own overhead, not the server, dominated the timings.)"""
     writer.write(
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(data)}\r\n"
-        f"X-Sentry-Auth: Sentry sentry_key={key}, sentry_version=7\r\n\r\n".encode() + data
+        f"X-Sentry-Auth: Sentry sentry_key={key}, sentry_version=7\r\n\r\n".encode()
+        + data
     )
     await writer.drain()
     head = await reader.readuntil(b"\r\n\r\n")
@@ -265,8 +292,9 @@ async def post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path:
     return int(head.split(b" ", 2)[1])
 
 
-async def send_all(ports: list[int], keys: dict[int, str], plan: list[tuple[int, list[Item]]],
-                   concurrency: int) -> Run:
+async def send_all(
+    ports: list[int], keys: dict[int, str], plan: list[tuple[int, list[Item]]], concurrency: int
+) -> Run:
     """Send every envelope, `concurrency` connections spread over the ports. A transport
     error fails the test: its envelope may or may not have been counted."""
     expected: dict[Key, Totals] = {}
@@ -310,14 +338,25 @@ async def stored_totals(url: str, now: float) -> tuple[dict[int, dict[Key, tuple
         hi = (int(now) // DAY + 2) * DAY
         per_granularity: dict[int, dict[Key, tuple[int, ...]]] = {}
         for g in GRANULARITIES:
-            result = await store.aggregate(AggregateQuery(
-                project_ids=tuple(PROJECTS), start=lo, end=hi, granularity=g,
-                quantities=frozenset(Quantity), group_by=("project_id", "release", "environment"),
-            ))
+            result = await store.aggregate(
+                AggregateQuery(
+                    project_ids=tuple(PROJECTS),
+                    start=lo,
+                    end=hi,
+                    granularity=g,
+                    quantities=frozenset(Quantity),
+                    group_by=("project_id", "release", "environment"),
+                )
+            )
             per_granularity[g] = {
                 (k.project_id, k.release, k.environment): (  # type: ignore[misc]
-                    a.counters.started, a.counters.crashed, a.counters.abnormal,
-                    a.counters.errored_preaggr, a.errored_set, a.users.all, a.users.crashed,
+                    a.counters.started,
+                    a.counters.crashed,
+                    a.counters.abnormal,
+                    a.counters.errored_preaggr,
+                    a.errored_set,
+                    a.users.all,
+                    a.users.crashed,
                     a.durations.count,
                 )
                 for k, a in result.totals.items()
@@ -346,28 +385,41 @@ async def check_api(port: int, url: str, run: Run) -> None:
         token = await AccountStore(engine).create_token("acme", ["org:read"])
     finally:
         await engine.dispose()
-    params = [("project", "1"), ("project", "2"), ("field", "sum(session)"),
-              ("field", "count_unique(user)"), ("groupBy", "project"), ("statsPeriod", "1d"),
-              ("interval", "1d")]
+    params = [
+        ("project", "1"),
+        ("project", "2"),
+        ("field", "sum(session)"),
+        ("field", "count_unique(user)"),
+        ("groupBy", "project"),
+        ("statsPeriod", "1d"),
+        ("interval", "1d"),
+    ]
     async with httpx.AsyncClient(trust_env=False, timeout=60) as client:
-        r = await client.get(f"http://127.0.0.1:{port}/api/0/organizations/acme/sessions/",
-                             params=params, headers={"Authorization": f"Bearer {token}"})
+        r = await client.get(
+            f"http://127.0.0.1:{port}/api/0/organizations/acme/sessions/",
+            params=params,
+            headers={"Authorization": f"Bearer {token}"},
+        )
     assert r.status_code == 200, r.text
     got = {g["by"]["project"]: g["totals"] for g in r.json()["groups"]}
     want = {}
     for project in (1, 2):
         mine = [t for (p, _, _), t in run.accepted.items() if p == project]
-        want[project] = {"sum(session)": sum(t.started for t in mine),
-                         "count_unique(user)": len(set().union(*(t.users for t in mine)))}
+        want[project] = {
+            "sum(session)": sum(t.started for t in mine),
+            "count_unique(user)": len(set().union(*(t.users for t in mine))),
+        }
     assert got == want
 
 
 def report(name: str, run: Run) -> None:
     rate = run.envelopes / run.seconds
-    print(f"\n{name}: {run.envelopes} envelopes ({sum(run.items_accepted.values())} items "
-          f"accepted) in {run.seconds:.2f} s = {rate:.0f} envelopes/s; statuses {dict(run.statuses)}; "
-          f"latency p50 {run.latencies[len(run.latencies) // 2] * 1000:.0f} ms, "
-          f"max {run.latencies[-1] * 1000:.0f} ms")
+    print(
+        f"\n{name}: {run.envelopes} envelopes ({sum(run.items_accepted.values())} items "
+        f"accepted) in {run.seconds:.2f} s = {rate:.0f} envelopes/s; statuses {dict(run.statuses)}; "
+        f"latency p50 {run.latencies[len(run.latencies) // 2] * 1000:.0f} ms, "
+        f"max {run.latencies[-1] * 1000:.0f} ms"
+    )
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------
@@ -429,8 +481,13 @@ def test_two_servers_one_sqlite_file(processes, tmp_path):
     # The schema first: two processes creating an empty SQLite file at the same instant
     # race (SQLite DDL is not one transaction: one can see the other's tables before its
     # version row). Concurrent ingestion is what this test is about.
-    migrated = subprocess.run([sys.executable, "-m", "server.cli", "migrate", "--database-url", url],
-                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+    migrated = subprocess.run(
+        [sys.executable, "-m", "server.cli", "migrate", "--database-url", url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert migrated.returncode == 0, migrated.stderr
     ports = [free_port(), free_port()]
     launched = [

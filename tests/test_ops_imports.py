@@ -23,10 +23,18 @@ from tests.conftest import PG_ADMIN_URL, _require_postgres
 
 
 def _line(org: str, project: str, sid: int) -> str:
-    return json.dumps({
-        "type": "session", "org": org, "project": project, "sid": f"{sid:032x}", "init": True,
-        "started": "2024-01-10T12:00:00Z", "status": "exited", "attrs": {"release": "app@1.0"},
-    })
+    return json.dumps(
+        {
+            "type": "session",
+            "org": org,
+            "project": project,
+            "sid": f"{sid:032x}",
+            "init": True,
+            "started": "2024-01-10T12:00:00Z",
+            "status": "exited",
+            "attrs": {"release": "app@1.0"},
+        }
+    )
 
 
 async def test_same_import_id_in_two_organizations_is_two_imports(make_app, database_url):
@@ -39,7 +47,8 @@ async def test_same_import_id_in_two_organizations_is_two_imports(make_app, data
 
     def post(org: str, token: str, body: str):  # type: ignore[no-untyped-def]
         return app.client.post(
-            f"/api/0/organizations/{org}/sessions/import/?import_id=nightly", content=body,
+            f"/api/0/organizations/{org}/sessions/import/?import_id=nightly",
+            content=body,
             headers={"Authorization": f"Bearer {token}"},
         )
 
@@ -51,8 +60,7 @@ async def test_same_import_id_in_two_organizations_is_two_imports(make_app, data
     # never-used name gives (nothing skipped), so it cannot tell acme used the name.
     second = await post("globex", globex, globex_body)
     assert second.status_code == 200
-    assert second.json() == {"import_id": "nightly", "lines": 2, "accepted": 2, "skipped": 0,
-                             "rejected": []}
+    assert second.json() == {"import_id": "nightly", "lines": 2, "accepted": 2, "skipped": 0, "rejected": []}
     # Each organization's re-run is still idempotent within its own scope.
     again = await post("acme", acme, acme_body)
     assert (again.json()["accepted"], again.json()["skipped"]) == (0, 3)
@@ -73,8 +81,9 @@ async def test_command_line_import_ids_are_separate_from_the_api(make_app, datab
     await s.accounts.create_project("acme", "web", 11)
     token = await s.accounts.create_token("acme", ["org:write"])
     lines = [_line("acme", "web", i).encode() for i in range(1, 3)]
-    cli = await run_import(lines, import_id="shared", store=s.store, accounts=s.accounts,
-                           received_at=time.time())
+    cli = await run_import(
+        lines, import_id="shared", store=s.store, accounts=s.accounts, received_at=time.time()
+    )
     assert (cli.accepted, cli.skipped) == (2, 0)
     api = await app.client.post(
         "/api/0/organizations/acme/sessions/import/?import_id=shared",
@@ -90,7 +99,8 @@ async def test_import_id_longer_than_the_column_is_a_400(make_app, database_url)
     token = await app.services.accounts.create_token("acme", ["org:write"])
     r = await app.client.post(
         "/api/0/organizations/acme/sessions/import/?import_id=" + "x" * 129,
-        content=_line("acme", "web", 1), headers={"Authorization": f"Bearer {token}"},
+        content=_line("acme", "web", 1),
+        headers={"Authorization": f"Bearer {token}"},
     )
     assert r.status_code == 400
     assert r.json() == {"detail": "import_id is longer than 128 characters"}
@@ -130,10 +140,12 @@ async def _at_0001_with_chunks(url: str, orgs: list[str]) -> None:
                     text("INSERT INTO organization (slug, created_at) VALUES (:s, CURRENT_TIMESTAMP)"),
                     {"s": slug},
                 )
-            await conn.execute(text(
-                "INSERT INTO import_chunk (import_id, first_line, last_line)"
-                " VALUES ('sha256:ab', 1, 10000), ('sha256:ab', 10001, 12000), ('mine', 1, 5)"
-            ))
+            await conn.execute(
+                text(
+                    "INSERT INTO import_chunk (import_id, first_line, last_line)"
+                    " VALUES ('sha256:ab', 1, 10000), ('sha256:ab', 10001, 12000), ('mine', 1, 5)"
+                )
+            )
     finally:
         await engine.dispose()
 
@@ -142,13 +154,15 @@ async def _scopes(url: str) -> dict[int, list[tuple[str, int, int]]]:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            rows = (await conn.execute(text(
-                "SELECT org_id, import_id, first_line, last_line FROM import_chunk"
-                " ORDER BY org_id, import_id, first_line"
-            ))).all()
-            org_ids = {
-                slug: i for i, slug in (await conn.execute(text("SELECT id, slug FROM organization")))
-            }
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT org_id, import_id, first_line, last_line FROM import_chunk"
+                        " ORDER BY org_id, import_id, first_line"
+                    )
+                )
+            ).all()
+            org_ids = {slug: i for i, slug in (await conn.execute(text("SELECT id, slug FROM organization")))}
     finally:
         await engine.dispose()
     out: dict[int, list[tuple[str, int, int]]] = {}
@@ -182,9 +196,11 @@ async def test_migration_with_several_orgs_keeps_old_progress_for_the_command_li
         async with engine.begin() as conn:
             await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0001"))
         async with engine.connect() as conn:
-            rows = (await conn.execute(text(
-                "SELECT import_id, first_line, last_line FROM import_chunk ORDER BY 1, 2"
-            ))).all()
+            rows = (
+                await conn.execute(
+                    text("SELECT import_id, first_line, last_line FROM import_chunk ORDER BY 1, 2")
+                )
+            ).all()
         assert [tuple(r) for r in rows] == OLD_ROWS
     finally:
         await engine.dispose()

@@ -16,11 +16,17 @@ async def _two_tenants(app) -> None:  # type: ignore[no-untyped-def]
     acc = app.services.accounts
     await acc.create_project("acme", "web", 41)
     await acc.create_project("globex", "shop", 42)
-    await app.services.store.apply([WriteBatch(outcomes=[
-        OutcomeIncrement(41, "session", "accepted", "", RECEIVED, 7),
-        OutcomeIncrement(42, "session", "accepted", "", RECEIVED, 5),
-        OutcomeIncrement(42, "session", "dropped", "too_old", RECEIVED, 2),
-    ])])
+    await app.services.store.apply(
+        [
+            WriteBatch(
+                outcomes=[
+                    OutcomeIncrement(41, "session", "accepted", "", RECEIVED, 7),
+                    OutcomeIncrement(42, "session", "accepted", "", RECEIVED, 5),
+                    OutcomeIncrement(42, "session", "dropped", "too_old", RECEIVED, 2),
+                ]
+            )
+        ]
+    )
 
 
 async def test_tenant_data_only_with_the_metrics_token(make_app, database_url):
@@ -52,6 +58,5 @@ async def test_tenant_data_only_with_the_metrics_token(make_app, database_url):
     assert 'relhealth_ingest_items_accepted_total{project_id="41",item_type="session"} 7' in body
     assert 'relhealth_ingest_items_accepted_total{project_id="42",item_type="session"} 5' in body
     assert (
-        'relhealth_ingest_items_dropped_total{project_id="42",item_type="session",reason="too_old"} 2'
-        in body
+        'relhealth_ingest_items_dropped_total{project_id="42",item_type="session",reason="too_old"} 2' in body
     )

@@ -56,14 +56,19 @@ async def test_readyz_turns_503_while_writes_fail_and_recovers(make_app, databas
         # The server connects as a role that can read everything; writes are revoked and
         # granted back while it runs (privileges are checked on every statement).
         role = f"relhealth_ro_{uuid.uuid4().hex[:8]}"
-        await _pg(database_url, f"CREATE ROLE {role} LOGIN",
-                  f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
-                  f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        await _pg(
+            database_url,
+            f"CREATE ROLE {role} LOGIN",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+            f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        )
         role_url = make_url(database_url).set(username=role).render_as_string(hide_password=False)
         app = await make_app(Settings(database_url=role_url))
 
         async def break_writes() -> None:
-            await _pg(database_url, f"REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public FROM {role}")
+            await _pg(
+                database_url, f"REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public FROM {role}"
+            )
 
         async def repair_writes() -> None:
             await _pg(database_url, f"GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
@@ -82,8 +87,11 @@ async def test_readyz_turns_503_while_writes_fail_and_recovers(make_app, databas
         assert (r.status_code, r.json()) == (200, {"status": "ok"})
     finally:
         if role is not None:
-            await _pg(database_url, f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}",
-                      f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role}")
+            await _pg(
+                database_url,
+                f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}",
+                f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role}",
+            )
 
     # The probe never leaves a row behind.
     engine = create_engine(database_url)

@@ -21,21 +21,33 @@ async def test_stage_filter_uses_the_request_now(make_app, database_url):
     b = await backend(make_app, database_url)
     # A alone from H; B takes over from H + 7 h. At PAST (H + 2 h) A is adopted and B does
     # not exist yet; at the server clock every window is empty: A and B are replaced.
-    await b.write(*[session(WEB, "A", H + 60) for _ in range(10)],
-                  *[session(WEB, "B", H + 7 * HOUR) for _ in range(10)])
+    await b.write(
+        *[session(WEB, "A", H + 60) for _ in range(10)], *[session(WEB, "B", H + 7 * HOUR) for _ in range(10)]
+    )
 
-    stage = await b.data("""{ release(projectId: "1", version: "A") {
-        adoptionStage(environment: "production", now: "%s") { stage } } }""" % PAST)
+    stage = await b.data(
+        """{ release(projectId: "1", version: "A") {
+        adoptionStage(environment: "production", now: "%s") { stage } } }"""
+        % PAST
+    )
     assert stage["release"]["adoptionStage"] == {"stage": "ADOPTED"}
 
     async def rest(query: str, now: str | None) -> dict[str, int]:
-        params = [("project", "1"), ("environment", "production"), ("field", "sum(session)"),
-                  ("groupBy", "release"), ("statsPeriod", "1d"), ("interval", "1h"),
-                  ("query", query)]
+        params = [
+            ("project", "1"),
+            ("environment", "production"),
+            ("field", "sum(session)"),
+            ("groupBy", "release"),
+            ("statsPeriod", "1d"),
+            ("interval", "1h"),
+            ("query", query),
+        ]
         if now is not None:
             params.append(("now", now))
-        r = await b.app.client.get(f"/api/0/organizations/acme/sessions/?{urlencode(params)}",
-                                   headers={"Authorization": f"Bearer {b.token}"})
+        r = await b.app.client.get(
+            f"/api/0/organizations/acme/sessions/?{urlencode(params)}",
+            headers={"Authorization": f"Bearer {b.token}"},
+        )
         assert r.status_code == 200, r.text
         return {g["by"]["release"]: g["totals"]["sum(session)"] for g in r.json()["groups"]}
 

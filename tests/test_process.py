@@ -26,8 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def relhealth(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=120, env={**os.environ, **(env or {})},
+        [sys.executable, "-m", "server.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -37,7 +41,10 @@ def start_server(url: str, port: int, *extra: str, log: Path | None = None) -> s
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--database-url", url, *extra],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -57,10 +64,15 @@ def _stored_started(url: str, project_id: int) -> int:
     async def read() -> int:
         engine = create_engine(url)
         try:
-            result = await SessionStore(engine).aggregate(AggregateQuery(
-                project_ids=(project_id,), start=0, end=2_000_000_000, granularity=HOUR,
-                quantities=frozenset({Quantity.COUNTERS}),
-            ))
+            result = await SessionStore(engine).aggregate(
+                AggregateQuery(
+                    project_ids=(project_id,),
+                    start=0,
+                    end=2_000_000_000,
+                    granularity=HOUR,
+                    quantities=frozenset({Quantity.COUNTERS}),
+                )
+            )
             totals = list(result.totals.values())
             return totals[0].counters.started if totals else 0
         finally:
@@ -86,9 +98,9 @@ def test_cli_projects_and_tokens(sqlite_url):
 
 def _envelope(i: int) -> bytes:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    payload = (
-        '{"sid":"%032x","init":true,"started":"%s","status":"exited","attrs":{"release":"r@1"}}'
-        % (i + 1, started)
+    payload = '{"sid":"%032x","init":true,"started":"%s","status":"exited","attrs":{"release":"r@1"}}' % (
+        i + 1,
+        started,
     )
     return f'{{}}\n{{"type":"session"}}\n{payload}\n'.encode()
 
@@ -105,6 +117,7 @@ def test_a_200_survives_kill_9(database_url):
     async def burst() -> int:
         acknowledged = 0
         async with httpx.AsyncClient(trust_env=False, timeout=10) as client:
+
             async def one(i: int) -> int:
                 try:
                     r = await client.post(url, content=_envelope(i), headers=headers)
@@ -140,8 +153,13 @@ def test_serve_demo_prints_a_working_token_and_query(tmp_path):
         token = re.search(r"token:\s+(rh_\S+)", text).group(1)  # type: ignore[union-attr]
         assert re.search(rf"DSN:\s+http://[0-9a-f]{{32}}@127\.0\.0\.1:{port}/\d+", text)
         query = text.split("example query:\n", 1)[1].split("\n  curl:", 1)[0]
-        r = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query},
-                       headers={"Authorization": f"Bearer {token}"}, trust_env=False, timeout=30)
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": query},
+            headers={"Authorization": f"Bearer {token}"},
+            trust_env=False,
+            timeout=30,
+        )
         body = r.json()
         assert "errors" not in body, body
         nodes = body["data"]["releases"]["nodes"]

@@ -27,15 +27,32 @@ async def test_readme_example(make_app, sqlite_url):
 
     def s(release, user, crashed=False, sid=None):
         tags = USER_SEEN | (USER_ERRORED | USER_CRASHED if crashed else 0)
-        return SessionIncrement(1, release, "production", NOW - 600, started_count=1,
-                                crashed=int(crashed), error_sid=sid, user=user, user_tags=tags)
+        return SessionIncrement(
+            1,
+            release,
+            "production",
+            NOW - 600,
+            started_count=1,
+            crashed=int(crashed),
+            error_sid=sid,
+            user=user,
+            user_tags=tags,
+        )
 
     # web@1.4.2: 4 sessions of users a, b, c (c crashed once); web@1.4.1: 1 session of d.
-    await app.services.store.apply([WriteBatch([
-        s("web@1.4.2", "a"), s("web@1.4.2", "a"), s("web@1.4.2", "b"),
-        s("web@1.4.2", "c", crashed=True, sid="00000000-0000-4000-8000-000000000001"),
-        s("web@1.4.1", "d"),
-    ])])
+    await app.services.store.apply(
+        [
+            WriteBatch(
+                [
+                    s("web@1.4.2", "a"),
+                    s("web@1.4.2", "a"),
+                    s("web@1.4.2", "b"),
+                    s("web@1.4.2", "c", crashed=True, sid="00000000-0000-4000-8000-000000000001"),
+                    s("web@1.4.1", "d"),
+                ]
+            )
+        ]
+    )
     query = _blocks("graphql")[0]
     expected = json.loads(_blocks("json")[0])
     r = await app.client.post("/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"})

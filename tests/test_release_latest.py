@@ -25,27 +25,36 @@ async def ask(make_app, database_url):  # type: ignore[no-untyped-def]
     b = await backend(make_app, database_url)
     await b.write(
         session(WEB, "web@1.0.0", H - 2 * DAY),
-        session(WEB, "web@1.1.0", H), session(WEB, "web@1.1.0", H + 1),
+        session(WEB, "web@1.1.0", H),
+        session(WEB, "web@1.1.0", H + 1),
         session(WEB, "web@1.2.0", H + 3 * DAY),
         session(WEB, "web@9.9.9", H + 4 * DAY, env="staging"),
         # Same first second in API: semver order decides (2.0 is newer than 1.10).
-        session(API, "api@1.10", H + 3600), session(API, "api@2.0", H + 3600),
+        session(API, "api@1.10", H + 3600),
+        session(API, "api@2.0", H + 3600),
         session(SHOP, "shop@5.0", H + 4 * DAY),  # another organization: never involved
     )
 
-    async def query(q: str, *, env: str | None = None, now: str | None = None,
-                    api: str = "rest") -> dict[str, int]:
+    async def query(
+        q: str, *, env: str | None = None, now: str | None = None, api: str = "rest"
+    ) -> dict[str, int]:
         if api == "graphql":
             data = await b.data(GQL, q=q, env=[env] if env else None, now=now)
-            return {g["by"]["release"]: int(g["totals"][0]["value"])
-                    for g in data["sessions"]["groups"]}
-        params = [("field", "sum(session)"), ("groupBy", "release"), ("interval", "1d"),
-                  ("start", "2021-01-01T00:00:00Z"), ("end", "2021-01-15T00:00:00Z"),
-                  ("query", q)]
+            return {g["by"]["release"]: int(g["totals"][0]["value"]) for g in data["sessions"]["groups"]}
+        params = [
+            ("field", "sum(session)"),
+            ("groupBy", "release"),
+            ("interval", "1d"),
+            ("start", "2021-01-01T00:00:00Z"),
+            ("end", "2021-01-15T00:00:00Z"),
+            ("query", q),
+        ]
         params += [("environment", env)] if env else []
         params += [("now", now)] if now else []
-        r = await b.app.client.get(f"/api/0/organizations/acme/sessions/?{urlencode(params)}",
-                                   headers={"Authorization": f"Bearer {b.token}"})
+        r = await b.app.client.get(
+            f"/api/0/organizations/acme/sessions/?{urlencode(params)}",
+            headers={"Authorization": f"Bearer {b.token}"},
+        )
         assert r.status_code == 200, r.text
         return {g["by"]["release"]: g["totals"]["sum(session)"] for g in r.json()["groups"]}
 
@@ -57,20 +66,27 @@ async def test_latest_release_of_each_project(ask, api):
     # Every environment: WEB's newest is the staging-only 9.9.9.
     assert await ask("release:latest", api=api) == {"web@9.9.9": 1, "api@2.0": 1}
     # In production only.
-    assert await ask("release:latest", env="production", api=api) == {
-        "web@1.2.0": 1, "api@2.0": 1}
+    assert await ask("release:latest", env="production", api=api) == {"web@1.2.0": 1, "api@2.0": 1}
     # As of a past `now`: 1.2.0 and 9.9.9 were not seen yet.
-    assert await ask("release:latest", now="2021-01-11T00:00:00Z", api=api) == {
-        "web@1.1.0": 2, "api@2.0": 1}
+    assert await ask("release:latest", now="2021-01-11T00:00:00Z", api=api) == {"web@1.1.0": 2, "api@2.0": 1}
     # Before any release of API existed: only WEB has a latest release.
     assert await ask("release:latest", now="2021-01-10T00:30:00Z", api=api) == {"web@1.1.0": 2}
     # Lists, negation and boolean expressions.
     assert await ask("release:[latest, web@1.0.0]", env="production", api=api) == {
-        "web@1.0.0": 1, "web@1.2.0": 1, "api@2.0": 1}
+        "web@1.0.0": 1,
+        "web@1.2.0": 1,
+        "api@2.0": 1,
+    }
     assert await ask("!release:latest", env="production", api=api) == {
-        "web@1.0.0": 1, "web@1.1.0": 2, "api@1.10": 1}
+        "web@1.0.0": 1,
+        "web@1.1.0": 2,
+        "api@1.10": 1,
+    }
     assert await ask("release:latest OR release:web@1.0.0", env="production", api=api) == {
-        "web@1.0.0": 1, "web@1.2.0": 1, "api@2.0": 1}
+        "web@1.0.0": 1,
+        "web@1.2.0": 1,
+        "api@2.0": 1,
+    }
     # Restricted to one project by the query: that project's latest only.
     assert await ask("project:web release:latest", env="production", api=api) == {"web@1.2.0": 1}
 

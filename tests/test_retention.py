@@ -120,8 +120,9 @@ def test_choose_granularity_rules():
     oldest = 700 * DAY
     with pytest.raises(RetentionExceeded) as exc:
         choose(oldest, oldest + DAY, DAY)
-    assert exc.value.message == ("Session data is kept for 200 days; choose a range that starts "
-                                 "within the last 200 days.")
+    assert exc.value.message == (
+        "Session data is kept for 200 days; choose a range that starts within the last 200 days."
+    )
     # The boundary: a range starting exactly `retention` before now is retained.
     edge = int(now) - 100 * DAY
     edge -= edge % HOUR
@@ -145,15 +146,26 @@ def test_choose_granularity_rules():
 def _session(started: float, *, user: str, sid: str, project: int = 1) -> SessionIncrement:
     """One crashed session with a user and a duration: a row in every fact table."""
     return SessionIncrement(
-        project_id=project, release="app@1.0", environment="production", started=started,
-        started_count=1, crashed=1, error_sid=sid, user=user,
-        user_tags=USER_SEEN | USER_ERRORED | USER_CRASHED, duration=12.5,
+        project_id=project,
+        release="app@1.0",
+        environment="production",
+        started=started,
+        started_count=1,
+        crashed=1,
+        error_sid=sid,
+        user=user,
+        user_tags=USER_SEEN | USER_ERRORED | USER_CRASHED,
+        duration=12.5,
     )
 
 
 #: Ages of the written sessions: kept everywhere; minute gone; minute and hour gone; all gone.
-AGES = {"fresh": 10 * DAY + 1234, "month": 40 * DAY + 1234, "season": 150 * DAY + 1234,
-        "ancient": 300 * DAY + 1234}
+AGES = {
+    "fresh": 10 * DAY + 1234,
+    "month": 40 * DAY + 1234,
+    "season": 150 * DAY + 1234,
+    "ancient": 300 * DAY + 1234,
+}
 
 
 async def _store_with_history(make_app, url: str, **settings) -> tuple[object, SessionStore]:
@@ -190,8 +202,9 @@ async def _outcome_hours(store: SessionStore) -> list[int]:
 
 async def _started(store: SessionStore, granularity: int, start: float, end: float) -> int:
     lo, hi = int(start) - int(start) % granularity, int(end) - int(end) % granularity + granularity
-    result = await store.aggregate(AggregateQuery(
-        project_ids=(1,), start=lo, end=hi, granularity=granularity, quantities=ALL))
+    result = await store.aggregate(
+        AggregateQuery(project_ids=(1,), start=lo, end=hi, granularity=granularity, quantities=ALL)
+    )
     agg = result.totals.get(GroupKey())
     return agg.counters.started if agg else 0
 
@@ -203,8 +216,13 @@ async def test_delete_expired_per_granularity_in_batches(make_app, database_url)
     assert before[("fact_counter", MINUTE)] == 4 and before[("fact_user", DAY)] == 12
     deleted = await delete_expired(store.engine, now=NOW, retention=OPTIONS.retention, batch_rows=2)
     # Expired: minute 3 ages, hour 2, day 1 -> 6 bucket rows per age-row.
-    assert deleted == {"fact_counter": 6, "fact_error": 18, "fact_user": 18, "fact_duration": 6,
-                       "ingest_outcome": 1}
+    assert deleted == {
+        "fact_counter": 6,
+        "fact_error": 18,
+        "fact_user": 18,
+        "fact_duration": 6,
+        "ingest_outcome": 1,
+    }
     after = await _rows(store)
     for table, per_age in [("fact_counter", 1), ("fact_error", 3), ("fact_user", 3), ("fact_duration", 1)]:
         assert after.get((table, MINUTE)) == per_age, table  # fresh
@@ -246,14 +264,28 @@ async def test_cleanup_command(make_app, sqlite_url):
     app = await make_app(Settings(database_url=sqlite_url, retention_interval_seconds=0))
     await app.services.accounts.create_project("acme", "web", 1)
     now = time.time()
-    await app.services.store.apply([WriteBatch([
-        _session(now - 3600, user="a", sid="00000000-0000-4000-8000-000000000001"),
-        _session(now - 150 * DAY, user="b", sid="00000000-0000-4000-8000-000000000002"),
-    ])])
+    await app.services.store.apply(
+        [
+            WriteBatch(
+                [
+                    _session(now - 3600, user="a", sid="00000000-0000-4000-8000-000000000001"),
+                    _session(now - 150 * DAY, user="b", sid="00000000-0000-4000-8000-000000000002"),
+                ]
+            )
+        ]
+    )
     env = {**os.environ, "RELHEALTH_HOUR_RETENTION_DAYS": "100", "RELHEALTH_DAY_RETENTION_DAYS": "100"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server.cli", "cleanup", "--database-url", sqlite_url, cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "server.cli",
+        "cleanup",
+        "--database-url",
+        sqlite_url,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
@@ -277,7 +309,8 @@ async def _api(make_app, url: str):
 
     async def gql(query: str, **variables: object):
         r = await app.client.post(  # type: ignore[attr-defined]
-            "/graphql", json={"query": query, "variables": variables}, headers=headers)
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
         return r.json()
 
     return rest, gql
@@ -315,15 +348,18 @@ async def test_queries_beyond_retention(make_app, database_url):
 
     ancient = NOW - AGES["ancient"]
     r = await rest(start=iso(ancient - ancient % DAY), end=iso(ancient - ancient % DAY + DAY), interval="1d")
-    assert (r.status_code, r.json()) == (400, {"detail": "Session data is kept for 200 days; choose a "
-                                                         "range that starts within the last 200 days."})
+    assert (r.status_code, r.json()) == (
+        400,
+        {"detail": "Session data is kept for 200 days; choose a range that starts within the last 200 days."},
+    )
 
     # GraphQL: the same message with BAD_USER_INPUT.
     body = await gql(
         """query($start: DateTime!, $end: DateTime!) { sessions(organization: "acme", query: {
             fields: ["sum(session)"], start: $start, end: $end, interval: "1h", projects: ["1"]}) {
             start } }""",
-        start=iso(day), end=iso(day + DAY),
+        start=iso(day),
+        end=iso(day + DAY),
     )
     assert body["errors"][0]["message"] == hourly
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
@@ -352,38 +388,64 @@ async def test_late_update_lands_in_the_started_bucket(make_app, database_url):
     token = await app.services.accounts.create_token("acme", ["org:read"])
     started = NOW - 3 * DAY - 17 * 60 - 13  # 2025-05-30T09:43:17Z
     sid = "7f1c2a3e-0000-4000-8000-00000000beef"
-    base = {"sid": sid, "did": "user-1", "started": iso(started),
-            "attrs": {"release": "app@1.0", "environment": "production"}}
+    base = {
+        "sid": sid,
+        "did": "user-1",
+        "started": iso(started),
+        "attrs": {"release": "app@1.0", "environment": "production"},
+    }
 
     async def send(payload: dict[str, object]) -> None:
-        r = await app.client.post("/api/1/envelope/", content=_envelope(payload),
-                                  headers={"X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7"})
+        r = await app.client.post(
+            "/api/1/envelope/",
+            content=_envelope(payload),
+            headers={"X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7"},
+        )
         assert r.status_code == 200, r.text
 
     clock.at = started + 5
     await send({**base, "init": True, "seq": 0, "timestamp": iso(started + 5), "status": "ok"})
     clock.at = started + 3 * DAY  # three days later
-    await send({**base, "init": False, "seq": 7, "timestamp": iso(started + 3 * DAY - 1),
-                "status": "crashed", "errors": 1})
+    await send(
+        {
+            **base,
+            "init": False,
+            "seq": 7,
+            "timestamp": iso(started + 3 * DAY - 1),
+            "status": "crashed",
+            "errors": 1,
+        }
+    )
 
     store: SessionStore = app.services.store
     for g in (MINUTE, HOUR, DAY):
         bucket = int(started) - int(started) % g
-        result = await store.aggregate(AggregateQuery(
-            project_ids=(1,), start=bucket, end=bucket + g, granularity=g, quantities=ALL))
+        result = await store.aggregate(
+            AggregateQuery(project_ids=(1,), start=bucket, end=bucket + g, granularity=g, quantities=ALL)
+        )
         agg = result.totals[GroupKey()]
         assert (agg.counters.started, agg.counters.crashed, agg.errored_set) == (1, 1, 1), g
         assert (agg.users.all, agg.users.crashed) == (1, 1), g
         # Nothing at all in the buckets of the day the update arrived.
         late = int(clock.at) - int(clock.at) % DAY
-        after = await store.aggregate(AggregateQuery(
-            project_ids=(1,), start=late, end=late + DAY, granularity=g, quantities=ALL))
+        after = await store.aggregate(
+            AggregateQuery(project_ids=(1,), start=late, end=late + DAY, granularity=g, quantities=ALL)
+        )
         assert after.totals == {}, g
 
     hour = int(started) - int(started) % HOUR
-    r = await app.client.get(URL, headers={"Authorization": f"Bearer {token}"}, params=[
-        ("project", "1"), ("field", "sum(session)"), ("groupBy", "session.status"),
-        ("start", iso(hour - HOUR)), ("end", iso(hour + 2 * HOUR)), ("interval", "1h")])
+    r = await app.client.get(
+        URL,
+        headers={"Authorization": f"Bearer {token}"},
+        params=[
+            ("project", "1"),
+            ("field", "sum(session)"),
+            ("groupBy", "session.status"),
+            ("start", iso(hour - HOUR)),
+            ("end", iso(hour + 2 * HOUR)),
+            ("interval", "1h"),
+        ],
+    )
     assert r.status_code == 200, r.text
     series = {g["by"]["session.status"]: g["series"]["sum(session)"] for g in r.json()["groups"]}
     assert series["crashed"] == [0, 1, 0]
@@ -400,5 +462,6 @@ async def test_release_stats_beyond_daily_retention_says_so(make_app, sqlite_url
     r = await app.client.post("/graphql", json={"query": q}, headers={"Authorization": f"Bearer {token}"})
     error = r.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert error["message"] == ("Session data is kept for 200 days; choose a range that starts "
-                                "within the last 200 days.")
+    assert error["message"] == (
+        "Session data is kept for 200 days; choose a range that starts within the last 200 days."
+    )

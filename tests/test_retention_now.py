@@ -18,8 +18,7 @@ CLOCK = datetime(2025, 6, 2, 10, 0, 30, tzinfo=UTC).timestamp()
 RETENTION = {"minute_retention_days": 30, "hour_retention_days": 100, "day_retention_days": 200}
 OLD = CLOCK - 250 * DAY  # beyond every retention: deleted by the cleanup
 MID = CLOCK - 150 * DAY  # hourly buckets deleted, daily kept
-DAILY = ("Session data is kept for 200 days; choose a range that starts within the last "
-         "200 days.")
+DAILY = "Session data is kept for 200 days; choose a range that starts within the last 200 days."
 HOURLY = "Hourly data is kept for 100 days; use an interval of 1d for ranges older than that."
 
 
@@ -31,22 +30,22 @@ FIELDS = {
     "health": 'release(projectId: "1", version: "app@1.0") { health(now: $now) { totalSessions } }',
     "adoption": 'release(projectId: "1", version: "app@1.0") { adoption(now: $now) { adoption } }',
     "stats": 'release(projectId: "1", version: "app@1.0") { stats(stat: SESSIONS, interval: "1h", '
-             "start: $start, end: $now, now: $now) { totals { total } } }",
+    "start: $start, end: $now, now: $now) { totals { total } } }",
     "crashFreeBreakdown": 'release(projectId: "1", version: "app@1.0") { '
-                          "crashFreeBreakdown(start: $start, now: $now) { totalSessions } }",
+    "crashFreeBreakdown(start: $start, now: $now) { totalSessions } }",
     "sessionsCount": 'project(id: "1") { sessionsCount(start: $start, end: $now, now: $now) }',
     "adoptionStage": 'release(projectId: "1", version: "app@1.0") { '
-                     'adoptionStage(environment: "production", now: $now) { stage } }',
+    'adoptionStage(environment: "production", now: $now) { stage } }',
     "crashFreeRates": 'project(id: "1") { crashFreeRates(current: {start: $start, end: $now}, '
-                      "previous: {start: $start, end: $now}, now: $now) { current } }",
+    "previous: {start: $start, end: $now}, now: $now) { current } }",
     "releasesCount": 'project(id: "1") { releasesCount(now: $now) }',
     "releases": 'releases(projectIds: ["1"], now: $now) { totalCount }',
     "hasHealthData": 'hasHealthData(projectIds: ["1"], now: $now) { projectIds }',
     "changedReleaseAdoptions": 'changedReleaseAdoptions(projectIds: ["1"], now: $now) { version }',
     "oldestHealthData": 'oldestHealthData(releases: [{projectId: "1", version: "app@1.0"}], '
-                        "now: $now) { oldest }",
+    "now: $now) { oldest }",
     "sessionsPerProject": 'sessionsPerProject(projectIds: ["1"], start: $start, end: $now, '
-                          "now: $now) { sessions }",
+    "now: $now) { sessions }",
 }
 
 
@@ -58,10 +57,16 @@ async def gql(make_app, database_url):  # type: ignore[no-untyped-def]
     )
     await app.services.accounts.create_project("acme", "web", 1)
     token = await app.services.accounts.create_token("acme", ["org:read"])
-    await app.services.store.apply([WriteBatch([
-        SessionIncrement(1, "app@1.0", "production", t, started_count=3)
-        for t in (OLD, MID, CLOCK - HOUR)
-    ])])
+    await app.services.store.apply(
+        [
+            WriteBatch(
+                [
+                    SessionIncrement(1, "app@1.0", "production", t, started_count=3)
+                    for t in (OLD, MID, CLOCK - HOUR)
+                ]
+            )
+        ]
+    )
     deleted = await RetentionTask(app.services).run_once()  # the cleanup at the server clock
     assert any(deleted.values())
 
@@ -72,8 +77,11 @@ async def gql(make_app, database_url):  # type: ignore[no-untyped-def]
             variables["start"] = iso(start)
             declared += ", $start: DateTime!"
         query = "query(%s) { %s }" % (declared, FIELDS[field])
-        r = await app.client.post("/graphql", headers={"Authorization": f"Bearer {token}"},
-                                  json={"query": query, "variables": variables})
+        r = await app.client.post(
+            "/graphql",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"query": query, "variables": variables},
+        )
         body: dict[str, object] = r.json()
         return body
 

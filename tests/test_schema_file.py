@@ -12,7 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_schema_file_matches_export() -> None:
     printed = subprocess.run(
         [sys.executable, "-m", "server.cli", "export-schema"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert (ROOT / "schema.graphql").read_text() == printed, (
         "schema.graphql is stale: run `relhealth export-schema > schema.graphql`"

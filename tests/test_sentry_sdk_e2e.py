@@ -20,7 +20,10 @@ pytestmark = pytest.mark.slow
 def _sdk(mode: str, dsn: str, release: str, compression: str, *users: str, expect_ok: bool = True) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "tests.sdk_scenarios", mode, dsn, release, compression, *users],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     if expect_ok:
         assert proc.returncode == 0, proc.stderr
@@ -60,13 +63,18 @@ def test_sentry_sdk_sessions_are_counted(live_server, database_url):
     assert "br" in server.encodings and "gzip" in server.encodings
 
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
-    data = _query(server, token, """{
+    data = _query(
+        server,
+        token,
+        """{
       app: release(projectId: "7", version: "app@1.0.0") { health(now: "%(now)s") {
         totalSessions totalUsers crashFreeSessions crashFreeUsers sessionsCrashed sessionsErrored } }
       web: release(projectId: "7", version: "web@2.0.0") { health(now: "%(now)s") {
         totalSessions totalUsers crashFreeSessions crashFreeUsers sessionsCrashed sessionsErrored }
         adoption(now: "%(now)s") { sessionsAdoption sessions24h projectSessions24h } }
-    }""" % {"now": now})
+    }"""
+        % {"now": now},
+    )
 
     app = data["app"]["health"]
     # 4 started; 1 crashed; error set {errored, crashed} -> errored status 2 - 1 = 1;
@@ -90,5 +98,7 @@ def test_sentry_sdk_sessions_are_counted(live_server, database_url):
         "sessionsErrored": 0,
     }
     assert data["web"]["adoption"] == {
-        "sessionsAdoption": 5 / 9 * 100, "sessions24h": 5, "projectSessions24h": 9,
+        "sessionsAdoption": 5 / 9 * 100,
+        "sessions24h": 5,
+        "projectSessions24h": 9,
     }

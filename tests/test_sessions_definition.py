@@ -137,9 +137,7 @@ def test_query_terms_compile_to_storage_filters():
         )
     )
     d = build("field=sum(session)&query=project_id:[1, 3] !environment:[prod]")
-    assert d.filter == And(
-        (Cond("project_id", (1, 3)), Cond("environment", ("prod",), negate=True))
-    )
+    assert d.filter == And((Cond("project_id", (1, 3)), Cond("environment", ("prod",), negate=True)))
 
 
 def test_release_filters_compile():
@@ -211,8 +209,10 @@ def test_escaped_asterisk_is_literal():
             "project:[a, b, c]",
             "Invalid query. Project(s) a, b, and c do not exist or are not actively selected.",
         ),
-        ("release.version:abc", 'Invalid format of semantic version. For searching non-semver '
-         'releases, use "release:" instead.'),
+        (
+            "release.version:abc",
+            'Invalid format of semantic version. For searching non-semver releases, use "release:" instead.',
+        ),
         ("release.version:[1.0, 2.0]", "Invalid operation 'IN' for semantic version filter."),
         ("release.build:[1, 2]", "Invalid operation 'IN' for semantic version filter."),
         ("release.stage:adopted", "Choose a single environment to filter by release stage."),
@@ -275,9 +275,7 @@ def test_status_terms_stay_out_of_the_storage_filter():
     ],
 )
 def test_status_inside_or_or_nested(query):
-    assert message(f"field=sum(session)&query={query}") == (
-        "Unable to parse condition with session.status"
-    )
+    assert message(f"field=sum(session)&query={query}") == ("Unable to parse condition with session.status")
 
 
 @pytest.mark.parametrize("query", ["session.status:>crashed", "session.status:<=healthy"])
@@ -302,9 +300,7 @@ def test_status_filter_field_effects():
     assert message("field=count_unique(user)&query=session.status:[abnormal,crashed]") == (
         "Cannot filter count_unique by multiple session.status unless it is in groupBy"
     )
-    d = build(
-        "field=count_unique(user)&groupBy=session.status&query=session.status:[abnormal,crashed]"
-    )
+    d = build("field=count_unique(user)&groupBy=session.status&query=session.status:[abnormal,crashed]")
     assert d.statuses == ("abnormal", "crashed")
     d = build("field=count_unique(user)&query=session.status:crashed")
     assert d.active_fields == ("count_unique(user)",)
@@ -388,8 +384,7 @@ def test_order_by_variants():
             "Cannot order by sum(session) with the current filters",
         ),
         (
-            "field=p50(session.duration)&orderBy=p50(session.duration)"
-            "&query=session.status:crashed",
+            "field=p50(session.duration)&orderBy=p50(session.duration)&query=session.status:crashed",
             "Cannot order by p50(session.duration) with the current filters",
         ),
     ],
@@ -399,9 +394,10 @@ def test_order_by_errors(query, expected):
 
 
 def test_count_unique_order_with_healthy_filter():
-    assert message(
-        "field=count_unique(user)&orderBy=count_unique(user)&query=session.status:healthy"
-    ) == "Cannot order by count_unique(user) with the current filters"
+    assert (
+        message("field=count_unique(user)&orderBy=count_unique(user)&query=session.status:healthy")
+        == "Cannot order by count_unique(user) with the current filters"
+    )
     d = build("field=count_unique(user)&orderBy=count_unique(user)&query=session.status:crashed")
     assert d.order_by is not None and d.order_by.field == "count_unique(user)"
 
@@ -506,41 +502,63 @@ ORDER_CASES = [
     ("field=&groupBy=bogus", 'Invalid field: ""'),
     ("groupBy=bogus&interval=7s", 'Invalid groupBy: "bogus"'),
     ("interval=2d&statsPeriod=90d", "The interval has to be less than one day."),
-    ("interval=1m&statsPeriod=90d&query=foo:bar", "Your interval and date range would create "
-     "too many results. Use a larger interval, or a smaller date range."),
+    (
+        "interval=1m&statsPeriod=90d&query=foo:bar",
+        "Your interval and date range would create "
+        "too many results. Use a larger interval, or a smaller date range.",
+    ),
     # 4 before 5
-    ("interval=15s&query=foo:bar", "The interval has to be a multiple of the minimum interval "
-     "of ten seconds."),
+    (
+        "interval=15s&query=foo:bar",
+        "The interval has to be a multiple of the minimum interval of ten seconds.",
+    ),
     # 5: in the order the terms appear
     ("query=foo:bar issue.id:1", "Invalid search filter: foo"),
     ("query=release:a* foo:bar", "Invalid condition: wildcard search is not supported"),
-    ("query=project:nope release.version:bad", "Invalid query. Project(s) nope do not exist or "
-     "are not actively selected."),
-    ("query=release.version:bad project:nope", "Invalid format of semantic version. For "
-     'searching non-semver releases, use "release:" instead.'),
+    (
+        "query=project:nope release.version:bad",
+        "Invalid query. Project(s) nope do not exist or are not actively selected.",
+    ),
+    (
+        "query=release.version:bad project:nope",
+        'Invalid format of semantic version. For searching non-semver releases, use "release:" instead.',
+    ),
     ("query=(release:a OR bad:x) release.stage:adopted", "Invalid search filter: bad"),
     # 5 before 6
     ("query=(session.status:crashed OR release:a) foo:bar", "Invalid search filter: foo"),
-    ("query=session.status:>crashed release.build:[1,2]",
-     "Invalid operation 'IN' for semantic version filter."),
+    (
+        "query=session.status:>crashed release.build:[1,2]",
+        "Invalid operation 'IN' for semantic version filter.",
+    ),
     # 6: first offending top-level item
-    ("query=session.status:>crashed (session.status:healthy)",
-     "Unable to resolve session.status filter"),
-    ("query=(session.status:healthy) session.status:>crashed",
-     "Unable to parse condition with session.status"),
+    ("query=session.status:>crashed (session.status:healthy)", "Unable to resolve session.status filter"),
+    (
+        "query=(session.status:healthy) session.status:>crashed",
+        "Unable to parse condition with session.status",
+    ),
     # 6 before 7
-    ("query=session.status:bogus (session.status:crashed OR release:a)",
-     "Unable to parse condition with session.status"),
+    (
+        "query=session.status:bogus (session.status:crashed OR release:a)",
+        "Unable to parse condition with session.status",
+    ),
     # 8: first offending field in request order; group before filter for one field
-    ("field=count_unique(user)&field=crash_rate(session)&query=session.status:[crashed,abnormal]",
-     "Cannot filter count_unique by multiple session.status unless it is in groupBy"),
-    ("field=crash_rate(user)&field=count_unique(user)&query=session.status:[crashed,abnormal]",
-     "Cannot filter field crash_rate(user) by session.status"),
-    ("field=crash_rate(session)&groupBy=session.status&query=session.status:crashed",
-     "Cannot group field crash_rate(session) by session.status"),
+    (
+        "field=count_unique(user)&field=crash_rate(session)&query=session.status:[crashed,abnormal]",
+        "Cannot filter count_unique by multiple session.status unless it is in groupBy",
+    ),
+    (
+        "field=crash_rate(user)&field=count_unique(user)&query=session.status:[crashed,abnormal]",
+        "Cannot filter field crash_rate(user) by session.status",
+    ),
+    (
+        "field=crash_rate(session)&groupBy=session.status&query=session.status:crashed",
+        "Cannot group field crash_rate(session) by session.status",
+    ),
     # 8 before 9 (the duration field would be removed)
-    ("field=p50(session.duration)&field=crash_rate(session)&query=session.status:crashed",
-     "Cannot filter field crash_rate(session) by session.status"),
+    (
+        "field=p50(session.duration)&field=crash_rate(session)&query=session.status:crashed",
+        "Cannot filter field crash_rate(session) by session.status",
+    ),
     # 10: multiple, then status groupBy, then not a field, then filters
     ("orderBy=x&orderBy=y&groupBy=session.status", "Cannot order by multiple fields"),
     ("orderBy=x&groupBy=session.status", "Cannot use 'orderBy' when grouping by sessions.status"),
@@ -568,9 +586,7 @@ def test_three_point_two_before_no_projects_and_dates_first():
     assert message("statsPeriod=x&project=abc", projects={}) == (
         "Invalid date range: Invalid statsPeriod: 'x'"
     )
-    assert message("project=abc", projects={}) == (
-        "Invalid project parameter. Values must be numbers."
-    )
+    assert message("project=abc", projects={}) == ("Invalid project parameter. Values must be numbers.")
     assert message("field=sum(session)", projects={}) == "No projects available"
 
 
@@ -582,8 +598,9 @@ def test_status_codes():
 
 def test_short_circuits_win_over_later_errors():
     # 7 before 8: an empty status filter with a rate field is no error
-    d = build("field=crash_rate(session)&query=session.status:bogus&orderBy=x&includeTotals=0"
-              "&includeSeries=0")
+    d = build(
+        "field=crash_rate(session)&query=session.status:bogus&orderBy=x&includeTotals=0&includeSeries=0"
+    )
     assert d.empty_result
     # 9 before 10, 11, 12
     d = build(

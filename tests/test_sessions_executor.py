@@ -79,19 +79,12 @@ def _aggregate(facts: list[SessionIncrement], quantities: frozenset[Quantity]) -
     if Quantity.DURATIONS in quantities:
         values = [f.duration for f in facts if f.duration is not None]
         if values:
-            agg.durations = Durations(
-                len(values), sum(values), min(values), max(values), bins_of(values)
-            )
+            agg.durations = Durations(len(values), sum(values), min(values), max(values), bins_of(values))
     return agg
 
 
 def _has_data(agg: Aggregate) -> bool:
-    return (
-        agg.counters.has_data()
-        or agg.errored_set > 0
-        or agg.users.all > 0
-        or agg.durations.count > 0
-    )
+    return agg.counters.has_data() or agg.errored_set > 0 or agg.users.all > 0 or agg.durations.count > 0
 
 
 class FakeStore:
@@ -256,9 +249,7 @@ async def test_example_pagination():
 
 async def test_example_rate_with_status_filter_is_an_error():
     with pytest.raises(SessionsQueryError) as info:
-        await run(
-            example_store(), "field=crash_rate(session)&query=session.status:[abnormal,crashed]"
-        )
+        await run(example_store(), "field=crash_rate(session)&query=session.status:[abnormal,crashed]")
     assert info.value.message == "Cannot filter field crash_rate(session) by session.status"
 
 
@@ -323,9 +314,7 @@ async def test_nothing_matched():
     ]
     body = (await run(store, "field=sum(session)&groupBy=session.status")).body
     assert [g["totals"]["sum(session)"] for g in body["groups"]] == [0, 0, 0, 0, 0]
-    body = (
-        await run(store, "field=sum(session)&groupBy=session.status&query=session.status:crashed")
-    ).body
+    body = (await run(store, "field=sum(session)&groupBy=session.status&query=session.status:crashed")).body
     assert [g["by"] for g in body["groups"]] == [{"session.status": "crashed"}]
     body = (await run(store, "field=sum(session)&groupBy=release")).body
     assert body["groups"] == []
@@ -444,9 +433,9 @@ async def test_session_rates_and_status_sums():
 
 async def test_rates_are_clamped():
     store = FakeStore([inc(started_count=1), inc(crashed=3)])
-    totals = (
-        await run(store, "field=crash_rate(session)&field=crash_free_rate(session)")
-    ).body["groups"][0]["totals"]
+    totals = (await run(store, "field=crash_rate(session)&field=crash_free_rate(session)")).body["groups"][0][
+        "totals"
+    ]
     assert totals == {"crash_rate(session)": 1.0, "crash_free_rate(session)": 0.0}
 
 
@@ -531,9 +520,7 @@ async def test_rate_ordering_puts_nulls_last():
         ]
     )
     for order in ("crash_free_rate(session)", "-crash_free_rate(session)"):
-        body = (
-            await run(store, f"field=crash_free_rate(session)&groupBy=release&orderBy={order}")
-        ).body
+        body = (await run(store, f"field=crash_free_rate(session)&groupBy=release&orderBy={order}")).body
         releases = [g["by"]["release"] for g in body["groups"]]
         assert releases[-1] == "b"
         assert releases[:2] == (["a", "c"] if order[0] != "-" else ["c", "a"])
@@ -562,16 +549,14 @@ async def test_storage_queries_issued():
 
 async def test_status_groups_multiply_the_page():
     store = example_store()
-    body = (
-        await run(store, "field=sum(session)&groupBy=release&groupBy=session.status&per_page=1")
-    ).body
+    body = (await run(store, "field=sum(session)&groupBy=release&groupBy=session.status&per_page=1")).body
     assert len(body["groups"]) == 5
     assert {g["by"]["release"] for g in body["groups"]} == {"foo@1.0.0"}
 
 
 async def test_sub_hour_interval_series():
     store = FakeStore([inc(hour=11.5, started_count=1), inc(hour=11.75, started_count=2)])
-    body = (await run(store, "field=sum(session)", base="project=1&statsPeriod=1h&interval=30m"))
+    body = await run(store, "field=sum(session)", base="project=1&statsPeriod=1h&interval=30m")
     assert body.body["intervals"] == ["2021-03-05T11:00:00Z", "2021-03-05T11:30:00Z"]
     assert body.body["groups"][0]["series"] == {"sum(session)": [0, 3]}
 
@@ -598,6 +583,4 @@ async def test_series_query_is_restricted_to_the_page():
     )
     store.queries.clear()
     await run(store, "field=sum(session)&groupBy=release&per_page=1&environment=x&environment=y")
-    assert store.queries[1].filter == And(
-        (Cond("environment", ("x", "y")), Cond("release", ("b",)))
-    )
+    assert store.queries[1].filter == And((Cond("environment", ("x", "y")), Cond("release", ("b",))))

@@ -108,9 +108,7 @@ def test_interval_must_divide_a_day(interval):
 def test_interval_ten_seconds(interval):
     with pytest.raises(SessionsQueryError) as info:
         build("2021-03-05T11:14:17Z", statsPeriod="1d", interval=interval)
-    assert info.value.message == (
-        "The interval has to be a multiple of the minimum interval of ten seconds."
-    )
+    assert info.value.message == ("The interval has to be a multiple of the minimum interval of ten seconds.")
 
 
 def test_interval_above_a_day():
@@ -225,12 +223,8 @@ def test_timeframe_aliases():
 
 
 def test_date_errors():
-    assert date_error(start="2021-03-01T00:00:00") == (
-        "Invalid date range: start and end are both required"
-    )
-    assert date_error(end="2021-03-01T00:00:00") == (
-        "Invalid date range: start and end are both required"
-    )
+    assert date_error(start="2021-03-01T00:00:00") == ("Invalid date range: start and end are both required")
+    assert date_error(end="2021-03-01T00:00:00") == ("Invalid date range: start and end are both required")
     assert date_error(start="2021-03-02T00:00:00", end="2021-03-01T00:00:00") == (
         "Invalid date range: start must be before end"
     )
@@ -279,9 +273,7 @@ def test_now_parameter_overrides_the_clock():
 
 
 def test_parse_datetime_variants():
-    assert parse_datetime("2021-03-05T11:14:17.105Z") == datetime(
-        2021, 3, 5, 11, 14, 17, 105000, tzinfo=UTC
-    )
+    assert parse_datetime("2021-03-05T11:14:17.105Z") == datetime(2021, 3, 5, 11, 14, 17, 105000, tzinfo=UTC)
     assert parse_datetime("1614942857") == datetime(2021, 3, 5, 11, 14, 17, tzinfo=UTC)
     assert parse_datetime("nope") is None
     assert parse_datetime("inf") is None

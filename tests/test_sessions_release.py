@@ -18,8 +18,7 @@ from resolvers.sessions.release_version import parse_release, semver_info
 from storage.types import Cond
 
 SEMVER_ERROR = (
-    'Invalid format of semantic version. For searching non-semver releases, use "release:" '
-    "instead."
+    'Invalid format of semantic version. For searching non-semver releases, use "release:" instead.'
 )
 IN_ERROR = "Invalid operation 'IN' for semantic version filter."
 

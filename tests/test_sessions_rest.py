@@ -17,8 +17,9 @@ URL = "/api/0/organizations/acme/sessions/"
 
 
 def _inc(release, env, *, started=1, crashed=0, sid=None):
-    return SessionIncrement(1, release, env, NOW - 3600, started_count=started, crashed=crashed,
-                            error_sid=sid)
+    return SessionIncrement(
+        1, release, env, NOW - 3600, started_count=started, crashed=crashed, error_sid=sid
+    )
 
 
 @pytest.fixture
@@ -30,12 +31,24 @@ async def api(make_app, database_url):
     token = await acc.create_token("acme", ["org:read"])
     # foo@1.0.0/production: 3 started, one of which crashed (its crashed update put it
     # in the error set); foo@1.0.0/development: 1; foo@1.1.0/production: 1.
-    await app.services.store.apply([WriteBatch([
-        _inc("foo@1.0.0", "production", started=3),
-        _inc("foo@1.0.0", "production", started=0, crashed=1, sid="00000000-0000-4000-8000-000000000001"),
-        _inc("foo@1.0.0", "development"),
-        _inc("foo@1.1.0", "production"),
-    ])])
+    await app.services.store.apply(
+        [
+            WriteBatch(
+                [
+                    _inc("foo@1.0.0", "production", started=3),
+                    _inc(
+                        "foo@1.0.0",
+                        "production",
+                        started=0,
+                        crashed=1,
+                        sid="00000000-0000-4000-8000-000000000001",
+                    ),
+                    _inc("foo@1.0.0", "development"),
+                    _inc("foo@1.1.0", "production"),
+                ]
+            )
+        ]
+    )
 
     async def get(query: str, token_: str | None = token):
         headers = {"Authorization": f"Bearer {token_}"} if token_ else {}
@@ -51,7 +64,9 @@ async def test_sum_session(api):
     r = await api(f"{BASE}&field=sum(session)")
     assert r.status_code == 200
     assert r.json() == {
-        "start": "2025-06-01T00:00:00Z", "end": "2025-06-03T00:00:00Z", "intervals": INTERVALS,
+        "start": "2025-06-01T00:00:00Z",
+        "end": "2025-06-03T00:00:00Z",
+        "intervals": INTERVALS,
         "groups": [{"by": {}, "totals": {"sum(session)": 5}, "series": {"sum(session)": [0, 5]}}],
         "query": "",
     }
@@ -67,14 +82,21 @@ async def test_group_by_status(api):
     r = await api(f"{BASE}&field=sum(session)&groupBy=session.status")
     groups = {g["by"]["session.status"]: g["totals"]["sum(session)"] for g in r.json()["groups"]}
     assert [g["by"]["session.status"] for g in r.json()["groups"]] == [
-        "abnormal", "crashed", "errored", "healthy", "unhandled"]
+        "abnormal",
+        "crashed",
+        "errored",
+        "healthy",
+        "unhandled",
+    ]
     # errored_all 1 (error set) - crashed 1 = 0 errored; healthy 5 - 1 = 4.
     assert groups == {"abnormal": 0, "crashed": 1, "errored": 0, "healthy": 4, "unhandled": 0}
 
 
 async def test_crash_free_rate_ordering(api):
-    r = await api(f"{BASE}&field=crash_free_rate(session)&groupBy=release&groupBy=environment"
-                  "&orderBy=crash_free_rate(session)&query=release:foo@1.0.0")
+    r = await api(
+        f"{BASE}&field=crash_free_rate(session)&groupBy=release&groupBy=environment"
+        "&orderBy=crash_free_rate(session)&query=release:foo@1.0.0"
+    )
     groups = r.json()["groups"]
     assert [g["by"] for g in groups] == [
         {"release": "foo@1.0.0", "environment": "production"},
@@ -89,12 +111,16 @@ async def test_crash_free_rate_ordering(api):
 async def test_pagination_and_link_header(api):
     q = f"{BASE}&field=sum(session)&groupBy=release&orderBy=sum(session)&per_page=1"
     r = await api(q)
-    assert [(g["by"]["release"], g["totals"]["sum(session)"]) for g in r.json()["groups"]] == [("foo@1.1.0", 1)]
+    assert [(g["by"]["release"], g["totals"]["sum(session)"]) for g in r.json()["groups"]] == [
+        ("foo@1.1.0", 1)
+    ]
     link = r.headers["link"]
     assert 'rel="previous"; results="false"; cursor="0:0:1"' in link
     assert 'rel="next"; results="true"; cursor="0:1:0"' in link
     r = await api(q + "&cursor=0:1:0")
-    assert [(g["by"]["release"], g["totals"]["sum(session)"]) for g in r.json()["groups"]] == [("foo@1.0.0", 4)]
+    assert [(g["by"]["release"], g["totals"]["sum(session)"]) for g in r.json()["groups"]] == [
+        ("foo@1.0.0", 4)
+    ]
     assert 'rel="next"; results="false"' in r.headers["link"]
     assert 'rel="previous"; results="true"; cursor="0:0:1"' in r.headers["link"]
 

@@ -262,9 +262,7 @@ def build_definition(
         releases=lambda: _resolve_releases(context.releases, project_ids),
         latest_releases=lambda: _resolve_releases(context.latest_releases, project_ids),
         release_stages=(
-            None
-            if context.release_stages is None
-            else _bind_stages(context.release_stages, project_ids)
+            None if context.release_stages is None else _bind_stages(context.release_stages, project_ids)
         ),
     )
     resolved = resolve_terms(tokens, filter_context)
@@ -328,9 +326,7 @@ def build_definition(
         return replace(definition, active_fields=(), empty_result=True)
 
     # 10. orderBy
-    order_by = resolve_order_by(
-        request.getlist("orderBy"), fields, active, group_by_status, status_filter
-    )
+    order_by = resolve_order_by(request.getlist("orderBy"), fields, active, group_by_status, status_filter)
 
     # 11. include flags
     include_totals = parse_include(request, "includeTotals")
@@ -374,9 +370,7 @@ def _retained_granularity(
         raise SessionsQueryError(exc.message) from None
 
 
-def _bind_stages(
-    source: StageSource, project_ids: tuple[int, ...]
-) -> Callable[[str], Mapping[str, str]]:
+def _bind_stages(source: StageSource, project_ids: tuple[int, ...]) -> Callable[[str], Mapping[str, str]]:
     def lookup(environment: str) -> Mapping[str, str]:
         return source(project_ids, environment)
 

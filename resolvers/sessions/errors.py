@@ -39,9 +39,7 @@ class SessionsQueryNotFound(SessionsQueryError):
 # -- the catalogue (8.13), in the order of the spec's table ------------------------------
 
 MISSING_FIELD = 'Request is missing a "field"'
-INTERVAL_TEN_SECONDS = (
-    "The interval has to be a multiple of the minimum interval of ten seconds."
-)
+INTERVAL_TEN_SECONDS = "The interval has to be a multiple of the minimum interval of ten seconds."
 INTERVAL_ABOVE_DAY = "The interval has to be less than one day."
 INTERVAL_DIVIDE_DAY = "The interval should divide one day without a remainder."
 TOO_MANY_BUCKETS = (
@@ -54,25 +52,20 @@ START_BEFORE_END = "start must be before end"
 STATS_PERIOD_START_END_REQUIRED = "statsPeriodStart and statsPeriodEnd are both required"
 TIMEFRAME_START_END_REQUIRED = "timeframeStart and timeframeEnd are both required"
 INVALID_PROJECT_PARAMETER = "Invalid project parameter. Values must be numbers."
-PROJECT_ID_OUT_OF_RANGE = (
-    "Invalid project parameter. Values must be -1 or project ids up to 2147483647."
-)
+PROJECT_ID_OUT_OF_RANGE = "Invalid project parameter. Values must be -1 or project ids up to 2147483647."
 FORBIDDEN = "You do not have permission to perform this action."
 NO_PROJECTS = "No projects available"
 NOT_FOUND = "The requested resource does not exist"
 WILDCARD_NOT_SUPPORTED = "Invalid condition: wildcard search is not supported"
 INVALID_SEMVER = (
-    "Invalid format of semantic version. For searching non-semver releases, "
-    'use "release:" instead.'
+    'Invalid format of semantic version. For searching non-semver releases, use "release:" instead.'
 )
 SEMVER_IN_NOT_ALLOWED = "Invalid operation 'IN' for semantic version filter."
 STAGE_NEEDS_ONE_ENVIRONMENT = "Choose a single environment to filter by release stage."
 UNSUPPORTED_STAGE = "Unsupported release.stage value."
 STATUS_NESTED = "Unable to parse condition with session.status"
 STATUS_OPERATOR = "Unable to resolve session.status filter"
-USERS_MULTIPLE_STATUS = (
-    "Cannot filter count_unique by multiple session.status unless it is in groupBy"
-)
+USERS_MULTIPLE_STATUS = "Cannot filter count_unique by multiple session.status unless it is in groupBy"
 ORDER_BY_MULTIPLE = "Cannot order by multiple fields"
 ORDER_BY_STATUS_GROUP = "Cannot use 'orderBy' when grouping by sessions.status"
 ORDER_BY_NOT_A_FIELD = "'orderBy' must be one of the provided 'fields'"
@@ -113,10 +106,7 @@ def oxfordize(items: list[str]) -> str:
 
 
 def unknown_project_slugs(slugs: list[str]) -> str:
-    return (
-        f"Invalid query. Project(s) {oxfordize(slugs)} do not exist or are not actively "
-        "selected."
-    )
+    return f"Invalid query. Project(s) {oxfordize(slugs)} do not exist or are not actively selected."
 
 
 def cannot_group_field(field: str) -> str:

@@ -169,9 +169,7 @@ async def execute_sessions_query(
         series = (await store.aggregate(query)).series
 
     intervals = definition.intervals
-    statuses: tuple[str | None, ...] = (
-        definition.statuses if definition.group_by_status else (None,)
-    )
+    statuses: tuple[str | None, ...] = definition.statuses if definition.group_by_status else (None,)
     status_filter = definition.status_filter
     groups: list[dict[str, Any]] = []
     for key in page:
@@ -187,9 +185,7 @@ async def execute_sessions_query(
             if definition.include_series:
                 group["series"] = {
                     name: [
-                        field_value(
-                            name, buckets.get(t, empty), status, status_filter, quantile
-                        )
+                        field_value(name, buckets.get(t, empty), status, status_filter, quantile)
                         for t in intervals
                     ]
                     for name in definition.active_fields

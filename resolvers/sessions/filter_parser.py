@@ -144,9 +144,7 @@ class _Parser:
         self.values = 0
 
     def error(self, index: int | None = None) -> SessionsQueryError:
-        return SessionsQueryError(
-            errors.parse_error(self.query, self.pos if index is None else index)
-        )
+        return SessionsQueryError(errors.parse_error(self.query, self.pos if index is None else index))
 
     def skip_spaces(self) -> None:
         while self.pos < len(self.query) and self.query[self.pos] in _SPACES:
@@ -355,9 +353,7 @@ def _check_operators(tokens: Sequence[Token]) -> None:
             _check_operators(token.children)
         previous = token
     if isinstance(previous, BooleanOperator):
-        raise SessionsQueryError(
-            f"Condition is missing on the right side of '{previous.operator}' operator"
-        )
+        raise SessionsQueryError(f"Condition is missing on the right side of '{previous.operator}' operator")
 
 
 def parse_query(query: str) -> list[Token]:

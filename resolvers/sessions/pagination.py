@@ -70,11 +70,7 @@ def page_cursors(offset: int, page_size: int, has_more: bool) -> tuple[Cursor, C
 
 def _with_cursor(url: str, cursor: Cursor) -> str:
     parts = urlsplit(url)
-    kept = [
-        piece
-        for piece in parts.query.split("&")
-        if piece and piece.split("=", 1)[0] != "cursor"
-    ]
+    kept = [piece for piece in parts.query.split("&") if piece and piece.split("=", 1)[0] != "cursor"]
     kept.append(f"cursor={cursor}")
     return urlunsplit(parts._replace(query="&".join(kept)))
 

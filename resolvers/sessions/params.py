@@ -185,9 +185,7 @@ def resolve_projects(params: QueryParams, readable: Mapping[int, str]) -> tuple[
     return tuple(sorted(selected))
 
 
-def resolve_environments(
-    params: QueryParams, known: Collection[str] | None
-) -> tuple[str, ...]:
+def resolve_environments(params: QueryParams, known: Collection[str] | None) -> tuple[str, ...]:
     """The distinct `environment` parameter values in request order (8.13 step 3.3); an
     environment not in `known` (when given) is a 404."""
     names = tuple(dict.fromkeys(params.getlist("environment")))

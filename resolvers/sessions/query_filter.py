@@ -156,9 +156,7 @@ def resolve_term(term: SearchTerm, context: FilterContext) -> Cond | None:
         if term.operator in ("=", "IN", "!=", "NOT IN") and LATEST in values:
             values = _with_latest(values, context)
         return _membership("release", term, values, context.known_releases)
-    return _membership(
-        "environment", term, values, lambda: tuple(context.known_environments or ())
-    )
+    return _membership("environment", term, values, lambda: tuple(context.known_environments or ()))
 
 
 def _with_latest(values: Sequence[str], context: FilterContext) -> tuple[str, ...]:
@@ -173,14 +171,8 @@ def _with_latest(values: Sequence[str], context: FilterContext) -> tuple[str, ..
     return tuple(expanded)
 
 
-def _project_slug_condition(
-    term: SearchTerm, slugs: Sequence[str], context: FilterContext
-) -> Cond:
-    by_slug = {
-        context.project_slugs[pid]: pid
-        for pid in context.project_ids
-        if pid in context.project_slugs
-    }
+def _project_slug_condition(term: SearchTerm, slugs: Sequence[str], context: FilterContext) -> Cond:
+    by_slug = {context.project_slugs[pid]: pid for pid in context.project_ids if pid in context.project_slugs}
     operator = term.operator
     if operator in ("=", "IN"):
         missing = [slug for slug in dict.fromkeys(slugs) if slug not in by_slug]
@@ -196,16 +188,12 @@ def _project_slug_condition(
     )
 
 
-def resolve_terms(
-    tokens: Sequence[Token], context: FilterContext
-) -> dict[int, Cond | None]:
+def resolve_terms(tokens: Sequence[Token], context: FilterContext) -> dict[int, Cond | None]:
     """Step 5: resolve every term in order of appearance, keyed by `id(term)`."""
     return {id(term): resolve_term(term, context) for term in iter_terms(tokens)}
 
 
-def compile_filter(
-    tokens: Sequence[Token], resolved: Mapping[int, Cond | None]
-) -> Filter | None:
+def compile_filter(tokens: Sequence[Token], resolved: Mapping[int, Cond | None]) -> Filter | None:
     """The storage filter of a query whose terms were resolved by `resolve_terms`.
 
     Status terms resolve to None and are dropped (the status filter has already rejected

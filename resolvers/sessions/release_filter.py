@@ -194,9 +194,7 @@ def release_build_filter(term: SearchTerm, releases: Collection[str]) -> Cond:
     return Cond(
         "release",
         tuple(
-            release
-            for release in _ordered(releases)
-            if _build_matches(release, comparison, build) != negated
+            release for release in _ordered(releases) if _build_matches(release, comparison, build) != negated
         ),
     )
 

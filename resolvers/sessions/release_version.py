@@ -95,9 +95,7 @@ def parse_version(raw: str) -> Version | None:
     pre = match.group("prerelease") or ""
     if pre.startswith("-"):
         pre = pre[1:]
-    components = 1 + sum(
-        1 for name in ("minor", "patch", "revision") if match.group(name) is not None
-    )
+    components = 1 + sum(1 for name in ("minor", "patch", "revision") if match.group(name) is not None)
     return Version(
         major=_component(match.group("major")),
         minor=_component(match.group("minor")),
@@ -163,9 +161,6 @@ def semver_info(release: str) -> SemverInfo | None:
     if parsed is None or parsed.version is None:
         return None
     version = parsed.version
-    if any(
-        part > BIGINT_MAX
-        for part in (version.major, version.minor, version.patch, version.revision)
-    ):
+    if any(part > BIGINT_MAX for part in (version.major, version.minor, version.patch, version.revision)):
         return None
     return SemverInfo(parsed.package or None, version)

@@ -96,7 +96,10 @@ _STAGE_RANK = {"adopted": 2, "replaced": 1, "low_adoption": 0}
 
 
 async def _stages(
-    store: SessionStore, project_ids: list[int], environment: str, now: float,
+    store: SessionStore,
+    project_ids: list[int],
+    environment: str,
+    now: float,
     options: QueryOptions,
 ) -> dict[str, str]:
     """Release -> adoption stage at `now` in one environment (release-health.md 6.2)."""
@@ -105,9 +108,14 @@ async def _stages(
     end = (int(now) // HOUR + 1) * HOUR
     result = await store.aggregate(
         AggregateQuery(
-            project_ids=tuple(project_ids), start=0, end=end, granularity=HOUR,
-            quantities=frozenset({Quantity.COUNTERS}), group_by=("project_id", "release"),
-            filter=Cond("environment", (environment,)), interval=HOUR,
+            project_ids=tuple(project_ids),
+            start=0,
+            end=end,
+            granularity=HOUR,
+            quantities=frozenset({Quantity.COUNTERS}),
+            group_by=("project_id", "release"),
+            filter=Cond("environment", (environment,)),
+            interval=HOUR,
         )
     )
     per_project: dict[int, dict[str, dict[int, int]]] = defaultdict(dict)

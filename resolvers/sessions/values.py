@@ -34,9 +34,7 @@ def rate_value(field: str, aggregate: Aggregate) -> float | None:
     return formulas.RATES[field](aggregate)
 
 
-def sessions_value(
-    aggregate: Aggregate, status: str | None, status_filter: frozenset[str] | None
-) -> int:
+def sessions_value(aggregate: Aggregate, status: str | None, status_filter: frozenset[str] | None) -> int:
     """`sum(session)`: a status group's count, the sum of the filtered statuses, or
     `started`."""
     if status is not None:
@@ -46,9 +44,7 @@ def sessions_value(
     return aggregate.counters.started
 
 
-def users_value(
-    aggregate: Aggregate, status: str | None, status_filter: frozenset[str] | None
-) -> int:
+def users_value(aggregate: Aggregate, status: str | None, status_filter: frozenset[str] | None) -> int:
     """`count_unique(user)`: a status group's count, the one filtered status, or `users`."""
     if status is not None:
         return user_status_count(aggregate, status)
