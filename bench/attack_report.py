@@ -68,11 +68,14 @@ def summarize(result: dict[str, Any]) -> dict[str, str]:
     notes = [f"{k}={findings[k]}" for k in KEY_FINDINGS if k in findings]
     releases = findings.get("releases")
     if isinstance(releases, list):
+        # `adoption` (users) is null by definition for a release without users (an
+        # aggregate without `did`): session adoption is the number every release must have.
         nulls = [
             r.get("version")
             for r in releases
             if (r.get("health") or {}).get("totalSessions") is None
-            or r.get("adoption") in (None, {"adoption": None})
+            or r.get("adoption") is None
+            or ("sessionsAdoption" in r["adoption"] and r["adoption"]["sessionsAdoption"] is None)
         ]
         notes.append(f"releases with null health/adoption: {len(nulls)} of {len(releases)}")
     outcome = f"{result['outcome']} {result['seconds']} s"

@@ -233,7 +233,12 @@ class ServerProcess:
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop())
             "w+", prefix="attacks-server-", suffix=".log", delete=False
         )
-        env = {**os.environ, "RELHEALTH_RETENTION_INTERVAL_SECONDS": "0"}
+        env = {
+            **os.environ,
+            "RELHEALTH_RETENTION_INTERVAL_SECONDS": "0",
+            # The dashboard origin of `cors_preflight` (ignored by servers without CORS).
+            "RELHEALTH_CORS_ALLOWED_ORIGINS": "http://dashboard.example",
+        }
         self.proc = subprocess.Popen(
             [
                 sys.executable,

@@ -321,7 +321,9 @@ async def ingest_huge_did(ctx: Context) -> None:
     growth = []
     for n in range(2):
         before = await ctx.db_size()
-        body = p.huge_did_envelope(now, seed=n)
+        # Built in a thread: 100 MiB compressed on the harness's loop would delay the
+        # victims' own requests, not the server.
+        body = await asyncio.to_thread(p.huge_did_envelope, now, seed=n)
         ctx.findings["body_bytes"] = len(body)
         await ctx.ask(f"huge_did_{n}", ctx.envelope(acc.web.id, acc.web.key, body, gzip=True))
         after = await ctx.db_size()
@@ -506,7 +508,7 @@ async def huge_count(ctx: Context) -> None:
     )
     reply = await ctx.graphql(
         f'{{ releases(projectIds: ["{acc.web.id}"]) {{ nodes {{ version health {{ totalSessions }} '
-        "adoption { adoption } } } }"
+        "adoption { adoption sessionsAdoption } } } }"
     )
     ctx.note("releases", reply)
     body = reply.json()
@@ -571,6 +573,15 @@ async def cors_preflight(ctx: Context) -> None:
         p.graphql_body("{ __typename }"),
     )
     ctx.note("post_with_origin", post, allow_origin=post.headers.get("access-control-allow-origin"))
+    refused = await request(
+        ctx.port,
+        "OPTIONS",
+        "/graphql",
+        {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    ctx.note(
+        "preflight_other_origin", refused, allow_origin=refused.headers.get("access-control-allow-origin")
+    )
 
 
 async def import_id_cross_org(ctx: Context) -> None:
