@@ -8,6 +8,7 @@ The npm packages are installed once into ~/.cache/relhealth-npm/<hash of the pac
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -15,6 +16,7 @@ import os
 import select
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -96,19 +98,39 @@ class NodeServer:
             )
         self.url = self._wait_ready(script)
 
-    def _wait_ready(self, script: str, timeout: float = 45) -> str:
+    def _wait_ready(self, script: str, timeout: float = 90) -> str:
+        # Read the raw pipe: a buffered readline() could leave the ready line in Python's
+        # buffer behind another line, where select() never sees it.
         assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        pending = b""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
+            ready, _, _ = select.select([fd], [], [], 0.2)
             if ready:
-                line = self.proc.stdout.readline()
-                if line.startswith("{"):
-                    return str(json.loads(line)["ready"])
-            if self.proc.poll() is not None:
+                chunk = os.read(fd, 65536)
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.startswith(b"{"):
+                        # Keep draining stdout, so a chatty server never blocks on a full pipe.
+                        threading.Thread(target=self._drain, args=(fd,), daemon=True).start()
+                        return str(json.loads(line)["ready"])
+                if not chunk and self.proc.poll() is not None:
+                    break
+            elif self.proc.poll() is not None:
                 break
         self.stop()
-        raise AssertionError(f"{script} did not start: {self.log.read_text()}")
+        raise AssertionError(
+            f"{script} did not start within {timeout} s (exit {self.proc.returncode}); "
+            f"stdout {pending[-2000:]!r}; stderr: {self.log.read_text()}"
+        )
+
+    @staticmethod
+    def _drain(fd: int) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(fd, 65536):
+                pass
 
     def stop(self) -> None:
         if self.proc.poll() is None:
