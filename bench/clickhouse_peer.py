@@ -37,7 +37,7 @@ from typing import Any
 from bench import queries as q
 from bench.dataset import DEFAULT_DATA_DIR, SIZES, Manifest, Stats, ensure_dataset, simulate
 from bench.loadgen import percentile
-from storage.types import USER_CRASHED, SessionIncrement, WriteBatch
+from storage.types import USER_CRASHED, SessionIncrement
 
 DAY = q.DAY
 HOUR = q.HOUR
@@ -72,7 +72,7 @@ def raw_row(inc: SessionIncrement) -> tuple[Any, ...]:
         inc.project_id,
         inc.release,
         inc.environment or "",
-        int(math.floor(inc.started)),
+        math.floor(inc.started),
         inc.started_count,
         inc.crashed,
         inc.abnormal,
@@ -103,11 +103,7 @@ def dataset_increments(m: Manifest) -> Iterator[SessionIncrement]:
     """The increments of the manifest's dataset, regenerated (deterministic)."""
     ids = {p["slug"]: int(p["id"]) for p in m.projects}
     for batch in simulate(ids, SIZES[m.size], m.seed, Stats(), m.now):
-        yield from _increments(batch)
-
-
-def _increments(batch: WriteBatch) -> Iterator[SessionIncrement]:
-    yield from batch.increments
+        yield from batch.increments
 
 
 # -- SQL text -------------------------------------------------------------------------
@@ -597,7 +593,7 @@ def _clickhouse_version() -> str:
         import chdb
 
         return str(chdb.query("SELECT version()", "TabSeparated").bytes().decode().strip())
-    except Exception:  # noqa: BLE001 - the version is informative only
+    except Exception:
         return "unknown"
 
 
