@@ -13,7 +13,9 @@ machine, the versions and every figure. Phases:
    hand-written SQL computing the same numbers through the raw driver, timed the same way
    (and checked to give the same numbers);
 5. SQL statements per query for 1 and for 50 releases (an in-process app and
-   `storage.engine.StatementCounter`).
+   `storage.engine.StatementCounter`);
+6. with `--peer clickhouse`: the same questions answered by embedded ClickHouse (chdb)
+   from raw rows and rollups, checked equal (`bench/clickhouse_peer.py`).
 
 Every request loop is bounded in count and in time; traffic goes to 127.0.0.1 only.
 """
