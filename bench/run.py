@@ -13,7 +13,9 @@ machine, the versions and every figure. Phases:
    hand-written SQL computing the same numbers through the raw driver, timed the same way
    (and checked to give the same numbers);
 5. SQL statements per query for 1 and for 50 releases (an in-process app and
-   `storage.engine.StatementCounter`).
+   `storage.engine.StatementCounter`);
+6. with `--peer clickhouse`: the same questions answered by embedded ClickHouse (chdb)
+   from raw rows and rollups, checked equal (`bench/clickhouse_peer.py`).
 
 Every request loop is bounded in count and in time; traffic goes to 127.0.0.1 only.
 """
@@ -789,6 +791,10 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"{'yes' if r['same_numbers'] else '**no**'} | {s['1']['statements']} / "
             f"{s['50']['statements']} ({s['50']['releases']} releases) |"
         )
+    if "peer" in result:
+        from bench.peer_phase import render_peer
+
+        lines += ["", *render_peer(result["peer"]["clickhouse"])]
     lines.append("")
     return "\n".join(lines)
 
@@ -872,7 +878,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "command": f".venv/bin/python -m bench --size {args.size} --backend {args.backend}"
             + (f" --seed {args.seed}" if args.seed != 1 else "")
-            + (" --quick" if args.quick else ""),
+            + (" --quick" if args.quick else "")
+            + (f" --peer {args.peer}" if args.peer else ""),
             "machine": machine_info(args.backend, pg_version),
         },
         "dataset": {
@@ -898,6 +905,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     result["queries"] = queries
     log("bench: SQL statements for 1 and 50 releases")
     result["statements"] = await statement_phase(manifest, sc)
+    if args.peer == "clickhouse":
+        from bench.peer_phase import clickhouse_peer_result
+
+        log("bench: the ClickHouse peer (chdb)")
+        result["peer"] = {"clickhouse": clickhouse_peer_result(manifest, result["queries"], log)}
     result["targets"] = evaluate_targets(result)
     result["meta"]["seconds"] = round(time.perf_counter() - started, 1)
     return result
@@ -917,6 +929,11 @@ def main(argv: list[str] | None = None) -> int:
         "--quick",
         action="store_true",
         help="tiny traffic budgets (the smoke test); figures are not meaningful",
+    )
+    parser.add_argument(
+        "--peer",
+        choices=["clickhouse"],
+        help="also answer the questions with embedded ClickHouse (chdb, the optional `bench` extra)",
     )
     parser.add_argument("--report", default=str(ROOT / "BENCHMARKS.md"), help="the Markdown report to update")
     parser.add_argument("--no-report", action="store_true", help="do not touch the report")
