@@ -154,18 +154,9 @@ class ReleasesCountKey(ProjectKeyWithOptions):
         return (self.scope, self.period, self.environments, self.now)
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectReleasesKey(ProjectKeyWithOptions):
-    """A project's releases ordered by stability; the page is cut by the field."""
-
-    project_id: int
-    scope: str
-    period: str
-    environments: tuple[str, ...] | None
-    now: float
-
-    def options(self) -> Hashable:
-        return (self.scope, self.period, self.environments, self.now)
+#: A project's releases ordered by stability (the page is cut by the field): the same
+#: question as their count, so the same key.
+ProjectReleasesKey = ReleasesCountKey
 
 
 @dataclass(frozen=True, slots=True)
