@@ -1,0 +1,1 @@
+"""The SQL implementation of the session store (SQLite and PostgreSQL)."""

@@ -1,0 +1,179 @@
+"""Folding a write batch into one row per key and fact table (pure; no I/O).
+
+Increments are folded at the finest granularity first; each coarser granularity is then
+folded from the level below it, so the per-increment work is done once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+from storage import sketch
+from storage.types import GRANULARITIES, WriteBatch
+
+SeriesTriple = tuple[int, str, str | None]
+
+#: Durations above this (seconds) are not recorded: their sums could overflow a double,
+#: which PostgreSQL refuses (ingest/quantities.py MAX_DURATION_SECONDS).
+_MAX_DURATION = float(2**32)
+
+
+class FactRows:
+    """Positional parameter rows per fact table (columns in the statements' order)."""
+
+    __slots__ = ("counters", "durations", "errors", "outcomes", "users")
+
+    def __init__(self) -> None:
+        self.counters: list[tuple[Any, ...]] = []
+        self.errors: list[tuple[Any, ...]] = []
+        self.users: list[tuple[Any, ...]] = []
+        self.durations: list[tuple[Any, ...]] = []
+        self.outcomes: list[tuple[Any, ...]] = []
+
+    def all(self) -> tuple[list[tuple[Any, ...]], ...]:
+        return (self.counters, self.errors, self.users, self.durations, self.outcomes)
+
+
+def fact_rows(batch: WriteBatch, series_ids: dict[SeriesTriple, int], *, sort: bool = True) -> FactRows:
+    """Fold a batch into one row per key and table (sorted by key when `sort`).
+
+    Increments are folded at the finest granularity first; each coarser granularity is
+    then folded from the level below it (every granularity divides the next one), so the
+    per-increment work is done once, not once per granularity.
+    """
+    finest = GRANULARITIES[0]
+    # (series, bucket) -> [started, crashed, abnormal, unhandled, preaggr, n, sum, min, max]
+    counters: dict[tuple[int, int], list[Any]] = {}
+    errors: dict[tuple[int, int], set[str]] = {}
+    users: dict[tuple[int, int], dict[str, int]] = {}
+    durations: dict[tuple[int, int], dict[int, int]] = {}
+    isfinite = math.isfinite
+    bin_of = sketch.bin_of
+    for inc in batch.increments:
+        started = int(inc.started)
+        key = (series_ids[(inc.project_id, inc.release, inc.environment)], started - started % finest)
+        dur = inc.duration
+        if dur is not None and not (0 <= dur <= _MAX_DURATION and isfinite(dur)):
+            dur = None
+        if (
+            inc.started_count
+            or inc.crashed
+            or inc.abnormal
+            or inc.unhandled
+            or inc.errored_preaggr
+            or dur is not None
+        ):
+            row = counters.get(key)
+            if row is None:
+                row = counters[key] = [0, 0, 0, 0, 0, 0, 0.0, None, None]
+            row[0] += inc.started_count
+            row[1] += inc.crashed
+            row[2] += inc.abnormal
+            row[3] += inc.unhandled
+            row[4] += inc.errored_preaggr
+            if dur is not None:
+                row[5] += 1
+                row[6] += dur
+                if row[7] is None or dur < row[7]:
+                    row[7] = dur
+                if row[8] is None or dur > row[8]:
+                    row[8] = dur
+                bins = durations.get(key)
+                if bins is None:
+                    bins = durations[key] = {}
+                b = bin_of(dur)
+                bins[b] = bins.get(b, 0) + 1
+        if inc.error_sid is not None:
+            sids = errors.get(key)
+            if sids is None:
+                errors[key] = {inc.error_sid}
+            else:
+                sids.add(inc.error_sid)
+        if inc.user is not None:
+            tags = users.get(key)
+            if tags is None:
+                users[key] = {inc.user: inc.user_tags}
+            else:
+                tags[inc.user] = tags.get(inc.user, 0) | inc.user_tags
+
+    rows = FactRows()
+    previous = finest
+    for g in GRANULARITIES:
+        if g != finest:
+            if g % previous:
+                raise ValueError("each granularity must divide the next one")
+            counters = _coarser_counters(counters, g)
+            errors = _coarser(errors, g, _union)
+            users = _coarser(users, g, _or_tags)
+            durations = _coarser(durations, g, _add_counts)
+            previous = g
+        ckeys = sorted(counters) if sort else counters
+        rows.counters.extend((g, s, b, *counters[(s, b)]) for s, b in ckeys)
+        for s, b in sorted(errors) if sort else errors:
+            sids = errors[(s, b)]
+            rows.errors.extend((g, s, b, sid) for sid in (sorted(sids) if sort else sids))
+        for s, b in sorted(users) if sort else users:
+            tags = users[(s, b)]
+            dids = sorted(tags) if sort else tags
+            rows.users.extend((g, s, b, did, tags[did]) for did in dids)
+        for s, b in sorted(durations) if sort else durations:
+            bins = durations[(s, b)]
+            rows.durations.extend((g, s, b, k, bins[k]) for k in (sorted(bins) if sort else bins))
+
+    outcomes: dict[tuple[int, int, str, str, str], int] = defaultdict(int)
+    for o in batch.outcomes:
+        hour = int(o.received) - int(o.received) % 3600
+        outcomes[(o.project_id, hour, o.item_type, o.kind, o.reason)] += o.quantity
+    rows.outcomes = [(*k, n) for k, n in sorted(outcomes.items())]
+    return rows
+
+
+def _coarser_counters(level: dict[tuple[int, int], list[Any]], g: int) -> dict[tuple[int, int], list[Any]]:
+    out: dict[tuple[int, int], list[Any]] = {}
+    for (s, b), v in level.items():
+        key = (s, b - b % g)
+        row = out.get(key)
+        if row is None:
+            out[key] = v  # the finer level is already written out: reuse its objects
+            continue
+        row[0] += v[0]
+        row[1] += v[1]
+        row[2] += v[2]
+        row[3] += v[3]
+        row[4] += v[4]
+        if v[5]:
+            row[5] += v[5]
+            row[6] += v[6]
+            if row[7] is None or v[7] < row[7]:
+                row[7] = v[7]
+            if row[8] is None or v[8] > row[8]:
+                row[8] = v[8]
+    return out
+
+
+def _coarser(level: dict[tuple[int, int], Any], g: int, merge: Any) -> dict[tuple[int, int], Any]:
+    out: dict[tuple[int, int], Any] = {}
+    for (s, b), v in level.items():
+        key = (s, b - b % g)
+        into = out.get(key)
+        if into is None:
+            out[key] = v  # the finer level is already written out: reuse its objects
+        else:
+            merge(into, v)
+    return out
+
+
+def _union(into: set[str], other: set[str]) -> None:
+    into |= other
+
+
+def _or_tags(into: dict[str, int], other: dict[str, int]) -> None:
+    for did, tags in other.items():
+        into[did] = into.get(did, 0) | tags
+
+
+def _add_counts(into: dict[int, int], other: dict[int, int]) -> None:
+    for k, n in other.items():
+        into[k] = into.get(k, 0) + n
