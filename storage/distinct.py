@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Final
 
 import datasketches as ds
@@ -29,6 +28,7 @@ from storage.types import (
     USER_CRASHED,
     USER_ERRORED,
     USER_UNHANDLED,
+    Kind,
 )
 
 #: log2 of the nominal number of hashes a sketch keeps in estimation mode.
@@ -39,19 +39,6 @@ EXACT_UP_TO: Final = 2**LG_K
 RELATIVE_STANDARD_ERROR: Final = 1 / (2 ** (LG_K / 2))
 #: The hash seed (the library's default). Never change it: see the module docstring.
 SEED: Final = 9001
-
-
-class Kind(IntEnum):
-    """What a stored sketch counts. The values are stored: never renumber them."""
-
-    USERS = 0  # every user seen
-    ERRORED_USERS = 1
-    CRASHED_USERS = 2
-    ABNORMAL_USERS = 3
-    UNHANDLED_USERS = 4
-    ANR_USERS = 5  # abnormal with mechanism anr_foreground or anr_background
-    ANR_FOREGROUND_USERS = 6
-    ERROR_SESSIONS = 7  # the error set: distinct session ids (release-health.md 3.2)
 
 
 #: The user kinds after USERS and the user tags (`storage.types.USER_*`) that put a user in

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Literal
 
 # -- granularities -----------------------------------------------------------------
@@ -36,6 +36,40 @@ USER_ABNORMAL = 8
 USER_UNHANDLED = 16
 USER_ANR_FOREGROUND = 32  # an abnormal entry carrying mechanism anr_foreground
 USER_ANR_BACKGROUND = 64  # an abnormal entry carrying mechanism anr_background
+
+
+class Kind(IntEnum):
+    """A distinct-count set kept per (series, bucket) (`storage.distinct`). The values
+    are stored: never renumber them."""
+
+    USERS = 0  # every user seen
+    ERRORED_USERS = 1
+    CRASHED_USERS = 2
+    ABNORMAL_USERS = 3
+    UNHANDLED_USERS = 4
+    ANR_USERS = 5  # abnormal with mechanism anr_foreground or anr_background
+    ANR_FOREGROUND_USERS = 6
+    ERROR_SESSIONS = 7  # the error set: distinct session ids (release-health.md 3.2)
+
+
+# -- client dimensions ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClientDimensions:
+    """What a session's client is, derived at ingest (`ingest/dimensions.py`) from the
+    envelope's `sdk.name` and the session's (or the request's) user agent. `None` means
+    unknown. Majors carry their name (`"iOS 17"`, `"Chrome 120"`) so that a grouped value
+    reads on its own. Instances are shared by every increment of an envelope."""
+
+    sdk_name: str | None = None
+    os_name: str | None = None
+    os_major: str | None = None
+    browser_name: str | None = None
+    browser_major: str | None = None
+
+
+NO_DIMENSIONS = ClientDimensions()
 
 
 # -- writes ------------------------------------------------------------------------
@@ -65,6 +99,7 @@ class SessionIncrement:
     user: str | None = None
     user_tags: int = 0
     duration: float | None = None
+    dimensions: ClientDimensions = NO_DIMENSIONS
 
 
 OutcomeKind = Literal["accepted", "dropped", "normalized"]
@@ -105,7 +140,27 @@ class WriteBatch:
 
 # -- filters -----------------------------------------------------------------------
 
-Dimension = Literal["project_id", "release", "environment"]
+Dimension = Literal[
+    "project_id",
+    "release",
+    "environment",
+    # The release without its build (`+345`) and package (`pkg@`): release.version grouping.
+    "release_version",
+    # Client dimensions (ClientDimensions); a query uses at most one of sdk / os / browser.
+    "sdk_name",
+    "os_name",
+    "os_major",
+    "browser_name",
+    "browser_major",
+]
+#: The dimensions of `ClientDimensions`, by family.
+CLIENT_DIMENSIONS: tuple[Dimension, ...] = (
+    "sdk_name",
+    "os_name",
+    "os_major",
+    "browser_name",
+    "browser_major",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +230,12 @@ class GroupKey:
     project_id: int | None = None
     release: str | None = None
     environment: str | None = None
+    release_version: str | None = None
+    sdk_name: str | None = None
+    os_name: str | None = None
+    os_major: str | None = None
+    browser_name: str | None = None
+    browser_major: str | None = None
 
 
 @dataclass(slots=True)
@@ -236,6 +297,10 @@ class AggregateResult:
 
     totals: dict[GroupKey, Aggregate] = field(default_factory=dict)
     series: dict[GroupKey, dict[int, Aggregate]] = field(default_factory=dict)
+    #: The distinct-count kinds of which at least one value above is an estimate (from a
+    #: sketch in estimation mode: relative standard error `storage.distinct.RELATIVE_STANDARD_ERROR`).
+    #: Empty when every value is exact.
+    approximate: set[Kind] = field(default_factory=set)
 
 
 ProjectRelease = tuple[int, str]
