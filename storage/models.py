@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Table, UniqueConstraint
+from sqlalchemy import BigInteger, Index, LargeBinary, SmallInteger, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -136,6 +136,20 @@ class SessionUser(SQLModel, table=True):
     tags: int = 0
 
 
+class SessionSketch(SQLModel, table=True):
+    """Distinct-count sets per bucket as Theta sketches (`storage.distinct`): users, users
+    per status and the error set, one row per non-empty (bucket, kind)."""
+
+    __tablename__ = "fact_sketch"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    granularity: int = Field(primary_key=True)
+    series_id: int = Field(primary_key=True)
+    bucket: int = Field(primary_key=True, sa_type=BigInteger)
+    kind: int = Field(primary_key=True, sa_type=SmallInteger)
+    sketch: bytes = Field(sa_type=LargeBinary)
+
+
 class SessionDuration(SQLModel, table=True):
     """Quantile sketch of exited-session durations: count per sketch bin."""
 
@@ -185,7 +199,7 @@ class ImportChunk(SQLModel, table=True):
 #: `ImportChunk.org_id` of imports made by the command line (server-wide, any organization).
 SERVER_IMPORT_SCOPE = 0
 
-FACT_TABLES = (SessionCounter, SessionError, SessionUser, SessionDuration)
+FACT_TABLES = (SessionCounter, SessionError, SessionUser, SessionSketch, SessionDuration)
 
 
 def table(model: type[SQLModel]) -> Table:
@@ -203,6 +217,7 @@ RELEASE_ENV = table(ReleaseEnv)
 FACT_COUNTER = table(SessionCounter)
 FACT_ERROR = table(SessionError)
 FACT_USER = table(SessionUser)
+FACT_SKETCH = table(SessionSketch)
 FACT_DURATION = table(SessionDuration)
 INGEST_OUTCOME = table(IngestOutcome)
 IMPORT_CHUNK = table(ImportChunk)
