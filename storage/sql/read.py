@@ -8,15 +8,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, or_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage.distinct import USER_TAG_KINDS
 from storage.models import FACT_COUNTER, FACT_DURATION, FACT_ERROR, FACT_USER
 from storage.sql.filters import grouped_select
 from storage.types import (
-    USER_ABNORMAL,
-    USER_ANR_BACKGROUND,
-    USER_ANR_FOREGROUND,
-    USER_CRASHED,
-    USER_ERRORED,
-    USER_UNHANDLED,
     Aggregate,
     AggregateQuery,
     AggregateResult,
@@ -25,14 +20,7 @@ from storage.types import (
 )
 
 #: The user tags counted per group, in the order of `Users` after `all`.
-_USER_MASKS = (
-    USER_ERRORED,
-    USER_CRASHED,
-    USER_ABNORMAL,
-    USER_UNHANDLED,
-    USER_ANR_FOREGROUND | USER_ANR_BACKGROUND,
-    USER_ANR_FOREGROUND,
-)
+_USER_MASKS = tuple(mask for _kind, mask in USER_TAG_KINDS)
 
 
 class AggregateReader:
