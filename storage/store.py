@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage import approximation
 from storage.sql.catalogue import Catalogue, UnknownProjectError
 from storage.sql.filters import env_key
 from storage.sql.read import AggregateReader
@@ -46,7 +47,10 @@ class SessionStore:
 
     async def aggregate(self, query: AggregateQuery) -> AggregateResult:
         """Aggregate the facts the query selects; see `AggregateQuery`."""
-        return await self.reader.aggregate(query)
+        result = await self.reader.aggregate(query)
+        if result.approximate:
+            approximation.note(result.approximate)
+        return result
 
     async def bucket_bounds(self, query: AggregateQuery) -> dict[GroupKey, tuple[int, int]]:
         """Earliest and latest bucket start per group; see `AggregateReader.bucket_bounds`."""
