@@ -41,7 +41,10 @@ async def build_services(settings: Settings, clock: Clock | None = None) -> Serv
     except BaseException:
         await engine.dispose()
         raise
-    store = SessionStore(engine)
+    clock = clock or SystemClock()
+    # Writes make minute rows only within the minute retention, judged by the server clock.
+    minute_retention = settings.minute_retention_days * 86400
+    store = SessionStore(engine, minute_retention=minute_retention, now=clock.now)
     # Ingest writes through its own small pool: queries, however many connections they
     # hold, never make an envelope wait for one.
     write_engine = None
@@ -54,8 +57,12 @@ async def build_services(settings: Settings, clock: Clock | None = None) -> Serv
         engine=engine,
         store=store,
         accounts=AccountStore(engine),
-        writer=BatchWriter(SessionStore(write_engine) if write_engine else store),
-        clock=clock or SystemClock(),
+        writer=BatchWriter(
+            SessionStore(write_engine, minute_retention=minute_retention, now=clock.now)
+            if write_engine
+            else store
+        ),
+        clock=clock,
         metrics=Metrics(),
         write_engine=write_engine,
     )

@@ -8,7 +8,8 @@ fact table, whatever the number of releases or projects asked about.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,7 +17,7 @@ from storage import approximation
 from storage.sql.catalogue import Catalogue, UnknownProjectError
 from storage.sql.filters import env_key
 from storage.sql.read import AggregateReader
-from storage.sql.write import FactWriter
+from storage.sql.write import DEFAULT_MINUTE_RETENTION, FactWriter
 from storage.types import AggregateQuery, AggregateResult, GroupKey, SeriesInfo, WriteBatch
 
 __all__ = ["SessionStore", "UnknownProjectError", "env_key"]
@@ -24,12 +25,23 @@ __all__ = ["SessionStore", "UnknownProjectError", "env_key"]
 
 class SessionStore:
     """Session aggregates over one async engine. Safe to share between requests: every
-    call opens its own short-lived connection."""
+    call opens its own short-lived connection.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    `minute_retention` (seconds, 0 = forever) and the clock `now` (unix seconds) decide
+    which minute buckets writes still make: only those the cleanup would keep (see
+    `FactWriter`); the server passes its settings and clock.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        minute_retention: int = DEFAULT_MINUTE_RETENTION,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self.engine = engine
         self.catalogue = Catalogue(engine)
-        self.writer = FactWriter(engine, self.catalogue)
+        self.writer = FactWriter(engine, self.catalogue, minute_retention=minute_retention, now=now)
         self.reader = AggregateReader(engine)
 
     async def apply(
