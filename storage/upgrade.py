@@ -145,7 +145,7 @@ def _convert(
     stmt = first_page
     open_: _Open | None = None
     while True:
-        rows = conn.execute(stmt, params).all()
+        rows: Sequence[Sequence[Any]] = conn.execute(stmt, params).all()
         stats.pages += 1
         stats.rows += len(rows)
         full = len(rows) == page_rows
@@ -179,7 +179,7 @@ def _convert(
         stmt = next_page
 
 
-def _group(rows: Sequence[sa.Row[Any]], source: Source) -> dict[Key, dict[Kind, list[str]]]:
+def _group(rows: Sequence[Sequence[Any]], source: Source) -> dict[Key, dict[Kind, list[str]]]:
     """Members per bucket and kind, buckets in key order (dicts keep insertion order)."""
     groups: dict[Key, dict[Kind, list[str]]] = {}
     for row in rows:

@@ -127,7 +127,9 @@ def _load(conn: Connection, tables: dict[str, dict[str, Any]]) -> None:
         if conn.dialect.name == "postgresql" and "id" in table.columns:
             # Rows came with their ids: later inserts (tokens) must not reuse them.
             conn.execute(
-                sa.text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), MAX(id)) FROM {table.name}")
+                sa.text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), MAX(id)) FROM {table.name}"
+                )
             )
 
 
@@ -221,9 +223,12 @@ async def test_sketches_written_by_v2_are_united_not_replaced(v1_url: str, fixtu
     insert = sa.text("INSERT INTO fact_sketch VALUES (:g, :s, :b, :k, :sketch)")
 
     def write_v2(conn: Connection) -> None:
-        conn.execute(insert, {"g": g, "s": s, "b": b, "k": int(Kind.USERS), "sketch": distinct.encode(v2_members)})
         conn.execute(
-            insert, {"g": g, "s": s, "b": empty_bucket, "k": int(Kind.USERS), "sketch": distinct.encode(["v2-d"])}
+            insert, {"g": g, "s": s, "b": b, "k": int(Kind.USERS), "sketch": distinct.encode(v2_members)}
+        )
+        conn.execute(
+            insert,
+            {"g": g, "s": s, "b": empty_bucket, "k": int(Kind.USERS), "sketch": distinct.encode(["v2-d"])},
         )
 
     await _on(v1_url, write_v2)
@@ -232,7 +237,10 @@ async def test_sketches_written_by_v2_are_united_not_replaced(v1_url: str, fixtu
     assert distinct.count_of(sketches.pop((g, s, b, int(Kind.USERS)))) == distinct.Count(len(v1_members) + 3)
     assert distinct.count_of(sketches.pop((g, s, empty_bucket, int(Kind.USERS)))) == distinct.Count(1)
     # Every other set is as recorded.
-    fixture = {**fixture, "per_key": [k for k in fixture["per_key"] if tuple(k[:4]) != (g, s, b, int(Kind.USERS))]}
+    fixture = {
+        **fixture,
+        "per_key": [k for k in fixture["per_key"] if tuple(k[:4]) != (g, s, b, int(Kind.USERS))],
+    }
     fixture["unions"] = []
     _check_counts(fixture, sketches)
 
@@ -280,7 +288,9 @@ async def test_crash_half_way_then_rerun(
     assert _check_counts(fixture, await _on(v1_url, _sketches)) == 5
 
 
-async def test_committed_pages_are_not_redone_nor_double_counted(v1_url: str, fixture: dict[str, Any]) -> None:
+async def test_committed_pages_are_not_redone_nor_double_counted(
+    v1_url: str, fixture: dict[str, Any]
+) -> None:
     """With a commit per page (a caller that wants progress to survive a crash), a run
     that dies resumes after the last converted bucket and the answers are the same."""
     n_users = len(fixture["tables"]["fact_user"]["rows"])
@@ -292,7 +302,9 @@ async def test_committed_pages_are_not_redone_nor_double_counted(v1_url: str, fi
 
     with pytest.raises(Crash):
         await _committing(v1_url, first)
-    second = await _committing(v1_url, lambda c: upgrade.convert_all(c, page_rows=page, checkpoint=lambda c: c.commit()))
+    second = await _committing(
+        v1_url, lambda c: upgrade.convert_all(c, page_rows=page, checkpoint=lambda c: c.commit())
+    )
     resumed = second.resumed_after["fact_user"]
     assert resumed is not None
     # Four pages were kept, less the bucket still open at the end of the fourth: the
@@ -355,12 +367,16 @@ async def test_downgrade_recreates_empty_v1_tables(v1_url: str) -> None:
 
 def _same_answer(got: Any, want: Any, approximate: bool) -> bool:
     if isinstance(want, dict):
-        return isinstance(got, dict) and got.keys() == want.keys() and all(
-            _same_answer(got[k], want[k], approximate) for k in want
+        return (
+            isinstance(got, dict)
+            and got.keys() == want.keys()
+            and all(_same_answer(got[k], want[k], approximate) for k in want)
         )
     if isinstance(want, list):
-        return isinstance(got, list) and len(got) == len(want) and all(
-            _same_answer(g, w, approximate) for g, w in zip(got, want, strict=True)
+        return (
+            isinstance(got, list)
+            and len(got) == len(want)
+            and all(_same_answer(g, w, approximate) for g, w in zip(got, want, strict=True))
         )
     if approximate and isinstance(want, float) and isinstance(got, float):
         # crash_free_rate(user) = 1 - crashed / users: only the users estimate moves.
