@@ -161,6 +161,7 @@ class AggregateReader:
                     project_id=values.get("project_id"),
                     release=values.get("release"),
                     environment=values.get("environment"),
+                    release_version=values.get("release_version"),
                 )
                 bounds[group] = (int(low), int(high))
         return bounds
@@ -172,6 +173,7 @@ def _slot(result: AggregateResult, query: AggregateQuery, keys: Sequence[Any]) -
         project_id=values.get("project_id"),
         release=values.get("release"),
         environment=values.get("environment"),
+        release_version=values.get("release_version"),
     )
     if query.interval is None:
         agg = result.totals.get(group)
