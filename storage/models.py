@@ -80,6 +80,8 @@ class ReleaseEnv(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("project_id", "release", "env_key", name="uq_release_env"),
         Index("ix_release_env_org_release", "org_id", "release"),
+        # `release.version` groups and page filters select series by version per project.
+        Index("ix_release_env_project_version", "project_id", "version"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

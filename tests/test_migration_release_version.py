@@ -111,8 +111,16 @@ async def test_backfill_in_batches(url: str) -> None:
             nullable = await conn.run_sync(
                 lambda c: {col["name"]: col["nullable"] for col in inspect(c).get_columns("release_env")}
             )
+            indexes = await conn.run_sync(
+                lambda c: {
+                    ix["name"]: tuple(ix["column_names"]) for ix in inspect(c).get_indexes("release_env")
+                }
+            )
         assert rows == [(_release(i), _expected(i)) for i in range(ROWS)]
         assert nullable["version"] is False
+        assert indexes["ix_release_env_project_version"] == ("project_id", "version")
+        # SQLite rebuilt the table to make the column NOT NULL: its other index survived.
+        assert indexes["ix_release_env_org_release"] == ("org_id", "release")
     finally:
         await engine.dispose()
 

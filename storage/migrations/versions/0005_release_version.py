@@ -8,7 +8,8 @@ Create Date: 2026-12-03
 (`pkg@25.11.2+345` -> `25.11.2`), which `groupBy=release.version` groups by. New series get
 it when they are created (`storage.sql.catalogue`); existing rows are back-filled here in
 batches of `BATCH_SIZE` rows (keyset pages by id), so that memory stays flat however many
-series a database holds, then the column becomes NOT NULL.
+series a database holds, then the column becomes NOT NULL and is indexed with the project
+(`release.version` groups and page filters select series by version).
 
 The value is computed by `storage.release_parser.version_key` (a pure function of the
 release name). Unlike the models, that rule is imported rather than copied: a later change
@@ -54,8 +55,10 @@ def upgrade() -> None:
     # SQLite cannot ALTER a column: the batch rebuilds the table (once, in one copy).
     with op.batch_alter_table("release_env") as batch:
         batch.alter_column("version", existing_type=sa.String(), nullable=False)
+    op.create_index("ix_release_env_project_version", "release_env", ["project_id", "version"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_release_env_project_version", table_name="release_env")
     with op.batch_alter_table("release_env") as batch:
         batch.drop_column("version")
