@@ -10,7 +10,11 @@ from typing import Any
 import orjson
 import pytest
 
+from ingest.errors import IngestError
 from ingest.items import ItemContext, session_item, sessions_item
+from ingest.payloads import parse_session_aggregates, parse_session_update
+from ingest.release import validate_environment
+from ingest.request import read_envelope_request
 from ingest.simulate import aggregate_bucket, session_update
 from storage.types import (
     USER_ABNORMAL,
@@ -21,6 +25,7 @@ from storage.types import (
     ClientDimensions,
     SessionIncrement,
 )
+from tests.samples import RECEIVED_AT, load_samples
 
 NOW = 1748858430.0  # 2025-06-02T10:00:30Z
 STARTED = NOW - 600
@@ -167,3 +172,80 @@ def test_buckets_same_as_the_live_pipeline(counts, did):
     live = sessions_item(orjson.dumps(payload), CTX).increments
     simulated = aggregate_bucket(7, "app@1.0", STARTED, environment="prod", did=did, **counts)
     assert live == ([] if simulated is None else [simulated])
+
+
+# -- the sample envelopes: what the simulator stores for their updates is what ingest did --
+
+SAMPLES = load_samples()
+
+
+def _simulated(payload: Any, item_type: str, ctx: ItemContext) -> list[SessionIncrement]:
+    """The simulator fed the updates of one item as ingest normalized them (clock drift,
+    environment removal); items or buckets ingest dropped are left out."""
+    drift = ctx.clock_drift()
+    if item_type == "session":
+        update = parse_session_update(payload)
+        environment = update.attrs.environment
+        if environment is not None and not validate_environment(environment):
+            environment = None
+        increment = session_update(
+            ctx.project_id,
+            update.attrs.release,
+            update.started + drift,
+            environment=environment,
+            status=update.status,
+            init=bool(update.init),
+            errors=update.errors,
+            sid=update.sid,
+            did=update.did,
+            duration=update.duration,
+            abnormal_mechanism=update.abnormal_mechanism,
+        )
+        return [] if increment is None else [increment]
+    aggregates = parse_session_aggregates(payload)
+    environment = aggregates.attrs.environment
+    if environment is not None and not validate_environment(environment):
+        environment = None
+    out = []
+    for b in aggregates.aggregates:
+        if ctx.window_violation(b.started + drift) is not None:
+            continue
+        increment = aggregate_bucket(
+            ctx.project_id,
+            aggregates.attrs.release,
+            b.started + drift,
+            environment=environment,
+            exited=b.exited,
+            errored=b.errored,
+            abnormal=b.abnormal,
+            crashed=b.crashed,
+            unhandled=b.unhandled,
+            did=b.did,
+        )
+        if increment is not None:
+            out.append(increment)
+    return out
+
+
+def test_sample_envelopes_store_what_the_simulator_stores():
+    compared = 0
+    for sample in SAMPLES.values():
+        try:
+            request = read_envelope_request(
+                project_id=sample.project_id, headers=sample.header_map, query=sample.query, body=sample.body
+            )
+        except IngestError:
+            continue
+        ctx = ItemContext(project_id=42, received_at=RECEIVED_AT, sent_at=request.envelope.sent_at)
+        for item in request.envelope.items:
+            if item.type not in ("session", "sessions"):
+                continue
+            run = session_item if item.type == "session" else sessions_item
+            live = run(item.payload, ctx)
+            if not any(o.kind == "accepted" for o in live.outcomes):
+                continue  # dropped whole: ingest validation, not the rule
+            assert _simulated(item.payload, item.type, ctx) == live.increments, sample.id
+            compared += len(live.increments)
+    # Every accepted update and bucket of the samples, crashed, abnormal, errored, exited,
+    # aggregates and drift-corrected ones among them.
+    assert compared == 24, compared
