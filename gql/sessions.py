@@ -27,7 +27,13 @@ Info = strawberry.Info[Context, None]
 class SessionsQueryInput:
     fields: list[str] = strawberry.field(description="e.g. `sum(session)`, `crash_free_rate(user)`.")
     group_by: list[str] | None = strawberry.field(
-        default=None, description="`project`, `release`, `environment`, `session.status`."
+        default=None,
+        description=(
+            "`project`, `release`, `environment`, `session.status`, and this server's extension "
+            "`release.version`: the release's version without package and build code, so that "
+            "`25.11.2+345` and `pkg@25.11.2+346` form one group `25.11.2` (a release that is not "
+            "a version is its own group)."
+        ),
     )
     interval: str | None = strawberry.field(default=None, description="Bucket size, default `1h`.")
     stats_period: str | None = None
@@ -56,6 +62,10 @@ class SessionGroupBy:
     release: str | None
     environment: str | None
     session_status: str | None
+    release_version: str | None = strawberry.field(
+        default=None,
+        description='With `groupBy: ["release.version"]`: the version without package and build code.',
+    )
 
 
 #: Fields whose values are whole numbers (sessions and users), exact as `Count`.
@@ -178,6 +188,7 @@ def _group(raw: dict[str, Any], fields: list[str]) -> SessionGroup:
             release=by.get("release"),
             environment=by.get("environment"),
             session_status=by.get("session.status"),
+            release_version=by.get("release.version"),
         ),
         totals=None if totals is None else [_total(f, totals[f]) for f in fields if f in totals],
         series=None if series is None else [_series(f, series[f]) for f in fields if f in series],

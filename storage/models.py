@@ -73,13 +73,15 @@ class ReleaseEnv(SQLModel, table=True):
 
     `environment` is NULL for sessions without one; `env_key` makes the triple unique
     on every dialect (NULLs are distinct in unique indexes): `""` for NULL, `"=" + name`
-    otherwise.
+    otherwise. `version` groups builds of one version (`25.11.2+345`, `pkg@25.11.2+346`).
     """
 
     __tablename__ = "release_env"
     __table_args__ = (
         UniqueConstraint("project_id", "release", "env_key", name="uq_release_env"),
         Index("ix_release_env_org_release", "org_id", "release"),
+        # `release.version` groups and page filters select series by version per project.
+        Index("ix_release_env_project_version", "project_id", "version"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -89,6 +91,9 @@ class ReleaseEnv(SQLModel, table=True):
     environment: str | None = None
     env_key: str
     first_seen: int = Field(sa_type=BigInteger)  # unix seconds of the first session start
+    #: The release's version without package and build (`storage.release_parser.version_key`):
+    #: the `release.version` grouping key. Last, as migration 0005 appended it.
+    version: str
 
 
 class SessionCounter(SQLModel, table=True):

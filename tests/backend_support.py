@@ -7,17 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ingest.simulate import session_update
 from server.clock import FixedClock
 from server.settings import Settings
-from storage.types import (
-    USER_ABNORMAL,
-    USER_CRASHED,
-    USER_ERRORED,
-    USER_SEEN,
-    USER_UNHANDLED,
-    SessionIncrement,
-    WriteBatch,
-)
+from storage.types import SessionIncrement, WriteBatch
 
 #: Projects: acme/web = 1, acme/api = 2 (organization "acme"), globex/shop = 3.
 WEB, API, SHOP = 1, 2, 3
@@ -96,30 +89,27 @@ def session(
     init: bool = True,
     duration: float | None = None,
 ) -> SessionIncrement:
-    """One session update as the ingest pipeline stores it (release-health.md 2.3).
+    """One session update as the ingest pipeline stores it (release-health.md 2.3), through
+    ingest's own rule (`ingest.simulate`).
 
     `status` is ok / exited / errored / crashed / abnormal / unhandled; every status but ok
-    and exited is errored and needs a `sid` for the error set.
+    and exited is errored and needs a `sid` for the error set. `duration` counts only for
+    exited updates.
     """
-    errored = status not in ("ok", "exited")
-    tags = USER_SEEN
-    if errored:
-        tags |= USER_ERRORED
-    tags |= {"crashed": USER_CRASHED, "abnormal": USER_ABNORMAL, "unhandled": USER_UNHANDLED}.get(status, 0)
-    return SessionIncrement(
-        project_id=project,
-        release=release,
+    increment = session_update(
+        project,
+        release,
+        started,
         environment=env,
-        started=started,
-        started_count=1 if init else 0,
-        crashed=int(status == "crashed"),
-        abnormal=int(status == "abnormal"),
-        unhandled=int(status == "unhandled"),
-        error_sid=sid if errored else None,
-        user=user,
-        user_tags=tags if user is not None else 0,
-        duration=duration if status == "exited" else None,
+        status=status,
+        init=init,
+        sid=sid,
+        did=user,
+        duration=duration,
     )
+    if increment is None:
+        raise ValueError("this update stores nothing (no init, user, error or duration)")
+    return increment
 
 
 def sid(n: int) -> str:

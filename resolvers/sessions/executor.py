@@ -25,7 +25,7 @@ from storage.types import (
 )
 
 from .definition import SessionsQueryDefinition
-from .fields import SUM_SESSION
+from .fields import RELEASE_VERSION_GROUP_BY, SUM_SESSION
 from .ordering import OrderBy, sort_groups
 from .pagination import Cursor, page_cursors
 from .query_filter import combine
@@ -109,6 +109,8 @@ def _by(definition: SessionsQueryDefinition, key: GroupKey, status: str | None) 
         elif name == "environment":
             if key.environment is not None:
                 by["environment"] = key.environment
+        elif name == RELEASE_VERSION_GROUP_BY:
+            by[RELEASE_VERSION_GROUP_BY] = key.release_version
         else:
             by["session.status"] = status
     return by

@@ -58,12 +58,16 @@ DURATION_QUANTILES: Final[dict[str, float]] = {
 ERROR_SET_RATES: Final = frozenset({"errored_rate(session)", "unhealthy_rate(session)"})
 
 STATUS_GROUP_BY: Final = "session.status"
+RELEASE_VERSION_GROUP_BY: Final = "release.version"
 
 #: groupBy value -> stored dimension (None for the virtual `session.status`).
 GROUP_BY: Final[dict[str, Dimension | None]] = {
     "project": "project_id",
     "release": "release",
     "environment": "environment",
+    # This project's extension: builds and packages of one version together (`25.11.2+345`
+    # and `pkg@25.11.2+346` are `25.11.2`), getsentry/sentry #103066.
+    RELEASE_VERSION_GROUP_BY: "release_version",
     STATUS_GROUP_BY: None,
 }
 

@@ -80,8 +80,9 @@ def resolve_order_by(
     return OrderBy(field, descending, True, ordering_status(field, status_filter))
 
 
-def group_key_order(key: GroupKey) -> tuple[int, int, int, str, int, str]:
-    """Tie-break: (project id, release, environment with null first), ascending."""
+def group_key_order(key: GroupKey) -> tuple[int, int, int, str, int, str, str]:
+    """Tie-break: (project id, release, environment with null first, release version),
+    ascending."""
     return (
         0 if key.project_id is None else 1,
         key.project_id or 0,
@@ -89,6 +90,7 @@ def group_key_order(key: GroupKey) -> tuple[int, int, int, str, int, str]:
         key.release or "",
         0 if key.environment is None else 1,
         key.environment or "",
+        key.release_version or "",
     )
 
 

@@ -10,13 +10,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.models import INGEST_OUTCOME, RELEASE_ENV
+from storage.release_parser import version_key
 from storage.sql.filters import env_key, expanding
 from storage.sql.fold import SeriesTriple
 from storage.types import SeriesInfo, WriteBatch
 
 _SERIES_INSERT = text(
-    "INSERT INTO release_env (org_id, project_id, release, environment, env_key, first_seen)"
-    " VALUES (:org, :p, :r, :e, :k, :fs)"
+    "INSERT INTO release_env (org_id, project_id, release, environment, env_key, first_seen, version)"
+    " VALUES (:org, :p, :r, :e, :k, :fs, :v)"
     " ON CONFLICT (project_id, release, env_key) DO NOTHING"
 )
 _ENVIRONMENT_INSERT = text(
@@ -62,6 +63,7 @@ class Catalogue:
                     "e": e,
                     "k": env_key(e),
                     "fs": int(first),
+                    "v": version_key(r),
                 }
                 for (p, r, e), first in sorted(wanted.items(), key=lambda kv: _triple_sort(kv[0]))
             ]

@@ -24,6 +24,7 @@ _DIMENSION_COLUMNS: dict[Dimension, str] = {
     "project_id": "project_id",
     "release": "release",
     "environment": "environment",
+    "release_version": "version",
 }
 
 
@@ -79,8 +80,9 @@ def compile_filter(flt: Filter, table: Any = None) -> ColumnElement[bool]:
         # environments lets SQLite seek on the whole (project, release, env_key) key.
         column: Any = r.c.env_key
         values: list[Any] = [env_key(v if v is None else str(v)) for v in flt.values]
-    elif flt.dimension == "release":
-        column, values = r.c.release, [str(v) for v in flt.values if v is not None]
+    elif flt.dimension in ("release", "release_version"):
+        column = r.c[_DIMENSION_COLUMNS[flt.dimension]]
+        values = [str(v) for v in flt.values if v is not None]
     else:
         column, values = r.c.project_id, [int(v) for v in flt.values if v is not None]
     if not values:
