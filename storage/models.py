@@ -4,8 +4,10 @@ Session data is kept as *facts per series and bucket*: a series is one (project,
 environment) combination (`release_env`); each fact table is keyed by
 (granularity, series, bucket start in unix seconds) so that a query that names its series
 and range seeks on the whole key. Every fact is written at every granularity of
-`storage.types.GRANULARITIES`, which keeps counters exact and distinct counts unions at
-any resolution (no re-aggregation of sets is ever needed).
+`storage.types.GRANULARITIES` (minute rows only within the minute retention), which keeps
+counters exact and distinct counts unions at any resolution. Distinct sets are Theta
+sketches (`fact_sketch`, `storage.distinct`); v1's per-member tables `fact_user` and
+`fact_error` are gone (migration 0004 moved their data).
 """
 
 from __future__ import annotations
@@ -116,31 +118,6 @@ class SessionCounter(SQLModel, table=True):
     dur_max: float | None = None
 
 
-class SessionError(SQLModel, table=True):
-    """The error set: ids of individual sessions that were ever errored."""
-
-    __tablename__ = "fact_error"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    granularity: int = Field(primary_key=True)
-    series_id: int = Field(primary_key=True)
-    bucket: int = Field(primary_key=True, sa_type=BigInteger)
-    sid: str = Field(primary_key=True, max_length=36)
-
-
-class SessionUser(SQLModel, table=True):
-    """The user set: one row per user and bucket; `tags` is the OR of the USER_* flags."""
-
-    __tablename__ = "fact_user"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    granularity: int = Field(primary_key=True)
-    series_id: int = Field(primary_key=True)
-    bucket: int = Field(primary_key=True, sa_type=BigInteger)
-    did: str = Field(primary_key=True)
-    tags: int = 0
-
-
 class SessionSketch(SQLModel, table=True):
     """Distinct-count sets per bucket as Theta sketches (`storage.distinct`): users, users
     per status and the error set, one row per non-empty (bucket, kind)."""
@@ -204,7 +181,7 @@ class ImportChunk(SQLModel, table=True):
 #: `ImportChunk.org_id` of imports made by the command line (server-wide, any organization).
 SERVER_IMPORT_SCOPE = 0
 
-FACT_TABLES = (SessionCounter, SessionError, SessionUser, SessionSketch, SessionDuration)
+FACT_TABLES = (SessionCounter, SessionSketch, SessionDuration)
 
 
 def table(model: type[SQLModel]) -> Table:
@@ -220,8 +197,6 @@ API_TOKEN = table(ApiToken)
 ENVIRONMENT = table(Environment)
 RELEASE_ENV = table(ReleaseEnv)
 FACT_COUNTER = table(SessionCounter)
-FACT_ERROR = table(SessionError)
-FACT_USER = table(SessionUser)
 FACT_SKETCH = table(SessionSketch)
 FACT_DURATION = table(SessionDuration)
 INGEST_OUTCOME = table(IngestOutcome)
