@@ -38,11 +38,13 @@ from storage.sql.fold import SketchKey
 #: any other advisory lock taken on the same database.
 LOCK_NAMESPACE: Final = 0x72680001
 
+# json_extract, not `->>` (SQLite 3.38+); the plan seeks fact_sketch's primary key once
+# per key of the JSON array.
 SQLITE_SELECT: Final = (
     "SELECT f.granularity, f.series_id, f.bucket, f.kind, f.sketch"
     " FROM json_each(?) AS k JOIN fact_sketch AS f"
-    " ON f.granularity = k.value ->> 0 AND f.series_id = k.value ->> 1"
-    " AND f.bucket = k.value ->> 2 AND f.kind = k.value ->> 3"
+    " ON f.granularity = json_extract(k.value, '$[0]') AND f.series_id = json_extract(k.value, '$[1]')"
+    " AND f.bucket = json_extract(k.value, '$[2]') AND f.kind = json_extract(k.value, '$[3]')"
 )
 POSTGRES_LOCK: Final = f"SELECT pg_advisory_xact_lock({LOCK_NAMESPACE}, s) FROM unnest($1::integer[]) AS s"
 POSTGRES_SELECT: Final = (
