@@ -44,7 +44,7 @@ URL = "/api/0/organizations/acme/sessions/"
 RETENTION = {"minute_retention_days": 30, "hour_retention_days": 100, "day_retention_days": 200}
 OPTIONS = QueryOptions(minute_retention=30 * DAY, hour_retention=100 * DAY, day_retention=200 * DAY)
 ALL = frozenset(Quantity)
-FACTS = ("fact_counter", "fact_sketch", "fact_duration")
+FACTS = ("fact_counter", "fact_sketch")
 
 
 def iso(t: float) -> str:
@@ -212,21 +212,20 @@ async def _started(store: SessionStore, granularity: int, start: float, end: flo
 async def test_delete_expired_per_granularity_in_batches(make_app, database_url):
     _, store = await _store_with_history(make_app, database_url, retention_interval_seconds=0)
     before = await _rows(store)
-    # 4 ages x 3 crashed users in one bucket: counters, durations 1 row per age and
-    # granularity; sketches 4 (users, errored users, crashed users, error set). Minute rows
-    # exist only within the minute retention (30 d): for "fresh" alone.
-    assert before[("fact_counter", MINUTE)] == 1 and before[("fact_sketch", MINUTE)] == 4
-    assert before[("fact_counter", DAY)] == 4 and before[("fact_sketch", DAY)] == 16
+    # 4 ages x 3 crashed users in one bucket: counters 1 row per age and granularity;
+    # sketches 5 (users, errored users, crashed users, error set, duration bins). Minute
+    # rows exist only within the minute retention (30 d): for "fresh" alone.
+    assert before[("fact_counter", MINUTE)] == 1 and before[("fact_sketch", MINUTE)] == 5
+    assert before[("fact_counter", DAY)] == 4 and before[("fact_sketch", DAY)] == 20
     deleted = await delete_expired(store.engine, now=NOW, retention=OPTIONS.retention, batch_rows=2)
     # Expired: hour 2 ages, day 1 -> 3 bucket rows per age-row (no minute row was old).
     assert deleted == {
         "fact_counter": 3,
-        "fact_sketch": 12,
-        "fact_duration": 3,
+        "fact_sketch": 15,
         "ingest_outcome": 1,
     }
     after = await _rows(store)
-    for table, per_age in [("fact_counter", 1), ("fact_sketch", 4), ("fact_duration", 1)]:
+    for table, per_age in [("fact_counter", 1), ("fact_sketch", 5)]:
         assert after.get((table, MINUTE)) == per_age, table  # fresh
         assert after.get((table, HOUR)) == 2 * per_age, table  # fresh, month
         assert after.get((table, DAY)) == 3 * per_age, table  # fresh, month, season

@@ -195,21 +195,36 @@ async def test_small_data_equals_the_exact_sets_per_group_and_bucket(engine):
         assert result.totals[GroupKey(release=release)].users.all == len(users)
 
 
-async def test_big_sets_are_flagged_approximate_within_the_bound(engine):
+async def test_unions_of_exact_buckets_stay_exact_above_one_sketch_capacity(engine):
     store = store_of(engine)
     n = distinct.EXACT_UP_TO + 5000
-    batch = [inc("big", T0 + (i % 24) * HOUR, f"user-{i}") for i in range(n)]
+    # Each hour holds n / 24 < EXACT_UP_TO users (exact sketches); their union is above
+    # one sketch's capacity and still exact.
+    await store.apply([WriteBatch([inc("big", T0 + (i % 24) * HOUR, f"user-{i}") for i in range(n)])])
+    result = await totals(store, HOUR, ("release",))
+    assert result.totals[GroupKey(release="big")].users.all == n
+    assert result.approximate == set()
+
+
+async def test_an_estimating_bucket_flags_its_kind_approximate(engine):
+    store = store_of(engine)
+    # One hour past capacity: a sketch keeps every hash up to at least EXACT_UP_TO
+    # members (its hash table holds some more before it starts estimating); 4x is past it.
+    n = 4 * distinct.EXACT_UP_TO
+    batch = [inc("big", T0, f"user-{i}") for i in range(n)]
     batch.append(inc("small", T0, "only", USER_SEEN | USER_ERRORED, "00000000-0000-4000-8000-000000000001"))
     await store.apply([WriteBatch(batch)])
     result = await totals(store, HOUR, ("release",))
     big, small = result.totals[GroupKey(release="big")], result.totals[GroupKey(release="small")]
-    # Each hour holds n / 24 < EXACT_UP_TO users (exact); their union is above it.
     assert abs(big.users.all - n) <= 4 * distinct.RELATIVE_STANDARD_ERROR * n
     assert result.approximate == {Kind.USERS}
     assert (small.users.all, small.users.errored, small.errored_set) == (1, 1, 1)
-    hourly = await totals(store, HOUR, ("release",), interval=HOUR)
-    assert hourly.approximate == set()
-    assert sum(a.users.all for a in hourly.series[GroupKey(release="big")].values()) == n
+    # Adding more members to the estimating sketch keeps estimating within the bound.
+    await store.apply([WriteBatch([inc("big", T0 + 60, f"user-{i}") for i in range(n, n + 3000)])])
+    result = await totals(store, HOUR, ("release",))
+    assert abs(result.totals[GroupKey(release="big")].users.all - (n + 3000)) <= (
+        4 * distinct.RELATIVE_STANDARD_ERROR * (n + 3000)
+    )
 
 
 async def test_minute_rows_only_within_the_minute_retention(engine):

@@ -15,6 +15,7 @@ from typing import Any
 
 from storage import sketch
 from storage.distinct import USER_TAG_KINDS
+from storage.sql.durations import DURATION_BINS
 from storage.types import GRANULARITIES, MINUTE, USER_SEEN, Kind, WriteBatch
 
 SeriesTriple = tuple[int, str, str | None]
@@ -33,15 +34,16 @@ class FactRows:
 
     def __init__(self) -> None:
         self.counters: list[tuple[Any, ...]] = []
-        self.durations: list[tuple[Any, ...]] = []
         self.outcomes: list[tuple[Any, ...]] = []
         #: The members each touched sketch gains (`inc.user` for the user kinds,
         #: `inc.error_sid` for ERROR_SESSIONS: the strings v1 stored).
         self.sketches: dict[SketchKey, set[str]] = {}
+        #: The duration bin counts each touched bucket gains (kind `DURATION_BINS`).
+        self.durations: dict[SketchKey, dict[int, int]] = {}
 
     def all(self) -> tuple[list[tuple[Any, ...]], ...]:
         """The plain upsert rows, in the order of the writer's statements."""
-        return (self.counters, self.durations, self.outcomes)
+        return (self.counters, self.outcomes)
 
 
 def fact_rows(
@@ -139,10 +141,10 @@ def fact_rows(
         low = cutoff if g == finest and cutoff is not None else None
         ckeys = sorted(counters) if sort else counters
         rows.counters.extend((g, s, b, *counters[(s, b)]) for s, b in ckeys if low is None or b >= low)
-        for s, b in sorted(durations) if sort else durations:
+        for (s, b), bins in durations.items():
             if low is None or b >= low:
-                bins = durations[(s, b)]
-                rows.durations.extend((g, s, b, k, bins[k]) for k in (sorted(bins) if sort else bins))
+                # A copy: the coarser level adds into this level's dicts.
+                rows.durations[(g, s, b, DURATION_BINS)] = dict(bins)
         _sketch_members(rows.sketches, g, errors, users, low)
 
     outcomes: dict[tuple[int, int, str, str, str], int] = defaultdict(int)

@@ -16,7 +16,8 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import distinct
-from storage.models import FACT_COUNTER, FACT_DURATION, FACT_SKETCH
+from storage.models import FACT_COUNTER, FACT_SKETCH
+from storage.sql import durations
 from storage.sql.filters import grouped_select
 from storage.types import (
     Aggregate,
@@ -61,11 +62,10 @@ class AggregateReader:
             kinds = [
                 *(_USER_KINDS if Quantity.USERS in query.quantities else ()),
                 *(_ERROR_KINDS if Quantity.ERRORS in query.quantities else ()),
+                *((durations.DURATION_BINS,) if Quantity.DURATIONS in query.quantities else ()),
             ]
             if kinds:
                 await self._read_sketches(conn, query, kinds, result)
-            if Quantity.DURATIONS in query.quantities:
-                await self._read_duration_bins(conn, query, result)
         return result
 
     async def _read_counters(
@@ -110,26 +110,35 @@ class AggregateReader:
                 d.max = float(vals[8])
 
     async def _read_sketches(
-        self, conn: AsyncConnection, query: AggregateQuery, kinds: list[Kind], result: AggregateResult
+        self, conn: AsyncConnection, query: AggregateQuery, kinds: list[int], result: AggregateResult
     ) -> None:
-        """Users per kind and/or the error set: one statement selecting the blobs of the
-        asked kinds with their group keys, united per (group, [bucket], kind) here."""
+        """Users per kind, the error set and/or the duration bins: one statement selecting
+        the blobs of the asked kinds with their group keys, merged per
+        (group, [bucket], kind) here."""
         f = FACT_SKETCH
         stmt, n_keys = grouped_select(query, f, [f.c.kind, f.c.sketch])
-        # grouped_select groups for its aggregates; these rows are united here instead.
+        # grouped_select groups for its aggregates; these rows are merged here instead.
         stmt = stmt.group_by(None).where(f.c.kind.in_([int(k) for k in kinds]))
         n_slot = n_keys  # the group keys, then the interval bucket when there is one
         unions: dict[tuple[Any, ...], dict[int, distinct.Union]] = {}
+        bin_sums: dict[tuple[Any, ...], durations.BinsSum] = {}
         for row in await conn.execute(stmt):
             slot_keys = tuple(row[:n_slot])
+            kind = int(row[n_slot])
+            blob = bytes(row[n_slot + 1])
+            if kind == durations.DURATION_BINS:
+                bins = bin_sums.get(slot_keys)
+                if bins is None:
+                    bins = bin_sums[slot_keys] = durations.BinsSum()
+                bins.add(blob)
+                continue
             per_kind = unions.get(slot_keys)
             if per_kind is None:
                 per_kind = unions[slot_keys] = {}
-            kind = int(row[n_slot])
             union = per_kind.get(kind)
             if union is None:
                 union = per_kind[kind] = distinct.Union()
-            union.add(bytes(row[n_slot + 1]))
+            union.add(blob)
         for slot_keys, per_kind in unions.items():
             counts = {Kind(kind): union.count() for kind, union in per_kind.items()}
             if not any(c.value for c in counts.values()):
@@ -142,17 +151,12 @@ class AggregateReader:
                     agg.errored_set = count.value
                 else:
                     setattr(agg.users, _USER_FIELDS[kind], count.value)
-
-    async def _read_duration_bins(
-        self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
-    ) -> None:
-        f = FACT_DURATION
-        stmt, n_keys = grouped_select(query, f, [func.sum(f.c.count)], extra_group=[f.c.bin])
-        for row in await conn.execute(stmt):
-            keys, bin_, n = row[:n_keys], row[n_keys], int(row[n_keys + 1] or 0)
-            if n:
-                bins = _slot(result, query, keys).durations.bins
-                bins[int(bin_)] = bins.get(int(bin_), 0) + n
+        for slot_keys, bin_sum in bin_sums.items():
+            found = bin_sum.bins()
+            if found:
+                bins_of_slot = _slot(result, query, slot_keys).durations.bins
+                for b, n in found.items():
+                    bins_of_slot[b] = bins_of_slot.get(b, 0) + n
 
     async def bucket_bounds(self, query: AggregateQuery) -> dict[GroupKey, tuple[int, int]]:
         """Earliest and latest bucket start (per group) among the stored buckets of

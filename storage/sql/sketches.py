@@ -32,17 +32,20 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from storage import distinct
+from storage.sql import durations
 from storage.sql.fold import SketchKey
 
 #: First key of the advisory locks on series sketches ("rh" + 1): keeps them apart from
 #: any other advisory lock taken on the same database.
 LOCK_NAMESPACE: Final = 0x72680001
 
+# json_extract, not `->>` (SQLite 3.38+); the plan seeks fact_sketch's primary key once
+# per key of the JSON array.
 SQLITE_SELECT: Final = (
     "SELECT f.granularity, f.series_id, f.bucket, f.kind, f.sketch"
     " FROM json_each(?) AS k JOIN fact_sketch AS f"
-    " ON f.granularity = k.value ->> 0 AND f.series_id = k.value ->> 1"
-    " AND f.bucket = k.value ->> 2 AND f.kind = k.value ->> 3"
+    " ON f.granularity = json_extract(k.value, '$[0]') AND f.series_id = json_extract(k.value, '$[1]')"
+    " AND f.bucket = json_extract(k.value, '$[2]') AND f.kind = json_extract(k.value, '$[3]')"
 )
 POSTGRES_LOCK: Final = f"SELECT pg_advisory_xact_lock({LOCK_NAMESPACE}, s) FROM unnest($1::integer[]) AS s"
 POSTGRES_SELECT: Final = (
@@ -83,21 +86,34 @@ def lock_order(keys: Iterable[SketchKey]) -> list[int]:
 
 
 def merged_rows(
-    members: Mapping[SketchKey, set[str]], stored: Mapping[SketchKey, bytes], *, sort: bool
+    members: Mapping[SketchKey, set[str]],
+    bins: Mapping[SketchKey, Mapping[int, int]],
+    stored: Mapping[SketchKey, bytes],
+    *,
+    sort: bool,
 ) -> list[tuple[Any, ...]]:
     """Upsert rows `(granularity, series_id, bucket, kind, sketch)`: each touched key's
-    stored sketch (if any) united with its new members. A key whose members were all
-    stored already (live ingest: a user's next update in the same hour) is left out, so
-    it costs no write."""
-    keys: Iterable[SketchKey] = sorted(members) if sort else members
+    stored sketch (if any) united with its new members, and each touched bucket's stored
+    duration bins plus its new counts (`storage.sql.durations`). A key whose members were
+    all stored already (live ingest: a user's next update in the same hour) is left out,
+    so it costs no write."""
     encode = distinct.encode
     rows: list[tuple[Any, ...]] = []
-    for key in keys:
+    for key in sorted(members) if sort else members:
         old = stored.get(key)
         blob = encode(members[key], into=old)
         if blob != old:
             rows.append((*key, blob))
+    for key in sorted(bins) if sort else bins:
+        rows.append((*key, durations.encode(bins[key], into=stored.get(key))))
+    if sort and members and bins:
+        rows.sort(key=lambda row: row[:4])
     return rows
+
+
+def touched(members: Mapping[SketchKey, Any], bins: Mapping[SketchKey, Any]) -> list[SketchKey]:
+    """Every key a transaction merges into (members and bins never share a key)."""
+    return [*members, *bins]
 
 
 def stored_of(rows: Iterable[Any]) -> dict[SketchKey, bytes]:

@@ -3,8 +3,9 @@
 Writes upsert with `INSERT ... ON CONFLICT ... DO UPDATE`, whose syntax SQLite and
 PostgreSQL share; rows are sorted by key so that concurrent writers (several server
 processes on one PostgreSQL) always lock in the same order and cannot deadlock.
-Distinct-count sketches are merged by read-modify-write in the same transaction
-(`storage.sql.sketches`, which also says why that is safe with concurrent writers).
+Distinct-count sketches and each bucket's packed duration bins are merged by
+read-modify-write in the same transaction (`storage.sql.sketches`, which also says why
+that is safe with concurrent writers).
 Each transaction issues a fixed number of statements, whatever the number of keys.
 """
 
@@ -50,12 +51,6 @@ _COUNTER_UPSERT = (
     "  WHEN fact_counter.dur_max IS NULL OR excluded.dur_max > fact_counter.dur_max"
     "  THEN excluded.dur_max ELSE fact_counter.dur_max END"
 )
-_DURATION_UPSERT = (
-    "INSERT INTO fact_duration (granularity, series_id, bucket, bin, count)"
-    " VALUES ({}, {}, {}, {}, {})"
-    " ON CONFLICT (granularity, series_id, bucket, bin) DO UPDATE SET"
-    " count = fact_duration.count + excluded.count"
-)
 _OUTCOME_UPSERT = (
     "INSERT INTO ingest_outcome (project_id, hour, item_type, kind, reason, count)"
     " VALUES ({}, {}, {}, {}, {}, {})"
@@ -66,7 +61,7 @@ _IMPORT_CHUNK_INSERT = (
     "INSERT INTO import_chunk (org_id, import_id, first_line, last_line) VALUES ({}, {}, {}, {})"
 )
 #: In the order of `FactRows.all()`.
-_FACT_STATEMENTS = (_COUNTER_UPSERT, _DURATION_UPSERT, _OUTCOME_UPSERT)
+_FACT_STATEMENTS = (_COUNTER_UPSERT, _OUTCOME_UPSERT)
 
 Work = list[tuple[str, list[tuple[Any, ...]]]]
 
@@ -149,11 +144,11 @@ class FactWriter:
         upsert = statements[-1]
         if dialect == "sqlite":
             async with self.engine.connect() as conn:
-                if await _sqlite_transaction(conn, work, rows.sketches, upsert):
+                if await _sqlite_transaction(conn, work, rows.sketches, rows.durations, upsert):
                     return
         async with self.engine.begin() as conn:
-            if rows.sketches:
-                blobs = await _merge_sketches(conn, rows.sketches, sort=sort, in_thread=big)
+            if rows.sketches or rows.durations:
+                blobs = await _merge_sketches(conn, rows.sketches, rows.durations, sort=sort, in_thread=big)
                 if blobs:
                     work.append((upsert, blobs))
             for sql, params in work:
@@ -161,27 +156,35 @@ class FactWriter:
 
 
 async def _merge_sketches(
-    conn: AsyncConnection, members: Mapping[SketchKey, set[str]], *, sort: bool, in_thread: bool
+    conn: AsyncConnection,
+    members: Mapping[SketchKey, set[str]],
+    bins: Mapping[SketchKey, Mapping[int, int]],
+    *,
+    sort: bool,
+    in_thread: bool,
 ) -> list[tuple[Any, ...]]:
     """Lock (PostgreSQL), read the stored sketches of the touched keys, and merge the new
-    members into them; the upsert rows. Three statements at most, whatever the keys."""
+    members and duration bins into them; the upsert rows. Two statements, whatever the
+    number of keys."""
+    keys = sketches.touched(members, bins)
     if conn.dialect.name == "postgresql":
-        await conn.exec_driver_sql(sketches.POSTGRES_LOCK, (sketches.lock_order(members),))
-        result = await conn.exec_driver_sql(sketches.POSTGRES_SELECT, sketches.postgres_keys(members))
+        await conn.exec_driver_sql(sketches.POSTGRES_LOCK, (sketches.lock_order(keys),))
+        result = await conn.exec_driver_sql(sketches.POSTGRES_SELECT, sketches.postgres_keys(keys))
     else:
         # Only a SQLite driver other than aiosqlite gets here, which `storage.engine`
         # never creates; its deferred transaction suits a single process only.
-        result = await conn.exec_driver_sql(sketches.SQLITE_SELECT, (sketches.sqlite_keys(members),))
+        result = await conn.exec_driver_sql(sketches.SQLITE_SELECT, (sketches.sqlite_keys(keys),))
     stored = sketches.stored_of(result.all())
     if in_thread:
-        return await asyncio.to_thread(sketches.merged_rows, members, stored, sort=sort)
-    return sketches.merged_rows(members, stored, sort=sort)
+        return await asyncio.to_thread(sketches.merged_rows, members, bins, stored, sort=sort)
+    return sketches.merged_rows(members, bins, stored, sort=sort)
 
 
 async def _sqlite_transaction(
     conn: AsyncConnection,
     work: Work,
     members: Mapping[SketchKey, set[str]],
+    bins: Mapping[SketchKey, Mapping[int, int]],
     upsert: str,
 ) -> bool:
     """Run a whole write transaction (BEGIN IMMEDIATE, the sketches' read-merge-write,
@@ -209,10 +212,11 @@ async def _sqlite_transaction(
             db.rollback()
         db.execute("BEGIN IMMEDIATE")
         try:
-            if members:
-                cursor = db.execute(sketches.SQLITE_SELECT, (sketches.sqlite_keys(members),))
+            if members or bins:
+                keys = sketches.touched(members, bins)
+                cursor = db.execute(sketches.SQLITE_SELECT, (sketches.sqlite_keys(keys),))
                 stored = sketches.stored_of(cursor.fetchall())
-                blobs = sketches.merged_rows(members, stored, sort=False)
+                blobs = sketches.merged_rows(members, bins, stored, sort=False)
                 if blobs:
                     db.executemany(upsert, blobs)
             for sql, params in work:
