@@ -73,12 +73,14 @@ class ReleaseEnv(SQLModel, table=True):
 
     `environment` is NULL for sessions without one; `env_key` makes the triple unique
     on every dialect (NULLs are distinct in unique indexes): `""` for NULL, `"=" + name`
-    otherwise.
+    otherwise. `client` is 0 for the base series (every session); else it names a
+    `dim_value` and the series holds the sessions of that client value only
+    (`storage/sql/dimensions.py`).
     """
 
     __tablename__ = "release_env"
     __table_args__ = (
-        UniqueConstraint("project_id", "release", "env_key", name="uq_release_env"),
+        UniqueConstraint("project_id", "release", "env_key", "client", name="uq_release_env"),
         Index("ix_release_env_org_release", "org_id", "release"),
     )
 
@@ -89,6 +91,22 @@ class ReleaseEnv(SQLModel, table=True):
     environment: str | None = None
     env_key: str
     first_seen: int = Field(sa_type=BigInteger)  # unix seconds of the first session start
+    client: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class DimValue(SQLModel, table=True):
+    """A client-dimension value of a project (`storage/sql/dimensions.py`): `family` is
+    sdk (0), os (1) or browser (2); `major` is `""` where there is none (an SDK, or a
+    user agent without a version)."""
+
+    __tablename__ = "dim_value"
+    __table_args__ = (UniqueConstraint("project_id", "family", "name", "major", name="uq_dim_value"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    family: int = Field(sa_type=SmallInteger)
+    name: str
+    major: str
 
 
 class SessionCounter(SQLModel, table=True):
@@ -214,6 +232,7 @@ PROJECT_KEY = table(ProjectKey)
 API_TOKEN = table(ApiToken)
 ENVIRONMENT = table(Environment)
 RELEASE_ENV = table(ReleaseEnv)
+DIM_VALUE = table(DimValue)
 FACT_COUNTER = table(SessionCounter)
 FACT_ERROR = table(SessionError)
 FACT_USER = table(SessionUser)
