@@ -41,7 +41,7 @@ async def build_services(settings: Settings, clock: Clock | None = None) -> Serv
     except BaseException:
         await engine.dispose()
         raise
-    store = SessionStore(engine)
+    store = SessionStore(engine, dimension_values_per_project=settings.dimension_values_per_project)
     # Ingest writes through its own small pool: queries, however many connections they
     # hold, never make an envelope wait for one.
     write_engine = None
@@ -54,7 +54,11 @@ async def build_services(settings: Settings, clock: Clock | None = None) -> Serv
         engine=engine,
         store=store,
         accounts=AccountStore(engine),
-        writer=BatchWriter(SessionStore(write_engine) if write_engine else store),
+        writer=BatchWriter(
+            SessionStore(write_engine, dimension_values_per_project=settings.dimension_values_per_project)
+            if write_engine
+            else store
+        ),
         clock=clock or SystemClock(),
         metrics=Metrics(),
         write_engine=write_engine,

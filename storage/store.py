@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.sql.catalogue import Catalogue, UnknownProjectError
+from storage.sql.dimensions import DEFAULT_VALUES_PER_PROJECT, ClientSeries
 from storage.sql.filters import env_key
 from storage.sql.read import AggregateReader
 from storage.sql.write import FactWriter
@@ -25,10 +26,12 @@ class SessionStore:
     """Session aggregates over one async engine. Safe to share between requests: every
     call opens its own short-lived connection."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, dimension_values_per_project: int = DEFAULT_VALUES_PER_PROJECT
+    ) -> None:
         self.engine = engine
         self.catalogue = Catalogue(engine)
-        self.writer = FactWriter(engine, self.catalogue)
+        self.writer = FactWriter(engine, self.catalogue, ClientSeries(engine, dimension_values_per_project))
         self.reader = AggregateReader(engine)
 
     async def apply(

@@ -156,23 +156,13 @@ class AggregateReader:
                 low, high = row[n_keys], row[n_keys + 1]
                 if low is None or high is None:
                     continue
-                values = dict(zip(query.group_by, row[:n_keys], strict=False))
-                group = GroupKey(
-                    project_id=values.get("project_id"),
-                    release=values.get("release"),
-                    environment=values.get("environment"),
-                )
+                group = GroupKey(**dict(zip(query.group_by, row[:n_keys], strict=False)))
                 bounds[group] = (int(low), int(high))
         return bounds
 
 
 def _slot(result: AggregateResult, query: AggregateQuery, keys: Sequence[Any]) -> Aggregate:
-    values = dict(zip(query.group_by, keys, strict=False))
-    group = GroupKey(
-        project_id=values.get("project_id"),
-        release=values.get("release"),
-        environment=values.get("environment"),
-    )
+    group = GroupKey(**dict(zip(query.group_by, keys, strict=False)))
     if query.interval is None:
         agg = result.totals.get(group)
         if agg is None:

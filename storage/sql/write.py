@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.sql.catalogue import Catalogue
+from storage.sql.dimensions import ClientSeries, client_rows
 from storage.sql.fold import fact_rows
 from storage.types import WriteBatch
 
@@ -81,9 +82,12 @@ def _render(template: str, dialect: str) -> str:
 class FactWriter:
     """Applies write batches to the fact tables of one engine."""
 
-    def __init__(self, engine: AsyncEngine, catalogue: Catalogue) -> None:
+    def __init__(
+        self, engine: AsyncEngine, catalogue: Catalogue, clients: ClientSeries | None = None
+    ) -> None:
         self.engine = engine
         self.catalogue = catalogue
+        self.clients = clients or ClientSeries(engine)  # client dimensions (storage/sql/dimensions.py)
         self._statements: dict[str, tuple[str, ...]] = {}
 
     async def apply(
@@ -104,6 +108,8 @@ class FactWriter:
             for batch in batches:
                 merged.extend(batch)
         series_ids = await self.catalogue.series_for(merged)
+        # -- client dimensions: the increments of each client series (dimensions.py) --
+        merged, client_work = await self.clients.expand(merged)
         dialect = self.engine.dialect.name
         # Rows are sorted by key only where writers can run concurrently (PostgreSQL, to
         # lock in one order); SQLite has a single writer at a time.
@@ -111,8 +117,10 @@ class FactWriter:
         if len(merged.increments) > _FOLD_IN_THREAD:
             # Folding a big group takes tens of milliseconds or more: off the event loop.
             rows = await asyncio.to_thread(fact_rows, merged, dict(series_ids), sort=sort)
+            await asyncio.to_thread(client_rows, rows, client_work, sort=sort)  # client dimensions
         else:
             rows = fact_rows(merged, series_ids, sort=sort)
+            client_rows(rows, client_work, sort=sort)  # client dimensions
         statements = self._statements.get(dialect)
         if statements is None:
             statements = self._statements[dialect] = tuple(_render(t, dialect) for t in _FACT_STATEMENTS)
