@@ -13,10 +13,10 @@ Reads: a query that uses no client dimension reads base series only (`client = 0
 that groups or filters by client dimensions reads the client series of their one family,
 joined to `dim_value` for its group columns (hourly or daily buckets only). Grouping by
 a name (`os_name`) covers every major of it: the series of `iOS 16` and `iOS 17` are
-summed and their sets united, exactly as several environments of one release are. A query over two families has no series that
-holds both (`MixedDimensionFamiliesError`). Sessions without a value of the family (a
-server SDK has no browser) are in no client series of it: `os.name:!iOS` means "another
-known OS".
+summed and their sets united, exactly as several environments of one release are. A
+query over two families has no series that holds both (`MixedDimensionFamiliesError`).
+Sessions without a value of the family (a server SDK has no browser) are in no client
+series of it: `os.name:!iOS` means "another known OS".
 
 Cardinality: a project keeps at most `values_per_project` values per family (setting
 `dimension_values_per_project`); later values are folded into `other` and each increment
