@@ -135,7 +135,10 @@ def _filter_dimensions(flt: Filter | None) -> Iterable[Dimension]:
 def client_condition(cond: Cond, dim_table: Any) -> ColumnElement[bool]:
     """`cond` (on a client dimension) as an IN list on the `dim_value` columns."""
     _family, column = COLUMNS[cond.dimension]
-    values = sorted({str(v) for v in cond.values if v is not None})
+    if column == "major":  # a value without a major is stored as ""; None stands for it
+        values = sorted({"" if v is None else str(v) for v in cond.values})
+    else:
+        values = sorted({str(v) for v in cond.values if v is not None})
     if not values:
         return true() if cond.negate else false()
     clause: ColumnElement[bool] = dim_table.c[column].in_(values)
