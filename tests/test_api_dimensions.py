@@ -111,3 +111,47 @@ async def test_graphql_filter_and_one_family_error(b: Backend) -> None:
     [error] = body["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "one family" in error["message"]
+
+
+SAFARI_IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+    " Version/17.1 Mobile/15E148 Safari/604.1"
+)
+CHROME_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
+    " Chrome/120.0.0.0 Safari/537.36"
+)
+
+
+def _envelope(sdk: str, sid: str) -> bytes:
+    return (
+        f'{{"sdk":{{"name":"{sdk}","version":"8.9.0"}}}}\n{{"type":"session"}}\n'
+        f'{{"sid":"{sid}","did":"u-{sid[:4]}","init":true,"started":"2021-01-14T20:00:00Z",'
+        '"status":"exited","duration":12,"attrs":{"release":"web@2.0"}}\n'
+    ).encode()
+
+
+async def test_http_ingest_to_per_browser_answer(make_app: Any, database_url: str) -> None:
+    b = await backend(make_app, database_url)
+    project, key = await b.accounts.create_project("acme", "site", 7)
+    sent = [
+        # A browser SDK's session: its client is the request's User-Agent.
+        ("sentry.javascript.browser", "aaaa0000000040008000000000000001", SAFARI_IPHONE),
+        # A server SDK relaying a browser's request: its User-Agent is no end user's client.
+        ("sentry.python", "bbbb0000000040008000000000000002", CHROME_WINDOWS),
+    ]
+    for sdk, sid, agent in sent:
+        r = await b.app.client.post(
+            f"/api/{project.id}/envelope/",
+            content=_envelope(sdk, sid),
+            headers={"X-Sentry-Auth": f"Sentry sentry_key={key}", "User-Agent": agent},
+        )
+        assert r.status_code == 200, r.text
+    for group_by, expected in [
+        ("browser.major", {"Mobile Safari 17": 1}),
+        ("os.major", {"iOS 17": 1}),
+        ("sdk.name", {"sentry.javascript.browser": 1, "sentry.python": 1}),
+    ]:
+        r = await rest(b, groupBy=group_by, project=str(project.id))
+        assert r.status_code == 200, r.text
+        assert {g["by"][group_by]: g["totals"]["sum(session)"] for g in r.json()["groups"]} == expected
