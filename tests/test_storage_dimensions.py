@@ -204,3 +204,39 @@ async def test_values_over_the_cap_fold_into_other_and_are_counted(make_app: Any
     assert [(kind, reason, n) for _p, _t, kind, reason, n in outcomes if reason == "dimension_folded"] == [
         ("normalized", "dimension_folded", 5)
     ]
+
+
+RELEASE_FIELDS = """version
+    sessionTimeBounds(now: "2021-01-15T00:00:00Z") { sessionsLowerBound sessionsUpperBound }
+    crashFreeBreakdown(start: "2021-01-13T00:00:00Z", now: "2021-01-15T00:00:00Z") {
+      date totalSessions crashFreeUsers crashFreeSessions }
+    stats(stat: USERS, interval: "1h", start: "2021-01-14T00:00:00Z", end: "2021-01-15T00:00:00Z") {
+      total durationP50 totals { total healthy crashed } }
+    health(now: "2021-01-15T00:00:00Z") { totalSessions totalUsers crashFreeUsers }
+    adoption(now: "2021-01-15T00:00:00Z") { adoption users24h sessions24h }"""
+
+
+async def test_release_fields_cost_the_same_with_dimensioned_data(make_app: Any, database_url: str) -> None:
+    # The same sessions in web (no dimensions) and api (with them): every release field
+    # answers the same numbers with the same number of statements.
+    handle = await backend(make_app, database_url)
+    await handle.write(*sessions(dimensions=False))
+    with_dimensions = sessions()
+    for inc in with_dimensions:
+        inc.project_id = API
+    await handle.write(*with_dimensions)
+    answers, counts = [], []
+    for project in (WEB, API):
+        counter = StatementCounter(handle.store.engine)
+        try:
+            data = await handle.data(
+                f'{{ releases(projectIds: ["{project}"]) {{ nodes {{ {RELEASE_FIELDS} }} }} }}'
+            )
+        finally:
+            counter.close()
+        answers.append(data)
+        counts.append(counter.count)
+    assert answers[0] == answers[1]
+    [node] = answers[0]["releases"]["nodes"]
+    assert node["health"]["totalSessions"] == 8 and node["health"]["totalUsers"] == 6
+    assert counts[0] == counts[1]
