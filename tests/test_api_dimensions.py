@@ -155,3 +155,10 @@ async def test_http_ingest_to_per_browser_answer(make_app: Any, database_url: st
         r = await rest(b, groupBy=group_by, project=str(project.id))
         assert r.status_code == 200, r.text
         assert {g["by"][group_by]: g["totals"]["sum(session)"] for g in r.json()["groups"]} == expected
+
+
+async def test_rest_order_ties_break_by_client_value(b: Backend) -> None:
+    # count_unique(user): iOS 2, Android 2, Windows 1; the tie goes by name, ascending.
+    r = await rest(b, groupBy="os.name", orderBy="-count_unique(user)", per_page="2")
+    assert r.status_code == 200, r.text
+    assert [g["by"]["os.name"] for g in r.json()["groups"]] == ["Android", "iOS"]
