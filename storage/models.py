@@ -76,11 +76,13 @@ class ReleaseEnv(SQLModel, table=True):
     `environment` is NULL for sessions without one; `env_key` makes the triple unique
     on every dialect (NULLs are distinct in unique indexes): `""` for NULL, `"=" + name`
     otherwise. `version` groups builds of one version (`25.11.2+345`, `pkg@25.11.2+346`).
+    `client` is 0 for the base series (every session); else it names a `dim_value` and the
+    series holds the sessions of that client value only (`storage/sql/dimensions.py`).
     """
 
     __tablename__ = "release_env"
     __table_args__ = (
-        UniqueConstraint("project_id", "release", "env_key", name="uq_release_env"),
+        UniqueConstraint("project_id", "release", "env_key", "client", name="uq_release_env"),
         Index("ix_release_env_org_release", "org_id", "release"),
         # `release.version` groups and page filters select series by version per project.
         Index("ix_release_env_project_version", "project_id", "version"),
@@ -94,8 +96,25 @@ class ReleaseEnv(SQLModel, table=True):
     env_key: str
     first_seen: int = Field(sa_type=BigInteger)  # unix seconds of the first session start
     #: The release's version without package and build (`storage.release_parser.version_key`):
-    #: the `release.version` grouping key. Last, as migration 0005 appended it.
+    #: the `release.version` grouping key. After `first_seen`, as migration 0005 appended it.
     version: str
+    #: After `version`, as migration 0006 appended it.
+    client: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class DimValue(SQLModel, table=True):
+    """A client-dimension value of a project (`storage/sql/dimensions.py`): `family` is
+    sdk (0), os (1) or browser (2); `major` is `""` where there is none (an SDK, or a
+    user agent without a version)."""
+
+    __tablename__ = "dim_value"
+    __table_args__ = (UniqueConstraint("project_id", "family", "name", "major", name="uq_dim_value"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    family: int = Field(sa_type=SmallInteger)
+    name: str
+    major: str
 
 
 class SessionCounter(SQLModel, table=True):
@@ -196,6 +215,7 @@ PROJECT_KEY = table(ProjectKey)
 API_TOKEN = table(ApiToken)
 ENVIRONMENT = table(Environment)
 RELEASE_ENV = table(ReleaseEnv)
+DIM_VALUE = table(DimValue)
 FACT_COUNTER = table(SessionCounter)
 FACT_SKETCH = table(SessionSketch)
 FACT_DURATION = table(SessionDuration)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import approximation
 from storage.sql.catalogue import Catalogue, UnknownProjectError
+from storage.sql.dimensions import DEFAULT_VALUES_PER_PROJECT, ClientSeries
 from storage.sql.filters import env_key
 from storage.sql.read import AggregateReader
 from storage.sql.write import DEFAULT_MINUTE_RETENTION, FactWriter
@@ -29,7 +30,8 @@ class SessionStore:
 
     `minute_retention` (seconds, 0 = forever) and the clock `now` (unix seconds) decide
     which minute buckets writes still make: only those the cleanup would keep (see
-    `FactWriter`); the server passes its settings and clock.
+    `FactWriter`); the server passes its settings and clock. `dimension_values_per_project`
+    caps the client-dimension values of a project per family (`storage.sql.dimensions`).
     """
 
     def __init__(
@@ -38,10 +40,17 @@ class SessionStore:
         *,
         minute_retention: int = DEFAULT_MINUTE_RETENTION,
         now: Callable[[], float] = time.time,
+        dimension_values_per_project: int = DEFAULT_VALUES_PER_PROJECT,
     ) -> None:
         self.engine = engine
         self.catalogue = Catalogue(engine)
-        self.writer = FactWriter(engine, self.catalogue, minute_retention=minute_retention, now=now)
+        self.writer = FactWriter(
+            engine,
+            self.catalogue,
+            ClientSeries(engine, dimension_values_per_project),
+            minute_retention=minute_retention,
+            now=now,
+        )
         self.reader = AggregateReader(engine)
 
     async def apply(

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.sql import sketches
 from storage.sql.catalogue import Catalogue
+from storage.sql.dimensions import ClientSeries, client_rows
 from storage.sql.fold import SketchKey, fact_rows
 from storage.types import DAY, WriteBatch
 
@@ -78,19 +79,22 @@ class FactWriter:
 
     `minute_retention` (seconds, 0 = forever) and the clock `now` decide which minute
     buckets are still written: only those at or after `now() - minute_retention`, the
-    ones the cleanup (`storage.retention`) would keep.
+    ones the cleanup (`storage.retention`) would keep. `clients` writes the client-dimension
+    series (`storage.sql.dimensions`).
     """
 
     def __init__(
         self,
         engine: AsyncEngine,
         catalogue: Catalogue,
+        clients: ClientSeries | None = None,
         *,
         minute_retention: int = DEFAULT_MINUTE_RETENTION,
         now: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
         self.catalogue = catalogue
+        self.clients = clients or ClientSeries(engine)  # client dimensions (storage/sql/dimensions.py)
         self.minute_retention = minute_retention
         self.now = now
         self._statements: dict[str, tuple[str, ...]] = {}
@@ -119,6 +123,8 @@ class FactWriter:
             for batch in batches:
                 merged.extend(batch)
         series_ids = await self.catalogue.series_for(merged)
+        # -- client dimensions: the increments of each client series (dimensions.py) --
+        merged, client_work = await self.clients.expand(merged)
         dialect = self.engine.dialect.name
         # Rows are sorted by key only where writers can run concurrently (PostgreSQL, to
         # lock in one order); SQLite has a single writer at a time.
@@ -130,8 +136,10 @@ class FactWriter:
             rows = await asyncio.to_thread(
                 fact_rows, merged, dict(series_ids), sort=sort, minute_cutoff=cutoff
             )
+            await asyncio.to_thread(client_rows, rows, client_work, sort=sort)  # client dimensions
         else:
             rows = fact_rows(merged, series_ids, sort=sort, minute_cutoff=cutoff)
+            client_rows(rows, client_work, sort=sort)  # client dimensions
         statements = self._statements.get(dialect)
         if statements is None:
             statements = self._statements[dialect] = tuple(
