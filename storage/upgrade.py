@@ -182,13 +182,26 @@ def _convert(
 def _group(rows: Sequence[Sequence[Any]], source: Source) -> dict[Key, dict[Kind, list[str]]]:
     """Members per bucket and kind, buckets in key order (dicts keep insertion order)."""
     groups: dict[Key, dict[Kind, list[str]]] = {}
+    # The kinds of each tags value seen, computed once (at most 128 values): this loop
+    # runs once per source row, and is most of the migration's own time.
+    kinds_of: dict[int, list[Kind]] = {}
+    last: Key | None = None
+    members: dict[Kind, list[str]] = {}
     for row in rows:
-        key = (int(row[0]), int(row[1]), int(row[2]))
-        members = groups.get(key)
-        if members is None:
+        key = (row[0], row[1], row[2])
+        if key != last:
             members = groups[key] = {}
-        for kind in source.kinds(int(row[4]) if source.tagged else 0):
-            members.setdefault(kind, []).append(row[3])
+            last = key
+        tags = row[4] if source.tagged else 0
+        kinds = kinds_of.get(tags)
+        if kinds is None:
+            kinds = kinds_of[tags] = source.kinds(tags)
+        for kind in kinds:
+            names = members.get(kind)
+            if names is None:
+                members[kind] = [row[3]]
+            else:
+                names.append(row[3])
     return groups
 
 

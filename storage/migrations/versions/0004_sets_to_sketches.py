@@ -17,6 +17,11 @@ progress is recorded per page with the page's sketches, and a sketch union never
 member twice, so buckets converted again are not double counted. The v1 tables are
 dropped only after every row was converted.
 
+Space: PostgreSQL returns the dropped tables' files at once; a SQLite file keeps its size
+(the pages become free and are reused by later writes) until `VACUUM`, which cannot run
+inside the migration's transaction: run `sqlite3 relhealth.db VACUUM` afterwards to shrink
+the file. The revision moves data, so it cannot be rendered as SQL (`alembic --sql`).
+
 Downgrade recreates the empty v1 tables and leaves `fact_sketch` as it is: a sketch keeps
 hashes, not the ids, so the sets cannot be expanded back into rows.
 """
@@ -27,7 +32,7 @@ import logging
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 from storage import upgrade as sets_to_sketches
 
@@ -41,6 +46,8 @@ log = logging.getLogger("alembic.runtime.migration")
 
 
 def upgrade() -> None:
+    if context.is_offline_mode():
+        raise RuntimeError("revision 0004 converts stored rows: it cannot run in offline (--sql) mode")
     stats = sets_to_sketches.convert_all(op.get_bind())
     log.info(
         "0004: %d set rows in %d pages -> %d sketches of %d buckets (%d united with stored ones)",
