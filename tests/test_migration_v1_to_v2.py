@@ -144,7 +144,11 @@ def v1_url(empty_url: str, fixture: dict[str, Any]) -> str:
 
 
 def _sketches(conn: Connection) -> dict[SetKey, bytes]:
-    rows = conn.execute(sa.text("SELECT granularity, series_id, bucket, kind, sketch FROM fact_sketch"))
+    """The distinct-count sketches (kinds of `Kind`; not packed duration bins)."""
+    rows = conn.execute(
+        sa.text("SELECT granularity, series_id, bucket, kind, sketch FROM fact_sketch WHERE kind <= :k"),
+        {"k": max(Kind)},
+    )
     return {(int(r[0]), int(r[1]), int(r[2]), int(r[3])): bytes(r[4]) for r in rows}
 
 
@@ -314,7 +318,8 @@ async def test_committed_pages_are_not_redone_nor_double_counted(
     assert resumed is not None
     # Four pages were kept, less the bucket still open at the end of the fourth: the
     # first pages hold minute buckets (a few dozen users each), so a small one.
-    assert 4 * page - 1000 < n_users + n_errors - second.rows <= 4 * page
+    n_durations = len(fixture["tables"]["fact_duration"]["rows"]) if upgrade.DURATIONS else 0
+    assert 4 * page - 1000 < n_users + n_errors + n_durations - second.rows <= 4 * page
     assert second.resumed_after["fact_error"] is None
     assert _check_counts(fixture, await _on(v1_url, _sketches)) == 1
     # A third run finds nothing left and changes nothing.
@@ -338,21 +343,27 @@ async def test_statements_per_page_are_flat(v1_url: str, fixture: dict[str, Any]
     finally:
         counter.close()
         await engine.dispose()
-    # Full pages, then the last partial one (there is one: neither count divides by 4000).
-    pages = (n_users // page + 1) + (n_errors // page + 1)
-    assert n_users % page and n_errors % page
-    assert stats.pages == pages and stats.rows == n_users + n_errors
-    reads = [s for s in counter.statements if "FROM fact_user" in s or "FROM fact_error" in s]
+    # Full pages, then the last partial one (there is one: no count divides by 4000).
+    sizes = [n_users, n_errors]
+    if upgrade.DURATIONS is not None:
+        sizes.append(len(fixture["tables"]["fact_duration"]["rows"]))
+    pages = sum(n // page + 1 for n in sizes)
+    assert all(n % page for n in sizes)
+    assert stats.pages == pages and stats.rows == sum(sizes)
+    sources = tuple(f"FROM {source.table}" for source in upgrade.SOURCES)
+    reads = [s for s in counter.statements if any(source in s for source in sources)]
     upserts = [s for s in counter.statements if s.startswith("INSERT INTO fact_sketch")]
     assert len(reads) == pages
     # A page inside one bucket (the big day's 20,013 users) writes nothing yet.
     assert 0 < len(upserts) <= pages
     # Plus the progress table's creation and two progress reads (a few statements).
     assert len(counter.statements) <= 4 * pages + 6
-    assert stats.sketches == len(fixture["per_key"]) > 100 * len(counter.statements)
+    duration_buckets = {tuple(r[:3]) for r in fixture["tables"]["fact_duration"]["rows"]}
+    converted = len(fixture["per_key"]) + (len(duration_buckets) if upgrade.DURATIONS else 0)
+    assert stats.sketches == converted > 100 * len(counter.statements)
 
 
-async def test_downgrade_recreates_empty_v1_tables(v1_url: str) -> None:
+async def test_downgrade_recreates_empty_v1_tables(v1_url: str, fixture: dict[str, Any]) -> None:
     await migrate(v1_url)
     await _on(v1_url, lambda conn: command.downgrade(alembic_config(conn), V1_REVISION))
 
@@ -365,6 +376,48 @@ async def test_downgrade_recreates_empty_v1_tables(v1_url: str) -> None:
     users, errors, sketches = await _on(v1_url, look)
     assert (users, errors) == (0, 0)
     assert sketches > 0  # sketches cannot be expanded back into rows: they stay
+    durations = await _on(v1_url, lambda c: c.execute(sa.text("SELECT COUNT(*) FROM fact_duration")).scalar())
+    # Packed duration bins are not unpacked either; without them fact_duration is kept.
+    assert durations == (0 if upgrade.DURATIONS else len(fixture["tables"]["fact_duration"]["rows"]))
+
+
+@pytest.mark.skipif(upgrade.DURATIONS is None, reason="durations are still stored in fact_duration")
+async def test_duration_bins_are_packed_per_bucket(v1_url: str, fixture: dict[str, Any]) -> None:
+    """Each bucket's fact_duration rows become one blob of the same bins and counts; a
+    blob a v2 writer stored for a bucket gets the converted counts added."""
+    from storage.sql import durations  # type: ignore[attr-defined,unused-ignore]
+
+    rows = fixture["tables"]["fact_duration"]
+    cols = rows["columns"]
+    want: dict[tuple[int, int, int], dict[int, int]] = {}
+    for r in rows["rows"]:
+        d = dict(zip(cols, r, strict=True))
+        want.setdefault((d["granularity"], d["series_id"], d["bucket"]), {})[d["bin"]] = d["count"]
+    g, s, b = next(iter(want))
+    written = {7: 2, 9999: 1}  # bins of sessions a v2 writer stored before the migration
+
+    def write_v2(conn: Connection) -> None:
+        conn.execute(
+            sa.text("INSERT INTO fact_sketch VALUES (:g, :s, :b, :k, :blob)"),
+            {"g": g, "s": s, "b": b, "k": durations.DURATION_BINS, "blob": durations.encode(written)},
+        )
+
+    await _on(v1_url, write_v2)
+    await migrate(v1_url)
+    assert "fact_duration" not in await _on(v1_url, _tables)
+    got = await _on(
+        v1_url,
+        lambda c: {
+            (int(r[0]), int(r[1]), int(r[2])): durations.decode(bytes(r[3]))
+            for r in c.execute(
+                sa.text("SELECT granularity, series_id, bucket, sketch FROM fact_sketch WHERE kind = :k"),
+                {"k": durations.DURATION_BINS},
+            )
+        },
+    )
+    first = want[(g, s, b)]
+    want[(g, s, b)] = {k: first.get(k, 0) + written.get(k, 0) for k in first.keys() | written.keys()}
+    assert got == want
 
 
 # -- the server's answers ---------------------------------------------------------------------
@@ -469,6 +522,9 @@ HAND_COUNTS = {
 }
 
 
+HAND_SOURCES = (upgrade.USERS, upgrade.ERRORS)
+
+
 def _hand_store(users: list[tuple[Any, ...]], errors: list[tuple[Any, ...]]) -> sa.Engine:
     engine = sa.create_engine("sqlite://")
     with engine.begin() as conn:
@@ -507,7 +563,7 @@ def test_every_page_size_gives_the_same_sets(page: int) -> None:
     """Pages ending inside a bucket, on a bucket's end, and one page for everything."""
     engine = _hand_store(HAND_USERS, HAND_ERRORS)
     with engine.begin() as conn:
-        stats = upgrade.convert_all(conn, page_rows=page)
+        stats = upgrade.convert_all(conn, page_rows=page, sources=HAND_SOURCES)
         counts = {
             (g, s, b, Kind(k)): distinct.count_of(blob) for (g, s, b, k), blob in _sketches(conn).items()
         }
@@ -520,6 +576,6 @@ def test_every_page_size_gives_the_same_sets(page: int) -> None:
 def test_empty_v1_tables_convert_to_nothing() -> None:
     engine = _hand_store([], [])
     with engine.begin() as conn:
-        stats = upgrade.convert_all(conn, page_rows=3)
+        stats = upgrade.convert_all(conn, page_rows=3, sources=HAND_SOURCES)
         assert _sketches(conn) == {}
     assert (stats.pages, stats.rows, stats.sketches) == (2, 0, 0)

@@ -11,6 +11,11 @@ pages in key order, so memory stays bounded whatever their size. Counts stay exa
 a set has at most `storage.distinct.EXACT_UP_TO` (16,384) members and become estimates
 (relative standard error 0.78 %) above that.
 
+Durations: where the code stores a bucket's duration bins as one `fact_sketch` row
+(`storage.sql.durations`, kind 8), the `fact_duration` rows are packed the same way, their
+counts added to any stored blob, and `fact_duration` is dropped too (downgrade recreates it
+empty); otherwise `fact_duration` is left as it is.
+
 Interrupted runs: under `relhealth migrate` the whole revision is one transaction on
 PostgreSQL, so a crash leaves the v1 tables as they were. On any dialect a re-run is safe:
 progress is recorded per page with the page's sketches, and a sketch union never counts a
@@ -57,13 +62,24 @@ def upgrade() -> None:
         stats.buckets,
         stats.merged,
     )
-    op.drop_table("fact_user")
-    op.drop_table("fact_error")
+    for source in sets_to_sketches.SOURCES:
+        op.drop_table(source.table)
     sets_to_sketches.drop_progress_table(op.get_bind())
 
 
 def downgrade() -> None:
     # As revision 0001 created them; empty (see the module docstring).
+    if "fact_duration" not in sa.inspect(op.get_bind()).get_table_names():
+        op.create_table(
+            "fact_duration",
+            sa.Column("granularity", sa.Integer(), nullable=False),
+            sa.Column("series_id", sa.Integer(), nullable=False),
+            sa.Column("bucket", sa.BigInteger(), nullable=False),
+            sa.Column("bin", sa.Integer(), nullable=False),
+            sa.Column("count", sa.BigInteger(), nullable=False),
+            sa.PrimaryKeyConstraint("granularity", "series_id", "bucket", "bin"),
+            sqlite_with_rowid=False,
+        )
     op.create_table(
         "fact_error",
         sa.Column("granularity", sa.Integer(), nullable=False),
