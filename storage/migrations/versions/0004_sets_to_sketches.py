@@ -18,9 +18,10 @@ empty); otherwise `fact_duration` is left as it is.
 
 Interrupted runs: under `relhealth migrate` the whole revision is one transaction on
 PostgreSQL, so a crash leaves the v1 tables as they were. On any dialect a re-run is safe:
-progress is recorded per page with the page's sketches, and a sketch union never counts a
-member twice, so buckets converted again are not double counted. The v1 tables are
-dropped only after every row was converted.
+progress is recorded per page in the same transaction as the page's blobs, and a re-run
+starts after the last bucket recorded, so no bucket is converted twice (which duration
+counts, which add up, rely on; a sketch union would not count a member twice anyway).
+The v1 tables are dropped only after every row was converted.
 
 Space: PostgreSQL returns the dropped tables' files at once; a SQLite file keeps its size
 (the pages become free and are reused by later writes) until `VACUUM`, which cannot run
