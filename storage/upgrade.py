@@ -1,4 +1,5 @@
-"""Moving v1 distinct sets (`fact_user`, `fact_error` rows) into v2 sketches (`fact_sketch`).
+"""Moving v1 distinct sets (`fact_user`, `fact_error` rows) into v2 sketches (`fact_sketch`),
+and v1 duration bins (`fact_duration` rows) into packed blobs there when the code has them.
 
 The body of migration 0004, kept here so that it can be tested on its own. v1 kept one
 row per member: `fact_user(granularity, series_id, bucket, did, tags)` and
@@ -12,16 +13,22 @@ Bounded memory: a source table is read in pages of `PAGE_ROWS` rows in primary-k
 (keyset pagination, no open cursor while writing), so at most one page of members plus
 the sketches of one bucket that continues on the next page are held at once.
 
+Duration bins (`DURATIONS`, only when `storage.sql.durations` exists): a bucket's
+`fact_duration` rows become one `fact_sketch` row of kind `DURATION_BINS`, counts added to
+any stored one.
+
 Safe to repeat: a converted sketch is united with the stored sketch of its key, and a
 sketch union is idempotent (a member already in the set is not counted again), so sets
 written by v2 writers are kept and converting a bucket twice changes nothing. After each
 page the last fully converted bucket is recorded in `PROGRESS_TABLE` in the same
-transaction as the page's sketches; a run resumes after that bucket. The source tables
+transaction as the page's sketches; a run resumes after that bucket (which is what keeps
+duration counts, which add up, from being counted twice). The source tables
 are dropped only after everything was converted (by the migration, not here).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -43,19 +50,82 @@ Key = tuple[int, int, int]  # (granularity, series_id, bucket)
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """A v1 set table: its member column and how a row's tags map to kinds."""
+    """A v1 table whose rows become one blob per (granularity, series, bucket, kind).
+
+    A row is (granularity, series_id, bucket, `member`[, `extra`]); `value` picks what the
+    row adds to its blobs and `kinds(extra)` which kinds it joins. `encode(values, into)`
+    makes a blob (added to the blob `into`); `merge(stored, converted)` adds a converted
+    blob to one a v2 writer stored."""
 
     table: str
     member: str
-    tagged: bool
+    extra: str | None
+    kinds: Callable[[int], list[int]]
+    value: Callable[[Sequence[Any]], Any]
+    encode: Callable[[list[Any], bytes | None], bytes]
+    merge: Callable[[bytes, bytes], bytes]
 
-    def kinds(self, tags: int) -> list[Kind]:
-        return distinct.user_kinds(tags) if self.tagged else [Kind.ERROR_SESSIONS]
+
+def _user_kinds(tags: int) -> list[int]:
+    return [int(kind) for kind in distinct.user_kinds(tags)]
 
 
-USERS: Final = Source("fact_user", "did", tagged=True)
-ERRORS: Final = Source("fact_error", "sid", tagged=False)
-SOURCES: Final = (USERS, ERRORS)
+def _set_merge(stored: bytes, converted: bytes) -> bytes:
+    return distinct.merge_blobs([stored, converted])
+
+
+USERS: Final = Source(
+    "fact_user", "did", "tags", _user_kinds, lambda row: row[3], distinct.encode, _set_merge
+)
+ERRORS: Final = Source(
+    "fact_error",
+    "sid",
+    None,
+    lambda _tags: [int(Kind.ERROR_SESSIONS)],
+    lambda row: row[3],
+    distinct.encode,
+    _set_merge,
+)
+
+
+def _duration_source() -> Source | None:
+    """`fact_duration` rows (one per bin) into one packed blob per bucket, when this code
+    stores durations that way (`storage.sql.durations`, helper "sketch"'s branch).
+
+    Counts add up, so unlike a set union converting a bucket twice would double it: the
+    progress row, written with each page's blobs, is what keeps every bucket converted
+    once."""
+    try:
+        durations: Any = importlib.import_module("storage.sql.durations")
+    except ImportError:  # durations still stored in fact_duration: nothing to convert
+        return None
+
+    def encode(pairs: list[tuple[int, int]], into: bytes | None) -> bytes:
+        bins: dict[int, int] = {}
+        for b, n in pairs:
+            bins[b] = bins.get(b, 0) + n
+        blob: bytes = durations.encode(bins, into=into)
+        return blob
+
+    def merge(stored: bytes, converted: bytes) -> bytes:
+        blob: bytes = durations.encode(durations.decode(converted), into=stored)
+        return blob
+
+    kind = int(durations.DURATION_BINS)
+    return Source(
+        "fact_duration",
+        "bin",
+        "count",
+        lambda _count: [kind],
+        lambda row: (int(row[3]), int(row[4])),
+        encode,
+        merge,
+    )
+
+
+DURATIONS: Final = _duration_source()
+#: Every table converted (and then dropped by the migration), in conversion order.
+SOURCES: Final = (USERS, ERRORS) if DURATIONS is None else (USERS, ERRORS, DURATIONS)
 
 
 @dataclass(slots=True)
@@ -94,14 +164,15 @@ def convert_all(
     *,
     page_rows: int | None = None,
     checkpoint: Callable[[Connection], None] | None = None,
+    sources: Sequence[Source] = SOURCES,
 ) -> Stats:
-    """Convert every row of every source table not yet converted.
+    """Convert every row of the source tables not yet converted.
 
     `checkpoint(conn)` runs after each page's writes (tests commit or fail there; the
     migration passes none: it runs in the caller's transaction)."""
     create_progress_table(conn)
     stats = Stats()
-    for source in SOURCES:
+    for source in sources:
         _convert(conn, source, page_rows or PAGE_ROWS, checkpoint, stats)
     return stats
 
@@ -111,11 +182,11 @@ class _Open:
     """The sketches of the bucket the last full page ended in (it may continue)."""
 
     key: Key
-    blobs: dict[Kind, bytes]
+    blobs: dict[int, bytes]
 
-    def add(self, members: dict[Kind, list[str]]) -> None:
-        for kind, names in members.items():
-            self.blobs[kind] = distinct.encode(names, into=self.blobs.get(kind))
+    def add(self, source: Source, members: dict[int, list[Any]]) -> None:
+        for kind, values in members.items():
+            self.blobs[kind] = source.encode(values, self.blobs.get(kind))
 
 
 def _convert(
@@ -127,8 +198,8 @@ def _convert(
 ) -> None:
     done = _resume_point(conn, source)
     stats.resumed_after[source.table] = done
-    tags = ", tags" if source.tagged else ""
-    cols = f"granularity, series_id, bucket, {source.member}{tags}"
+    extra = f", {source.extra}" if source.extra else ""
+    cols = f"granularity, series_id, bucket, {source.member}{extra}"
     first_page = sa.text(
         f"SELECT {cols} FROM {source.table}"
         + (" WHERE (granularity, series_id, bucket) > (:g, :s, :b)" if done else "")
@@ -150,19 +221,19 @@ def _convert(
         stats.rows += len(rows)
         full = len(rows) == page_rows
         groups = _group(rows, source)
-        completed: dict[Key, dict[Kind, bytes]] = {}
+        completed: dict[Key, dict[int, bytes]] = {}
         if open_ is not None and (not groups or next(iter(groups)) != open_.key):
             completed[open_.key] = open_.blobs
             open_ = None
         last = len(groups) - 1
         for i, (key, members) in enumerate(groups.items()):
             if open_ is not None and open_.key == key:
-                open_.add(members)
+                open_.add(source, members)
             elif i == last and full:
                 open_ = _Open(key, {})
-                open_.add(members)
+                open_.add(source, members)
             else:
-                completed[key] = {kind: distinct.encode(names) for kind, names in members.items()}
+                completed[key] = {kind: source.encode(values, None) for kind, values in members.items()}
                 continue
             if i != last or not full:
                 completed[key] = open_.blobs
@@ -179,16 +250,31 @@ def _convert(
         stmt = next_page
 
 
-def _group(rows: Sequence[Sequence[Any]], source: Source) -> dict[Key, dict[Kind, list[str]]]:
-    """Members per bucket and kind, buckets in key order (dicts keep insertion order)."""
-    groups: dict[Key, dict[Kind, list[str]]] = {}
+def _group(rows: Sequence[Sequence[Any]], source: Source) -> dict[Key, dict[int, list[Any]]]:
+    """Values per bucket and kind, buckets in key order (dicts keep insertion order)."""
+    groups: dict[Key, dict[int, list[Any]]] = {}
+    # The kinds of each `extra` value seen, computed once (user tags take at most 128
+    # values): this loop runs once per source row, and is most of the migration's time.
+    kinds_of: dict[int, list[int]] = {}
+    last: Key | None = None
+    members: dict[int, list[Any]] = {}
+    has_extra = source.extra is not None
     for row in rows:
-        key = (int(row[0]), int(row[1]), int(row[2]))
-        members = groups.get(key)
-        if members is None:
+        key = (row[0], row[1], row[2])
+        if key != last:
             members = groups[key] = {}
-        for kind in source.kinds(int(row[4]) if source.tagged else 0):
-            members.setdefault(kind, []).append(row[3])
+            last = key
+        extra = row[4] if has_extra else 0
+        kinds = kinds_of.get(extra)
+        if kinds is None:
+            kinds = kinds_of[extra] = source.kinds(extra)
+        value = source.value(row)
+        for kind in kinds:
+            values = members.get(kind)
+            if values is None:
+                members[kind] = [value]
+            else:
+                values.append(value)
     return groups
 
 
@@ -217,7 +303,7 @@ _PROGRESS = sa.text(
 )
 
 
-def _write(conn: Connection, source: Source, completed: dict[Key, dict[Kind, bytes]], stats: Stats) -> None:
+def _write(conn: Connection, source: Source, completed: dict[Key, dict[int, bytes]], stats: Stats) -> None:
     """Unite the page's sketches with the stored ones of their keys, write them and the
     progress: three statements, whatever the page holds."""
     keys = list(completed)  # in key order
@@ -229,11 +315,11 @@ def _write(conn: Connection, source: Source, completed: dict[Key, dict[Kind, byt
     params: list[dict[str, Any]] = []
     for key, blobs in completed.items():
         for kind, blob in blobs.items():
-            old = stored.get((*key, int(kind)))
+            old = stored.get((*key, kind))
             if old is not None:
-                blob = distinct.merge_blobs([old, blob])
+                blob = source.merge(old, blob)
                 stats.merged += 1
-            params.append({"g": key[0], "s": key[1], "b": key[2], "k": int(kind), "sketch": blob})
+            params.append({"g": key[0], "s": key[1], "b": key[2], "k": kind, "sketch": blob})
     conn.execute(_UPSERT, params)
     g, s, b = keys[-1]
     conn.execute(_PROGRESS, {"t": source.table, "g": g, "s": s, "b": b})

@@ -144,7 +144,11 @@ def v1_url(empty_url: str, fixture: dict[str, Any]) -> str:
 
 
 def _sketches(conn: Connection) -> dict[SetKey, bytes]:
-    rows = conn.execute(sa.text("SELECT granularity, series_id, bucket, kind, sketch FROM fact_sketch"))
+    """The distinct-count sketches (kinds of `Kind`; not packed duration bins)."""
+    rows = conn.execute(
+        sa.text("SELECT granularity, series_id, bucket, kind, sketch FROM fact_sketch WHERE kind <= :k"),
+        {"k": max(Kind)},
+    )
     return {(int(r[0]), int(r[1]), int(r[2]), int(r[3])): bytes(r[4]) for r in rows}
 
 
@@ -153,30 +157,35 @@ def _tables(conn: Connection) -> set[str]:
 
 
 def _close_enough(got: distinct.Count, want: int) -> bool:
-    if want <= distinct.EXACT_UP_TO:
+    """One sketch: exact up to EXACT_UP_TO members, an estimate beyond. A union of sketches
+    may be exact beyond it too (when every input is): then it must be right."""
+    if want <= distinct.EXACT_UP_TO or got.exact:
         return got.exact and got.value == want
-    return not got.exact and abs(got.value - want) <= TOLERANCE * want
+    return abs(got.value - want) <= TOLERANCE * want
+
+
+def _one_sketch(got: distinct.Count, want: int) -> bool:
+    return got.exact == (want <= distinct.EXACT_UP_TO) and _close_enough(got, want)
 
 
 def _check_counts(fixture: dict[str, Any], sketches: dict[SetKey, bytes]) -> int:
-    """Every recorded set and range union against the sketches; the number of estimates."""
+    """Every recorded set and range union against the sketches; the number of sets
+    (single sketches) that are estimates."""
     recorded = {(g, s, b, k): n for g, s, b, k, n in fixture["per_key"]}
     assert set(sketches) == set(recorded)  # one sketch per non-empty v1 set, no other
     wrong = {
         key: (distinct.count_of(sketches[key]), n)
         for key, n in recorded.items()
-        if not _close_enough(distinct.count_of(sketches[key]), n)
+        if not _one_sketch(distinct.count_of(sketches[key]), n)
     }
     assert wrong == {}
-    estimates = sum(1 for n in recorded.values() if n > distinct.EXACT_UP_TO)
     for u in fixture["unions"]:
         union = distinct.Union()
         for (g, s, b, k), blob in sketches.items():
             if g == u["granularity"] and s in u["series"] and u["start"] <= b < u["end"] and k == u["kind"]:
                 union.add(blob)
         assert _close_enough(union.count(), u["count"]), u
-        estimates += u["count"] > distinct.EXACT_UP_TO
-    return estimates
+    return sum(1 for n in recorded.values() if n > distinct.EXACT_UP_TO)
 
 
 # -- the migration ------------------------------------------------------------------------
@@ -203,8 +212,8 @@ async def test_migration_keeps_every_count(v1_url: str, fixture: dict[str, Any])
         assert await current_revision(engine) == head_revision()
     finally:
         await engine.dispose()
-    # The big set, and the four recorded unions that contain it, are estimates.
-    assert _check_counts(fixture, await _on(v1_url, _sketches)) == 5
+    # The big day's set is the one estimate.
+    assert _check_counts(fixture, await _on(v1_url, _sketches)) == 1
 
 
 async def test_sketches_written_by_v2_are_united_not_replaced(v1_url: str, fixture: dict[str, Any]) -> None:
@@ -285,7 +294,7 @@ async def test_crash_half_way_then_rerun(
     finally:
         await engine.dispose()
     await migrate(v1_url)
-    assert _check_counts(fixture, await _on(v1_url, _sketches)) == 5
+    assert _check_counts(fixture, await _on(v1_url, _sketches)) == 1
 
 
 async def test_committed_pages_are_not_redone_nor_double_counted(
@@ -309,9 +318,10 @@ async def test_committed_pages_are_not_redone_nor_double_counted(
     assert resumed is not None
     # Four pages were kept, less the bucket still open at the end of the fourth: the
     # first pages hold minute buckets (a few dozen users each), so a small one.
-    assert 4 * page - 1000 < n_users + n_errors - second.rows <= 4 * page
+    n_durations = len(fixture["tables"]["fact_duration"]["rows"]) if upgrade.DURATIONS else 0
+    assert 4 * page - 1000 < n_users + n_errors + n_durations - second.rows <= 4 * page
     assert second.resumed_after["fact_error"] is None
-    assert _check_counts(fixture, await _on(v1_url, _sketches)) == 5
+    assert _check_counts(fixture, await _on(v1_url, _sketches)) == 1
     # A third run finds nothing left and changes nothing.
     before = await _on(v1_url, _sketches)
     third = await _on(v1_url, lambda c: upgrade.convert_all(c, page_rows=page))
@@ -333,21 +343,27 @@ async def test_statements_per_page_are_flat(v1_url: str, fixture: dict[str, Any]
     finally:
         counter.close()
         await engine.dispose()
-    # Full pages, then the last partial one (there is one: neither count divides by 4000).
-    pages = (n_users // page + 1) + (n_errors // page + 1)
-    assert n_users % page and n_errors % page
-    assert stats.pages == pages and stats.rows == n_users + n_errors
-    reads = [s for s in counter.statements if "FROM fact_user" in s or "FROM fact_error" in s]
+    # Full pages, then the last partial one (there is one: no count divides by 4000).
+    sizes = [n_users, n_errors]
+    if upgrade.DURATIONS is not None:
+        sizes.append(len(fixture["tables"]["fact_duration"]["rows"]))
+    pages = sum(n // page + 1 for n in sizes)
+    assert all(n % page for n in sizes)
+    assert stats.pages == pages and stats.rows == sum(sizes)
+    sources = tuple(f"FROM {source.table}" for source in upgrade.SOURCES)
+    reads = [s for s in counter.statements if any(source in s for source in sources)]
     upserts = [s for s in counter.statements if s.startswith("INSERT INTO fact_sketch")]
     assert len(reads) == pages
     # A page inside one bucket (the big day's 20,013 users) writes nothing yet.
     assert 0 < len(upserts) <= pages
     # Plus the progress table's creation and two progress reads (a few statements).
     assert len(counter.statements) <= 4 * pages + 6
-    assert stats.sketches == len(fixture["per_key"]) > 100 * len(counter.statements)
+    duration_buckets = {tuple(r[:3]) for r in fixture["tables"]["fact_duration"]["rows"]}
+    converted = len(fixture["per_key"]) + (len(duration_buckets) if upgrade.DURATIONS else 0)
+    assert stats.sketches == converted > 100 * len(counter.statements)
 
 
-async def test_downgrade_recreates_empty_v1_tables(v1_url: str) -> None:
+async def test_downgrade_recreates_empty_v1_tables(v1_url: str, fixture: dict[str, Any]) -> None:
     await migrate(v1_url)
     await _on(v1_url, lambda conn: command.downgrade(alembic_config(conn), V1_REVISION))
 
@@ -360,6 +376,48 @@ async def test_downgrade_recreates_empty_v1_tables(v1_url: str) -> None:
     users, errors, sketches = await _on(v1_url, look)
     assert (users, errors) == (0, 0)
     assert sketches > 0  # sketches cannot be expanded back into rows: they stay
+    durations = await _on(v1_url, lambda c: c.execute(sa.text("SELECT COUNT(*) FROM fact_duration")).scalar())
+    # Packed duration bins are not unpacked either; without them fact_duration is kept.
+    assert durations == (0 if upgrade.DURATIONS else len(fixture["tables"]["fact_duration"]["rows"]))
+
+
+@pytest.mark.skipif(upgrade.DURATIONS is None, reason="durations are still stored in fact_duration")
+async def test_duration_bins_are_packed_per_bucket(v1_url: str, fixture: dict[str, Any]) -> None:
+    """Each bucket's fact_duration rows become one blob of the same bins and counts; a
+    blob a v2 writer stored for a bucket gets the converted counts added."""
+    from storage.sql import durations  # type: ignore[attr-defined,unused-ignore]
+
+    rows = fixture["tables"]["fact_duration"]
+    cols = rows["columns"]
+    want: dict[tuple[int, int, int], dict[int, int]] = {}
+    for r in rows["rows"]:
+        d = dict(zip(cols, r, strict=True))
+        want.setdefault((d["granularity"], d["series_id"], d["bucket"]), {})[d["bin"]] = d["count"]
+    g, s, b = next(iter(want))
+    written = {7: 2, 9999: 1}  # bins of sessions a v2 writer stored before the migration
+
+    def write_v2(conn: Connection) -> None:
+        conn.execute(
+            sa.text("INSERT INTO fact_sketch VALUES (:g, :s, :b, :k, :blob)"),
+            {"g": g, "s": s, "b": b, "k": durations.DURATION_BINS, "blob": durations.encode(written)},
+        )
+
+    await _on(v1_url, write_v2)
+    await migrate(v1_url)
+    assert "fact_duration" not in await _on(v1_url, _tables)
+    got = await _on(
+        v1_url,
+        lambda c: {
+            (int(r[0]), int(r[1]), int(r[2])): durations.decode(bytes(r[3]))
+            for r in c.execute(
+                sa.text("SELECT granularity, series_id, bucket, sketch FROM fact_sketch WHERE kind = :k"),
+                {"k": durations.DURATION_BINS},
+            )
+        },
+    )
+    first = want[(g, s, b)]
+    want[(g, s, b)] = {k: first.get(k, 0) + written.get(k, 0) for k in first.keys() | written.keys()}
+    assert got == want
 
 
 # -- the server's answers ---------------------------------------------------------------------
@@ -432,3 +490,92 @@ async def test_recorded_server_answers_replay_on_the_v1_store(
     now = datetime.fromisoformat(fixture["meta"]["now"].replace("Z", "+00:00")).timestamp()
     app = await make_app(Settings(database_url=v1_url), FixedClock(now))
     await _check_rest(app, fixture)
+
+
+# -- paging edge cases, by hand ---------------------------------------------------------------
+
+#: Three buckets of 1, 4 and 2 user rows and two error rows: (granularity, series,
+#: bucket, did, tags). Tags: 1 seen, 2 errored, 4 crashed, 8 abnormal, 32 ANR foreground.
+HAND_USERS = [
+    (60, 1, 0, "a", 1),
+    (3600, 1, 0, "b1", 1),
+    (3600, 1, 0, "b2", 1 | 2 | 4),
+    (3600, 1, 0, "b3", 1 | 2),
+    (3600, 1, 0, "b4", 1),
+    (3600, 2, 0, "c1", 1 | 2 | 8 | 32),
+    (3600, 2, 0, "c2", 1),
+]
+HAND_ERRORS = [(3600, 1, 0, "s1"), (3600, 1, 0, "s2")]
+#: Worked out from the tags above (release-health.md 3.3: a kind counts the users
+#: with its tag; ANR counts foreground or background).
+HAND_COUNTS = {
+    (60, 1, 0, Kind.USERS): 1,
+    (3600, 1, 0, Kind.USERS): 4,
+    (3600, 1, 0, Kind.ERRORED_USERS): 2,
+    (3600, 1, 0, Kind.CRASHED_USERS): 1,
+    (3600, 2, 0, Kind.USERS): 2,
+    (3600, 2, 0, Kind.ERRORED_USERS): 1,
+    (3600, 2, 0, Kind.ABNORMAL_USERS): 1,
+    (3600, 2, 0, Kind.ANR_USERS): 1,
+    (3600, 2, 0, Kind.ANR_FOREGROUND_USERS): 1,
+    (3600, 1, 0, Kind.ERROR_SESSIONS): 2,
+}
+
+
+HAND_SOURCES = (upgrade.USERS, upgrade.ERRORS)
+
+
+def _hand_store(users: list[tuple[Any, ...]], errors: list[tuple[Any, ...]]) -> sa.Engine:
+    engine = sa.create_engine("sqlite://")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE fact_user (granularity INTEGER, series_id INTEGER, bucket BIGINT,"
+                " did VARCHAR, tags INTEGER, PRIMARY KEY (granularity, series_id, bucket, did))"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "CREATE TABLE fact_error (granularity INTEGER, series_id INTEGER, bucket BIGINT,"
+                " sid VARCHAR(36), PRIMARY KEY (granularity, series_id, bucket, sid))"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "CREATE TABLE fact_sketch (granularity INTEGER, series_id INTEGER, bucket BIGINT,"
+                " kind SMALLINT, sketch BLOB, PRIMARY KEY (granularity, series_id, bucket, kind))"
+            )
+        )
+        for row in users:
+            conn.execute(
+                sa.text("INSERT INTO fact_user VALUES (:g, :s, :b, :d, :t)"),
+                dict(zip("gsbdt", row, strict=True)),
+            )
+        for row in errors:
+            conn.execute(
+                sa.text("INSERT INTO fact_error VALUES (:g, :s, :b, :d)"), dict(zip("gsbd", row, strict=True))
+            )
+    return engine
+
+
+@pytest.mark.parametrize("page", [1, 2, 3, 4, 5, 7, 8, 100])
+def test_every_page_size_gives_the_same_sets(page: int) -> None:
+    """Pages ending inside a bucket, on a bucket's end, and one page for everything."""
+    engine = _hand_store(HAND_USERS, HAND_ERRORS)
+    with engine.begin() as conn:
+        stats = upgrade.convert_all(conn, page_rows=page, sources=HAND_SOURCES)
+        counts = {
+            (g, s, b, Kind(k)): distinct.count_of(blob) for (g, s, b, k), blob in _sketches(conn).items()
+        }
+    assert counts == {key: distinct.Count(n) for key, n in HAND_COUNTS.items()}
+    # Each source is read in full pages plus one shorter (maybe empty) page.
+    assert stats.pages == (7 // page + 1) + (2 // page + 1)
+    assert (stats.rows, stats.buckets, stats.sketches) == (9, 4, 10)
+
+
+def test_empty_v1_tables_convert_to_nothing() -> None:
+    engine = _hand_store([], [])
+    with engine.begin() as conn:
+        stats = upgrade.convert_all(conn, page_rows=3, sources=HAND_SOURCES)
+        assert _sketches(conn) == {}
+    assert (stats.pages, stats.rows, stats.sketches) == (2, 0, 0)
