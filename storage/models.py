@@ -6,8 +6,9 @@ environment) combination (`release_env`); each fact table is keyed by
 and range seeks on the whole key. Every fact is written at every granularity of
 `storage.types.GRANULARITIES` (minute rows only within the minute retention), which keeps
 counters exact and distinct counts unions at any resolution. Distinct sets are Theta
-sketches (`fact_sketch`, `storage.distinct`); v1's per-member tables `fact_user` and
-`fact_error` are gone (migration 0004 moved their data).
+sketches (`fact_sketch`, `storage.distinct`), and so are a bucket's duration bins
+(`storage.sql.durations`); v1's per-row tables `fact_user`, `fact_error` and `fact_duration`
+are gone (migration 0004 moved their data).
 """
 
 from __future__ import annotations
@@ -151,19 +152,6 @@ class SessionSketch(SQLModel, table=True):
     sketch: bytes = Field(sa_type=LargeBinary)
 
 
-class SessionDuration(SQLModel, table=True):
-    """Quantile sketch of exited-session durations: count per sketch bin."""
-
-    __tablename__ = "fact_duration"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    granularity: int = Field(primary_key=True)
-    series_id: int = Field(primary_key=True)
-    bucket: int = Field(primary_key=True, sa_type=BigInteger)
-    bin: int = Field(primary_key=True)
-    count: int = Field(default=0, sa_type=BigInteger)
-
-
 class IngestOutcome(SQLModel, table=True):
     """Persistent ingest counters: accepted items, drops by reason, normalizations."""
 
@@ -200,7 +188,7 @@ class ImportChunk(SQLModel, table=True):
 #: `ImportChunk.org_id` of imports made by the command line (server-wide, any organization).
 SERVER_IMPORT_SCOPE = 0
 
-FACT_TABLES = (SessionCounter, SessionSketch, SessionDuration)
+FACT_TABLES = (SessionCounter, SessionSketch)
 
 
 def table(model: type[SQLModel]) -> Table:
@@ -218,6 +206,5 @@ RELEASE_ENV = table(ReleaseEnv)
 DIM_VALUE = table(DimValue)
 FACT_COUNTER = table(SessionCounter)
 FACT_SKETCH = table(SessionSketch)
-FACT_DURATION = table(SessionDuration)
 INGEST_OUTCOME = table(IngestOutcome)
 IMPORT_CHUNK = table(ImportChunk)

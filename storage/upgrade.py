@@ -13,8 +13,7 @@ Bounded memory: a source table is read in pages of `PAGE_ROWS` rows in primary-k
 (keyset pagination, no open cursor while writing), so at most one page of members plus
 the sketches of one bucket that continues on the next page are held at once.
 
-Duration bins (`DURATIONS`, only when `storage.sql.durations` exists): a bucket's
-`fact_duration` rows become one `fact_sketch` row of kind `DURATION_BINS`, counts added to
+Duration bins (`DURATIONS`): a bucket's `fact_duration` rows become one `fact_sketch` row of kind `DURATION_BINS`, counts added to
 any stored one.
 
 Safe to repeat: a converted sketch is united with the stored sketch of its key, and a
@@ -28,7 +27,6 @@ are dropped only after everything was converted (by the migration, not here).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -37,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storage import distinct
+from storage.sql import durations
 from storage.types import Kind
 
 #: Source rows read and converted per page (one statement each way per page).
@@ -88,28 +87,22 @@ ERRORS: Final = Source(
 )
 
 
-def _duration_source() -> Source | None:
-    """`fact_duration` rows (one per bin) into one packed blob per bucket, when this code
-    stores durations that way (`storage.sql.durations`, helper "sketch"'s branch).
+def _duration_source() -> Source:
+    """`fact_duration` rows (one per bin) into one packed blob per bucket
+    (`storage.sql.durations`).
 
     Counts add up, so unlike a set union converting a bucket twice would double it: the
     progress row, written with each page's blobs, is what keeps every bucket converted
     once."""
-    try:
-        durations: Any = importlib.import_module("storage.sql.durations")
-    except ImportError:  # durations still stored in fact_duration: nothing to convert
-        return None
 
     def encode(pairs: list[tuple[int, int]], into: bytes | None) -> bytes:
         bins: dict[int, int] = {}
         for b, n in pairs:
             bins[b] = bins.get(b, 0) + n
-        blob: bytes = durations.encode(bins, into=into)
-        return blob
+        return durations.encode(bins, into=into)
 
     def merge(stored: bytes, converted: bytes) -> bytes:
-        blob: bytes = durations.encode(durations.decode(converted), into=stored)
-        return blob
+        return durations.encode(durations.decode(converted), into=stored)
 
     kind = int(durations.DURATION_BINS)
     return Source(
@@ -125,7 +118,7 @@ def _duration_source() -> Source | None:
 
 DURATIONS: Final = _duration_source()
 #: Every table converted (and then dropped by the migration), in conversion order.
-SOURCES: Final = (USERS, ERRORS) if DURATIONS is None else (USERS, ERRORS, DURATIONS)
+SOURCES: Final = (USERS, ERRORS, DURATIONS)
 
 
 @dataclass(slots=True)

@@ -1,4 +1,5 @@
-"""storage v2: move the user and error sets into sketches, drop `fact_user` and `fact_error`
+"""storage v2: move the user and error sets and the duration bins into `fact_sketch`; drop
+`fact_user`, `fact_error` and `fact_duration`
 
 Revision ID: 0004
 Revises: 0003
@@ -11,10 +12,9 @@ pages in key order, so memory stays bounded whatever their size. Counts stay exa
 a set has at most `storage.distinct.EXACT_UP_TO` (16,384) members and become estimates
 (relative standard error 0.78 %) above that.
 
-Durations: where the code stores a bucket's duration bins as one `fact_sketch` row
-(`storage.sql.durations`, kind 8), the `fact_duration` rows are packed the same way, their
-counts added to any stored blob, and `fact_duration` is dropped too (downgrade recreates it
-empty); otherwise `fact_duration` is left as it is.
+Durations: a bucket's `fact_duration` rows (one per bin) are packed into one `fact_sketch`
+row of kind 8 (`storage.sql.durations`), their counts added to any stored blob;
+downgrade recreates `fact_duration` empty.
 
 Interrupted runs: under `relhealth migrate` the whole revision is one transaction on
 PostgreSQL, so a crash leaves the v1 tables as they were. On any dialect a re-run is safe:

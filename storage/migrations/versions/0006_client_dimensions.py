@@ -43,7 +43,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Client series go first: without `client` they would collide with their base series.
-    for table in ("fact_counter", "fact_error", "fact_user", "fact_sketch", "fact_duration"):
+    for table in ("fact_counter", "fact_sketch"):
         op.execute(f"DELETE FROM {table} WHERE series_id IN (SELECT id FROM release_env WHERE client <> 0)")
     op.execute("DELETE FROM release_env WHERE client <> 0")
     with op.batch_alter_table("release_env") as batch:
