@@ -62,9 +62,7 @@ async def build_services(settings: Settings, clock: Clock | None = None) -> Serv
         engine=engine,
         store=store,
         accounts=AccountStore(engine),
-        writer=BatchWriter(
-            SessionStore(write_engine, **store_options) if write_engine else store
-        ),
+        writer=BatchWriter(SessionStore(write_engine, **store_options) if write_engine else store),
         clock=clock,
         metrics=Metrics(),
         write_engine=write_engine,

@@ -13,8 +13,8 @@ Bounded memory: a source table is read in pages of `PAGE_ROWS` rows in primary-k
 (keyset pagination, no open cursor while writing), so at most one page of members plus
 the sketches of one bucket that continues on the next page are held at once.
 
-Duration bins (`DURATIONS`): a bucket's `fact_duration` rows become one `fact_sketch` row of kind `DURATION_BINS`, counts added to
-any stored one.
+Duration bins (`DURATIONS`): a bucket's `fact_duration` rows become one `fact_sketch` row
+of kind `DURATION_BINS`, counts added to any stored one.
 
 Safe to repeat: a converted sketch is united with the stored sketch of its key, and a
 sketch union is idempotent (a member already in the set is not counted again), so sets
