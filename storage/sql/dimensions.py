@@ -36,6 +36,7 @@ from sqlalchemy import ColumnElement, false, not_, select, text, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.models import DIM_VALUE, RELEASE_ENV
+from storage.release_parser import version_key
 from storage.sql.fold import FactRows, fact_rows
 from storage.types import (
     CLIENT_DIMENSIONS,
@@ -277,11 +278,11 @@ class ClientSeries:
             await conn.execute(
                 text(
                     "INSERT INTO release_env (org_id, project_id, release, environment, env_key, first_seen,"
-                    " client) SELECT org_id, :p, :r, :e, :k, :fs, :c FROM project WHERE id = :p"
+                    " version, client) SELECT org_id, :p, :r, :e, :k, :fs, :v, :c FROM project WHERE id = :p"
                     " ON CONFLICT (project_id, release, env_key, client) DO NOTHING"
                 ),
                 [
-                    {"p": p, "r": r, "e": e, "k": env_key(e), "fs": int(first), "c": c}
+                    {"p": p, "r": r, "e": e, "k": env_key(e), "fs": int(first), "v": version_key(r), "c": c}
                     for (p, r, e, c), first in sorted(wanted.items(), key=lambda kv: _sort_key(kv[0]))
                 ],
             )
