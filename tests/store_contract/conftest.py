@@ -1,0 +1,84 @@
+"""The stores under contract: the in-memory reference, SQLite and PostgreSQL.
+
+Every test of this package takes `subject` and runs once per store. PostgreSQL cases run
+when the server is reachable and are required under CI=true (`tests/conftest.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from storage.accounts import AccountStore
+from storage.engine import create_engine
+from storage.memory import MemoryStore
+from storage.protocol import Store
+from storage.schema import ensure_schema
+from storage.store import SessionStore
+from tests.conftest import _truncate_postgres
+
+#: Projects: acme/web = 1, acme/api = 2 (organization "acme"), globex/shop = 3.
+WEB, API, SHOP = 1, 2, 3
+
+#: Parts of the protocol the SQL stores of this branch do not implement yet (merged from
+#: the "dims" and "version" helpers' branches): their contract cases skip on SQL. Remove an
+#: entry once its SQL implementation is merged.
+PENDING_ON_SQL: frozenset[str] = frozenset({"client_dimensions", "release_version"})
+
+
+def release_version(release: str) -> str:
+    """The release without package and build (`app@25.11.2+345` -> `25.11.2`), for the
+    memory store of the suite. Lead: replace with the product's rule (helper "version")
+    when merging, so that the memory store and SQL are held to the same one."""
+    return release.rpartition("@")[2].partition("+")[0]
+
+
+@dataclass
+class Subject:
+    """A store under contract and the organization ids of its projects."""
+
+    kind: str
+    store: Store
+    acme: int
+    globex: int
+
+    def pending(self, feature: str) -> None:
+        """Skip on SQL stores while `feature` is in `PENDING_ON_SQL`."""
+        if self.kind != "memory" and feature in PENDING_ON_SQL:
+            pytest.skip(f"{feature}: not implemented by the SQL store of this branch yet")
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "memory":
+        return "memory"
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}"
+    url: str = request.getfixturevalue("postgres_database")
+    asyncio.run(_truncate_postgres(url))
+    return url
+
+
+@pytest.fixture
+async def subject(store_url: str) -> AsyncIterator[Subject]:
+    if store_url == "memory":
+        # Arbitrary organization ids: nothing may depend on their values.
+        yield Subject(
+            "memory", MemoryStore({WEB: 7, API: 7, SHOP: 9}, version_of=release_version), acme=7, globex=9
+        )
+        return
+    engine = create_engine(store_url)
+    try:
+        await ensure_schema(engine)
+        accounts = AccountStore(engine)
+        web, _ = await accounts.create_project("acme", "web", WEB)
+        await accounts.create_project("acme", "api", API)
+        shop, _ = await accounts.create_project("globex", "shop", SHOP)
+        kind = "sqlite" if store_url.startswith("sqlite") else "postgres"
+        yield Subject(kind, SessionStore(engine), acme=web.org_id, globex=shop.org_id)
+    finally:
+        await engine.dispose()
