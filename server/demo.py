@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Literal, TextIO
 
 from storage.accounts import AccountStore
-from storage.store import SessionStore
+from storage.protocol import Store
 from storage.types import (
     DAY,
     HOUR,
@@ -231,7 +231,7 @@ async def demo_is_needed(accounts: AccountStore) -> bool:
 
 async def generate_demo(
     accounts: AccountStore,
-    store: SessionStore,
+    store: Store,
     *,
     now: float,
     days: int = 30,
