@@ -1,14 +1,25 @@
 """Helpers of the backend-function tests (`tests/test_backend_*.py`): an app over a real
-store with two organizations, session increments built by hand, and a GraphQL client."""
+store with two organizations, session increments built by hand, and a GraphQL client.
+
+`backend` serves sessions from the SQL store of the database URL; `memory_backend` from
+the in-memory reference store (`storage.memory`), for tests of the resolvers whose store
+reads the contract suite (`tests/store_contract/`) already checks on SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from server.clock import FixedClock
 from server.settings import Settings
+from storage.memory import MemoryStore
+from storage.schema import migrate
 from storage.types import (
     USER_ABNORMAL,
     USER_CRASHED,
@@ -82,6 +93,32 @@ async def backend(make_app: Any, url: str, clock: str = CLOCK, **settings: Any) 
     token = await acc.create_token("acme", ["org:read"])
     other = await acc.create_token("globex", ["org:read"])
     return Backend(app, token, other, web.org_id, shop.org_id)
+
+
+async def memory_backend(make_app: Any, tmp_path: Path, clock: str = CLOCK, **settings: Any) -> Backend:
+    """Like `backend`, but sessions are written to and read from a `MemoryStore`; accounts
+    (organizations, projects, tokens) stay in a SQLite file copied from a migrated template,
+    which spares each test the migrations. Only `Backend.write` reaches the memory store:
+    envelopes posted over HTTP would still go to SQLite."""
+    path = tmp_path / "accounts.db"
+    shutil.copyfile(await _migrated_template(), path)
+    b = await backend(make_app, f"sqlite+aiosqlite:///{path}", clock, **settings)
+    b.app.services.store = MemoryStore({WEB: b.acme, API: b.acme, SHOP: b.globex})
+    return b
+
+
+_template: list[Path] = []
+
+
+async def _migrated_template() -> Path:
+    """An empty SQLite database at the head revision, made once per test process."""
+    if not _template:
+        directory = Path(tempfile.mkdtemp(prefix="relhealth-test-template-"))
+        atexit.register(shutil.rmtree, directory, True)
+        path = directory / "template.db"
+        await migrate(f"sqlite+aiosqlite:///{path}")  # disposes its engine: no WAL left over
+        _template.append(path)
+    return _template[0]
 
 
 def session(
