@@ -1,9 +1,10 @@
 """Helpers of the backend-function tests (`tests/test_backend_*.py`): an app over a real
 store with two organizations, session increments built by hand, and a GraphQL client.
 
-`backend` serves sessions from the SQL store of the database URL; `memory_backend` from
-the in-memory reference store (`storage.memory`), for tests of the resolvers whose store
-reads the contract suite (`tests/store_contract/`) already checks on SQLite and PostgreSQL.
+`backend` serves sessions from the SQL store of the database URL; `memory_backend` (an
+app) and `memory_store` (a store alone, for resolvers called directly) from the in-memory
+reference store (`storage.memory`): the contract suite (`tests/store_contract/`) holds the
+SQL stores to the same answers on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -105,6 +106,25 @@ async def memory_backend(make_app: Any, tmp_path: Path, clock: str = CLOCK, **se
     b = await backend(make_app, f"sqlite+aiosqlite:///{path}", clock, **settings)
     b.app.services.store = MemoryStore({WEB: b.acme, API: b.acme, SHOP: b.globex})
     return b
+
+
+@dataclass
+class StoreOnly:
+    """A `MemoryStore` with the backend's projects and no app: for tests that call
+    resolvers directly, which need nothing but a store."""
+
+    store: MemoryStore
+    acme: int
+    globex: int
+
+    async def write(self, *increments: SessionIncrement) -> None:
+        await self.store.apply([WriteBatch(list(increments))])
+
+
+def memory_store() -> StoreOnly:
+    # The organization ids `backend` gets on a fresh database: acme first, then globex.
+    acme, globex = 1, 2
+    return StoreOnly(MemoryStore({WEB: acme, API: acme, SHOP: globex}), acme, globex)
 
 
 _template: list[Path] = []
