@@ -9,9 +9,6 @@ SQL stores to the same answers on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +17,6 @@ from typing import Any
 from server.clock import FixedClock
 from server.settings import Settings
 from storage.memory import MemoryStore
-from storage.schema import migrate
 from storage.types import (
     USER_ABNORMAL,
     USER_CRASHED,
@@ -30,6 +26,7 @@ from storage.types import (
     SessionIncrement,
     WriteBatch,
 )
+from tests.sqlite_template import migrated_sqlite_url
 
 #: Projects: acme/web = 1, acme/api = 2 (organization "acme"), globex/shop = 3.
 WEB, API, SHOP = 1, 2, 3
@@ -101,9 +98,8 @@ async def memory_backend(make_app: Any, tmp_path: Path, clock: str = CLOCK, **se
     (organizations, projects, tokens) stay in a SQLite file copied from a migrated template,
     which spares each test the migrations. Only `Backend.write` reaches the memory store:
     envelopes posted over HTTP would still go to SQLite."""
-    path = tmp_path / "accounts.db"
-    shutil.copyfile(await _migrated_template(), path)
-    b = await backend(make_app, f"sqlite+aiosqlite:///{path}", clock, **settings)
+    url = await migrated_sqlite_url(tmp_path, "accounts.db")
+    b = await backend(make_app, url, clock, **settings)
     b.app.services.store = MemoryStore({WEB: b.acme, API: b.acme, SHOP: b.globex})
     return b
 
@@ -125,20 +121,6 @@ def memory_store() -> StoreOnly:
     # The organization ids `backend` gets on a fresh database: acme first, then globex.
     acme, globex = 1, 2
     return StoreOnly(MemoryStore({WEB: acme, API: acme, SHOP: globex}), acme, globex)
-
-
-_template: list[Path] = []
-
-
-async def _migrated_template() -> Path:
-    """An empty SQLite database at the head revision, made once per test process."""
-    if not _template:
-        directory = Path(tempfile.mkdtemp(prefix="relhealth-test-template-"))
-        atexit.register(shutil.rmtree, directory, True)
-        path = directory / "template.db"
-        await migrate(f"sqlite+aiosqlite:///{path}")  # disposes its engine: no WAL left over
-        _template.append(path)
-    return _template[0]
 
 
 def session(

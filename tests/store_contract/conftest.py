@@ -20,6 +20,7 @@ from storage.protocol import Store
 from storage.schema import ensure_schema
 from storage.store import SessionStore
 from tests.conftest import _truncate_postgres
+from tests.sqlite_template import migrated_sqlite_url
 
 #: Projects: acme/web = 1, acme/api = 2 (organization "acme"), globex/shop = 3.
 WEB, API, SHOP = 1, 2, 3
@@ -53,24 +54,24 @@ class Subject:
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "memory":
-        return "memory"
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}"
+def store_url(request: pytest.FixtureRequest) -> str:
+    if request.param in ("memory", "sqlite"):
+        return str(request.param)
     url: str = request.getfixturevalue("postgres_database")
     asyncio.run(_truncate_postgres(url))
     return url
 
 
 @pytest.fixture
-async def subject(store_url: str) -> AsyncIterator[Subject]:
+async def subject(store_url: str, tmp_path: Path) -> AsyncIterator[Subject]:
     if store_url == "memory":
         # Arbitrary organization ids: nothing may depend on their values.
         yield Subject(
             "memory", MemoryStore({WEB: 7, API: 7, SHOP: 9}, version_of=release_version), acme=7, globex=9
         )
         return
+    if store_url == "sqlite":
+        store_url = await migrated_sqlite_url(tmp_path, "contract.db")
     engine = create_engine(store_url)
     try:
         await ensure_schema(engine)
