@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from storage import sketch
 from storage.distinct import USER_TAG_KINDS
-from storage.protocol import OutcomeRow, OutcomeTotal
+from storage.protocol import OutcomeRow, OutcomeTotal, Store
 from storage.sql.catalogue import UnknownProjectError
 from storage.types import (
     GRANULARITIES,
@@ -342,3 +343,8 @@ def _users(user_tags: Mapping[str, int]) -> Users:
 def _triple_order(key: SeriesTriple) -> tuple[int, str, int, str]:
     p, r, e = key
     return (p, r, 0 if e is None else 1, e or "")
+
+
+if TYPE_CHECKING:
+    # mypy checks here that the reference implements the whole protocol.
+    _implements: Store = MemoryStore()
