@@ -17,7 +17,9 @@ from storage.types import (
     GRANULARITIES,
     HOUR,
     MINUTE,
+    NO_DIMENSIONS,
     And,
+    ClientDimensions,
     Cond,
     Dimension,
     Filter,
@@ -26,11 +28,18 @@ from storage.types import (
     SessionIncrement,
     WriteBatch,
 )
-from tests.store_contract.conftest import API, SHOP, WEB
+from tests.store_contract.conftest import API, PENDING_ON_SQL, SHOP, WEB, release_version
 from tests.store_contract.support import T0, inc, query, sid
 
-RELEASES = ("1.0", "1.1", "2.0")
+RELEASES = ("app@1.0+1", "app@1.0+2", "2.0")
 ENVIRONMENTS = ("production", "staging", None, "")
+CLIENTS = (
+    NO_DIMENSIONS,
+    ClientDimensions("sentry.cocoa", "iOS", "iOS 17"),
+    ClientDimensions("sentry.cocoa", "iOS", "iOS 18"),
+    ClientDimensions("sentry.javascript.browser", "Windows", "Windows 10", "Chrome", "Chrome 120"),
+    ClientDimensions("sentry.javascript.browser", None, None, "Firefox", "Firefox 128"),
+)
 GROUPS: tuple[tuple[Dimension, ...], ...] = (
     (),
     ("release",),
@@ -38,6 +47,22 @@ GROUPS: tuple[tuple[Dimension, ...], ...] = (
     ("project_id", "release"),
     ("project_id", "release", "environment"),
 )
+# Parts of the protocol the SQL stores implement: the data and questions use only them.
+WITH_CLIENTS = "client_dimensions" not in PENDING_ON_SQL
+WITH_VERSIONS = "release_version" not in PENDING_ON_SQL
+if WITH_CLIENTS:
+    GROUPS += (("os_name",), ("browser_major", "release"), ("sdk_name", "os_major"))
+if WITH_VERSIONS:
+    GROUPS += (("release_version",), ("project_id", "release_version"))
+POOLS: dict[Dimension, tuple[str | int | None, ...]] = {
+    "project_id": (WEB, API, SHOP),
+    "release": (*RELEASES, "9.9"),
+    "environment": ENVIRONMENTS,
+}
+if WITH_CLIENTS:
+    POOLS |= {"os_name": ("iOS", "Windows", None), "browser_name": ("Chrome", "Firefox", None)}
+if WITH_VERSIONS:
+    POOLS["release_version"] = ("1.0", "2.0", "9.9")
 
 
 def _increments(rng: random.Random, n: int) -> list[SessionIncrement]:
@@ -63,6 +88,7 @@ def _increments(rng: random.Random, n: int) -> list[SessionIncrement]:
                 user=user,
                 tags=tags if user is not None else 0,
                 duration=rng.randrange(4000) / 4 if status == "exited" else None,
+                dims=rng.choice(CLIENTS) if WITH_CLIENTS else NO_DIMENSIONS,
             )
         )
     return out
@@ -70,10 +96,8 @@ def _increments(rng: random.Random, n: int) -> list[SessionIncrement]:
 
 def _filter(rng: random.Random) -> Filter | None:
     def cond() -> Cond:
-        dimension = rng.choice(("project_id", "release", "environment"))
-        pool = {"project_id": (WEB, API, SHOP), "release": (*RELEASES, "9.9"), "environment": ENVIRONMENTS}[
-            dimension
-        ]
+        dimension = rng.choice(sorted(POOLS))
+        pool = POOLS[dimension]
         values = tuple(rng.sample(pool, rng.randrange(len(pool) + 1)))
         return Cond(dimension, values, negate=rng.random() < 0.4)
 
@@ -91,7 +115,9 @@ async def test_sql_agrees_with_the_reference(subject, seed):
     if subject.kind == "memory":
         pytest.skip("the reference itself")
     rng = random.Random(seed)
-    reference = MemoryStore({WEB: subject.acme, API: subject.acme, SHOP: subject.globex})
+    reference = MemoryStore(
+        {WEB: subject.acme, API: subject.acme, SHOP: subject.globex}, version_of=release_version
+    )
     for _ in range(4):
         batch = [WriteBatch(_increments(rng, 60))]
         await subject.store.apply(batch)
