@@ -113,7 +113,7 @@ def _identity(release: str) -> str:
 class MemoryStore:
     """Session aggregates in memory. `project_orgs` maps every project the store accepts
     increments of to its organization (`add_project` adds more); `version_of` maps a
-    release to its `release_version` (the lead plugs in the real rule; default: itself)."""
+    release to its `release_version` grouping value (default: the release itself)."""
 
     def __init__(
         self,
