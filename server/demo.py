@@ -37,7 +37,7 @@ from typing import Any, Literal, TextIO
 
 from ingest.simulate import aggregate_bucket, session_update
 from storage.accounts import AccountStore
-from storage.store import SessionStore
+from storage.protocol import Store
 from storage.types import (
     DAY,
     HOUR,
@@ -227,7 +227,7 @@ async def demo_is_needed(accounts: AccountStore) -> bool:
 
 async def generate_demo(
     accounts: AccountStore,
-    store: SessionStore,
+    store: Store,
     *,
     now: float,
     days: int = 30,

@@ -1,16 +1,25 @@
 """Helpers of the backend-function tests (`tests/test_backend_*.py`): an app over a real
-store with two organizations, session increments built by hand, and a GraphQL client."""
+store with two organizations, session increments built by hand, and a GraphQL client.
+
+`backend` serves sessions from the SQL store of the database URL; `memory_backend` (an
+app) and `memory_store` (a store alone, for resolvers called directly) from the in-memory
+reference store (`storage.memory`): the contract suite (`tests/store_contract/`) holds the
+SQL stores to the same answers on SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ingest.simulate import session_update
 from server.clock import FixedClock
 from server.settings import Settings
+from storage.memory import MemoryStore
 from storage.types import SessionIncrement, WriteBatch
+from tests.sqlite_template import migrated_sqlite_url
 
 #: Projects: acme/web = 1, acme/api = 2 (organization "acme"), globex/shop = 3.
 WEB, API, SHOP = 1, 2, 3
@@ -75,6 +84,36 @@ async def backend(make_app: Any, url: str, clock: str = CLOCK, **settings: Any) 
     token = await acc.create_token("acme", ["org:read"])
     other = await acc.create_token("globex", ["org:read"])
     return Backend(app, token, other, web.org_id, shop.org_id)
+
+
+async def memory_backend(make_app: Any, tmp_path: Path, clock: str = CLOCK, **settings: Any) -> Backend:
+    """Like `backend`, but sessions are written to and read from a `MemoryStore`; accounts
+    (organizations, projects, tokens) stay in a SQLite file copied from a migrated template,
+    which spares each test the migrations. Only `Backend.write` reaches the memory store:
+    envelopes posted over HTTP would still go to SQLite."""
+    url = await migrated_sqlite_url(tmp_path, "accounts.db")
+    b = await backend(make_app, url, clock, **settings)
+    b.app.services.store = MemoryStore({WEB: b.acme, API: b.acme, SHOP: b.globex})
+    return b
+
+
+@dataclass
+class StoreOnly:
+    """A `MemoryStore` with the backend's projects and no app: for tests that call
+    resolvers directly, which need nothing but a store."""
+
+    store: MemoryStore
+    acme: int
+    globex: int
+
+    async def write(self, *increments: SessionIncrement) -> None:
+        await self.store.apply([WriteBatch(list(increments))])
+
+
+def memory_store() -> StoreOnly:
+    # The organization ids `backend` gets on a fresh database: acme first, then globex.
+    acme, globex = 1, 2
+    return StoreOnly(MemoryStore({WEB: acme, API: acme, SHOP: globex}), acme, globex)
 
 
 def session(
