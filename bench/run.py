@@ -1006,6 +1006,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result["peer"] = {
             "clickhouse": clickhouse_peer_result(manifest, queries, log, sc.bodies, sc.tolerance)
         }
+    else:
+        result["peer"] = {"clickhouse": {"skipped": "not asked for (--peer none)"}}
     result["targets"] = evaluate_targets(result)
     result["meta"]["seconds"] = round(time.perf_counter() - started, 1)
     return result
