@@ -12,10 +12,13 @@ machine, the versions and every figure. Phases:
 4. queries over HTTP against a relhealth process on the dataset, p50/p95, each next to
    hand-written SQL computing the same numbers through the raw driver, timed the same way
    (and checked to give the same numbers);
-5. SQL statements per query for 1 and for 50 releases (an in-process app and
+5. SQL statements per query for 10 and for 200 releases (an in-process app and
    `storage.engine.StatementCounter`);
-6. with `--peer clickhouse`: the same questions answered by embedded ClickHouse (chdb)
-   from raw rows and rollups, checked equal (`bench/clickhouse_peer.py`).
+6. the store's size after VACUUM, per million sessions (`bench/store_size.py`);
+7. unless `--peer none`: the same questions answered by embedded ClickHouse (chdb) from
+   raw rows and rollups, relhealth's HTTP answers checked against ClickHouse's exact ones
+   (`bench/clickhouse_peer.py`, `bench/peer_phase.py`);
+8. every issue-8 target evaluated (`TARGETS`).
 
 Every request loop is bounded in count and in time; traffic goes to 127.0.0.1 only.
 """
@@ -911,12 +914,35 @@ def update_report(path: Path, result: dict[str, Any]) -> None:
 
 _REPORT_HEADER = """# Benchmarks
 
-`.venv/bin/python -m bench --size medium --backend sqlite` (or `--backend postgres`, or
-`--size small` for a CI-sized run) prints every figure as JSON and replaces its own
-section below. Targets (medium dataset, SQLite, ratios within one run): releases page over
-HTTP ≤ 3x its hand-written SQL; the 90-day sessions query ≤ 3x its SQL; HTTP ingest of
-one-session envelopes ≥ 40 % of a bare Starlette endpoint's requests/s; bulk import ≥
-50,000 session updates/s; SQL statement counts identical for 1 and 50 releases.
+One command measures every target of issue 8 (section 6) in one run, each beside
+embedded ClickHouse (chdb) answering the same questions on the same data, and prints
+every figure as JSON:
+
+```sh
+.venv/bin/pip install -e '.[dev,bench]'     # chdb: benchmark-only, never a runtime dependency
+.venv/bin/python -m bench --size medium --backend sqlite [--output FILE]
+```
+
+It replaces its own section below. `--size small --quick` is the CI-sized run (the smoke
+test `tests/test_bench_smoke.py` runs it with `--peer none` and, when chdb is installed,
+with the peer); `--backend postgres` runs everything but the peer (SQLite only) and
+reports the database size without compaction. Without chdb the peer is skipped with the
+reason in the JSON and its targets read "not measured".
+
+Targets (medium dataset, SQLite, 2 cores; ratios are relhealth over HTTP / ClickHouse in
+the same run; "ClickHouse" alone is the faster of its raw rows and its rollups):
+
+| JSON `targets` key | target |
+| --- | --- |
+| `sessions_90d_vs_clickhouse_raw` | 90-day sessions query (`sum(session)`, `count_unique(user)` by release, 1d) ≤ 0.25x ClickHouse exact-from-raw (`uniqExact`) |
+| `sessions_90d_vs_clickhouse_rollup` | the same ≤ 0.5x ClickHouse Sentry-style daily rollups |
+| `releases_page_vs_clickhouse` | releases page ≤ 1.0x ClickHouse |
+| `release_details_vs_clickhouse`, `sessions_24h_vs_clickhouse` | release details and 24h by status: ahead of ClickHouse (< 1.0x) |
+| `answers_equal_clickhouse` | every HTTP answer equal to ClickHouse's exact one (distinct counts within the sketch error) |
+| `store_mib_per_million_sessions` | store size after VACUUM ≤ 15 MiB per million sessions |
+| `bulk_import_updates_per_s` | bulk import ≥ 50,000 session updates/s |
+| `ingest_vs_bare` | HTTP ingest of one-session envelopes ≥ 0.5x a bare Starlette endpoint's requests/s |
+| `statements_flat` | SQL statements of every question identical for 10 and for 200 releases |
 
 How it is measured (`bench/`):
 
@@ -928,8 +954,7 @@ How it is measured (`bench/`):
   aggregates. Medium: 10 million sessions over 90 days, 500,000 users. Loaded through
   `SessionStore.apply` (the production write path) and cached under `bench/.data/` by
   backend, size and seed; its "now" is the generation time and every query passes it.
-  Minute buckets older than the 30-day minute retention are kept (the benchmarked queries
-  read hourly and daily buckets); the bench servers run with the retention task off.
+  The bench servers run with the retention task off.
 - **Ingest**: real `relhealth serve` and `uvicorn bench.bare_app:app` processes (same
   uvicorn options) on 127.0.0.1, a fresh database each run, the same raw-asyncio
   keep-alive client (`bench/loadgen.py`) with the same concurrency and bodies, bounded in
@@ -938,14 +963,28 @@ How it is measured (`bench/`):
 - **Bulk import**: `run_import` in its own process on generated JSON lines (90 % session
   updates, an `init` then the final update of each session; 10 % aggregate records of 5
   buckets); session updates = session lines + aggregate buckets.
-- **Queries**: over HTTP against a `relhealth serve` process, one at a time, p50/p95; each
-  next to hand-written SQL computing the same numbers through the raw driver (sqlite3 /
-  asyncpg) on the same database, timed the same way, and checked to give the same numbers
-  (`same numbers`). The baseline seeks on the fact tables' keys and computes only what the
-  page shows.
+- **Queries**: over HTTP against a `relhealth serve` process, one at a time, p50/p95,
+  each next to hand-written SQL on relhealth's own schema computing the same numbers
+  through the raw driver (`bench/queries.py`), checked to agree (`same numbers as SQL`).
+  The SQL seeks on the fact tables' keys and computes only what the page shows; its
+  distinct counts follow the schema it finds (`queries.detect_schema`): `COUNT(DISTINCT)`
+  on the v1 per-user rows, or the v2 Theta sketches of `fact_sketch` united in Python with
+  the store's codec. On medium, the 90-day answer over HTTP holds 109 of the 200
+  releases: the endpoint's data-point budget (10,000 / 91 daily points, `release-health.md` 8.12).
+- **ClickHouse peer** (`bench/clickhouse_peer.py`, `bench/peer_phase.py`): the dataset's
+  increments, regenerated, in chdb as raw MergeTree rows (`uniqExact` answers) and as
+  Sentry-style hourly and daily AggregatingMergeTree rollups; the same four questions
+  timed from both. relhealth's last HTTP answer to each question is checked against
+  ClickHouse's exact answer from raw rows (`http_vs_clickhouse`), and relhealth's SQL
+  answer against both ClickHouse tables, every number (`bench/agreement.py`): counters
+  equal; distinct counts equal up to the sketch's exact limit (16,384 members) and above
+  it within 4 standard errors (4 x 0.78 %), rates made of them within the error that
+  propagates; the worst relative error of the estimates is reported.
+- **Store size** (`bench/store_size.py`): SQLite `VACUUM INTO` a scratch copy (the
+  cached dataset is not touched), its size and `dbstat` per table, per million sessions.
 - **Statements**: `storage.engine.StatementCounter` on an in-process app, the same
-  requests for 1 and for 50 releases (a page of 50 releases; the sessions query's
-  `per_page` or a `release:[...]` filter of 50 releases).
+  requests for 10 and for 200 releases (a page of N releases; the sessions queries
+  filtered on `release:[...]` of the N newest releases of the store's catalogue).
 """
 
 
