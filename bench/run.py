@@ -841,12 +841,14 @@ def render_markdown(result: dict[str, Any]) -> str:
         f"projects, 3 environments, {ds['users']:,} distinct users; loaded in "
         f"{ds['load_seconds']} s{' (cached)' if ds.get('cached') else ''}.",
         "",
-        "| target | value | target | pass |",
-        "| --- | --- | --- | --- |",
+        "| target | value | target | value / bound | pass |",
+        "| --- | --- | --- | --- | --- |",
     ]
-    for t in tg.values():
+    for key, t in tg.items():
         verdict = "not measured" if t["pass"] is None else "yes" if t["pass"] else "**no**"
-        lines.append(f"| {t['what']} | {t['value']} | {t['target']} | {verdict} |")
+        bound = TARGETS[key][2]
+        margin = f"{t['value'] / bound:.2f}" if t["value"] is not None and bound else "-"
+        lines.append(f"| {t['what']} | {t['value']} | {t['target']} | {margin} | {verdict} |")
     lines += [
         "",
         f"Ingest over HTTP (concurrency {ing['concurrency']}, same client for both servers):",
