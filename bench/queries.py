@@ -141,6 +141,45 @@ class Baselines:
         self.dialect = dialect
         self.schema = schema
         self.project_ids = [p["id"] for p in manifest.projects]
+        self._fact_duration: bool | None = None  # looked up on first use
+
+    def duration_bins(
+        self,
+        run: Callable[[str, list[Any]], list[Any]],
+        where: str,
+        args: list[Any],
+        group: list[str],
+    ) -> dict[tuple[Any, ...], dict[int, int]]:
+        """Duration sketch bins (bin -> count) per `group`: one `fact_duration` row per bin
+        (v1), or one packed blob per bucket in `fact_sketch` (kind 8, `storage.sql.durations`,
+        once `fact_duration` is gone)."""
+        if self._fact_duration is None:
+            self._fact_duration = "fact_duration" in table_names(run, self.dialect)
+        n = len(group)
+        select_group = "".join(f"{c}, " for c in group)
+        join = " f JOIN release_env r ON r.id = f.series_id"
+        out: dict[tuple[Any, ...], dict[int, int]] = defaultdict(dict)
+        if self._fact_duration:
+            group_by = " GROUP BY " + ", ".join([*group, "f.bin"])
+            for row in run(
+                f"SELECT {select_group}f.bin, SUM(f.count) FROM fact_duration" + join + where + group_by, args
+            ):
+                if int(row[n + 1] or 0):
+                    out[tuple(row[:n])][int(row[n])] = int(row[n + 1])
+            return dict(out)
+        from storage.sql import durations  # type: ignore[attr-defined, unused-ignore]
+
+        for row in run(
+            f"SELECT {select_group}f.sketch FROM fact_sketch"
+            + join
+            + where
+            + f" AND f.kind = {durations.DURATION_BINS}",
+            args,
+        ):
+            bins = out[tuple(row[:n])]
+            for b, c in durations.decode(bytes(row[n])).items():
+                bins[b] = bins.get(b, 0) + c
+        return dict(out)
 
     def distinct(
         self,
@@ -247,13 +286,7 @@ class Baselines:
             ["r.project_id", "r.release"],
             (Kind.ERROR_SESSIONS, Kind.USERS, Kind.CRASHED_USERS),
         )
-        bins = run(
-            "SELECT r.project_id, r.release, f.bin, SUM(f.count)"
-            " FROM fact_duration f JOIN release_env r ON r.id = f.series_id"
-            + where
-            + " GROUP BY r.project_id, r.release, f.bin",
-            args,
-        )
+        bins = self.duration_bins(run, where, args, ["r.project_id", "r.release"])
         # 5. adoption: distinct users per project over 24h
         project_users = self.distinct(
             run,
@@ -290,9 +323,9 @@ class Baselines:
                 o["errored_set"] = counts.get(Kind.ERROR_SESSIONS, 0)
                 o["users"] = counts.get(Kind.USERS, 0)
                 o["users_crashed"] = counts.get(Kind.CRASHED_USERS, 0)
-        for p, r, b, n in bins:
-            if (p, r) in wanted:
-                out[(p, r)]["bins"][int(b)] = int(n)
+        for (p, r), per_bin in bins.items():
+            if (int(p), r) in wanted:
+                out[(int(p), r)]["bins"] = per_bin
         pu = {int(key[0]): counts[Kind.USERS] for key, counts in project_users.items()}
         for (p, _r), o in out.items():
             o["crash_free"] = _crash_free(o["crashed"], o["sessions"])
@@ -323,17 +356,9 @@ class Baselines:
         )
         errors = self.distinct(run, where, args, ["f.bucket"], (Kind.ERROR_SESSIONS,))
         errors_total = self.distinct(run, where, args, [], (Kind.ERROR_SESSIONS,))
-        bins = run(
-            "SELECT f.bucket, f.bin, SUM(f.count)"
-            " FROM fact_duration f JOIN release_env r ON r.id = f.series_id"
-            + where
-            + " GROUP BY f.bucket, f.bin",
-            args,
-        )
+        bins = self.duration_bins(run, where, args, ["f.bucket"])
         err = {int(key[0]): c[Kind.ERROR_SESSIONS] for key, c in errors.items()}
-        per_bucket_bins: dict[int, dict[int, int]] = defaultdict(dict)
-        for b, k, n in bins:
-            per_bucket_bins[int(b)][int(k)] = int(n)
+        per_bucket_bins = {int(key[0]): per_bin for key, per_bin in bins.items()}
         errored_set = errors_total.get((), {}).get(Kind.ERROR_SESSIONS, 0)
         total = {"total": 0, "crashed": 0, "errored_set": errored_set}
         series = {}
@@ -427,17 +452,21 @@ def _v1_user_count(kind: Kind) -> str:
     return f"COUNT(DISTINCT CASE WHEN f.tags & {mask} <> 0 THEN f.did END)"
 
 
-def detect_schema(run: Callable[[str, list[Any]], list[Any]], dialect: str) -> str:
-    """`v2` when the store writes sketches (`fact_sketch` has rows), else `v1` when it has
-    per-user rows (`fact_user`). The v1 schema already has an empty `fact_sketch` table
-    (migration 0003), so the table's existence alone does not tell."""
+def table_names(run: Callable[[str, list[Any]], list[Any]], dialect: str) -> set[str]:
     if dialect == "sqlite":
         rows = run("SELECT name FROM sqlite_master WHERE type = 'table'", [])
     else:
         rows = run(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()", []
         )
-    names = {str(r[0]) for r in rows}
+    return {str(r[0]) for r in rows}
+
+
+def detect_schema(run: Callable[[str, list[Any]], list[Any]], dialect: str) -> str:
+    """`v2` when the store writes sketches (`fact_sketch` has rows), else `v1` when it has
+    per-user rows (`fact_user`). The v1 schema already has an empty `fact_sketch` table
+    (migration 0003), so the table's existence alone does not tell."""
+    names = table_names(run, dialect)
     if "fact_sketch" in names and run("SELECT 1 FROM fact_sketch LIMIT 1", []):
         return "v2"
     if "fact_user" in names:
