@@ -47,7 +47,7 @@ from storage.types import (
 )
 
 #: Bump when the simulation changes: cached databases of another version are not reused.
-DATASET_VERSION = 3
+DATASET_VERSION = 4
 #: The dataset's "now" is the generation time (on the minute, plus 30 s so that windows
 #: are widened as for a live query); queries pass it explicitly, so a cached database
 #: answers the same numbers on every run. Retention is judged by the server clock, so a
@@ -537,6 +537,7 @@ async def ensure_dataset(
 async def load_dataset(url: str, backend: str, size: Size, seed: int, log: Callable[[str], None]) -> Manifest:
     from sqlalchemy import text
 
+    from server.settings import Settings
     from storage.accounts import AccountStore
     from storage.engine import create_engine
     from storage.schema import ensure_schema
@@ -548,7 +549,10 @@ async def load_dataset(url: str, backend: str, size: Size, seed: int, log: Calla
     try:
         await ensure_schema(engine)
         accounts = AccountStore(engine)
-        store = SessionStore(engine)
+        # As a server with the default settings stores it: minute rows only within the
+        # minute retention (30 days) of the dataset's `now`.
+        retention = Settings().minute_retention_days * DAY
+        store = SessionStore(engine, minute_retention=retention, now=lambda: now)
         projects = []
         for profile in PROFILES:
             info, key = await accounts.create_project(ORG, profile.slug)

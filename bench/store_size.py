@@ -81,7 +81,7 @@ async def store_size(database_url: str, sessions: int, scratch: Path) -> dict[st
     tables = dict(sorted(sizes["tables"].items(), key=lambda kv: -kv[1]))
     return {
         "method": sizes["method"],
-        "mib": round(sizes["bytes"] / MIB, 1),
+        "mib": round(sizes["bytes"] / MIB, 2),
         "mib_per_million_sessions": per_million(sizes["bytes"], sessions),
         "tables_mib": {name: round(b / MIB, 2) for name, b in tables.items() if b >= MIB // 100},
     }

@@ -200,6 +200,7 @@ def _simulated(payload: Any, item_type: str, ctx: ItemContext) -> list[SessionIn
             did=update.did,
             duration=update.duration,
             abnormal_mechanism=update.abnormal_mechanism,
+            dimensions=ctx.dimensions(update.attrs),
         )
         return [] if increment is None else [increment]
     aggregates = parse_session_aggregates(payload)
@@ -221,6 +222,7 @@ def _simulated(payload: Any, item_type: str, ctx: ItemContext) -> list[SessionIn
             crashed=b.crashed,
             unhandled=b.unhandled,
             did=b.did,
+            dimensions=ctx.dimensions(aggregates.attrs),
         )
         if increment is not None:
             out.append(increment)

@@ -167,7 +167,13 @@ class ClientSeries:
         added) and, per client value, the increments to write to its series with their
         (project, release, environment) -> series id map. A batch without client
         dimensions comes back unchanged, at the cost of one look per increment."""
-        dimensioned = [inc for inc in batch.increments if inc.dimensions is not NO_DIMENSIONS]
+        # Identity first (ingest shares one NO_DIMENSIONS object), equality for copies
+        # (e.g. increments unpickled from an import worker).
+        dimensioned = [
+            inc
+            for inc in batch.increments
+            if inc.dimensions is not NO_DIMENSIONS and inc.dimensions != NO_DIMENSIONS
+        ]
         if not dimensioned:
             return batch, []
         await self._ensure_values(dimensioned)
