@@ -1,5 +1,6 @@
 """Run one bulk import in its own process and print its figures as JSON:
-`python -m bench.import_child DATABASE_URL FILE ORG`. Projects must exist already."""
+`python -m bench.import_child DATABASE_URL FILE [WORKERS]`. Projects must exist already.
+WORKERS (parse worker processes) defaults to the `import_workers` setting."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import sys
 import time
 
 
-async def main(url: str, path: str) -> dict[str, object]:
+async def main(url: str, path: str, workers: int | None = None) -> dict[str, object]:
     from server.importer import file_import_id, run_import
+    from server.settings import Settings
     from storage.accounts import AccountStore
     from storage.engine import create_engine
     from storage.store import SessionStore
@@ -25,7 +27,12 @@ async def main(url: str, path: str) -> dict[str, object]:
             lines = f.readlines()
         started = time.perf_counter()
         report = await run_import(
-            lines, import_id=import_id, store=store, accounts=accounts, received_at=time.time()
+            lines,
+            import_id=import_id,
+            store=store,
+            accounts=accounts,
+            received_at=time.time(),
+            workers=Settings().import_workers if workers is None else workers,
         )
         seconds = time.perf_counter() - started
     finally:
@@ -40,4 +47,5 @@ async def main(url: str, path: str) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2]))))
+    workers = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2], workers))))
