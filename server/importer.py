@@ -81,16 +81,15 @@ class _Orgs:
             self.index[org] = by_key
 
 
-def _runs(numbers: list[int]) -> Iterator[list[int]]:
-    """Split ascending line numbers into runs of consecutive numbers."""
-    run: list[int] = []
-    for n in numbers:
-        if run and n != run[-1] + 1:
-            yield run
-            run = []
-        run.append(n)
-    if run:
-        yield run
+def _line_runs(lines: list[tuple[int, bytes]]) -> Iterator[list[tuple[int, bytes]]]:
+    """Split lines (ascending line numbers) into runs of consecutive numbers."""
+    start = 0
+    for i in range(1, len(lines)):
+        if lines[i][0] != lines[i - 1][0] + 1:
+            yield lines[start:i]
+            start = i
+    if lines:
+        yield lines[start:]
 
 
 @dataclass
@@ -178,13 +177,12 @@ async def run_import(
             in_flight = asyncio.create_task(commit(job, parsed))
 
     async def flush(last_line: int) -> None:
-        pending = [(n, line) for n, line in block if not applied(n)]
+        # A fresh import (no committed ranges) is one run per block: skip the splitting.
+        pending = [(n, line) for n, line in block if not applied(n)] if done else list(block)
         report.skipped += len(block) - len(pending)
-        by_number = dict(pending)
-        runs = list(_runs([n for n, _ in pending]))
         block.clear()
-        for i, run in enumerate(runs):
-            run_lines = [(n, by_number[n]) for n in run]
+        runs = list(_line_runs(pending))
+        for i, run_lines in enumerate(runs):
             at = last_line if i == len(runs) - 1 else None
             jobs.append(_Job(run_lines, asyncio.create_task(parse(run_lines)), at))
             await drain(ahead)
