@@ -1,0 +1,167 @@
+"""PostgreSQL time partitions of the fact tables (migration 0007, `storage.sql.partitions`):
+writes to any bucket succeed, the cleanup creates windows and moves waiting rows into
+them, drops whole expired partitions, deletes only the boundary partition's expired rows,
+and the answers are those of row-by-row retention (tests/test_retention.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+
+from resolvers.options import QueryOptions
+from server.clock import FixedClock
+from server.settings import Settings
+from storage.retention import delete_expired
+from storage.sql import partitions
+from storage.store import SessionStore
+from storage.types import (
+    DAY,
+    HOUR,
+    MINUTE,
+    USER_SEEN,
+    AggregateQuery,
+    GroupKey,
+    Quantity,
+    SessionIncrement,
+    WriteBatch,
+)
+from tests.conftest import _pg_admin, _require_postgres
+
+NOW = datetime(2025, 6, 2, 10, 0, 30, tzinfo=UTC).timestamp()
+RETENTION = {"minute_retention_days": 30, "hour_retention_days": 100, "day_retention_days": 200}
+OPTIONS = QueryOptions(minute_retention=30 * DAY, hour_retention=100 * DAY, day_retention=200 * DAY)
+#: Ages (seconds before NOW) of one session each: kept everywhere; minute gone; minute and
+#: hour gone; all gone; and one in the boundary minute window on each side of its cutoff.
+AGES = {
+    "fresh": 10 * DAY + 1234,
+    "month": 40 * DAY + 1234,
+    "season": 150 * DAY + 1234,
+    "ancient": 300 * DAY + 1234,
+}
+MINUTE_CUTOFF = int(NOW) - 30 * DAY  # 2025-05-03T10:00:30Z: inside the window of May 3
+BOUNDARY = {"just_expired": MINUTE_CUTOFF - 3600, "just_kept": MINUTE_CUTOFF + 3600}
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database (the partition layout starts from scratch)."""
+    _require_postgres()
+    name = f"relhealth_test_pg_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _session(started: float) -> SessionIncrement:
+    return SessionIncrement(
+        project_id=1,
+        release="app@1.0",
+        environment="production",
+        started=started,
+        started_count=1,
+        user=f"u{started}",
+        user_tags=USER_SEEN,
+        duration=12.5,
+    )
+
+
+async def _store(make_app, url: str) -> SessionStore:
+    app = await make_app(
+        Settings(database_url=url, **RETENTION, retention_interval_seconds=0), FixedClock(NOW)
+    )
+    await app.services.accounts.create_project("acme", "web", 1)
+    store: SessionStore = app.services.store
+    return store
+
+
+async def _scalar(store: SessionStore, sql: str) -> int:
+    async with store.engine.connect() as conn:
+        return int((await conn.execute(text(sql))).scalar_one())
+
+
+async def _windows(store: SessionStore, g: int) -> list[tuple[int | None, int | None]]:
+    async with store.engine.connect() as conn:
+        return [(p.lo, p.hi) for p in await partitions.partitions(conn, "fact_counter", g)]
+
+
+async def _started(store: SessionStore, granularity: int, t: float) -> int:
+    lo = int(t) - int(t) % granularity
+    result = await store.aggregate(
+        AggregateQuery(
+            project_ids=(1,),
+            start=lo,
+            end=lo + granularity,
+            granularity=granularity,
+            quantities=frozenset(Quantity),
+        )
+    )
+    agg = result.totals.get(GroupKey())
+    return agg.counters.started if agg else 0
+
+
+async def test_fact_tables_are_partitioned_and_take_any_bucket(make_app, pg_url):
+    store = await _store(make_app, pg_url)
+    async with store.engine.connect() as conn:
+        for table in partitions.TABLES:
+            assert await partitions.is_partitioned(conn, table), table
+    # No range partition exists yet: a bucket of 1970 and one 3 years ahead land in the
+    # granularities' DEFAULT partitions.
+    await store.apply([WriteBatch([_session(0.0), _session(NOW + 1000 * DAY)])])
+    assert await _scalar(store, "SELECT count(*) FROM relhealth_partitions.fact_counter_g60_default") == 2
+    assert await _started(store, DAY, 0.0) == 1
+    assert await _started(store, HOUR, NOW + 1000 * DAY) == 1
+
+
+async def test_cleanup_drops_expired_partitions_and_trims_the_boundary(make_app, pg_url):
+    store = await _store(make_app, pg_url)
+    times = {name: NOW - age for name, age in AGES.items()} | BOUNDARY
+    await store.apply([WriteBatch([_session(t) for t in times.values()])])
+    # A first cleanup, 400 days earlier: nothing has expired then, and every window that
+    # holds data is made, its rows moved out of the DEFAULT partition.
+    earlier = await delete_expired(store.engine, now=NOW - 400 * DAY, retention=OPTIONS.retention)
+    assert set(earlier.values()) == {0}
+    assert await _scalar(store, "SELECT count(*) FROM relhealth_partitions.fact_counter_g60_default") == 0
+    minute_windows = await _windows(store, MINUTE)
+    day = DAY
+    for t in times.values():
+        lo = int(t) - int(t) % day
+        assert (lo, lo + day) in minute_windows
+    # Six sessions, one counter row each per granularity, but the two boundary sessions
+    # (09:00 and 11:00 on May 3) share their day: 6 + 6 + 5.
+    assert await _scalar(store, "SELECT count(*) FROM fact_counter") == 17
+
+    deleted = await delete_expired(store.engine, now=NOW, retention=OPTIONS.retention, batch_rows=2)
+    # Expired: minute: month, season, ancient, just_expired (4); hour (100 d): season,
+    # ancient (2); day (200 d): ancient (1).
+    assert deleted["fact_counter"] == 7
+    assert deleted["fact_duration"] == 7  # one duration bin per session and bucket
+    minute_windows = await _windows(store, MINUTE)
+    for name in ("month", "season", "ancient"):  # whole windows before the cutoff: dropped
+        lo = int(times[name]) - int(times[name]) % DAY
+        assert (lo, lo + DAY) not in minute_windows, name
+    boundary = MINUTE_CUTOFF - MINUTE_CUTOFF % DAY
+    assert (boundary, boundary + DAY) in minute_windows  # straddles the cutoff: kept, trimmed
+    table = partitions.window_name("fact_counter", MINUTE, boundary)
+    assert await _scalar(store, f"SELECT count(*) FROM {table}") == 1  # just_kept
+    # The answers are exactly row-by-row retention's (tests/test_retention.py).
+    for name, t in times.items():
+        assert await _started(store, MINUTE, t) == int(name in ("fresh", "just_kept")), name
+        assert await _started(store, HOUR, t) == int(name not in ("season", "ancient")), name
+        assert await _started(store, DAY, t) == (2 if name in BOUNDARY else int(name != "ancient")), name
+    # Windows around now exist for every granularity (made ahead of the writes).
+    for g in (MINUTE, HOUR, DAY):
+        lo, hi = partitions.window_of(int(NOW), g)
+        assert (lo, hi) in await _windows(store, g)
+    # Idempotent: nothing more to delete; writes to any bucket still succeed.
+    again = await delete_expired(store.engine, now=NOW, retention=OPTIONS.retention)
+    assert set(again.values()) == {0}
+    await store.apply([WriteBatch([_session(times["ancient"]), _session(NOW + 5 * DAY), _session(NOW)])])
+    assert await _started(store, MINUTE, NOW) == 1
+    assert await _started(store, DAY, NOW + 5 * DAY) == 1
