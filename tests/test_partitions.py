@@ -165,3 +165,57 @@ async def test_cleanup_drops_expired_partitions_and_trims_the_boundary(make_app,
     await store.apply([WriteBatch([_session(times["ancient"]), _session(NOW + 5 * DAY), _session(NOW)])])
     assert await _started(store, MINUTE, NOW) == 1
     assert await _started(store, DAY, NOW + 5 * DAY) == 1
+
+
+async def _on(url: str, fn):
+    from storage.engine import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            return await conn.run_sync(fn)
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_moves_existing_rows_into_windows_and_back(pg_url):
+    from alembic import command
+
+    from storage.schema import alembic_config
+
+    await _on(pg_url, lambda conn: command.upgrade(alembic_config(conn), "0003"))
+    # Two minute rows in one day window, one in another day, one hourly row.
+    day1, day2 = 1_748_822_400, 1_748_908_800  # 2025-06-02, 2025-06-03 (multiples of a day)
+    rows = [(60, 1, day1 + 60, 2), (60, 1, day1 + 120, 3), (60, 2, day2, 5), (3600, 1, day1, 7)]
+
+    def load(conn):
+        for g, s, b, n in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO fact_counter (granularity, series_id, bucket, started, crashed, abnormal,"
+                    " unhandled, errored_preaggr, dur_count, dur_sum) VALUES (:g, :s, :b, :n, 0, 0, 0, 0, 0, 0)"
+                ),
+                {"g": g, "s": s, "b": b, "n": n},
+            )
+
+    await _on(pg_url, load)
+    await _on(pg_url, lambda conn: command.upgrade(alembic_config(conn), "0007"))
+
+    def count(conn, table):
+        return conn.execute(text(f"SELECT count(*), coalesce(sum(started), 0) FROM {table}")).one()
+
+    schema = partitions.SCHEMA
+    assert await _on(pg_url, lambda c: count(c, "fact_counter")) == (4, 17)
+    assert await _on(pg_url, lambda c: count(c, f"{schema}.fact_counter_g60_{day1}")) == (2, 5)
+    assert await _on(pg_url, lambda c: count(c, f"{schema}.fact_counter_g60_{day2}")) == (1, 5)
+    # 2025-06-02 lies in the hourly week window starting at 2025-05-29 (a multiple of 7 days).
+    week = day1 - day1 % (7 * DAY)
+    assert await _on(pg_url, lambda c: count(c, f"{schema}.fact_counter_g3600_{week}")) == (1, 7)
+    assert await _on(pg_url, lambda c: count(c, f"{schema}.fact_counter_g60_default")) == (0, 0)
+
+    await _on(pg_url, lambda conn: command.downgrade(alembic_config(conn), "0003"))
+    assert await _on(pg_url, lambda c: count(c, "fact_counter")) == (4, 17)
+    partitioned = await _on(
+        pg_url, lambda c: c.execute(text("SELECT count(*) FROM pg_partitioned_table")).scalar_one()
+    )
+    assert partitioned == 0
