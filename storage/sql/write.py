@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage.sql import copy
 from storage.sql.catalogue import Catalogue
 from storage.sql.fold import fact_rows
 from storage.types import WriteBatch
@@ -124,8 +125,7 @@ class FactWriter:
                 if await _sqlite_transaction(conn, work):
                     return
         async with self.engine.begin() as conn:
-            for sql, params in work:
-                await conn.exec_driver_sql(sql, params)
+            await copy.execute_all(conn, work)  # big upserts through COPY on PostgreSQL
 
 
 async def _sqlite_transaction(conn: AsyncConnection, work: list[tuple[str, list[tuple[Any, ...]]]]) -> bool:
