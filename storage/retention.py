@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, text
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
@@ -73,13 +74,18 @@ async def delete_expired(
             stmt = _batch_delete(target, condition, postgres)
             cutoff = cutoffs[granularity]
             for ids in _chunks(series):
-                deleted[table] += await _delete_in_batches(
-                    engine,
-                    stmt,
-                    {"g": granularity, "ids": ids, "cutoff": cutoff, "n": batch_rows},
-                    batch_rows,
-                    pause,
-                )
+                try:
+                    deleted[table] += await _delete_in_batches(
+                        engine,
+                        stmt,
+                        {"g": granularity, "ids": ids, "cutoff": cutoff, "n": batch_rows},
+                        batch_rows,
+                        pause,
+                    )
+                except ProgrammingError:
+                    if target == table:
+                        raise
+                    break  # a partition another process's cleanup dropped meanwhile
     if HOUR in cutoffs:
         stmt = _batch_delete(OUTCOME_TABLE, "project_id IN :ids AND hour < :cutoff", postgres)
         for ids in _chunks(projects):

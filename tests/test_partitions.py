@@ -219,3 +219,27 @@ async def test_migration_moves_existing_rows_into_windows_and_back(pg_url):
         pg_url, lambda c: c.execute(text("SELECT count(*) FROM pg_partitioned_table")).scalar_one()
     )
     assert partitioned == 0
+
+
+async def test_one_process_at_a_time_maintains_a_table(make_app, pg_url):
+    store = await _store(make_app, pg_url)
+    await store.apply([WriteBatch([_session(NOW - AGES["fresh"])])])
+    key = {"ns": partitions.LOCK_NAMESPACE, "k": partitions.TABLES.index("fact_counter")}
+    async with store.engine.connect() as other:  # another process's cleanup, mid-way
+        assert (await other.execute(text("SELECT pg_try_advisory_lock(:ns, :k)"), key)).scalar_one()
+        await other.commit()
+        skipped = await partitions.maintain(
+            store.engine, "fact_counter", now=NOW, retention=OPTIONS.retention
+        )
+        assert skipped == (0, [])
+        assert await _scalar(store, "SELECT count(*) FROM relhealth_partitions.fact_counter_g60_default") == 1
+        await other.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), key)
+        await other.commit()
+    dropped, trim = await partitions.maintain(
+        store.engine, "fact_counter", now=NOW, retention=OPTIONS.retention
+    )
+    # Nothing expired; the fresh row moved into its window; left to trim: the three
+    # DEFAULT partitions (and no straddling window: none was made around the cutoffs).
+    assert dropped == 0
+    assert sorted(trim) == [(g, partitions.default_name("fact_counter", g)) for g in (MINUTE, HOUR, DAY)]
+    assert await _scalar(store, "SELECT count(*) FROM relhealth_partitions.fact_counter_g60_default") == 0

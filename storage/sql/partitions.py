@@ -53,6 +53,8 @@ SPANS: Mapping[int, int] = {MINUTE: DAY, HOUR: 7 * DAY, DAY: 90 * DAY}
 #: Windows created ahead of now (besides the current one).
 AHEAD = 2
 LOCK_TIMEOUT = "5s"
+#: First key of the session advisory lock of a table's maintenance ("rh" + 7).
+LOCK_NAMESPACE = 0x72680007
 
 _RANGE = re.compile(r"FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)")
 
@@ -142,13 +144,32 @@ async def maintain(
 ) -> tuple[int, list[tuple[int, str]]]:
     """Create and drop `table`'s partitions (see the module docstring). Returns the rows
     in the partitions dropped, and the partitions whose rows older than the cutoff are
-    still to be deleted row by row: (granularity, schema-qualified name)."""
+    still to be deleted row by row: (granularity, schema-qualified name).
+
+    One process at a time maintains a table (every server process runs the cleanup): the
+    others, finding its advisory lock taken, skip the table this time."""
+    async with engine.connect() as lock:
+        key = {"ns": LOCK_NAMESPACE, "k": TABLES.index(table) if table in TABLES else -1}
+        got = (await lock.execute(text("SELECT pg_try_advisory_lock(:ns, :k)"), key)).scalar_one()
+        await lock.commit()
+        if not got:
+            return 0, []
+        try:
+            return await _maintain(engine, table, int(now), retention)
+        finally:
+            await lock.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), key)
+            await lock.commit()
+
+
+async def _maintain(
+    engine: AsyncEngine, table: str, now: int, retention: Mapping[int, int]
+) -> tuple[int, list[tuple[int, str]]]:
     dropped_rows = 0
     to_trim: list[tuple[int, str]] = []
     for g in SPANS:
         keep = retention.get(g, 0)
-        cutoff = int(now) - keep if keep > 0 else None
-        await _create_windows(engine, table, g, int(now), cutoff)
+        cutoff = now - keep if keep > 0 else None
+        await _create_windows(engine, table, g, now, cutoff)
         async with engine.connect() as conn:
             current = await partitions(conn, table, g)
             orphans = await _orphans(conn, table, g)
