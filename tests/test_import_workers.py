@@ -146,3 +146,26 @@ def test_parse_run_names_every_organization_it_does_not_know():
         (2, "organization_mismatch"),
         (3, "organization_mismatch"),
     ]
+
+
+async def test_a_line_the_database_refuses_is_rejected_alone_with_workers(make_app, sqlite_url):
+    from tests.test_ingest_edge_storage import RECEIVED as EDGE_RECEIVED
+    from tests.test_ingest_edge_storage import RefusingStore, app_for, record, totals
+
+    app = await app_for(make_app, sqlite_url)
+    lines = [record("a", 1), record("b", 2, attrs={"release": "refused@1"}), record("c", 3), record("d", 4)]
+    store = RefusingStore(app.services.store)
+    report = await run_import(
+        [line.encode() for line in lines],
+        import_id="x",
+        store=store,
+        accounts=app.services.accounts,
+        received_at=EDGE_RECEIVED,
+        chunk_lines=2,
+        workers=1,
+    )
+    # Chunk 1-2 fails whole and is applied line by line (line 2 refused); chunk 3-4 commits.
+    assert report.accepted == 3
+    assert [(r.line_no, r.reason) for r in report.rejected] == [(2, "unstorable")]
+    assert (await totals(app)).counters.started == 3
+    assert await _chunks(app.services.engine, "x") == [(1, 1), (2, 2), (3, 4)]
