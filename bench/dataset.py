@@ -10,8 +10,9 @@ update, a handled error now and then, then `exited` with a duration, `crashed` o
 buckets without users. Two mobile releases are bad (a crash spike) and hotfixed.
 
 Everything is drawn from `random.Random` seeded per project, relative to the dataset's
-`now` (its generation time): the same size and seed give the same data. Each simulated session becomes exactly
-the increments ingest would write for it, and the increments go through
+`now` (its generation time): the same size and seed give the same data. Each simulated
+session is a sequence of the updates an SDK sends (aggregate buckets for servers), turned
+into exactly the increments ingest writes for them by `ingest.simulate`, and those go through
 `SessionStore.apply` (the production write path), so the stored rows are what a server
 that had received these sessions would hold.
 
@@ -34,17 +35,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ingest.simulate import aggregate_bucket, session_update
 from server.demo import poisson, random_uuid
 from storage.types import (
     DAY,
     HOUR,
     MINUTE,
-    USER_ABNORMAL,
-    USER_ANR_BACKGROUND,
-    USER_ANR_FOREGROUND,
-    USER_CRASHED,
-    USER_ERRORED,
-    USER_SEEN,
     OutcomeIncrement,
     SessionIncrement,
     WriteBatch,
@@ -336,7 +332,12 @@ def _sessions(
     errored_p = p.errored * quality
     users, team = project.users, project.team
     n_users = len(users)
-    out = batch.increments.append
+    append = batch.increments.append
+
+    def out(increment: SessionIncrement | None) -> None:
+        if increment is not None:
+            append(increment)
+
     log_median = math.log(p.median_duration)
     random_ = rng.random
     seen_users = stats.users.add
@@ -353,8 +354,7 @@ def _sessions(
             user = users[k]
         if user is not None:
             seen_users(user)
-        seen = USER_SEEN if user is not None else 0
-        out(SessionIncrement(pid, release, env, started, 1, 0, 0, 0, 0, None, user, seen))
+        out(session_update(pid, release, started, environment=env, init=True, did=user))
         roll = random_()
         status = 0 if roll >= crash + abnormal else 1 if roll < crash else 2
         handled = random_() < errored_p
@@ -364,64 +364,42 @@ def _sessions(
         if started + duration > now:
             continue  # still running
         sid = str(uuid.UUID(int=rng.getrandbits(128), version=4)) if (handled or status) else None
-        errored = seen | USER_ERRORED if user is not None else 0
+        errors = 1 if handled else 0
         if handled:
-            out(SessionIncrement(pid, release, env, started, 0, 0, 0, 0, 0, sid, user, errored))
+            # `status: ok, errors: 1` mid-session
+            out(session_update(pid, release, started, environment=env, sid=sid, errors=1, did=user))
             stats.updates += 1
         if status == 0:
-            out(
-                SessionIncrement(
-                    pid,
-                    release,
-                    env,
-                    started,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    sid if handled else None,
-                    user,
-                    errored if handled else seen,
-                    duration,
-                )
+            final = session_update(
+                pid,
+                release,
+                started,
+                environment=env,
+                status="exited",
+                sid=sid,
+                errors=errors,
+                did=user,
+                duration=duration,
             )
         elif status == 1:
-            out(
-                SessionIncrement(
-                    pid,
-                    release,
-                    env,
-                    started,
-                    0,
-                    1,
-                    0,
-                    0,
-                    0,
-                    sid,
-                    user,
-                    errored | USER_CRASHED if seen else 0,
-                )
+            final = session_update(
+                pid, release, started, environment=env, status="crashed", sid=sid, errors=errors, did=user
             )
         else:
             m = random_()
-            mech = USER_ANR_FOREGROUND if m < 0.6 else USER_ANR_BACKGROUND if m < 0.85 else 0
-            out(
-                SessionIncrement(
-                    pid,
-                    release,
-                    env,
-                    started,
-                    0,
-                    0,
-                    1,
-                    0,
-                    0,
-                    sid,
-                    user,
-                    errored | USER_ABNORMAL | mech if seen else 0,
-                )
+            mechanism = "anr_foreground" if m < 0.6 else "anr_background" if m < 0.85 else None
+            final = session_update(
+                pid,
+                release,
+                started,
+                environment=env,
+                status="abnormal",
+                sid=sid,
+                errors=errors,
+                did=user,
+                abnormal_mechanism=mechanism,
             )
+        out(final)
         stats.updates += 1
     return n
 
@@ -445,7 +423,6 @@ def _server_buckets(
     minutes = max(1, span // MINUTE)
     per_minute = expected / minutes
     total = 0
-    out = batch.increments.append
     if per_minute < 0.05:
         # Sparse traffic: draw the sessions, then their minutes.
         n = poisson(rng, expected)
@@ -463,7 +440,17 @@ def _server_buckets(
     for slot, n in items:
         crashed = min(n, poisson(rng, n * crash))
         errored = min(n - crashed, poisson(rng, n * errored_p))
-        out(SessionIncrement(project.id, release, env, float(slot), n, crashed, 0, 0, crashed + errored))
+        bucket = aggregate_bucket(
+            project.id,
+            release,
+            float(slot),
+            environment=env,
+            exited=n - crashed - errored,
+            errored=errored,
+            crashed=crashed,
+        )
+        if bucket is not None:
+            batch.increments.append(bucket)
         total += n
         stats.updates += 1
     stats.sessions += total

@@ -9,12 +9,12 @@ from gql.budget import BudgetState
 from gql.loaders import Loaders
 from resolvers.options import QueryOptions
 from storage.accounts import AccountStore, TokenInfo
-from storage.store import SessionStore
+from storage.protocol import Store
 
 
 @dataclass
 class Context:
-    store: SessionStore
+    store: Store
     accounts: AccountStore
     options: QueryOptions
     token: TokenInfo

@@ -21,7 +21,7 @@ from resolvers.errors import InvalidQuery
 from resolvers.options import QueryOptions
 from resolvers.timetext import to_datetime
 from storage.accounts import AccountStore, ProjectInfo
-from storage.store import SessionStore
+from storage.protocol import Store
 from storage.types import ProjectRelease
 
 K = TypeVar("K", bound="KeyWithOptions")
@@ -211,7 +211,7 @@ class ProjectByIdLoader(DataLoader[int, ProjectInfo | None]):
 
 
 class ReleaseHealthByReleaseLoader(DataLoader[HealthKey, health.ReleaseOverview | None]):
-    def __init__(self, store: SessionStore, options: QueryOptions, org_id: int) -> None:
+    def __init__(self, store: Store, options: QueryOptions, org_id: int) -> None:
         async def fetch(
             pairs: list[ProjectRelease], k: HealthKey
         ) -> dict[ProjectRelease, health.ReleaseOverview]:
@@ -232,7 +232,7 @@ class ReleaseHealthByReleaseLoader(DataLoader[HealthKey, health.ReleaseOverview 
 
 
 class ReleaseAdoptionByReleaseLoader(DataLoader[AdoptionKey, health.ReleaseAdoption | None]):
-    def __init__(self, store: SessionStore, options: QueryOptions, org_id: int) -> None:
+    def __init__(self, store: Store, options: QueryOptions, org_id: int) -> None:
         async def fetch(
             pairs: list[ProjectRelease], k: AdoptionKey
         ) -> dict[ProjectRelease, health.ReleaseAdoption]:
@@ -249,7 +249,7 @@ class ReleaseAdoptionByReleaseLoader(DataLoader[AdoptionKey, health.ReleaseAdopt
 
 
 class AdoptionStageByReleaseLoader(DataLoader[AdoptionStageKey, AdoptionStage | None]):
-    def __init__(self, store: SessionStore, options: QueryOptions) -> None:
+    def __init__(self, store: Store, options: QueryOptions) -> None:
         async def fetch(
             targets: list[stages.ReleaseEnvironment], k: AdoptionStageKey
         ) -> dict[stages.ReleaseEnvironment, AdoptionStage]:
@@ -259,7 +259,7 @@ class AdoptionStageByReleaseLoader(DataLoader[AdoptionStageKey, AdoptionStage | 
 
 
 class SessionTimeBoundsByReleaseLoader(DataLoader[TimeBoundsKey, bounds.SessionTimeBounds | None]):
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: Store) -> None:
         async def fetch(
             pairs: list[ProjectRelease], k: TimeBoundsKey
         ) -> dict[ProjectRelease, bounds.SessionTimeBounds]:
@@ -271,7 +271,7 @@ class SessionTimeBoundsByReleaseLoader(DataLoader[TimeBoundsKey, bounds.SessionT
 class CrashFreeBreakdownByReleaseLoader(
     DataLoader[BreakdownKey, list[crash_free.CrashFreeCheckpoint] | None]
 ):
-    def __init__(self, store: SessionStore, options: QueryOptions) -> None:
+    def __init__(self, store: Store, options: QueryOptions) -> None:
         async def fetch(
             pairs: list[ProjectRelease], k: BreakdownKey
         ) -> dict[ProjectRelease, list[crash_free.CrashFreeCheckpoint]]:
@@ -288,7 +288,7 @@ class CrashFreeBreakdownByReleaseLoader(
 
 
 class ReleaseStatsByReleaseLoader(DataLoader[ReleaseStatsKey, release_stats.ReleaseStats | None]):
-    def __init__(self, store: SessionStore, options: QueryOptions) -> None:
+    def __init__(self, store: Store, options: QueryOptions) -> None:
         async def fetch(
             pairs: list[ProjectRelease], k: ReleaseStatsKey
         ) -> dict[ProjectRelease, release_stats.ReleaseStats]:
@@ -310,7 +310,7 @@ class ReleaseStatsByReleaseLoader(DataLoader[ReleaseStatsKey, release_stats.Rele
 class CrashFreeRatesByProjectLoader(DataLoader[CrashFreeRatesKey, crash_free.CrashFreeRates | None]):
     """Keys are projects of the caller's organization (the fields load them first)."""
 
-    def __init__(self, store: SessionStore, options: QueryOptions, org_id: int) -> None:
+    def __init__(self, store: Store, options: QueryOptions, org_id: int) -> None:
         async def fetch(project_ids: list[int], k: CrashFreeRatesKey) -> dict[int, crash_free.CrashFreeRates]:
             return await crash_free.current_and_previous_crash_free_rates(
                 store,
@@ -330,7 +330,7 @@ class CrashFreeRatesByProjectLoader(DataLoader[CrashFreeRatesKey, crash_free.Cra
 
 
 class SessionsCountByProjectLoader(DataLoader[SessionsCountKey, int | None]):
-    def __init__(self, store: SessionStore, options: QueryOptions) -> None:
+    def __init__(self, store: Store, options: QueryOptions) -> None:
         async def fetch(project_ids: list[int], k: SessionsCountKey) -> dict[int, int]:
             return await project_sessions.project_sessions_counts(
                 store,
@@ -347,7 +347,7 @@ class SessionsCountByProjectLoader(DataLoader[SessionsCountKey, int | None]):
 
 
 class ReleasesCountByProjectLoader(DataLoader[ReleasesCountKey, int | None]):
-    def __init__(self, store: SessionStore, options: QueryOptions) -> None:
+    def __init__(self, store: Store, options: QueryOptions) -> None:
         async def fetch(project_ids: list[int], k: ReleasesCountKey) -> dict[int, int]:
             return await health.releases_count_per_project(
                 store,
@@ -371,7 +371,7 @@ class ReleaseSeenLoader(DataLoader[ProjectRelease, bool]):
     number of pairs (federation resolves `Release` references through it). Callers check
     the project belongs to the caller's organization first."""
 
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: Store) -> None:
         async def load(pairs: Sequence[ProjectRelease]) -> list[bool]:
             seen = await store.series([p for p, _ in pairs], releases=[r for _, r in pairs])
             found = {(s.project_id, s.release) for s in seen}
@@ -387,7 +387,7 @@ class ProjectReleasesByProjectLoader(DataLoader[ProjectReleasesKey, list[Project
     asked: restricted to one project, the ranking's order is that project's own (its ties
     break by release within the project)."""
 
-    def __init__(self, store: SessionStore, options: QueryOptions) -> None:
+    def __init__(self, store: Store, options: QueryOptions) -> None:
         async def fetch(project_ids: list[int], k: ProjectReleasesKey) -> dict[int, list[ProjectRelease]]:
             ordered, _ = await health.releases_by_stability(
                 store,
@@ -407,7 +407,7 @@ class ProjectReleasesByProjectLoader(DataLoader[ProjectReleasesKey, list[Project
 
 
 class OutcomesByProjectLoader(DataLoader[OutcomesKey, list[OutcomeRow] | None]):
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: Store) -> None:
         async def fetch(project_ids: list[int], k: OutcomesKey) -> dict[int, list[OutcomeRow]]:
             found: dict[int, list[OutcomeRow]] = {p: [] for p in project_ids}
             for row in await store.outcomes(project_ids, k.start, k.end):
@@ -428,7 +428,7 @@ class ProjectsByOrgLoader(DataLoader[int, list[ProjectInfo]]):
 class EnvironmentsByOrgLoader(DataLoader[int, dict[str, int]]):
     """Environment records (name -> id) of an organization, read once per request."""
 
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: Store) -> None:
         async def load(org_ids: Sequence[int]) -> list[dict[str, int]]:
             return [await store.environments(org) for org in org_ids]
 
@@ -440,7 +440,7 @@ class Loaders:
 
     def __init__(
         self,
-        store: SessionStore,
+        store: Store,
         accounts: AccountStore,
         options: QueryOptions,
         org_id: int,

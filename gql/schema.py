@@ -12,6 +12,7 @@ import strawberry
 from strawberry.extensions import AddValidationRules, MaskErrors
 from strawberry.schema.config import StrawberryConfig
 
+from gql.approximation import ApproximateCounts
 from gql.budget import CostBudget
 from gql.cache import DocumentCache, ParseAndValidate
 from gql.cost import CostLimits
@@ -302,6 +303,7 @@ def build_schema(
             lambda: ParseAndValidate(cache, max_tokens=limits.max_tokens, max_length=limits.max_length),
             lambda: MaskErrors(should_mask_error=should_mask),
             YieldingLists,
+            ApproximateCounts,
         ],
     )
 

@@ -27,7 +27,15 @@ Info = strawberry.Info[Context, None]
 class SessionsQueryInput:
     fields: list[str] = strawberry.field(description="e.g. `sum(session)`, `crash_free_rate(user)`.")
     group_by: list[str] | None = strawberry.field(
-        default=None, description="`project`, `release`, `environment`, `session.status`."
+        default=None,
+        description=(
+            "`project`, `release`, `environment`, `session.status`, and this server's extensions "
+            "`release.version` (the release's version without package and build code, so that "
+            "`25.11.2+345` and `pkg@25.11.2+346` form one group `25.11.2`; a release that is not "
+            "a version is its own group) and the client dimensions (one family per query: sdk, "
+            "os or browser; intervals of 1h or more) `sdk.name`, `os.name`, `os.major`, "
+            "`browser.name`, `browser.major`."
+        ),
     )
     interval: str | None = strawberry.field(default=None, description="Bucket size, default `1h`.")
     stats_period: str | None = None
@@ -39,7 +47,10 @@ class SessionsQueryInput:
     projects: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Project ids; null or `-1` means every readable project."
     )
-    query: str | None = strawberry.field(default=None, description="Search filter, e.g. `release:foo@1.0`.")
+    query: str | None = strawberry.field(
+        default=None,
+        description='Search filter, e.g. `release:foo@1.0`, `os.name:iOS`, `browser.major:"Chrome 120"`.',
+    )
     order_by: str | None = strawberry.field(
         default=None, description="A requested field, `-` for descending."
     )
@@ -56,6 +67,21 @@ class SessionGroupBy:
     release: str | None
     environment: str | None
     session_status: str | None
+    sdk_name: str | None = strawberry.field(
+        description="`sdk.name`: the envelope's SDK, e.g. `sentry.cocoa`."
+    )
+    os_name: str | None = strawberry.field(description="`os.name`: e.g. `iOS`, `Android`, `Windows`.")
+    os_major: str | None = strawberry.field(
+        description="`os.major`: the OS with its major version, e.g. `iOS 17`; null when unknown."
+    )
+    browser_name: str | None = strawberry.field(description="`browser.name`: e.g. `Chrome`, `Mobile Safari`.")
+    browser_major: str | None = strawberry.field(
+        description="`browser.major`: the browser with its major version, e.g. `Chrome 120`."
+    )
+    release_version: str | None = strawberry.field(
+        default=None,
+        description='With `groupBy: ["release.version"]`: the version without package and build code.',
+    )
 
 
 #: Fields whose values are whole numbers (sessions and users), exact as `Count`.
@@ -178,6 +204,12 @@ def _group(raw: dict[str, Any], fields: list[str]) -> SessionGroup:
             release=by.get("release"),
             environment=by.get("environment"),
             session_status=by.get("session.status"),
+            release_version=by.get("release.version"),
+            sdk_name=by.get("sdk.name"),
+            os_name=by.get("os.name"),
+            os_major=by.get("os.major"),
+            browser_name=by.get("browser.name"),
+            browser_major=by.get("browser.major"),
         ),
         totals=None if totals is None else [_total(f, totals[f]) for f in fields if f in totals],
         series=None if series is None else [_series(f, series[f]) for f in fields if f in series],

@@ -15,16 +15,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ingest.dimensions import client_dimensions
 from ingest.envelope import Envelope
 from ingest.payloads import (
     KNOWN_STATUSES,
     InvalidPayload,
+    SessionAttributes,
     parse_session_aggregates,
     parse_session_update,
 )
 from ingest.quantities import bucket_increment, update_increment
 from ingest.release import validate_environment, validate_release
-from storage.types import OutcomeIncrement, OutcomeKind, WriteBatch
+from storage.types import ClientDimensions, OutcomeIncrement, OutcomeKind, WriteBatch
 
 #: Oldest accepted session data, relative to the receive time (Relay
 #: `max_session_secs_in_past`).
@@ -52,6 +54,13 @@ class ItemContext:
     sent_at: float | None = None
     client_ip: str | None = None
     live: bool = True
+    #: The envelope header's `sdk.name` and the request's `User-Agent` (ingest/dimensions.py).
+    sdk_name: str | None = None
+    user_agent: str | None = None
+
+    def dimensions(self, attrs: SessionAttributes) -> ClientDimensions:
+        """The client dimensions of a session (or aggregate) with these attributes."""
+        return client_dimensions(self.sdk_name, attrs.user_agent, self.user_agent)
 
     def clock_drift(self) -> float:
         """Seconds to add to client timestamps (0 when no correction applies)."""
@@ -111,6 +120,7 @@ def session_item(payload: Payload, ctx: ItemContext) -> WriteBatch:
 
     increment = update_increment(ctx.project_id, update, environment)
     if increment is not None:
+        increment.dimensions = ctx.dimensions(update.attrs)
         batch.increments.append(increment)
     _count(batch, ctx, "session", "accepted", "")
     for normalization in normalized:
@@ -157,9 +167,11 @@ def sessions_item(payload: Payload, ctx: ItemContext) -> WriteBatch:
         environment = None
         _count(batch, ctx, "sessions", "normalized", "environment_removed", kept)
 
+    dimensions = ctx.dimensions(attrs)
     for bucket in buckets:
         increment = bucket_increment(ctx.project_id, attrs.release, environment, bucket)
         if increment is not None:
+            increment.dimensions = dimensions
             batch.increments.append(increment)
     return batch
 

@@ -22,6 +22,7 @@ from ingest.credentials import (
     dsn_credentials,
     request_credentials,
 )
+from ingest.dimensions import sdk_name_of
 from ingest.encoding import decode_body, decoded_chunks
 from ingest.envelope import (
     DEFAULT_MAX_ITEM_SIZE,
@@ -125,6 +126,7 @@ def ingest_envelope(
     credentials: Credentials,
     received_at: float,
     client_ip: str | None = None,
+    user_agent: str | None = None,
     limits: IngestLimits = IngestLimits(),
 ) -> IngestedEnvelope:
     """Decode, frame and validate a request body in one lazy pass.
@@ -140,7 +142,12 @@ def ingest_envelope(
     assert isinstance(envelope, Envelope)
     dsn_credentials(envelope.headers, project_id, credentials)
     ctx = ItemContext(
-        project_id=project_id, received_at=received_at, sent_at=envelope.sent_at, client_ip=client_ip
+        project_id=project_id,
+        received_at=received_at,
+        sent_at=envelope.sent_at,
+        client_ip=client_ip,
+        sdk_name=sdk_name_of(envelope.headers),
+        user_agent=user_agent,
     )
     batches = []
     for item in frames:

@@ -1,7 +1,7 @@
 """When a release has data: session time bounds (5.5) and oldest health data (5.8).
 
 Both read the earliest / latest *hourly bucket start* holding data, in one store statement
-per batch (`SessionStore.bucket_bounds`), so the answers are hour-floored by construction.
+per batch (`Store.bucket_bounds`), so the answers are hour-floored by construction.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from resolvers.filters import environment_filter, pair_key, pairs_filter
 from resolvers.granularity import check_retained
 from resolvers.timetext import format_iso
 from resolvers.timewindow import widen
-from storage.store import SessionStore
+from storage.protocol import Store
 from storage.types import DAY, HOUR, AggregateQuery, GroupKey, ProjectRelease, Quantity
 
 #: Upstream's lower end of the time-bounds query.
@@ -46,7 +46,7 @@ NO_BOUNDS: Final = SessionTimeBounds(None, None)
 
 
 async def session_time_bounds(
-    store: SessionStore,
+    store: Store,
     pairs: Sequence[ProjectRelease],
     *,
     now: float,
@@ -107,7 +107,7 @@ async def session_time_bounds(
 
 
 async def oldest_health_data(
-    store: SessionStore,
+    store: Store,
     pairs: Sequence[ProjectRelease],
     *,
     now: float,

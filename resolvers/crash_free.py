@@ -16,7 +16,7 @@ from resolvers.granularity import choose_granularity, retained_granularity, stor
 from resolvers.orgs import check_organization
 from resolvers.rollup import checked_rollup
 from resolvers.timewindow import widen
-from storage.store import SessionStore
+from storage.protocol import Store
 from storage.types import HOUR, AggregateQuery, GroupKey, ProjectRelease, Quantity
 
 # -- 5.6 get_crash_free_breakdown --------------------------------------------------------
@@ -34,7 +34,7 @@ class CrashFreeCheckpoint:
 
 
 async def crash_free_breakdown(
-    store: SessionStore,
+    store: Store,
     pairs: Sequence[ProjectRelease],
     *,
     start: datetime,
@@ -104,7 +104,7 @@ class CrashFreeRates:
 
 
 async def current_and_previous_crash_free_rates(
-    store: SessionStore,
+    store: Store,
     project_orgs: Mapping[int, int],
     project_ids: Sequence[int],
     *,

@@ -23,7 +23,7 @@ from resolvers.timewindow import (
     to_intervals,
     widen,
 )
-from storage.store import SessionStore
+from storage.protocol import Store
 from storage.types import (
     DAY,
     HOUR,
@@ -88,7 +88,7 @@ def stats_period(period: str) -> StatsPeriod:
 
 
 async def projects_with_health_data(
-    store: SessionStore,
+    store: Store,
     project_ids: Sequence[int],
     *,
     now: float,
@@ -118,7 +118,7 @@ async def projects_with_health_data(
 
 
 async def releases_with_health_data(
-    store: SessionStore,
+    store: Store,
     pairs: Sequence[ProjectRelease],
     *,
     now: float,
@@ -149,7 +149,7 @@ async def releases_with_health_data(
 
 
 async def releases_have_health_data(
-    store: SessionStore,
+    store: Store,
     project_ids: Sequence[int],
     release_versions: Sequence[str],
     *,
@@ -182,7 +182,7 @@ async def releases_have_health_data(
 
 
 async def release_adoption(
-    store: SessionStore,
+    store: Store,
     org_id: int,
     pairs: Sequence[ProjectRelease],
     *,
@@ -247,7 +247,7 @@ async def release_adoption(
 
 
 async def release_overview(
-    store: SessionStore,
+    store: Store,
     org_id: int,
     pairs: Sequence[ProjectRelease],
     *,
@@ -346,7 +346,7 @@ async def release_overview(
 
 
 async def _overview_series(
-    store: SessionStore,
+    store: Store,
     project_ids: tuple[int, ...],
     flt: Filter,
     pairs: Sequence[ProjectRelease],
@@ -394,7 +394,7 @@ def _stat_value(agg: Aggregate | None, stat: str) -> int:
 
 
 async def changed_release_adoptions(
-    store: SessionStore,
+    store: Store,
     project_ids: Sequence[int],
     *,
     now: float,
@@ -430,7 +430,7 @@ def _scope_and_period(scope: str, stats_period_name: str | None) -> tuple[str, S
 
 
 async def _release_totals(
-    store: SessionStore,
+    store: Store,
     project_ids: Sequence[int],
     *,
     period: StatsPeriod,
@@ -455,7 +455,7 @@ async def _release_totals(
 
 
 async def releases_by_stability(
-    store: SessionStore,
+    store: Store,
     project_ids: Sequence[int],
     *,
     now: float,
@@ -509,7 +509,7 @@ async def releases_by_stability(
 
 
 async def releases_count(
-    store: SessionStore,
+    store: Store,
     project_ids: Sequence[int],
     *,
     now: float,
@@ -532,7 +532,7 @@ async def releases_count(
 
 
 async def releases_count_per_project(
-    store: SessionStore,
+    store: Store,
     project_ids: Sequence[int],
     *,
     now: float,

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from resolvers.granularity import retained_granularity
 from resolvers.rollup import checked_rollup
 from resolvers.timewindow import widen
-from storage.store import SessionStore
+from storage.protocol import Store
 from storage.types import HOUR, AggregateQuery, Cond, Filter, Quantity
 
 
@@ -37,12 +37,12 @@ def environment_names_filter(names: Sequence[str] | None) -> Filter | None:
 
 
 def names_by_id(environments: Mapping[str, int]) -> dict[int, str]:
-    """Invert `SessionStore.environments` (name -> id)."""
+    """Invert `Store.environments` (name -> id)."""
     return {eid: name for name, eid in environments.items()}
 
 
 async def _started_per_project(
-    store: SessionStore,
+    store: Store,
     project_ids: Sequence[int],
     *,
     start: float,
@@ -78,7 +78,7 @@ async def _started_per_project(
 
 
 async def project_sessions_count(
-    store: SessionStore,
+    store: Store,
     org_id: int,
     project_id: int,
     *,
@@ -113,7 +113,7 @@ async def project_sessions_count(
 
 
 async def project_sessions_counts(
-    store: SessionStore,
+    store: Store,
     project_ids: Sequence[int],
     *,
     rollup: int,
@@ -143,7 +143,7 @@ async def project_sessions_counts(
 
 
 async def sessions_per_project(
-    store: SessionStore,
+    store: Store,
     org_id: int,
     project_ids: Sequence[int],
     *,
@@ -176,7 +176,7 @@ async def sessions_per_project(
 
 
 async def sessions_per_project_by_name(
-    store: SessionStore,
+    store: Store,
     project_ids: Sequence[int],
     *,
     start: float,

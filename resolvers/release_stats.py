@@ -13,7 +13,7 @@ from resolvers.errors import InvalidQuery
 from resolvers.filters import pair_key, pairs_filter
 from resolvers.granularity import retained_granularity
 from resolvers.rollup import check_bucket_count, checked_rollup
-from storage.store import SessionStore
+from storage.protocol import Store
 from storage.types import Aggregate, AggregateQuery, ProjectRelease, Quantity
 
 STATS: Final = ("sessions", "users")
@@ -91,7 +91,7 @@ class ReleaseStats:
 
 
 async def release_stats(
-    store: SessionStore,
+    store: Store,
     pairs: Sequence[ProjectRelease],
     *,
     stat: str,

@@ -20,7 +20,7 @@ from resolvers.adoption_stage import (
 )
 from resolvers.granularity import check_retained
 from resolvers.options import QueryOptions
-from storage.store import SessionStore
+from storage.protocol import Store
 from storage.types import HOUR, AggregateQuery, Cond, Quantity
 
 #: `(project id, release, environment)`.
@@ -28,7 +28,7 @@ ReleaseEnvironment = tuple[int, str, str]
 
 
 async def release_adoption_stages(
-    store: SessionStore,
+    store: Store,
     keys: Sequence[ReleaseEnvironment],
     *,
     now: float,

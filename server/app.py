@@ -7,6 +7,7 @@ import hmac
 import re
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -41,7 +42,14 @@ async def build_services(settings: Settings, clock: Clock | None = None) -> Serv
     except BaseException:
         await engine.dispose()
         raise
-    store = SessionStore(engine)
+    clock = clock or SystemClock()
+    # Writes make minute rows only within the minute retention, judged by the server clock.
+    store_options: dict[str, Any] = {
+        "minute_retention": settings.minute_retention_days * 86400,
+        "now": clock.now,
+        "dimension_values_per_project": settings.dimension_values_per_project,
+    }
+    store = SessionStore(engine, **store_options)
     # Ingest writes through its own small pool: queries, however many connections they
     # hold, never make an envelope wait for one.
     write_engine = None
@@ -54,8 +62,8 @@ async def build_services(settings: Settings, clock: Clock | None = None) -> Serv
         engine=engine,
         store=store,
         accounts=AccountStore(engine),
-        writer=BatchWriter(SessionStore(write_engine) if write_engine else store),
-        clock=clock or SystemClock(),
+        writer=BatchWriter(SessionStore(write_engine, **store_options) if write_engine else store),
+        clock=clock,
         metrics=Metrics(),
         write_engine=write_engine,
     )

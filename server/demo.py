@@ -19,7 +19,8 @@ follows the time of day and the day of the week.
 
 Everything is drawn from `random.Random`, seeded per project from `seed`, and timestamped
 relative to `now`: the same seed and `now` always give the same data. Sessions are
-simulated hour by hour; each one becomes exactly the increments ingest would write for it.
+simulated hour by hour as the updates and buckets an SDK sends; `ingest.simulate` turns
+them into exactly the increments ingest writes for them.
 """
 
 from __future__ import annotations
@@ -32,20 +33,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
+from ingest.simulate import aggregate_bucket, session_update
 from storage.accounts import AccountStore
-from storage.store import SessionStore
+from storage.protocol import Store
 from storage.types import (
     DAY,
     HOUR,
     MINUTE,
-    USER_ABNORMAL,
-    USER_ANR_BACKGROUND,
-    USER_ANR_FOREGROUND,
-    USER_CRASHED,
-    USER_ERRORED,
-    USER_SEEN,
     OutcomeIncrement,
     ProjectRelease,
     SessionIncrement,
@@ -231,7 +227,7 @@ async def demo_is_needed(accounts: AccountStore) -> bool:
 
 async def generate_demo(
     accounts: AccountStore,
-    store: SessionStore,
+    store: Store,
     *,
     now: float,
     days: int = 30,
@@ -444,14 +440,18 @@ def _session(
     crash: float,
     out: list[SessionIncrement],
 ) -> None:
-    """The increments of one individual session (`release-health.md` 2.3): the initial
-    update, a handled error if any, and the final update unless the session still runs."""
+    """The updates of one individual session, stored as ingest stores them
+    (`ingest.simulate`): the initial update, a handled error if any, and the final update
+    unless the session still runs."""
     profile, rng = project.profile, project.rng
     pid, release = project.id, profile.versions[version]
-    seen = USER_SEEN if user is not None else 0
-    out.append(
-        SessionIncrement(pid, release, environment, started, started_count=1, user=user, user_tags=seen)
-    )
+
+    def send(**update: Any) -> None:
+        increment = session_update(pid, release, started, environment=environment, did=user, **update)
+        if increment is not None:
+            out.append(increment)
+
+    send(init=True)
     roll = rng.random()
     abnormal = profile.abnormal * project.quality[version]
     status = "crashed" if roll < crash else "abnormal" if roll < crash + abnormal else "exited"
@@ -460,51 +460,22 @@ def _session(
     if started + duration > now:
         return  # still running: only the initial update has arrived
     sid = random_uuid(rng) if handled or status != "exited" else None
-    errored = seen | USER_ERRORED if user is not None else 0
+    errors = 1 if handled else 0
     if handled:
         # `status: ok, errors: 1` mid-session: the session joins the error set.
-        out.append(
-            SessionIncrement(pid, release, environment, started, error_sid=sid, user=user, user_tags=errored)
-        )
+        send(sid=sid, errors=1)
     if status == "exited":
         # An exited update still carries the session's error count: errored again (the
         # error set de-duplicates) and it contributes its duration.
-        out.append(
-            SessionIncrement(
-                pid,
-                release,
-                environment,
-                started,
-                error_sid=sid if handled else None,
-                user=user,
-                user_tags=errored if handled else seen,
-                duration=duration,
-            )
-        )
+        send(status="exited", sid=sid, errors=errors, duration=duration)
     elif status == "crashed":
-        out.append(
-            SessionIncrement(
-                pid,
-                release,
-                environment,
-                started,
-                crashed=1,
-                error_sid=sid,
-                user=user,
-                user_tags=errored | USER_CRASHED if seen else 0,
-            )
-        )
+        send(status="crashed", sid=sid, errors=errors)
     else:
         # Android reports why the OS ended the session: mostly ANRs, in the foreground
         # more often than in the background; the rest were killed without a mechanism.
         m = rng.random()
-        mechanism = USER_ANR_FOREGROUND if m < 0.6 else USER_ANR_BACKGROUND if m < 0.85 else 0
-        tags = errored | USER_ABNORMAL | mechanism if seen else 0
-        out.append(
-            SessionIncrement(
-                pid, release, environment, started, abnormal=1, error_sid=sid, user=user, user_tags=tags
-            )
-        )
+        mechanism = "anr_foreground" if m < 0.6 else "anr_background" if m < 0.85 else None
+        send(status="abnormal", sid=sid, errors=errors, abnormal_mechanism=mechanism)
 
 
 def _server_buckets(
@@ -528,17 +499,17 @@ def _server_buckets(
             continue
         crashed = min(n, poisson(rng, n * crash))
         errored = min(n - crashed, poisson(rng, n * profile.errored * project.quality[version]))
-        out.append(
-            SessionIncrement(
-                project.id,
-                release,
-                env.name,
-                float(slot),
-                started_count=n,
-                crashed=crashed,
-                errored_preaggr=crashed + errored,
-            )
+        increment = aggregate_bucket(
+            project.id,
+            release,
+            float(slot),
+            environment=env.name,
+            exited=n - crashed - errored,
+            errored=errored,
+            crashed=crashed,
         )
+        if increment is not None:
+            out.append(increment)
         project.seen.add(release)
 
 

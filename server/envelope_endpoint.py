@@ -146,6 +146,7 @@ async def _process(
             credentials=found,
             received_at=received_at,
             client_ip=client_ip,
+            user_agent=request.headers.get("user-agent"),
             limits=limits,
         ),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from storage.store import SessionStore
+from storage.protocol import Store
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
@@ -41,7 +41,7 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
 
-    async def render(self, store: SessionStore, inbox_depth: int, *, per_tenant: bool) -> bytes:
+    async def render(self, store: Store, inbox_depth: int, *, per_tenant: bool) -> bytes:
         lines = [
             "# HELP relhealth_ingest_items_accepted_total Accepted session items and aggregate buckets.",
             "# TYPE relhealth_ingest_items_accepted_total counter",

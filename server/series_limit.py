@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ingest.items import dropped_as
-from storage.store import SessionStore
+from storage.protocol import Store
 from storage.types import WriteBatch
 
 TOO_MANY_RELEASES = "too_many_releases"
@@ -29,7 +29,7 @@ TOO_MANY_ENVIRONMENTS = "too_many_environments"
 class SeriesLimit:
     def __init__(
         self,
-        store: SessionStore,
+        store: Store,
         max_new_releases: int | None,
         max_new_environments: int | None,
     ) -> None:

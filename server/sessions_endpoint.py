@@ -15,6 +15,11 @@ from resolvers.sessions.service import sessions_query
 from server.auth import authorize_org
 from server.responses import JSONResponse, error
 from server.services import Services
+from storage import approximation
+
+#: Names the distinct counts of the answer that are estimates, with their relative
+#: standard error; absent when every number is exact.
+APPROXIMATE_HEADER = "Relhealth-Approximate"
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +33,24 @@ async def sessions_endpoint(request: Request) -> Response:
     projects = {p.id: p.slug for p in await services.accounts.projects_of_org(token.org_id)}
     started = time.perf_counter()
     try:
-        result = await sessions_query(
-            services.store,
-            org_id=token.org_id,
-            projects=projects,
-            params=list(request.query_params.multi_items()),
-            now=now,
-            options=services.query_options,
-        )
+        with approximation.collecting() as approximate:
+            result = await sessions_query(
+                services.store,
+                org_id=token.org_id,
+                projects=projects,
+                params=list(request.query_params.multi_items()),
+                now=now,
+                options=services.query_options,
+            )
     except SessionsQueryError as exc:
         # the caller's mistake: one line, no traceback (unexpected errors keep theirs)
         log.warning("sessions query %s: %s", exc.status, exc.message[:300])
         return error(exc.status, exc.message)
     finally:
         services.metrics.query_latency.labels("sessions").observe(time.perf_counter() - started)
-    return JSONResponse(
-        result.body, headers={"Link": link_header(str(request.url), result.previous, result.next)}
-    )
+    headers = {"Link": link_header(str(request.url), result.previous, result.next)}
+    if approximate:
+        # Some distinct count came from a sketch in estimation mode (README, "Exact and
+        # approximate answers"); the body keeps Sentry's shape.
+        headers[APPROXIMATE_HEADER] = approximation.header_value(approximate)
+    return JSONResponse(result.body, headers=headers)

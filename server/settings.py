@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     #: over it items are dropped as `too_many_releases` / `too_many_environments`. None: no cap.
     new_releases_per_hour: int | None = Field(default=100, ge=0)
     new_environments_per_hour: int | None = Field(default=20, ge=0)
+    #: Client-dimension values (sdk / os / browser, each with its majors) a project keeps
+    #: per family; later ones are folded into `other` and counted as the outcome
+    #: `normalized` / `dimension_folded` (README "Client dimensions").
+    dimension_values_per_project: int = Field(default=200, ge=0)
 
     @field_validator("new_releases_per_hour", "new_environments_per_hour", mode="before")
     @classmethod

@@ -11,6 +11,18 @@ union over the range (`release-health.md` 2.2), never a sum.
 
 The hash seed and `LG_K` are part of the on-disk format: sketches written with another
 seed cannot be merged, and changing either needs a migration of every stored sketch.
+
+Counting a union (`Union`) does not go through the library's union, which keeps at most
+`2**LG_K` hashes and so estimates every union above that. It reads the stored hashes
+straight from the serialized sketches (the library's compact format, serial version 3)
+and counts the distinct hashes below the smallest theta of the inputs with numpy. While
+every input sketch is exact (at most `EXACT_UP_TO` members in each stored bucket), so is
+the union, whatever its size (up to 64-bit hash collisions: probability below 1e-8 at
+500,000 members); a 90-day union of daily sketches is exact that way. Once an input
+estimates, the union's estimate keeps every hash below that theta, so its error is at
+most that input's (relative standard error `RELATIVE_STANDARD_ERROR` or less). On the
+medium benchmark's 90 days x 120 releases (3.1 M hashes) this took 180-240 ms against
+750-900 ms for the library's union (`scripts/sketch_union_cost.py`, loaded machine).
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import datasketches as ds
+import numpy as np
 
 from storage.types import (
     USER_ABNORMAL,
@@ -94,38 +107,84 @@ def count_of(blob: bytes) -> Count:
 
 
 class Union:
-    """Accumulates serialized sketches; `count()` is the distinct count of their union."""
+    """Accumulates serialized sketches; `count()` is the distinct count of their union
+    (exact while every added sketch is: see the module docstring)."""
 
-    __slots__ = ("_only", "_union")
+    __slots__ = ("_blobs",)
 
     def __init__(self) -> None:
-        self._union: ds.theta_union | None = None
-        self._only: bytes | None = None
+        self._blobs: list[bytes] = []
 
     def add(self, blob: bytes) -> None:
-        # A group of one sketch (one series and bucket: most series points) needs no union.
-        if self._union is None and self._only is None:
-            self._only = blob
-            return
-        if self._union is None:
-            self._union = ds.theta_union(LG_K, seed=SEED)
-            assert self._only is not None
-            self._union.update(ds.compact_theta_sketch.deserialize(self._only, seed=SEED))
-            self._only = None
-        self._union.update(ds.compact_theta_sketch.deserialize(blob, seed=SEED))
+        self._blobs.append(blob)
 
     def count(self) -> Count:
-        if self._union is not None:
-            return _count(self._union.get_result())
-        if self._only is not None:
-            return count_of(self._only)
-        return Count(0)
+        blobs = self._blobs
+        if not blobs:
+            return Count(0)
+        if len(blobs) == 1:
+            # One series and bucket (most series points): its own count.
+            return count_of(blobs[0])
+        theta = _MAX_THETA
+        arrays = []
+        for blob in blobs:
+            parsed = _hashes(blob)
+            if parsed is None:  # a layout this reader does not know: the library's union
+                return count_of(merge_blobs(blobs))
+            blob_theta, hashes = parsed
+            theta = min(theta, blob_theta)
+            arrays.append(hashes)
+        merged = np.concatenate(arrays)
+        if theta < _MAX_THETA:
+            merged = merged[merged < theta]
+        if merged.size == 0:
+            return Count(0, exact=theta == _MAX_THETA)
+        merged.sort()
+        distinct_hashes = int(np.count_nonzero(merged[1:] != merged[:-1])) + 1
+        if theta == _MAX_THETA:
+            return Count(distinct_hashes, exact=True)
+        return Count(round(distinct_hashes * _MAX_THETA / theta), exact=False)
 
     def blob(self) -> bytes | None:
-        """The union as one serialized sketch (None when nothing was added)."""
-        if self._union is not None:
-            return bytes(self._union.get_result().serialize())
-        return self._only
+        """The union as one serialized sketch (None when nothing was added); the library's
+        union, so at most `2**LG_K` hashes."""
+        if not self._blobs:
+            return None
+        if len(self._blobs) == 1:
+            return self._blobs[0]
+        return merge_blobs(self._blobs)
+
+
+#: Theta of an exact sketch (the library's MAX_THETA: every hash is below it).
+_MAX_THETA: Final = 2**63 - 1
+_EMPTY_HASHES: Final = np.zeros(0, dtype=np.uint64)
+_U64: Final = np.dtype("<u8")
+# Serial version 3 compact layout: byte 0 preamble longs, 1 serial version, 2 family
+# (3 = compact), 5 flags, 6-7 seed hash; 2 longs: bytes 8-11 hash count, hashes from 16;
+# 3 longs: theta in bytes 16-23, hashes from 24; 1 long: empty, or one hash at 8.
+_SERIAL_VERSION: Final = 3
+_COMPACT_FAMILY: Final = 3
+_FLAG_EMPTY: Final = 4
+
+
+def _hashes(blob: bytes) -> tuple[int, np.ndarray] | None:  # type: ignore[type-arg]
+    """(theta, hashes) of a serialized compact sketch, without copying the hashes; None
+    when the blob is not in the layout read here."""
+    if len(blob) < 8 or blob[1] != _SERIAL_VERSION or blob[2] != _COMPACT_FAMILY:
+        return None
+    if blob[6:8] != _SEED_HASH:
+        raise ValueError("sketch written with another hash seed")
+    longs = blob[0]
+    if longs == 1:
+        if blob[5] & _FLAG_EMPTY:
+            return _MAX_THETA, _EMPTY_HASHES
+        return _MAX_THETA, np.frombuffer(blob, dtype=_U64, count=1, offset=8)
+    n = int.from_bytes(blob[8:12], "little")
+    if longs == 2:
+        return _MAX_THETA, np.frombuffer(blob, dtype=_U64, count=n, offset=16)
+    if longs == 3:
+        return int.from_bytes(blob[16:24], "little"), np.frombuffer(blob, dtype=_U64, count=n, offset=24)
+    return None
 
 
 def _trimmed(sketch: ds.compact_theta_sketch) -> ds.compact_theta_sketch:
@@ -142,3 +201,7 @@ def _count(sketch: ds.compact_theta_sketch) -> Count:
     if sketch.is_estimation_mode():
         return Count(round(sketch.get_estimate()), exact=False)
     return Count(int(sketch.num_retained), exact=True)
+
+
+#: The seed's 16-bit hash as every sketch of `SEED` carries it (bytes 6-7).
+_SEED_HASH: Final = encode([])[6:8]

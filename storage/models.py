@@ -4,8 +4,11 @@ Session data is kept as *facts per series and bucket*: a series is one (project,
 environment) combination (`release_env`); each fact table is keyed by
 (granularity, series, bucket start in unix seconds) so that a query that names its series
 and range seeks on the whole key. Every fact is written at every granularity of
-`storage.types.GRANULARITIES`, which keeps counters exact and distinct counts unions at
-any resolution (no re-aggregation of sets is ever needed).
+`storage.types.GRANULARITIES` (minute rows only within the minute retention), which keeps
+counters exact and distinct counts unions at any resolution. Distinct sets are Theta
+sketches (`fact_sketch`, `storage.distinct`), and so are a bucket's duration bins
+(`storage.sql.durations`); v1's per-row tables `fact_user`, `fact_error` and `fact_duration`
+are gone (migration 0004 moved their data).
 """
 
 from __future__ import annotations
@@ -73,13 +76,17 @@ class ReleaseEnv(SQLModel, table=True):
 
     `environment` is NULL for sessions without one; `env_key` makes the triple unique
     on every dialect (NULLs are distinct in unique indexes): `""` for NULL, `"=" + name`
-    otherwise.
+    otherwise. `version` groups builds of one version (`25.11.2+345`, `pkg@25.11.2+346`).
+    `client` is 0 for the base series (every session); else it names a `dim_value` and the
+    series holds the sessions of that client value only (`storage/sql/dimensions.py`).
     """
 
     __tablename__ = "release_env"
     __table_args__ = (
-        UniqueConstraint("project_id", "release", "env_key", name="uq_release_env"),
+        UniqueConstraint("project_id", "release", "env_key", "client", name="uq_release_env"),
         Index("ix_release_env_org_release", "org_id", "release"),
+        # `release.version` groups and page filters select series by version per project.
+        Index("ix_release_env_project_version", "project_id", "version"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -89,6 +96,26 @@ class ReleaseEnv(SQLModel, table=True):
     environment: str | None = None
     env_key: str
     first_seen: int = Field(sa_type=BigInteger)  # unix seconds of the first session start
+    #: The release's version without package and build (`storage.release_parser.version_key`):
+    #: the `release.version` grouping key. After `first_seen`, as migration 0005 appended it.
+    version: str
+    #: After `version`, as migration 0006 appended it.
+    client: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class DimValue(SQLModel, table=True):
+    """A client-dimension value of a project (`storage/sql/dimensions.py`): `family` is
+    sdk (0), os (1) or browser (2); `major` is `""` where there is none (an SDK, or a
+    user agent without a version)."""
+
+    __tablename__ = "dim_value"
+    __table_args__ = (UniqueConstraint("project_id", "family", "name", "major", name="uq_dim_value"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    family: int = Field(sa_type=SmallInteger)
+    name: str
+    major: str
 
 
 class SessionCounter(SQLModel, table=True):
@@ -111,31 +138,6 @@ class SessionCounter(SQLModel, table=True):
     dur_max: float | None = None
 
 
-class SessionError(SQLModel, table=True):
-    """The error set: ids of individual sessions that were ever errored."""
-
-    __tablename__ = "fact_error"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    granularity: int = Field(primary_key=True)
-    series_id: int = Field(primary_key=True)
-    bucket: int = Field(primary_key=True, sa_type=BigInteger)
-    sid: str = Field(primary_key=True, max_length=36)
-
-
-class SessionUser(SQLModel, table=True):
-    """The user set: one row per user and bucket; `tags` is the OR of the USER_* flags."""
-
-    __tablename__ = "fact_user"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    granularity: int = Field(primary_key=True)
-    series_id: int = Field(primary_key=True)
-    bucket: int = Field(primary_key=True, sa_type=BigInteger)
-    did: str = Field(primary_key=True)
-    tags: int = 0
-
-
 class SessionSketch(SQLModel, table=True):
     """Distinct-count sets per bucket as Theta sketches (`storage.distinct`): users, users
     per status and the error set, one row per non-empty (bucket, kind)."""
@@ -148,19 +150,6 @@ class SessionSketch(SQLModel, table=True):
     bucket: int = Field(primary_key=True, sa_type=BigInteger)
     kind: int = Field(primary_key=True, sa_type=SmallInteger)
     sketch: bytes = Field(sa_type=LargeBinary)
-
-
-class SessionDuration(SQLModel, table=True):
-    """Quantile sketch of exited-session durations: count per sketch bin."""
-
-    __tablename__ = "fact_duration"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    granularity: int = Field(primary_key=True)
-    series_id: int = Field(primary_key=True)
-    bucket: int = Field(primary_key=True, sa_type=BigInteger)
-    bin: int = Field(primary_key=True)
-    count: int = Field(default=0, sa_type=BigInteger)
 
 
 class IngestOutcome(SQLModel, table=True):
@@ -199,7 +188,7 @@ class ImportChunk(SQLModel, table=True):
 #: `ImportChunk.org_id` of imports made by the command line (server-wide, any organization).
 SERVER_IMPORT_SCOPE = 0
 
-FACT_TABLES = (SessionCounter, SessionError, SessionUser, SessionSketch, SessionDuration)
+FACT_TABLES = (SessionCounter, SessionSketch)
 
 
 def table(model: type[SQLModel]) -> Table:
@@ -214,10 +203,8 @@ PROJECT_KEY = table(ProjectKey)
 API_TOKEN = table(ApiToken)
 ENVIRONMENT = table(Environment)
 RELEASE_ENV = table(ReleaseEnv)
+DIM_VALUE = table(DimValue)
 FACT_COUNTER = table(SessionCounter)
-FACT_ERROR = table(SessionError)
-FACT_USER = table(SessionUser)
 FACT_SKETCH = table(SessionSketch)
-FACT_DURATION = table(SessionDuration)
 INGEST_OUTCOME = table(IngestOutcome)
 IMPORT_CHUNK = table(ImportChunk)

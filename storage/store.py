@@ -8,14 +8,17 @@ fact table, whatever the number of releases or projects asked about.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage import approximation
 from storage.sql.catalogue import Catalogue, UnknownProjectError
+from storage.sql.dimensions import DEFAULT_VALUES_PER_PROJECT, ClientSeries
 from storage.sql.filters import env_key
 from storage.sql.read import AggregateReader
-from storage.sql.write import FactWriter
+from storage.sql.write import DEFAULT_MINUTE_RETENTION, FactWriter
 from storage.types import AggregateQuery, AggregateResult, GroupKey, SeriesInfo, WriteBatch
 
 __all__ = ["SessionStore", "UnknownProjectError", "env_key"]
@@ -23,12 +26,31 @@ __all__ = ["SessionStore", "UnknownProjectError", "env_key"]
 
 class SessionStore:
     """Session aggregates over one async engine. Safe to share between requests: every
-    call opens its own short-lived connection."""
+    call opens its own short-lived connection.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    `minute_retention` (seconds, 0 = forever) and the clock `now` (unix seconds) decide
+    which minute buckets writes still make: only those the cleanup would keep (see
+    `FactWriter`); the server passes its settings and clock. `dimension_values_per_project`
+    caps the client-dimension values of a project per family (`storage.sql.dimensions`).
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        minute_retention: int = DEFAULT_MINUTE_RETENTION,
+        now: Callable[[], float] = time.time,
+        dimension_values_per_project: int = DEFAULT_VALUES_PER_PROJECT,
+    ) -> None:
         self.engine = engine
         self.catalogue = Catalogue(engine)
-        self.writer = FactWriter(engine, self.catalogue)
+        self.writer = FactWriter(
+            engine,
+            self.catalogue,
+            ClientSeries(engine, dimension_values_per_project),
+            minute_retention=minute_retention,
+            now=now,
+        )
         self.reader = AggregateReader(engine)
 
     async def apply(
@@ -46,7 +68,10 @@ class SessionStore:
 
     async def aggregate(self, query: AggregateQuery) -> AggregateResult:
         """Aggregate the facts the query selects; see `AggregateQuery`."""
-        return await self.reader.aggregate(query)
+        result = await self.reader.aggregate(query)
+        if result.approximate:
+            approximation.note(result.approximate)
+        return result
 
     async def bucket_bounds(self, query: AggregateQuery) -> dict[GroupKey, tuple[int, int]]:
         """Earliest and latest bucket start per group; see `AggregateReader.bucket_bounds`."""

@@ -14,7 +14,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-from storage.store import SessionStore
+from storage.protocol import Store
 from storage.types import WriteBatch
 
 log = logging.getLogger(__name__)
@@ -27,9 +27,7 @@ class _Pending:
 
 
 class BatchWriter:
-    def __init__(
-        self, store: SessionStore, *, max_group: int = 500, max_group_increments: int = 50_000
-    ) -> None:
+    def __init__(self, store: Store, *, max_group: int = 500, max_group_increments: int = 50_000) -> None:
         self.store = store
         self.max_group = max_group
         #: A group stops growing past this many increments, so that one commit (and the

@@ -1,23 +1,25 @@
 """Helpers of the backend-function tests (`tests/test_backend_*.py`): an app over a real
-store with two organizations, session increments built by hand, and a GraphQL client."""
+store with two organizations, session increments built by hand, and a GraphQL client.
+
+`backend` serves sessions from the SQL store of the database URL; `memory_backend` (an
+app) and `memory_store` (a store alone, for resolvers called directly) from the in-memory
+reference store (`storage.memory`): the contract suite (`tests/store_contract/`) holds the
+SQL stores to the same answers on SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from ingest.simulate import session_update
 from server.clock import FixedClock
 from server.settings import Settings
-from storage.types import (
-    USER_ABNORMAL,
-    USER_CRASHED,
-    USER_ERRORED,
-    USER_SEEN,
-    USER_UNHANDLED,
-    SessionIncrement,
-    WriteBatch,
-)
+from storage.memory import MemoryStore
+from storage.types import SessionIncrement, WriteBatch
+from tests.sqlite_template import migrated_sqlite_url
 
 #: Projects: acme/web = 1, acme/api = 2 (organization "acme"), globex/shop = 3.
 WEB, API, SHOP = 1, 2, 3
@@ -84,6 +86,36 @@ async def backend(make_app: Any, url: str, clock: str = CLOCK, **settings: Any) 
     return Backend(app, token, other, web.org_id, shop.org_id)
 
 
+async def memory_backend(make_app: Any, tmp_path: Path, clock: str = CLOCK, **settings: Any) -> Backend:
+    """Like `backend`, but sessions are written to and read from a `MemoryStore`; accounts
+    (organizations, projects, tokens) stay in a SQLite file copied from a migrated template,
+    which spares each test the migrations. Only `Backend.write` reaches the memory store:
+    envelopes posted over HTTP would still go to SQLite."""
+    url = await migrated_sqlite_url(tmp_path, "accounts.db")
+    b = await backend(make_app, url, clock, **settings)
+    b.app.services.store = MemoryStore({WEB: b.acme, API: b.acme, SHOP: b.globex})
+    return b
+
+
+@dataclass
+class StoreOnly:
+    """A `MemoryStore` with the backend's projects and no app: for tests that call
+    resolvers directly, which need nothing but a store."""
+
+    store: MemoryStore
+    acme: int
+    globex: int
+
+    async def write(self, *increments: SessionIncrement) -> None:
+        await self.store.apply([WriteBatch(list(increments))])
+
+
+def memory_store() -> StoreOnly:
+    # The organization ids `backend` gets on a fresh database: acme first, then globex.
+    acme, globex = 1, 2
+    return StoreOnly(MemoryStore({WEB: acme, API: acme, SHOP: globex}), acme, globex)
+
+
 def session(
     project: int,
     release: str,
@@ -96,30 +128,27 @@ def session(
     init: bool = True,
     duration: float | None = None,
 ) -> SessionIncrement:
-    """One session update as the ingest pipeline stores it (release-health.md 2.3).
+    """One session update as the ingest pipeline stores it (release-health.md 2.3), through
+    ingest's own rule (`ingest.simulate`).
 
     `status` is ok / exited / errored / crashed / abnormal / unhandled; every status but ok
-    and exited is errored and needs a `sid` for the error set.
+    and exited is errored and needs a `sid` for the error set. `duration` counts only for
+    exited updates.
     """
-    errored = status not in ("ok", "exited")
-    tags = USER_SEEN
-    if errored:
-        tags |= USER_ERRORED
-    tags |= {"crashed": USER_CRASHED, "abnormal": USER_ABNORMAL, "unhandled": USER_UNHANDLED}.get(status, 0)
-    return SessionIncrement(
-        project_id=project,
-        release=release,
+    increment = session_update(
+        project,
+        release,
+        started,
         environment=env,
-        started=started,
-        started_count=1 if init else 0,
-        crashed=int(status == "crashed"),
-        abnormal=int(status == "abnormal"),
-        unhandled=int(status == "unhandled"),
-        error_sid=sid if errored else None,
-        user=user,
-        user_tags=tags if user is not None else 0,
-        duration=duration if status == "exited" else None,
+        status=status,
+        init=init,
+        sid=sid,
+        did=user,
+        duration=duration,
     )
+    if increment is None:
+        raise ValueError("this update stores nothing (no init, user, error or duration)")
+    return increment
 
 
 def sid(n: int) -> str:

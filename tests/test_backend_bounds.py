@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from resolvers.bounds import NO_BOUNDS, SessionTimeBounds, oldest_health_data, session_time_bounds
-from tests.backend_support import API, WEB, backend, session, ts
+from tests.backend_support import API, WEB, backend, memory_backend, memory_store, session, ts
 
 NOW = ts("2021-01-14T12:30:00Z")
 
@@ -11,9 +11,9 @@ NOW = ts("2021-01-14T12:30:00Z")
 # -- 5.5 get_release_sessions_time_bounds -------------------------------------------------
 
 
-async def test_time_bounds_example_floor_to_hours(make_app, database_url):
+async def test_time_bounds_example_floor_to_hours():
     # Spec example: sessions at 10:15 and 12:27 -> hourly bucket starts 10:00 and 12:00.
-    b = await backend(make_app, database_url)
+    b = memory_store()
     await b.write(
         session(WEB, "foo@1", ts("2021-01-14T10:15:00Z")),
         session(WEB, "foo@1", ts("2021-01-14T12:27:00Z")),
@@ -26,8 +26,8 @@ async def test_time_bounds_example_floor_to_hours(make_app, database_url):
     assert bounds.sessions_upper_bound == "2021-01-14T12:00:00Z"
 
 
-async def test_time_bounds_null_without_data_and_per_pair(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_time_bounds_null_without_data_and_per_pair():
+    b = memory_store()
     await b.write(
         session(WEB, "foo@1", ts("2021-01-14T10:15:00Z")),
         session(API, "foo@1", ts("2021-01-12T03:59:59Z")),
@@ -42,9 +42,9 @@ async def test_time_bounds_null_without_data_and_per_pair(make_app, database_url
     assert found[(WEB, "foo@1")].lower == ts("2021-01-14T10:00:00Z")
 
 
-async def test_time_bounds_count_duration_only_data(make_app, database_url):
+async def test_time_bounds_count_duration_only_data():
     # An `exited` update with init:false adds a duration but no counter: it still counts.
-    b = await backend(make_app, database_url)
+    b = memory_store()
     await b.write(
         session(WEB, "r", ts("2021-01-14T09:05:00Z"), status="exited", init=False, duration=30),
         session(WEB, "r", ts("2021-01-14T11:45:00Z")),
@@ -55,8 +55,8 @@ async def test_time_bounds_count_duration_only_data(make_app, database_url):
     )
 
 
-async def test_time_bounds_empty_release_and_environment_filters(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_time_bounds_empty_release_and_environment_filters():
+    b = memory_store()
     await b.write(
         session(WEB, "a", ts("2021-01-10T05:30:00Z"), env="staging"),
         session(WEB, "b", ts("2021-01-14T11:10:00Z"), env="production"),
@@ -79,8 +79,8 @@ async def test_time_bounds_empty_release_and_environment_filters(make_app, datab
     assert prod[(WEB, "b")].lower == prod[(WEB, "b")].upper == ts("2021-01-14T11:00:00Z")
 
 
-async def test_time_bounds_window_ends_ten_seconds_after_now(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_time_bounds_window_ends_ten_seconds_after_now():
+    b = memory_store()
     await b.write(session(WEB, "r", ts("2021-01-14T12:00:02Z")))
     # now 11:59:55: now + 10 s = 12:00:05, ceil to the hour 13:00 -> bucket 12:00 included.
     found = await session_time_bounds(b.store, [(WEB, "r")], now=ts("2021-01-14T11:59:55Z"))
@@ -90,8 +90,8 @@ async def test_time_bounds_window_ends_ten_seconds_after_now(make_app, database_
     assert found[(WEB, "r")] == NO_BOUNDS
 
 
-async def test_time_bounds_graphql(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_time_bounds_graphql(make_app, tmp_path):
+    b = await memory_backend(make_app, tmp_path)
     await b.write(
         session(WEB, "foo@1", ts("2021-01-14T10:15:00Z")),
         session(WEB, "foo@1", ts("2021-01-14T12:27:00Z")),
@@ -119,8 +119,8 @@ NOW_APRIL = ts("2021-04-10T12:30:00Z")
 # now − 90 d = 2021-01-10T12:30, widened to the hour: buckets from 2021-01-10T12:00.
 
 
-async def test_oldest_health_data_window_and_hour_floor(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_oldest_health_data_window_and_hour_floor():
+    b = memory_store()
     await b.write(
         session(WEB, "r1", ts("2021-01-10T11:59:00Z")),  # bucket 11:00 < 12:00: outside
         session(WEB, "r1", ts("2021-01-10T12:10:00Z")),  # bucket 12:00: the oldest inside
@@ -134,8 +134,8 @@ async def test_oldest_health_data_window_and_hour_floor(make_app, database_url):
     }  # r3 has no data: absent
 
 
-async def test_oldest_health_data_cross_combinations_and_counters_only(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_oldest_health_data_cross_combinations_and_counters_only():
+    b = memory_store()
     await b.write(
         session(WEB, "r2", ts("2021-04-01T08:20:00Z")),  # asked as (API, r2), exists for WEB
         session(API, "r1", ts("2021-04-02T09:00:00Z"), status="exited", init=False, duration=5),

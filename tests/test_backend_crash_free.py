@@ -13,7 +13,7 @@ from resolvers.crash_free import (
     current_and_previous_crash_free_rates,
 )
 from resolvers.errors import InvalidQuery
-from tests.backend_support import API, SHOP, WEB, backend, dt, session, sid, ts
+from tests.backend_support import API, SHOP, WEB, dt, memory_backend, memory_store, session, sid, ts
 
 NOW = dt("2021-01-14T12:27:28.303Z")
 
@@ -27,10 +27,10 @@ def _summary(entries):
 # -- 5.6 get_crash_free_breakdown ---------------------------------------------------------
 
 
-async def test_breakdown_four_days_back(make_app, database_url):
+async def test_breakdown_four_days_back():
     # start = now − 4 d = 2021-01-10T12:27:28.303. Checkpoints: +1 d and +2 d are past;
     # +7 d is in the future and 5 days after +2 d, so a final entry dated now follows.
-    b = await backend(make_app, database_url)
+    b = memory_store()
     start = NOW - timedelta(days=4)
     await b.write(
         # bucket 01-10 12:00 = floor(start): counted in every entry although before start
@@ -54,10 +54,10 @@ async def test_breakdown_four_days_back(make_app, database_url):
     ]
 
 
-async def test_breakdown_twelve_hours_back_is_one_now_entry(make_app, database_url):
+async def test_breakdown_twelve_hours_back_is_one_now_entry():
     # start = now − 12 h: start + 1 d is already in the future and there is no previous
     # checkpoint, so the only entry is dated now and covers [00:00, 13:00) on 01-14.
-    b = await backend(make_app, database_url)
+    b = memory_store()
     start = NOW - timedelta(hours=12)  # 2021-01-14T00:27:28.303, floored to 00:00
     await b.write(
         session(WEB, "r", ts("2021-01-14T00:10:00Z"), user="a"),
@@ -70,10 +70,10 @@ async def test_breakdown_twelve_hours_back_is_one_now_entry(make_app, database_u
     assert _summary(found[(WEB, "r")]) == [(NOW, 3, 3, 66.66666666666667, 66.66666666666667)]
 
 
-async def test_breakdown_one_and_a_half_days_quirk(make_app, database_url):
+async def test_breakdown_one_and_a_half_days_quirk():
     # start = now − 1.5 d: +1 d is past; +2 d is in the future but only one day after +1 d,
     # so no `now` entry follows and the most recent data never appears.
-    b = await backend(make_app, database_url)
+    b = memory_store()
     start = NOW - timedelta(days=1.5)  # 2021-01-13T00:27:28.303
     await b.write(
         session(WEB, "r", ts("2021-01-13T01:00:00Z")),
@@ -84,8 +84,8 @@ async def test_breakdown_one_and_a_half_days_quirk(make_app, database_url):
     assert _summary(found[(WEB, "r")]) == [(start + timedelta(days=1), 1, 0, 100.0, None)]
 
 
-async def test_breakdown_without_data_and_with_environments(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_breakdown_without_data_and_with_environments():
+    b = memory_store()
     start = NOW - timedelta(days=3)  # +1 d, +2 d past; +7 d future, 5 d after +2 d -> now
     await b.write(
         session(WEB, "r", ts("2021-01-12T00:00:00Z"), env="staging", user="s"),
@@ -104,8 +104,8 @@ async def test_breakdown_without_data_and_with_environments(make_app, database_u
     assert _summary(found[(WEB, "unknown")]) == [(d, 0, 0, None, None) for d in dates]
 
 
-async def test_breakdown_graphql(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_breakdown_graphql(make_app, tmp_path):
+    b = await memory_backend(make_app, tmp_path)
     await b.write(
         session(WEB, "r", ts("2021-01-14T00:10:00Z"), user="a"),
         session(WEB, "r", ts("2021-01-14T05:00:00Z"), user="b"),
@@ -146,9 +146,9 @@ async def _rates(b, projects, rollup=3600, org_id=None, orgs=None):
     )
 
 
-async def test_current_and_previous_rates_example(make_app, database_url):
+async def test_current_and_previous_rates_example():
     # Windows end at 12:15:23; with rollup 3600 they count buckets up to 13:00.
-    b = await backend(make_app, database_url)
+    b = memory_store()
     await b.write(
         session(WEB, "r", ts("2021-01-14T06:05:00Z")),  # bucket 06:00 = floor(06:15:23)
         session(WEB, "r", ts("2021-01-14T12:40:00Z")),  # bucket 12:00 < 13:00
@@ -172,10 +172,10 @@ async def test_current_and_previous_rates_example(make_app, database_url):
     assert daily[WEB].current == (1 - 3 / 5) * 100 == 40.0
 
 
-async def test_current_rates_are_clamped(make_app, database_url):
+async def test_current_rates_are_clamped():
     # 1 started session and 2 crash updates without init (crashed > started): upstream would
     # report (1 − 2/1) * 100 = −100; the rate is clamped to 0 before multiplying.
-    b = await backend(make_app, database_url)
+    b = memory_store()
     await b.write(
         session(WEB, "r", ts("2021-01-14T08:00:00Z")),
         session(WEB, "r", ts("2021-01-14T08:00:00Z"), status="crashed", sid=sid(1), init=False),
@@ -184,8 +184,8 @@ async def test_current_rates_are_clamped(make_app, database_url):
     assert (await _rates(b, [WEB]))[WEB].current == 0.0
 
 
-async def test_current_rates_organization_checks(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_current_rates_organization_checks():
+    b = memory_store()
     with pytest.raises(InvalidQuery) as exc:
         await _rates(b, [WEB], org_id=b.globex)
     assert exc.value.message == "Expected projects to be from the specified organization"
@@ -195,8 +195,8 @@ async def test_current_rates_organization_checks(make_app, database_url):
     assert (await _rates(b, [WEB], org_id=b.acme))[WEB] == CrashFreeRates(None, None)
 
 
-async def test_crash_free_rates_graphql(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_crash_free_rates_graphql(make_app, tmp_path):
+    b = await memory_backend(make_app, tmp_path)
     await b.write(
         session(WEB, "r", ts("2021-01-14T06:05:00Z")),
         session(WEB, "r", ts("2021-01-14T12:40:00Z")),

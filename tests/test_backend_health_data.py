@@ -4,7 +4,7 @@ get_changed_project_release_model_adoptions (5.7), and the releases count (5.9) 
 from __future__ import annotations
 
 from resolvers.health import changed_release_adoptions, releases_count_per_project, releases_have_health_data
-from tests.backend_support import API, SHOP, WEB, backend, session, sid, ts
+from tests.backend_support import API, SHOP, WEB, backend, memory_backend, memory_store, session, sid, ts
 
 NOW = ts("2021-01-14T12:30:00Z")
 
@@ -25,8 +25,8 @@ async def _write_5_2(b):
     )
 
 
-async def test_releases_have_health_data_window(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_releases_have_health_data_window():
+    b = memory_store()
     await _write_5_2(b)
     found = await releases_have_health_data(
         b.store,
@@ -62,8 +62,8 @@ async def _write_5_7(b):
     )
 
 
-async def test_changed_release_adoptions(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_changed_release_adoptions():
+    b = memory_store()
     await _write_5_7(b)
     assert await changed_release_adoptions(b.store, [WEB, API], now=NOW) == [(WEB, "r1"), (API, "r3")]
     assert await changed_release_adoptions(b.store, [], now=NOW) == []
@@ -83,8 +83,8 @@ async def test_changed_release_adoptions_graphql(make_app, database_url):
 # -- 5.9 releases count per project, in GraphQL ---------------------------------------------
 
 
-async def test_releases_count_graphql(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_releases_count_graphql(make_app, tmp_path):
+    b = await memory_backend(make_app, tmp_path)
     await b.write(
         session(WEB, "a", NOW - 3600, user="u1"),
         session(WEB, "b", NOW - 3600, user="u2", status="crashed", sid=sid(1)),  # all users crashed

@@ -7,7 +7,7 @@ import pytest
 
 from resolvers.errors import InvalidQuery
 from resolvers.project_sessions import project_sessions_count, sessions_per_project
-from tests.backend_support import API, SHOP, WEB, backend, session, ts
+from tests.backend_support import API, SHOP, WEB, backend, memory_backend, memory_store, session, ts
 
 NOW = ts("2021-01-14T17:40:00Z")
 
@@ -15,8 +15,8 @@ NOW = ts("2021-01-14T17:40:00Z")
 # -- 5.13 get_num_sessions_per_project ------------------------------------------------------
 
 
-async def test_sessions_per_project_example(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_sessions_per_project_example():
+    b = memory_store()
     await b.write(
         session(WEB, "r", ts("2021-01-14T14:40:00Z")),  # before 15:00: excluded
         session(WEB, "r", ts("2021-01-14T15:05:00Z")),
@@ -39,8 +39,8 @@ async def test_sessions_per_project_example(make_app, database_url):
     assert await sessions_per_project(b.store, b.acme, [WEB], start=NOW - 60, end=NOW - 30, rollup=10) == []
 
 
-async def test_sessions_per_project_environment_ids(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_sessions_per_project_environment_ids():
+    b = memory_store()
     await b.write(
         session(WEB, "r", ts("2021-01-14T16:00:00Z"), env="production"),
         session(WEB, "r", ts("2021-01-14T16:00:00Z"), env="production"),
@@ -102,8 +102,8 @@ async def test_sessions_per_project_graphql(make_app, database_url):
 # -- 5.12 get_project_sessions_count ---------------------------------------------------------
 
 
-async def test_project_sessions_count_rollup_and_environment_records(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_project_sessions_count_rollup_and_environment_records():
+    b = memory_store()
     await b.write(
         session(WEB, "r", ts("2021-01-14T17:19:59Z"), env="production"),  # minute 17:19
         session(WEB, "r", ts("2021-01-14T17:20:10Z"), env="production"),  # minute 17:20
@@ -144,8 +144,8 @@ async def test_project_sessions_count_rollup_and_environment_records(make_app, d
     )
 
 
-async def test_project_sessions_count_graphql(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_project_sessions_count_graphql(make_app, tmp_path):
+    b = await memory_backend(make_app, tmp_path)
     await b.write(
         session(WEB, "r", ts("2021-01-14T17:20:10Z"), env="production"),
         session(WEB, "r", ts("2021-01-14T17:30:00Z"), env=None),

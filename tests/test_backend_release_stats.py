@@ -6,7 +6,7 @@ import pytest
 
 from resolvers.errors import InvalidQuery
 from resolvers.release_stats import StatCounts, release_stats
-from tests.backend_support import WEB, backend, session, sid, ts
+from tests.backend_support import WEB, memory_backend, memory_store, session, sid, ts
 
 START = ts("2021-01-10T12:27:28Z")
 END = ts("2021-01-14T12:27:28Z")
@@ -36,8 +36,8 @@ def _counts(entry):
     return (c.total, c.healthy, c.errored, c.crashed, c.abnormal, c.unhandled)
 
 
-async def test_release_stats_sessions_example(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_release_stats_sessions_example():
+    b = memory_store()
     await _write_week(b)
     found = await release_stats(
         b.store, [(WEB, "r"), (WEB, "unknown")], stat="sessions", rollup=86400, start=START, end=END
@@ -92,8 +92,8 @@ async def test_release_stats_sessions_example(make_app, database_url):
     assert unknown.totals == StatCounts()
 
 
-async def test_release_stats_users_are_unions_over_the_range(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_release_stats_users_are_unions_over_the_range():
+    b = memory_store()
     await _write_week(b)
     found = await release_stats(b.store, [(WEB, "r")], stat="users", rollup=86400, start=START, end=END)
     stats = found[(WEB, "r")]
@@ -112,8 +112,8 @@ async def test_release_stats_users_are_unions_over_the_range(make_app, database_
     assert stats.as_upstream()[1]["users_healthy"] == 2
 
 
-async def test_release_stats_range_adjustment_edges(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_release_stats_range_adjustment_edges():
+    b = memory_store()
     await _write_week(b)
     # A start on a boundary moves one rollup later; an end on a 10 s multiple moves 10 s
     # later: [01-12, 01-13T00:00:10) aligned -> buckets 01-12 and 01-13.
@@ -144,8 +144,8 @@ async def test_release_stats_range_adjustment_edges(make_app, database_url):
     ]
 
 
-async def test_release_stats_validation(make_app, sqlite_url):
-    b = await backend(make_app, sqlite_url)
+async def test_release_stats_validation():
+    b = memory_store()
     with pytest.raises(InvalidQuery, match="Invalid stat"):
         await release_stats(b.store, [(WEB, "r")], stat="crashes", rollup=3600, start=START, end=END)
     with pytest.raises(InvalidQuery) as exc:
@@ -156,8 +156,8 @@ async def test_release_stats_validation(make_app, sqlite_url):
     assert exc.value.message.startswith("Your interval and date range would create too many results.")
 
 
-async def test_release_stats_graphql(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_release_stats_graphql(make_app, tmp_path):
+    b = await memory_backend(make_app, tmp_path)
     await _write_week(b)
     q = """query($interval: String!) { release(projectId: "1", version: "r") {
         stats(stat: SESSIONS, interval: $interval,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from resolvers.adoption_stage import AdoptionStage
 from resolvers.options import QueryOptions
 from resolvers.stages import release_adoption_stages
-from tests.backend_support import API, WEB, backend, session, sid, ts
+from tests.backend_support import API, WEB, memory_backend, memory_store, session, sid, ts
 
 H = ts("2021-01-10T00:00:00Z")
 HOUR = 3600
@@ -19,8 +19,8 @@ def _many(project, release, started, n, env="production", **kw):
     return [session(project, release, started, env=env, **kw) for _ in range(n)]
 
 
-async def test_adopted_replaced_and_low_adoption(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_adopted_replaced_and_low_adoption():
+    b = memory_store()
     await b.write(
         *_many(WEB, "A", H + 1800, 10),  # bucket H
         *_many(WEB, "B", H + 2 * HOUR, 10),
@@ -53,8 +53,8 @@ async def test_adopted_replaced_and_low_adoption(make_app, database_url):
     assert stages[(API, "A", "production")] == AdoptionStage("replaced", H + HOUR, H + 7 * HOUR)
 
 
-async def test_adopted_now_after_a_dip_keeps_first_adoption(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_adopted_now_after_a_dip_keeps_first_adoption():
+    b = memory_store()
     await b.write(
         session(WEB, "E", H, env="staging"),
         session(WEB, "F", H, env="staging"),
@@ -71,8 +71,8 @@ async def test_adopted_now_after_a_dip_keeps_first_adoption(make_app, database_u
     assert stages[(WEB, "E", "staging")] == AdoptionStage("replaced", H + HOUR, H + 4 * HOUR)
 
 
-async def test_threshold_counts_started_sessions_only(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_threshold_counts_started_sessions_only():
+    b = memory_store()
     await b.write(
         # 6.1's first example: A 1 healthy session, B 9 that crashed in their initial update.
         # Started only: A 1 of 10 = exactly 10 % -> adopted (upstream: 1 < 1.9, not adopted).
@@ -98,15 +98,15 @@ async def test_threshold_counts_started_sessions_only(make_app, database_url):
     assert short[(WEB, "A", "one")] == AdoptionStage("replaced", H + HOUR, H + 2 * HOUR)
 
 
-async def test_no_stage_without_environment_or_valid_version(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_no_stage_without_environment_or_valid_version():
+    b = memory_store()
     await b.write(session(WEB, "latest", H), session(WEB, "ok", H, env=None), session(WEB, "ok", H, env=""))
     keys = [(WEB, "latest", "production"), (WEB, "ok", ""), (WEB, "a/b", "production")]
     assert await release_adoption_stages(b.store, keys, now=H + HOUR) == {}
 
 
-async def test_adoption_stage_graphql(make_app, database_url):
-    b = await backend(make_app, database_url)
+async def test_adoption_stage_graphql(make_app, tmp_path):
+    b = await memory_backend(make_app, tmp_path)
     await b.write(
         *_many(WEB, "A", H + 1800, 10), *_many(WEB, "B", H + 2 * HOUR, 10), *_many(WEB, "B", H + 7 * HOUR, 10)
     )
@@ -136,8 +136,8 @@ async def test_adoption_stage_graphql(make_app, database_url):
     assert {n["version"]: n["adoptionStage"]["stage"] for n in nodes} == {"A": "REPLACED", "B": "ADOPTED"}
 
 
-async def test_adoption_stage_graphql_uses_the_threshold_setting(make_app, sqlite_url):
-    b = await backend(make_app, sqlite_url, adoption_threshold=0.6)
+async def test_adoption_stage_graphql_uses_the_threshold_setting(make_app, tmp_path):
+    b = await memory_backend(make_app, tmp_path, adoption_threshold=0.6)
     await b.write(*_many(WEB, "A", H, 5), *_many(WEB, "B", H, 5))
     q = """{ release(projectId: "1", version: "A") {
         adoptionStage(environment: "production", now: "2021-01-10T01:00:00Z") { stage } } }"""

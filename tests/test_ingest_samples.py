@@ -24,6 +24,7 @@ from storage.types import (
     USER_ERRORED,
     USER_SEEN,
     USER_UNHANDLED,
+    ClientDimensions,
     OutcomeIncrement,
     SessionIncrement,
     WriteBatch,
@@ -136,6 +137,10 @@ STORED: dict[str, tuple[list[SessionIncrement], list[OutcomeIncrement]]] = {
                 error_sid="a1b2c3d4-e5f6-0718-293a-4b5c6d7e8f90",
                 user="user-9",
                 user_tags=USER_SEEN | USER_ERRORED,
+                # attrs.user_agent "Mozilla/5.0 (X11; Linux x86_64) Firefox/126.0": no OS version.
+                dimensions=ClientDimensions(
+                    os_name="Linux", browser_name="Firefox", browser_major="Firefox 126"
+                ),
             )
         ],
         [accepted("session")],

@@ -72,9 +72,11 @@ def _session(started: float) -> SessionIncrement:
     )
 
 
-async def _store(make_app, url: str) -> SessionStore:
+async def _store(make_app, url: str, clock: float = NOW) -> SessionStore:
+    """A store whose writer's clock reads `clock` (it makes no minute row older than the
+    minute retention before it)."""
     app = await make_app(
-        Settings(database_url=url, **RETENTION, retention_interval_seconds=0), FixedClock(NOW)
+        Settings(database_url=url, **RETENTION, retention_interval_seconds=0), FixedClock(clock)
     )
     await app.services.accounts.create_project("acme", "web", 1)
     store: SessionStore = app.services.store
@@ -112,15 +114,23 @@ async def test_fact_tables_are_partitioned_and_take_any_bucket(make_app, pg_url)
         for table in partitions.TABLES:
             assert await partitions.is_partitioned(conn, table), table
     # No range partition exists yet: a bucket of 1970 and one 3 years ahead land in the
-    # granularities' DEFAULT partitions.
+    # granularities' DEFAULT partitions (the one of 1970 in hour and day only: it is older
+    # than the minute retention, so the writer makes no minute row of it).
     await store.apply([WriteBatch([_session(0.0), _session(NOW + 1000 * DAY)])])
-    assert await _scalar(store, "SELECT count(*) FROM relhealth_partitions.fact_counter_g60_default") == 2
+    schema = partitions.SCHEMA
+    assert await _scalar(store, f"SELECT count(*) FROM {schema}.fact_counter_g60_default") == 1
+    assert await _scalar(store, f"SELECT count(*) FROM {schema}.fact_counter_g3600_default") == 2
+    # Sketch rows alike, two per bucket: the users sketch and the duration bins (kind 8).
+    assert await _scalar(store, f"SELECT count(*) FROM {schema}.fact_sketch_g60_default") == 2
+    assert await _scalar(store, f"SELECT count(*) FROM {schema}.fact_sketch_g86400_default") == 4
     assert await _started(store, DAY, 0.0) == 1
     assert await _started(store, HOUR, NOW + 1000 * DAY) == 1
 
 
 async def test_cleanup_drops_expired_partitions_and_trims_the_boundary(make_app, pg_url):
-    store = await _store(make_app, pg_url)
+    # The writes happen 400 days back, so every session gets its minute rows (expired by
+    # NOW, whose cleanup must find them in the windows it drops or trims).
+    store = await _store(make_app, pg_url, clock=NOW - 400 * DAY)
     times = {name: NOW - age for name, age in AGES.items()} | BOUNDARY
     await store.apply([WriteBatch([_session(t) for t in times.values()])])
     # A first cleanup, 400 days earlier: nothing has expired then, and every window that
@@ -136,12 +146,14 @@ async def test_cleanup_drops_expired_partitions_and_trims_the_boundary(make_app,
     # Six sessions, one counter row each per granularity, but the two boundary sessions
     # (09:00 and 11:00 on May 3) share their day: 6 + 6 + 5.
     assert await _scalar(store, "SELECT count(*) FROM fact_counter") == 17
+    # Two sketch rows per counter row: users (USER_SEEN) and duration bins (kind 8).
+    assert await _scalar(store, "SELECT count(*) FROM fact_sketch") == 34
 
     deleted = await delete_expired(store.engine, now=NOW, retention=OPTIONS.retention, batch_rows=2)
     # Expired: minute: month, season, ancient, just_expired (4); hour (100 d): season,
     # ancient (2); day (200 d): ancient (1).
     assert deleted["fact_counter"] == 7
-    assert deleted["fact_duration"] == 7  # one duration bin per session and bucket
+    assert deleted["fact_sketch"] == 14  # users and duration bins of each bucket
     minute_windows = await _windows(store, MINUTE)
     for name in ("month", "season", "ancient"):  # whole windows before the cutoff: dropped
         lo = int(times[name]) - int(times[name]) % DAY
@@ -150,6 +162,8 @@ async def test_cleanup_drops_expired_partitions_and_trims_the_boundary(make_app,
     assert (boundary, boundary + DAY) in minute_windows  # straddles the cutoff: kept, trimmed
     table = partitions.window_name("fact_counter", MINUTE, boundary)
     assert await _scalar(store, f"SELECT count(*) FROM {table}") == 1  # just_kept
+    sketch_table = partitions.window_name("fact_sketch", MINUTE, boundary)
+    assert await _scalar(store, f"SELECT count(*) FROM {sketch_table}") == 2
     # The answers are exactly row-by-row retention's (tests/test_retention.py).
     for name, t in times.items():
         assert await _started(store, MINUTE, t) == int(name in ("fresh", "just_kept")), name
@@ -183,8 +197,9 @@ async def test_migration_moves_existing_rows_into_windows_and_back(pg_url):
 
     from storage.schema import alembic_config
 
-    await _on(pg_url, lambda conn: command.upgrade(alembic_config(conn), "0003"))
-    # Two minute rows in one day window, one in another day, one hourly row.
+    await _on(pg_url, lambda conn: command.upgrade(alembic_config(conn), "0006"))
+    # Two minute rows in one day window, one in another day, one hourly row; a sketch row
+    # (kind 8, duration bins) beside each.
     day1, day2 = 1_748_822_400, 1_748_908_800  # 2025-06-02, 2025-06-03 (multiples of a day)
     rows = [(60, 1, day1 + 60, 2), (60, 1, day1 + 120, 3), (60, 2, day2, 5), (3600, 1, day1, 7)]
 
@@ -196,6 +211,10 @@ async def test_migration_moves_existing_rows_into_windows_and_back(pg_url):
                     " unhandled, errored_preaggr, dur_count, dur_sum) VALUES (:g, :s, :b, :n, 0, 0, 0, 0, 0, 0)"
                 ),
                 {"g": g, "s": s, "b": b, "n": n},
+            )
+            conn.execute(
+                text("INSERT INTO fact_sketch VALUES (:g, :s, :b, 8, :blob)"),
+                {"g": g, "s": s, "b": b, "blob": bytes([n])},
             )
 
     await _on(pg_url, load)
@@ -213,8 +232,15 @@ async def test_migration_moves_existing_rows_into_windows_and_back(pg_url):
     assert await _on(pg_url, lambda c: count(c, f"{schema}.fact_counter_g3600_{week}")) == (1, 7)
     assert await _on(pg_url, lambda c: count(c, f"{schema}.fact_counter_g60_default")) == (0, 0)
 
-    await _on(pg_url, lambda conn: command.downgrade(alembic_config(conn), "0003"))
+    def blobs(conn, table):
+        return sorted(bytes(b)[0] for (b,) in conn.execute(text(f"SELECT sketch FROM {table}")))
+
+    assert await _on(pg_url, lambda c: blobs(c, f"{schema}.fact_sketch_g60_{day1}")) == [2, 3]
+    assert await _on(pg_url, lambda c: blobs(c, f"{schema}.fact_sketch_g3600_{week}")) == [7]
+
+    await _on(pg_url, lambda conn: command.downgrade(alembic_config(conn), "0006"))
     assert await _on(pg_url, lambda c: count(c, "fact_counter")) == (4, 17)
+    assert await _on(pg_url, lambda c: blobs(c, "fact_sketch")) == [2, 3, 5, 7]
     partitioned = await _on(
         pg_url, lambda c: c.execute(text("SELECT count(*) FROM pg_partitioned_table")).scalar_one()
     )

@@ -44,7 +44,7 @@ URL = "/api/0/organizations/acme/sessions/"
 RETENTION = {"minute_retention_days": 30, "hour_retention_days": 100, "day_retention_days": 200}
 OPTIONS = QueryOptions(minute_retention=30 * DAY, hour_retention=100 * DAY, day_retention=200 * DAY)
 ALL = frozenset(Quantity)
-FACTS = ("fact_counter", "fact_error", "fact_user", "fact_duration")
+FACTS = ("fact_counter", "fact_sketch")
 
 
 def iso(t: float) -> str:
@@ -212,19 +212,20 @@ async def _started(store: SessionStore, granularity: int, start: float, end: flo
 async def test_delete_expired_per_granularity_in_batches(make_app, database_url):
     _, store = await _store_with_history(make_app, database_url, retention_interval_seconds=0)
     before = await _rows(store)
-    # 4 ages x 3 users: counters, durations 1 row per age; errors, users 3 rows per age.
-    assert before[("fact_counter", MINUTE)] == 4 and before[("fact_user", DAY)] == 12
+    # 4 ages x 3 crashed users in one bucket: counters 1 row per age and granularity;
+    # sketches 5 (users, errored users, crashed users, error set, duration bins). Minute
+    # rows exist only within the minute retention (30 d): for "fresh" alone.
+    assert before[("fact_counter", MINUTE)] == 1 and before[("fact_sketch", MINUTE)] == 5
+    assert before[("fact_counter", DAY)] == 4 and before[("fact_sketch", DAY)] == 20
     deleted = await delete_expired(store.engine, now=NOW, retention=OPTIONS.retention, batch_rows=2)
-    # Expired: minute 3 ages, hour 2, day 1 -> 6 bucket rows per age-row.
+    # Expired: hour 2 ages, day 1 -> 3 bucket rows per age-row (no minute row was old).
     assert deleted == {
-        "fact_counter": 6,
-        "fact_error": 18,
-        "fact_user": 18,
-        "fact_duration": 6,
+        "fact_counter": 3,
+        "fact_sketch": 15,
         "ingest_outcome": 1,
     }
     after = await _rows(store)
-    for table, per_age in [("fact_counter", 1), ("fact_error", 3), ("fact_user", 3), ("fact_duration", 1)]:
+    for table, per_age in [("fact_counter", 1), ("fact_sketch", 5)]:
         assert after.get((table, MINUTE)) == per_age, table  # fresh
         assert after.get((table, HOUR)) == 2 * per_age, table  # fresh, month
         assert after.get((table, DAY)) == 3 * per_age, table  # fresh, month, season
@@ -247,7 +248,7 @@ async def test_delete_expired_per_granularity_in_batches(make_app, database_url)
 async def test_periodic_cleanup_task(make_app, database_url):
     app, store = await _store_with_history(make_app, database_url, retention_interval_seconds=1)
     deadline = time.monotonic() + 15
-    while (await _rows(store)).get(("fact_counter", MINUTE)) != 1:
+    while (await _rows(store)).get(("fact_counter", HOUR)) != 2:
         assert time.monotonic() < deadline, "the periodic cleanup did not run"
         await asyncio.sleep(0.2)
     assert await _started(store, DAY, NOW - AGES["ancient"], NOW - AGES["ancient"]) == 0
@@ -289,7 +290,8 @@ async def test_cleanup_command(make_app, sqlite_url):
     )
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
-    assert "deleted 3 fact_counter rows" in out.decode()  # minute, hour and day of the old one
+    # Hour and day of the old one: it got no minute row, being older than the minute retention.
+    assert "deleted 2 fact_counter rows" in out.decode()
     rows = await _rows(app.services.store)
     assert rows[("fact_counter", MINUTE)] == rows[("fact_counter", HOUR)] == 1
 

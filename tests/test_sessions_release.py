@@ -14,7 +14,7 @@ from resolvers.sessions.release_filter import (
     release_stage_filter,
     release_version_filter,
 )
-from resolvers.sessions.release_version import parse_release, semver_info
+from storage.release_parser import parse_release, semver_info
 from storage.types import Cond
 
 SEMVER_ERROR = (

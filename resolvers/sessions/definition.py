@@ -15,6 +15,7 @@ from datetime import datetime
 
 from resolvers.granularity import RetentionExceeded, choose_granularity
 from resolvers.timetext import format_iso as isoformat
+from storage.sql.dimensions import ClientDimensionError, query_family
 from storage.types import (
     DAY,
     HOUR,
@@ -291,6 +292,12 @@ def build_definition(
         page_size=per_page if per_page is not None else DEFAULT_PAGE_SIZE,
         retained_granularity=retained,
     )
+
+    # this project: client dimensions (README "Client dimensions") of one family, hourly
+    try:
+        query_family(definition.totals_query())
+    except ClientDimensionError as exc:
+        raise SessionsQueryError(str(exc)) from None
 
     # 7. a status filter that can never match
     if status_filter is not None and not status_filter:

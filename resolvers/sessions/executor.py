@@ -25,7 +25,7 @@ from storage.types import (
 )
 
 from .definition import SessionsQueryDefinition
-from .fields import SUM_SESSION
+from .fields import CLIENT_KEYS, RELEASE_VERSION_GROUP_BY, SUM_SESSION
 from .ordering import OrderBy, sort_groups
 from .pagination import Cursor, page_cursors
 from .query_filter import combine
@@ -109,6 +109,12 @@ def _by(definition: SessionsQueryDefinition, key: GroupKey, status: str | None) 
         elif name == "environment":
             if key.environment is not None:
                 by["environment"] = key.environment
+        elif name == RELEASE_VERSION_GROUP_BY:
+            by[RELEASE_VERSION_GROUP_BY] = key.release_version
+        elif name in CLIENT_KEYS:
+            value = getattr(key, CLIENT_KEYS[name])
+            if value is not None:  # a major that the user agent did not give
+                by[name] = value
         else:
             by["session.status"] = status
     return by

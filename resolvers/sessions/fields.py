@@ -58,13 +58,32 @@ DURATION_QUANTILES: Final[dict[str, float]] = {
 ERROR_SET_RATES: Final = frozenset({"errored_rate(session)", "unhealthy_rate(session)"})
 
 STATUS_GROUP_BY: Final = "session.status"
+RELEASE_VERSION_GROUP_BY: Final = "release.version"
+
+#: Client dimensions (a documented extension of Sentry's parameters, README "Client
+#: dimensions"): groupBy values and query keys -> stored dimension. The names are Sentry's
+#: tags `sdk.name`, `os.name` and `browser.name`; Sentry has no tag of the major version
+#: alone (its `os` and `browser` tags hold the full version, "iOS 17.1.2"), so the majors
+#: are `os.major` and `browser.major`, whose values carry the name like those tags do
+#: ("iOS 17", "Chrome 120").
+CLIENT_KEYS: Final[dict[str, Dimension]] = {
+    "sdk.name": "sdk_name",
+    "os.name": "os_name",
+    "os.major": "os_major",
+    "browser.name": "browser_name",
+    "browser.major": "browser_major",
+}
 
 #: groupBy value -> stored dimension (None for the virtual `session.status`).
 GROUP_BY: Final[dict[str, Dimension | None]] = {
     "project": "project_id",
     "release": "release",
     "environment": "environment",
+    # This project's extension: builds and packages of one version together (`25.11.2+345`
+    # and `pkg@25.11.2+346` are `25.11.2`), getsentry/sentry #103066.
+    RELEASE_VERSION_GROUP_BY: "release_version",
     STATUS_GROUP_BY: None,
+    **CLIENT_KEYS,
 }
 
 #: The five statuses in upstream's enum order (3.1).

@@ -80,8 +80,9 @@ def resolve_order_by(
     return OrderBy(field, descending, True, ordering_status(field, status_filter))
 
 
-def group_key_order(key: GroupKey) -> tuple[int, int, int, str, int, str]:
-    """Tie-break: (project id, release, environment with null first), ascending."""
+def group_key_order(key: GroupKey) -> tuple[int | str, ...]:
+    """Tie-break: (project id, release, environment, release version, then the client
+    dimensions, each with null first), ascending."""
     return (
         0 if key.project_id is None else 1,
         key.project_id or 0,
@@ -89,7 +90,14 @@ def group_key_order(key: GroupKey) -> tuple[int, int, int, str, int, str]:
         key.release or "",
         0 if key.environment is None else 1,
         key.environment or "",
+        key.release_version or "",
+        *_client_order(key),
     )
+
+
+def _client_order(key: GroupKey) -> tuple[int | str, ...]:
+    values = (key.sdk_name, key.os_name, key.os_major, key.browser_name, key.browser_major)
+    return tuple(part for v in values for part in ((0, "") if v is None else (1, v)))
 
 
 def sort_groups(

@@ -16,6 +16,7 @@ from storage.types import And, Cond, Dimension, Filter, Or
 
 from . import errors
 from .errors import SessionsQueryError
+from .fields import CLIENT_KEYS
 from .filter_parser import (
     AndExpr,
     Expression,
@@ -38,7 +39,7 @@ from .status_filter import STATUS_KEY
 
 PLAIN_KEYS = frozenset({"project", "project_id", "release", "environment", STATUS_KEY})
 RELEASE_KEYS = frozenset({"release.version", "release.package", "release.build", "release.stage"})
-ALLOWED_KEYS = PLAIN_KEYS | RELEASE_KEYS
+ALLOWED_KEYS = PLAIN_KEYS | RELEASE_KEYS | CLIENT_KEYS.keys()
 
 #: An asterisk preceded by an even number of backslashes (upstream `WILDCARD_CHARS`).
 _WILDCARD_RE = re.compile(r"(?<!\\)(\\\\)*\*")
@@ -142,6 +143,8 @@ def resolve_term(term: SearchTerm, context: FilterContext) -> Cond | None:
     values = _plain_values(term)
     if key == STATUS_KEY:
         return None
+    if key in CLIENT_KEYS:
+        return _client_condition(key, term, values)
     if key == "project":
         return _project_slug_condition(term, values, context)
     if key == "project_id":
@@ -157,6 +160,14 @@ def resolve_term(term: SearchTerm, context: FilterContext) -> Cond | None:
             values = _with_latest(values, context)
         return _membership("release", term, values, context.known_releases)
     return _membership("environment", term, values, lambda: tuple(context.known_environments or ()))
+
+
+def _client_condition(key: str, term: SearchTerm, values: Sequence[str]) -> Cond:
+    """`os.name:iOS`, `!browser.name:[Chrome,Firefox]`: equality and lists only (the
+    values of a client dimension have no order)."""
+    if term.operator not in ("=", "IN", "!=", "NOT IN"):
+        raise SessionsQueryError(f"Invalid search filter: {key} supports only = and IN")
+    return Cond(CLIENT_KEYS[key], tuple(dict.fromkeys(values)), negate=term.operator in ("!=", "NOT IN"))
 
 
 def _with_latest(values: Sequence[str], context: FilterContext) -> tuple[str, ...]:

@@ -12,12 +12,12 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from storage.release_parser import BIGINT_MAX, Version, parse_release, semver_info
 from storage.types import Cond
 
 from . import errors
 from .errors import SessionsQueryError
 from .filter_parser import Operator, SearchTerm
-from .release_version import BIGINT_MAX, Version, parse_release, semver_info
 
 #: Upstream prefixes a bare version with this package before parsing it.
 FAKE_PACKAGE = "__sentry_fake__"

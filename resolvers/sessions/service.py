@@ -18,12 +18,12 @@ from resolvers.sessions.errors import SessionsQueryError
 from resolvers.sessions.executor import SessionsQueryResult, execute_sessions_query
 from resolvers.sessions.params import QueryParams, parse_now
 from resolvers.sessions.release_filter import latest_releases
-from storage.store import SessionStore
+from storage.protocol import Store
 from storage.types import HOUR, AggregateQuery, Cond, Quantity
 
 
 async def sessions_query(
-    store: SessionStore,
+    store: Store,
     *,
     org_id: int,
     projects: Mapping[int, str],
@@ -96,7 +96,7 @@ _STAGE_RANK = {"adopted": 2, "replaced": 1, "low_adoption": 0}
 
 
 async def _stages(
-    store: SessionStore,
+    store: Store,
     project_ids: list[int],
     environment: str,
     now: float,

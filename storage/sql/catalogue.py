@@ -10,14 +10,15 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.models import INGEST_OUTCOME, RELEASE_ENV
+from storage.release_parser import version_key
 from storage.sql.filters import env_key, expanding
 from storage.sql.fold import SeriesTriple
 from storage.types import SeriesInfo, WriteBatch
 
 _SERIES_INSERT = text(
-    "INSERT INTO release_env (org_id, project_id, release, environment, env_key, first_seen)"
-    " VALUES (:org, :p, :r, :e, :k, :fs)"
-    " ON CONFLICT (project_id, release, env_key) DO NOTHING"
+    "INSERT INTO release_env (org_id, project_id, release, environment, env_key, first_seen, version)"
+    " VALUES (:org, :p, :r, :e, :k, :fs, :v)"
+    " ON CONFLICT (project_id, release, env_key, client) DO NOTHING"
 )
 _ENVIRONMENT_INSERT = text(
     "INSERT INTO environment (org_id, name) VALUES (:org, :name) ON CONFLICT (org_id, name) DO NOTHING"
@@ -62,6 +63,7 @@ class Catalogue:
                     "e": e,
                     "k": env_key(e),
                     "fs": int(first),
+                    "v": version_key(r),
                 }
                 for (p, r, e), first in sorted(wanted.items(), key=lambda kv: _triple_sort(kv[0]))
             ]
@@ -73,11 +75,15 @@ class Catalogue:
             releases = sorted({r for _, r, _ in wanted})
             result = await conn.execute(
                 select(t.c.id, t.c.project_id, t.c.release, t.c.environment).where(
-                    t.c.project_id.in_(projects), t.c.release.in_(releases)
+                    t.c.project_id.in_(projects), t.c.release.in_(releases), t.c.client == 0
                 )
             )
             for sid, p, r, e in result:
                 self._series_ids[(p, r, e)] = sid
+
+    # known_releases, known_environments and releases_seen_in_org need no `client = 0`:
+    # every client series has its base series (storage/sql/dimensions.py), so the answers
+    # are the same, and the statements stay covered by their indexes.
 
     async def known_releases(self, project_id: int, releases: Iterable[str]) -> set[str]:
         """The subset of `releases` already in the project's series catalogue."""
@@ -125,7 +131,7 @@ class Catalogue:
             return []
         t = RELEASE_ENV
         stmt = select(t.c.project_id, t.c.release, t.c.environment, t.c.first_seen).where(
-            t.c.project_id.in_(sorted(set(project_ids)))
+            t.c.project_id.in_(sorted(set(project_ids))), t.c.client == 0
         )
         if releases is not None:
             stmt = stmt.where(t.c.release.in_(sorted(set(releases))))

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, not_, or_, select, true
 
-from storage.models import RELEASE_ENV
+from storage.models import DIM_VALUE, RELEASE_ENV
+from storage.sql.dimensions import COLUMNS as CLIENT_COLUMNS
+from storage.sql.dimensions import client_condition, query_family
 from storage.types import AggregateQuery, And, Cond, Dimension, Filter, Or
 
 
@@ -24,7 +26,14 @@ _DIMENSION_COLUMNS: dict[Dimension, str] = {
     "project_id": "project_id",
     "release": "release",
     "environment": "environment",
+    "release_version": "version",
 }
+
+
+def _client_key(dim: Any, dimension: Dimension) -> Any:
+    column = dim.c[CLIENT_COLUMNS[dimension][1]]
+    # A value without a major stores `""` (a unique key needs a value): read back as None.
+    return func.nullif(column, "") if column.name == "major" else column
 
 
 def grouped_select(
@@ -42,17 +51,34 @@ def grouped_select(
     join only brings the group keys.
     """
     r = RELEASE_ENV
-    keys: list[Any] = [r.c[_DIMENSION_COLUMNS[d]] for d in query.group_by]
+    # Client dimensions (storage/sql/dimensions.py): base series only (`client = 0`), or
+    # the client series of the query's one family, with `dim_value` for their values.
+    family = query_family(query)
+    d = DIM_VALUE.alias("dim")
+    keys: list[Any] = [
+        _client_key(d, g) if g in CLIENT_COLUMNS else r.c[_DIMENSION_COLUMNS[g]] for g in query.group_by
+    ]
     if query.interval is not None:
         keys.append((fact.c.bucket - fact.c.bucket % query.interval).label("qbucket"))
     extra = list(extra_group)
     chosen = RELEASE_ENV.alias("chosen")
     series = select(chosen.c.id).where(chosen.c.project_id.in_(sorted(set(query.project_ids))))
+    chosen_dim = None
+    if family is None:
+        series = series.where(chosen.c.client == 0)
+    else:
+        chosen_dim = DIM_VALUE.alias("chosen_dim")
+        series = series.join(chosen_dim, chosen_dim.c.id == chosen.c.client).where(
+            chosen_dim.c.family == family
+        )
     if query.filter is not None:
-        series = series.where(compile_filter(query.filter, chosen))
+        series = series.where(compile_filter(query.filter, chosen, chosen_dim))
+    source = fact.join(r, r.c.id == fact.c.series_id)
+    if any(g in CLIENT_COLUMNS for g in query.group_by):
+        source = source.join(d, d.c.id == r.c.client)
     stmt = (
         select(*keys, *extra, *aggregates)
-        .select_from(fact.join(r, r.c.id == fact.c.series_id))
+        .select_from(source)
         .where(
             fact.c.granularity == query.granularity,
             fact.c.series_id.in_(series),
@@ -66,21 +92,27 @@ def grouped_select(
     return stmt, len(keys)
 
 
-def compile_filter(flt: Filter, table: Any = None) -> ColumnElement[bool]:
-    """The filter as a condition on `table` (default: the `release_env` table)."""
+def compile_filter(flt: Filter, table: Any = None, dim_table: Any = None) -> ColumnElement[bool]:
+    """The filter as a condition on `table` (default: the `release_env` table) and, for
+    client dimensions, on `dim_table` (the `dim_value` row of the series' client)."""
     r = RELEASE_ENV if table is None else table
     if isinstance(flt, And):
-        return and_(true(), *(compile_filter(t, r) for t in flt.terms))
+        return and_(true(), *(compile_filter(t, r, dim_table) for t in flt.terms))
     if isinstance(flt, Or):
-        return or_(false(), *(compile_filter(t, r) for t in flt.terms))
+        return or_(false(), *(compile_filter(t, r, dim_table) for t in flt.terms))
     assert isinstance(flt, Cond)
+    if flt.dimension in CLIENT_COLUMNS:
+        if dim_table is None:
+            raise ValueError(f"{flt.dimension} needs the client series of its family")
+        return client_condition(flt, dim_table)
     if flt.dimension == "environment":
         # env_key is never NULL, so IN / NOT IN need no NULL special cases, and naming the
         # environments lets SQLite seek on the whole (project, release, env_key) key.
         column: Any = r.c.env_key
         values: list[Any] = [env_key(v if v is None else str(v)) for v in flt.values]
-    elif flt.dimension == "release":
-        column, values = r.c.release, [str(v) for v in flt.values if v is not None]
+    elif flt.dimension in ("release", "release_version"):
+        column = r.c[_DIMENSION_COLUMNS[flt.dimension]]
+        values = [str(v) for v in flt.values if v is not None]
     else:
         column, values = r.c.project_id, [int(v) for v in flt.values if v is not None]
     if not values:

@@ -1,7 +1,10 @@
 """Folding a write batch into one row per key and fact table (pure; no I/O).
 
 Increments are folded at the finest granularity first; each coarser granularity is then
-folded from the level below it, so the per-increment work is done once.
+folded from the level below it, so the per-increment work is done once. Distinct-count
+sets (users per kind, the error set) come out as member sets per
+(granularity, series, bucket, kind), to be merged into the stored sketches
+(`storage.sql.sketches`).
 """
 
 from __future__ import annotations
@@ -11,9 +14,13 @@ from collections import defaultdict
 from typing import Any
 
 from storage import sketch
-from storage.types import GRANULARITIES, WriteBatch
+from storage.distinct import USER_TAG_KINDS
+from storage.sql.durations import DURATION_BINS
+from storage.types import GRANULARITIES, MINUTE, USER_SEEN, Kind, WriteBatch
 
 SeriesTriple = tuple[int, str, str | None]
+#: (granularity, series id, bucket, kind) of one stored sketch.
+SketchKey = tuple[int, int, int, int]
 
 #: Durations above this (seconds) are not recorded: their sums could overflow a double,
 #: which PostgreSQL refuses (ingest/quantities.py MAX_DURATION_SECONDS).
@@ -23,27 +30,46 @@ _MAX_DURATION = float(2**32)
 class FactRows:
     """Positional parameter rows per fact table (columns in the statements' order)."""
 
-    __slots__ = ("counters", "durations", "errors", "outcomes", "users")
+    __slots__ = ("counters", "durations", "outcomes", "sketches")
 
     def __init__(self) -> None:
         self.counters: list[tuple[Any, ...]] = []
-        self.errors: list[tuple[Any, ...]] = []
-        self.users: list[tuple[Any, ...]] = []
-        self.durations: list[tuple[Any, ...]] = []
         self.outcomes: list[tuple[Any, ...]] = []
+        #: The members each touched sketch gains (`inc.user` for the user kinds,
+        #: `inc.error_sid` for ERROR_SESSIONS: the strings v1 stored).
+        self.sketches: dict[SketchKey, set[str]] = {}
+        #: The duration bin counts each touched bucket gains (kind `DURATION_BINS`).
+        self.durations: dict[SketchKey, dict[int, int]] = {}
 
     def all(self) -> tuple[list[tuple[Any, ...]], ...]:
-        return (self.counters, self.errors, self.users, self.durations, self.outcomes)
+        """The plain upsert rows, in the order of the writer's statements."""
+        return (self.counters, self.outcomes)
 
 
-def fact_rows(batch: WriteBatch, series_ids: dict[SeriesTriple, int], *, sort: bool = True) -> FactRows:
+def fact_rows(
+    batch: WriteBatch,
+    series_ids: dict[SeriesTriple, int],
+    *,
+    sort: bool = True,
+    minute_cutoff: int | None = None,
+) -> FactRows:
     """Fold a batch into one row per key and table (sorted by key when `sort`).
 
     Increments are folded at the finest granularity first; each coarser granularity is
     then folded from the level below it (every granularity divides the next one), so the
     per-increment work is done once, not once per granularity.
+
+    Minute rows are made only for buckets at or after `minute_cutoff` (None: all): older
+    ones are past the minute retention, and the cleanup would delete them anyway. An
+    increment older than that is folded straight into its hour, which is all the
+    coarser levels need of it (its hour key lies before the cutoff, so no minute row
+    comes of it).
     """
     finest = GRANULARITIES[0]
+    if minute_cutoff is not None and finest != MINUTE:
+        raise ValueError("the minute cutoff needs minute to be the finest granularity")
+    cutoff = minute_cutoff
+    second = GRANULARITIES[1] if len(GRANULARITIES) > 1 else finest
     # (series, bucket) -> [started, crashed, abnormal, unhandled, preaggr, n, sum, min, max]
     counters: dict[tuple[int, int], list[Any]] = {}
     errors: dict[tuple[int, int], set[str]] = {}
@@ -53,7 +79,10 @@ def fact_rows(batch: WriteBatch, series_ids: dict[SeriesTriple, int], *, sort: b
     bin_of = sketch.bin_of
     for inc in batch.increments:
         started = int(inc.started)
-        key = (series_ids[(inc.project_id, inc.release, inc.environment)], started - started % finest)
+        bucket = started - started % finest
+        if cutoff is not None and bucket < cutoff:
+            bucket = started - started % second
+        key = (series_ids[(inc.project_id, inc.release, inc.environment)], bucket)
         dur = inc.duration
         if dur is not None and not (0 <= dur <= _MAX_DURATION and isfinite(dur)):
             dur = None
@@ -109,18 +138,14 @@ def fact_rows(batch: WriteBatch, series_ids: dict[SeriesTriple, int], *, sort: b
             users = _coarser(users, g, _or_tags)
             durations = _coarser(durations, g, _add_counts)
             previous = g
+        low = cutoff if g == finest and cutoff is not None else None
         ckeys = sorted(counters) if sort else counters
-        rows.counters.extend((g, s, b, *counters[(s, b)]) for s, b in ckeys)
-        for s, b in sorted(errors) if sort else errors:
-            sids = errors[(s, b)]
-            rows.errors.extend((g, s, b, sid) for sid in (sorted(sids) if sort else sids))
-        for s, b in sorted(users) if sort else users:
-            tags = users[(s, b)]
-            dids = sorted(tags) if sort else tags
-            rows.users.extend((g, s, b, did, tags[did]) for did in dids)
-        for s, b in sorted(durations) if sort else durations:
-            bins = durations[(s, b)]
-            rows.durations.extend((g, s, b, k, bins[k]) for k in (sorted(bins) if sort else bins))
+        rows.counters.extend((g, s, b, *counters[(s, b)]) for s, b in ckeys if low is None or b >= low)
+        for (s, b), bins in durations.items():
+            if low is None or b >= low:
+                # A copy: the coarser level adds into this level's dicts.
+                rows.durations[(g, s, b, DURATION_BINS)] = dict(bins)
+        _sketch_members(rows.sketches, g, errors, users, low)
 
     outcomes: dict[tuple[int, int, str, str, str], int] = defaultdict(int)
     for o in batch.outcomes:
@@ -128,6 +153,36 @@ def fact_rows(batch: WriteBatch, series_ids: dict[SeriesTriple, int], *, sort: b
         outcomes[(o.project_id, hour, o.item_type, o.kind, o.reason)] += o.quantity
     rows.outcomes = [(*k, n) for k, n in sorted(outcomes.items())]
     return rows
+
+
+def _sketch_members(
+    into: dict[SketchKey, set[str]],
+    g: int,
+    errors: dict[tuple[int, int], set[str]],
+    users: dict[tuple[int, int], dict[str, int]],
+    low: int | None,
+) -> None:
+    """Add one granularity's member sets per (series, bucket, kind) to `into`. The sets
+    are copies: the level's own objects are reused by the coarser levels."""
+    error_kind = int(Kind.ERROR_SESSIONS)
+    for (s, b), sids in errors.items():
+        if low is None or b >= low:
+            into[(g, s, b, error_kind)] = set(sids)
+    tag_kinds = [(int(kind), mask) for kind, mask in USER_TAG_KINDS]
+    users_kind = int(Kind.USERS)
+    for (s, b), tags in users.items():
+        if low is not None and b < low:
+            continue
+        into[(g, s, b, users_kind)] = set(tags)
+        for did, t in tags.items():
+            if t & ~USER_SEEN:
+                for kind, mask in tag_kinds:
+                    if t & mask:
+                        members = into.get((g, s, b, kind))
+                        if members is None:
+                            into[(g, s, b, kind)] = {did}
+                        else:
+                            members.add(did)
 
 
 def _coarser_counters(level: dict[tuple[int, int], list[Any]], g: int) -> dict[tuple[int, int], list[Any]]:

@@ -1,6 +1,6 @@
 """PostgreSQL time partitions of the fact tables: retention drops whole partitions.
 
-On PostgreSQL (migration 0007) `fact_counter`, `fact_sketch` and `fact_duration` are
+On PostgreSQL (migration 0007) the fact tables, `fact_counter` and `fact_sketch`, are
 partitioned by granularity (LIST), each granularity by bucket start (RANGE) in windows of
 `SPANS[granularity]` seconds, aligned on multiples of the span: one day of minute buckets
 (kept 30 days by default: about 31 partitions), one week of hourly buckets (400 days:
@@ -46,8 +46,9 @@ from storage.types import DAY, HOUR, MINUTE
 log = logging.getLogger(__name__)
 
 SCHEMA = "relhealth_partitions"
-#: The partitioned fact tables (fact_user / fact_error are gone in storage v2).
-TABLES: tuple[str, ...] = ("fact_counter", "fact_sketch", "fact_duration")
+#: The partitioned fact tables: storage v2's only ones (migration 0004 dropped fact_user,
+#: fact_error and fact_duration; sets and duration bins are fact_sketch rows).
+TABLES: tuple[str, ...] = ("fact_counter", "fact_sketch")
 #: Seconds of buckets per partition, by granularity: a few dozen partitions per retention.
 SPANS: Mapping[int, int] = {MINUTE: DAY, HOUR: 7 * DAY, DAY: 90 * DAY}
 #: Windows created ahead of now (besides the current one).

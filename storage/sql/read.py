@@ -1,26 +1,48 @@
-"""The read path: aggregate queries over the fact tables, one statement per table."""
+"""The read path: aggregate queries over the fact tables, one statement per table.
+
+Distinct counts (users per kind, the error set) are unions, never sums: the stored
+sketches of the selected rows are merged in Python per (group, [interval bucket], kind)
+(`storage.distinct.Union`) and counted. A count is exact while its union holds at most
+`storage.distinct.EXACT_UP_TO` members; otherwise it is an estimate, and its kind goes
+into `AggregateResult.approximate`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.distinct import USER_TAG_KINDS
-from storage.models import FACT_COUNTER, FACT_DURATION, FACT_ERROR, FACT_USER
+from storage import distinct
+from storage.models import FACT_COUNTER, FACT_SKETCH
+from storage.sql import durations
 from storage.sql.filters import grouped_select
 from storage.types import (
     Aggregate,
     AggregateQuery,
     AggregateResult,
     GroupKey,
+    Kind,
     Quantity,
+    Users,
 )
 
-#: The user tags counted per group, in the order of `Users` after `all`.
-_USER_MASKS = tuple(mask for _kind, mask in USER_TAG_KINDS)
+#: The kinds each distinct-count quantity reads.
+_USER_KINDS = (Kind.USERS, *(kind for kind, _mask in distinct.USER_TAG_KINDS))
+_ERROR_KINDS = (Kind.ERROR_SESSIONS,)
+#: The `Users` field each user kind fills.
+_USER_FIELDS: dict[Kind, str] = {
+    Kind.USERS: "all",
+    Kind.ERRORED_USERS: "errored",
+    Kind.CRASHED_USERS: "crashed",
+    Kind.ABNORMAL_USERS: "abnormal",
+    Kind.UNHANDLED_USERS: "unhandled",
+    Kind.ANR_USERS: "anr",
+    Kind.ANR_FOREGROUND_USERS: "anr_foreground",
+}
+assert set(_USER_FIELDS) == set(_USER_KINDS) and set(_USER_FIELDS.values()) <= set(Users.__slots__)
 
 
 class AggregateReader:
@@ -37,12 +59,13 @@ class AggregateReader:
         async with self.engine.connect() as conn:
             if Quantity.COUNTERS in query.quantities or Quantity.DURATIONS in query.quantities:
                 await self._read_counters(conn, query, result)
-            if Quantity.ERRORS in query.quantities:
-                await self._read_errors(conn, query, result)
-            if Quantity.USERS in query.quantities:
-                await self._read_users(conn, query, result)
-            if Quantity.DURATIONS in query.quantities:
-                await self._read_duration_bins(conn, query, result)
+            kinds = [
+                *(_USER_KINDS if Quantity.USERS in query.quantities else ()),
+                *(_ERROR_KINDS if Quantity.ERRORS in query.quantities else ()),
+                *((durations.DURATION_BINS,) if Quantity.DURATIONS in query.quantities else ()),
+            ]
+            if kinds:
+                await self._read_sketches(conn, query, kinds, result)
         return result
 
     async def _read_counters(
@@ -86,48 +109,54 @@ class AggregateReader:
                 d.min = float(vals[7])
                 d.max = float(vals[8])
 
-    async def _read_errors(
-        self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
+    async def _read_sketches(
+        self, conn: AsyncConnection, query: AggregateQuery, kinds: list[int], result: AggregateResult
     ) -> None:
-        f = FACT_ERROR
-        stmt, n_keys = grouped_select(query, f, [func.count(f.c.sid.distinct())])
+        """Users per kind, the error set and/or the duration bins: one statement selecting
+        the blobs of the asked kinds with their group keys, merged per
+        (group, [bucket], kind) here."""
+        f = FACT_SKETCH
+        stmt, n_keys = grouped_select(query, f, [f.c.kind, f.c.sketch])
+        # grouped_select groups for its aggregates; these rows are merged here instead.
+        stmt = stmt.group_by(None).where(f.c.kind.in_([int(k) for k in kinds]))
+        n_slot = n_keys  # the group keys, then the interval bucket when there is one
+        unions: dict[tuple[Any, ...], dict[int, distinct.Union]] = {}
+        bin_sums: dict[tuple[Any, ...], durations.BinsSum] = {}
         for row in await conn.execute(stmt):
-            n = int(row[n_keys] or 0)
-            if n:
-                _slot(result, query, row[:n_keys]).errored_set = n
-
-    async def _read_users(
-        self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
-    ) -> None:
-        f = FACT_USER
-
-        def tagged(mask: int) -> ColumnElement[Any]:
-            return func.count(case((f.c.tags.op("&")(mask) != 0, f.c.did)).distinct())
-
-        # One COUNT(DISTINCT) per tag: on SQLite this measured faster than folding each
-        # user's rows first (GROUP BY did, then counting), which sorts every row.
-        stmt, n_keys = grouped_select(
-            query,
-            f,
-            [func.count(f.c.did.distinct()), *(tagged(mask) for mask in _USER_MASKS)],
-        )
-        for row in await conn.execute(stmt):
-            vals = [int(v or 0) for v in row[n_keys:]]
-            if not vals[0]:
+            slot_keys = tuple(row[:n_slot])
+            kind = int(row[n_slot])
+            blob = bytes(row[n_slot + 1])
+            if kind == durations.DURATION_BINS:
+                bins = bin_sums.get(slot_keys)
+                if bins is None:
+                    bins = bin_sums[slot_keys] = durations.BinsSum()
+                bins.add(blob)
                 continue
-            u = _slot(result, query, row[:n_keys]).users
-            u.all, u.errored, u.crashed, u.abnormal, u.unhandled, u.anr, u.anr_foreground = vals
-
-    async def _read_duration_bins(
-        self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
-    ) -> None:
-        f = FACT_DURATION
-        stmt, n_keys = grouped_select(query, f, [func.sum(f.c.count)], extra_group=[f.c.bin])
-        for row in await conn.execute(stmt):
-            keys, bin_, n = row[:n_keys], row[n_keys], int(row[n_keys + 1] or 0)
-            if n:
-                bins = _slot(result, query, keys).durations.bins
-                bins[int(bin_)] = bins.get(int(bin_), 0) + n
+            per_kind = unions.get(slot_keys)
+            if per_kind is None:
+                per_kind = unions[slot_keys] = {}
+            union = per_kind.get(kind)
+            if union is None:
+                union = per_kind[kind] = distinct.Union()
+            union.add(blob)
+        for slot_keys, per_kind in unions.items():
+            counts = {Kind(kind): union.count() for kind, union in per_kind.items()}
+            if not any(c.value for c in counts.values()):
+                continue
+            agg = _slot(result, query, slot_keys)
+            for kind, count in counts.items():
+                if not count.exact:
+                    result.approximate.add(kind)
+                if kind is Kind.ERROR_SESSIONS:
+                    agg.errored_set = count.value
+                else:
+                    setattr(agg.users, _USER_FIELDS[kind], count.value)
+        for slot_keys, bin_sum in bin_sums.items():
+            found = bin_sum.bins()
+            if found:
+                bins_of_slot = _slot(result, query, slot_keys).durations.bins
+                for b, n in found.items():
+                    bins_of_slot[b] = bins_of_slot.get(b, 0) + n
 
     async def bucket_bounds(self, query: AggregateQuery) -> dict[GroupKey, tuple[int, int]]:
         """Earliest and latest bucket start (per group) among the stored buckets of
@@ -156,23 +185,18 @@ class AggregateReader:
                 low, high = row[n_keys], row[n_keys + 1]
                 if low is None or high is None:
                     continue
-                values = dict(zip(query.group_by, row[:n_keys], strict=False))
-                group = GroupKey(
-                    project_id=values.get("project_id"),
-                    release=values.get("release"),
-                    environment=values.get("environment"),
-                )
-                bounds[group] = (int(low), int(high))
+                bounds[_group(query, row[:n_keys])] = (int(low), int(high))
         return bounds
 
 
+def _group(query: AggregateQuery, keys: Sequence[Any]) -> GroupKey:
+    """The group of a row whose leading columns are the values of `query.group_by`: every
+    grouped dimension is a `GroupKey` field of the same name."""
+    return GroupKey(**dict(zip(query.group_by, keys, strict=False)))
+
+
 def _slot(result: AggregateResult, query: AggregateQuery, keys: Sequence[Any]) -> Aggregate:
-    values = dict(zip(query.group_by, keys, strict=False))
-    group = GroupKey(
-        project_id=values.get("project_id"),
-        release=values.get("release"),
-        environment=values.get("environment"),
-    )
+    group = _group(query, keys)
     if query.interval is None:
         agg = result.totals.get(group)
         if agg is None:

@@ -3,20 +3,29 @@
 Writes upsert with `INSERT ... ON CONFLICT ... DO UPDATE`, whose syntax SQLite and
 PostgreSQL share; rows are sorted by key so that concurrent writers (several server
 processes on one PostgreSQL) always lock in the same order and cannot deadlock.
+Distinct-count sketches and each bucket's packed duration bins are merged by
+read-modify-write in the same transaction (`storage.sql.sketches`, which also says why
+that is safe with concurrent writers).
+Each transaction issues a fixed number of statements, whatever the number of keys.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.sql import copy
+from storage.sql import copy, sketches
 from storage.sql.catalogue import Catalogue
-from storage.sql.fold import fact_rows
-from storage.types import WriteBatch
+from storage.sql.dimensions import ClientSeries, client_rows
+from storage.sql.fold import SketchKey, fact_rows
+from storage.types import DAY, WriteBatch
+
+#: Default minute retention (seconds): `server.settings.Settings.minute_retention_days`.
+DEFAULT_MINUTE_RETENTION = 30 * DAY
 
 #: Batches with more increments than this are folded into rows in a worker thread.
 _FOLD_IN_THREAD = 2000
@@ -43,23 +52,6 @@ _COUNTER_UPSERT = (
     "  WHEN fact_counter.dur_max IS NULL OR excluded.dur_max > fact_counter.dur_max"
     "  THEN excluded.dur_max ELSE fact_counter.dur_max END"
 )
-_ERROR_INSERT = (
-    "INSERT INTO fact_error (granularity, series_id, bucket, sid) VALUES ({}, {}, {}, {})"
-    " ON CONFLICT (granularity, series_id, bucket, sid) DO NOTHING"
-)
-_USER_UPSERT = (
-    "INSERT INTO fact_user (granularity, series_id, bucket, did, tags)"
-    " VALUES ({}, {}, {}, {}, {})"
-    " ON CONFLICT (granularity, series_id, bucket, did) DO UPDATE SET"
-    " tags = fact_user.tags | excluded.tags"
-    " WHERE (fact_user.tags | excluded.tags) <> fact_user.tags"
-)
-_DURATION_UPSERT = (
-    "INSERT INTO fact_duration (granularity, series_id, bucket, bin, count)"
-    " VALUES ({}, {}, {}, {}, {})"
-    " ON CONFLICT (granularity, series_id, bucket, bin) DO UPDATE SET"
-    " count = fact_duration.count + excluded.count"
-)
 _OUTCOME_UPSERT = (
     "INSERT INTO ingest_outcome (project_id, hour, item_type, kind, reason, count)"
     " VALUES ({}, {}, {}, {}, {}, {})"
@@ -69,7 +61,10 @@ _OUTCOME_UPSERT = (
 _IMPORT_CHUNK_INSERT = (
     "INSERT INTO import_chunk (org_id, import_id, first_line, last_line) VALUES ({}, {}, {}, {})"
 )
-_FACT_STATEMENTS = (_COUNTER_UPSERT, _ERROR_INSERT, _USER_UPSERT, _DURATION_UPSERT, _OUTCOME_UPSERT)
+#: In the order of `FactRows.all()`.
+_FACT_STATEMENTS = (_COUNTER_UPSERT, _OUTCOME_UPSERT)
+
+Work = list[tuple[str, list[tuple[Any, ...]]]]
 
 
 def _render(template: str, dialect: str) -> str:
@@ -80,12 +75,35 @@ def _render(template: str, dialect: str) -> str:
 
 
 class FactWriter:
-    """Applies write batches to the fact tables of one engine."""
+    """Applies write batches to the fact tables of one engine.
 
-    def __init__(self, engine: AsyncEngine, catalogue: Catalogue) -> None:
+    `minute_retention` (seconds, 0 = forever) and the clock `now` decide which minute
+    buckets are still written: only those at or after `now() - minute_retention`, the
+    ones the cleanup (`storage.retention`) would keep. `clients` writes the client-dimension
+    series (`storage.sql.dimensions`).
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        catalogue: Catalogue,
+        clients: ClientSeries | None = None,
+        *,
+        minute_retention: int = DEFAULT_MINUTE_RETENTION,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self.engine = engine
         self.catalogue = catalogue
+        self.clients = clients or ClientSeries(engine)  # client dimensions (storage/sql/dimensions.py)
+        self.minute_retention = minute_retention
+        self.now = now
         self._statements: dict[str, tuple[str, ...]] = {}
+
+    def minute_cutoff(self) -> int | None:
+        """The oldest minute bucket start still written (None: every one)."""
+        if self.minute_retention <= 0:
+            return None
+        return int(self.now()) - self.minute_retention
 
     async def apply(
         self,
@@ -105,38 +123,89 @@ class FactWriter:
             for batch in batches:
                 merged.extend(batch)
         series_ids = await self.catalogue.series_for(merged)
+        # -- client dimensions: the increments of each client series (dimensions.py) --
+        merged, client_work = await self.clients.expand(merged)
         dialect = self.engine.dialect.name
         # Rows are sorted by key only where writers can run concurrently (PostgreSQL, to
         # lock in one order); SQLite has a single writer at a time.
         sort = dialect != "sqlite"
-        if len(merged.increments) > _FOLD_IN_THREAD:
+        cutoff = self.minute_cutoff()
+        big = len(merged.increments) > _FOLD_IN_THREAD
+        if big:
             # Folding a big group takes tens of milliseconds or more: off the event loop.
-            rows = await asyncio.to_thread(fact_rows, merged, dict(series_ids), sort=sort)
+            rows = await asyncio.to_thread(
+                fact_rows, merged, dict(series_ids), sort=sort, minute_cutoff=cutoff
+            )
+            await asyncio.to_thread(client_rows, rows, client_work, sort=sort)  # client dimensions
         else:
-            rows = fact_rows(merged, series_ids, sort=sort)
+            rows = fact_rows(merged, series_ids, sort=sort, minute_cutoff=cutoff)
+            client_rows(rows, client_work, sort=sort)  # client dimensions
         statements = self._statements.get(dialect)
         if statements is None:
-            statements = self._statements[dialect] = tuple(_render(t, dialect) for t in _FACT_STATEMENTS)
-        work = [(sql, params) for sql, params in zip(statements, rows.all(), strict=True) if params]
+            statements = self._statements[dialect] = tuple(
+                _render(t, dialect) for t in (*_FACT_STATEMENTS, sketches.UPSERT_TEMPLATE)
+            )
+        plain = zip(statements[:-1], rows.all(), strict=True)
+        work: Work = [(sql, params) for sql, params in plain if params]
         if import_chunk is not None:
             work.append((_render(_IMPORT_CHUNK_INSERT, dialect), [import_chunk]))
+        upsert = statements[-1]
         if dialect == "sqlite":
             async with self.engine.connect() as conn:
-                if await _sqlite_transaction(conn, work):
+                if await _sqlite_transaction(conn, work, rows.sketches, rows.durations, upsert):
                     return
         async with self.engine.begin() as conn:
+            if rows.sketches or rows.durations:
+                blobs = await _merge_sketches(conn, rows.sketches, rows.durations, sort=sort, in_thread=big)
+                if blobs:
+                    work.append((upsert, blobs))
             await copy.execute_all(conn, work)  # big upserts through COPY on PostgreSQL
 
 
-async def _sqlite_transaction(conn: AsyncConnection, work: list[tuple[str, list[tuple[Any, ...]]]]) -> bool:
-    """Run a whole write transaction (BEGIN, every executemany, COMMIT) as one function on
-    aiosqlite's thread; False when the driver connection is not aiosqlite's.
+async def _merge_sketches(
+    conn: AsyncConnection,
+    members: Mapping[SketchKey, set[str]],
+    bins: Mapping[SketchKey, Mapping[int, int]],
+    *,
+    sort: bool,
+    in_thread: bool,
+) -> list[tuple[Any, ...]]:
+    """Lock (PostgreSQL), read the stored sketches of the touched keys, and merge the new
+    members and duration bins into them; the upsert rows. Two statements, whatever the
+    number of keys."""
+    keys = sketches.touched(members, bins)
+    if conn.dialect.name == "postgresql":
+        await conn.exec_driver_sql(sketches.POSTGRES_LOCK, (sketches.lock_order(keys),))
+        result = await conn.exec_driver_sql(sketches.POSTGRES_SELECT, sketches.postgres_keys(keys))
+    else:
+        # Only a SQLite driver other than aiosqlite gets here, which `storage.engine`
+        # never creates; its deferred transaction suits a single process only.
+        result = await conn.exec_driver_sql(sketches.SQLITE_SELECT, (sketches.sqlite_keys(keys),))
+    stored = sketches.stored_of(result.all())
+    if in_thread:
+        return await asyncio.to_thread(sketches.merged_rows, members, bins, stored, sort=sort)
+    return sketches.merged_rows(members, bins, stored, sort=sort)
+
+
+async def _sqlite_transaction(
+    conn: AsyncConnection,
+    work: Work,
+    members: Mapping[SketchKey, set[str]],
+    bins: Mapping[SketchKey, Mapping[int, int]],
+    upsert: str,
+) -> bool:
+    """Run a whole write transaction (BEGIN IMMEDIATE, the sketches' read-merge-write,
+    every executemany, COMMIT) as one function on aiosqlite's thread; False when the
+    driver connection is not aiosqlite's.
 
     Each awaited driver call is a round trip to that thread whose answer waits its turn in
     the event loop, behind every request being served; under ingest load those waits,
     not SQLite, made most of a group commit's time. One trip instead of one per
-    statement plus the commit keeps a group commit short. The connection is left outside
-    a transaction (rolled back on any error), as the pool expects it.
+    statement plus the commit keeps a group commit short, and merging the sketches there
+    keeps that work off the event loop. `BEGIN IMMEDIATE` takes the write lock before the
+    sketches are read, so no other process can write between that read and our write.
+    The connection is left outside a transaction (rolled back on any error), as the pool
+    expects it.
     """
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
@@ -148,8 +217,15 @@ async def _sqlite_transaction(conn: AsyncConnection, work: list[tuple[str, list[
         db = driver._conn
         if db.in_transaction:
             db.rollback()
-        db.execute("BEGIN")
+        db.execute("BEGIN IMMEDIATE")
         try:
+            if members or bins:
+                keys = sketches.touched(members, bins)
+                cursor = db.execute(sketches.SQLITE_SELECT, (sketches.sqlite_keys(keys),))
+                stored = sketches.stored_of(cursor.fetchall())
+                blobs = sketches.merged_rows(members, bins, stored, sort=False)
+                if blobs:
+                    db.executemany(upsert, blobs)
             for sql, params in work:
                 db.executemany(sql, params)
             db.commit()

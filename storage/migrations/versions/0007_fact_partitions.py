@@ -1,7 +1,7 @@
-"""storage v2: PostgreSQL time partitions of fact_counter, fact_sketch, fact_duration
+"""storage v2: PostgreSQL time partitions of fact_counter and fact_sketch
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-03
 
 PostgreSQL only (SQLite keeps plain tables and batched deletes): each fact table becomes
@@ -10,6 +10,8 @@ DEFAULT partition, partitions in the schema `relhealth_partitions` (the layout o
 `storage.sql.partitions`, written out here as of this revision). The rows move into
 windows made for every window that holds data; the cleanup makes later ones. Columns,
 types, defaults and primary keys are unchanged, so the application sees the same tables.
+These are storage v2's only fact tables: 0004 moved sets and duration bins into
+fact_sketch and dropped fact_user, fact_error and fact_duration.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0003"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -29,7 +31,6 @@ SCHEMA = "relhealth_partitions"
 TABLES = {
     "fact_counter": ("granularity", "series_id", "bucket"),
     "fact_sketch": ("granularity", "series_id", "bucket", "kind"),
-    "fact_duration": ("granularity", "series_id", "bucket", "bin"),
 }
 #: Seconds of buckets per partition, by granularity (minute, hour, day).
 SPANS = {60: 86400, 3600: 7 * 86400, 86400: 90 * 86400}

@@ -1,5 +1,9 @@
 """A port of `getsentry/sentry-release-parser` (`src/parser.rs`) and of the semver columns
-Sentry derives from it (`Release` model), used by the release filters (8.7)."""
+Sentry derives from it (`Release` model), used by the release filters (8.7), and the
+version a release is grouped under (`groupBy=release.version`).
+
+Pure functions of a release name, with no storage or request state: the store computes
+`version_key` when it creates a series, the resolvers parse for their filters."""
 
 from __future__ import annotations
 
@@ -164,3 +168,27 @@ def semver_info(release: str) -> SemverInfo | None:
     if any(part > BIGINT_MAX for part in (version.major, version.minor, version.patch, version.revision)):
         return None
     return SemverInfo(parsed.package or None, version)
+
+
+@lru_cache(maxsize=65536)
+def version_key(release: str) -> str:
+    """The version a release is grouped under by `release.version`: the parsed version
+    without its package and build code (`pkg@25.11.2+345` and `25.11.2+346` are both
+    `25.11.2`; a prerelease stays: `1.0.0-rc.1+7` is `1.0.0-rc.1`). A release that does not
+    parse as a version (a bare name, a build hash, an invalid release) is its own version.
+
+    Stored in `release_env.version`: changing this rule needs a migration that recomputes
+    the column."""
+    parsed = parse_release(release)
+    if parsed is None:
+        return release
+    version, raw = parsed.version, parsed.version_raw
+    if version is None and not parsed.package and not is_build_hash(raw):
+        # Sentry's parser only reads a version after a package (`pkg@1.0`); bare versions
+        # are what many SDK setups send, and grouping them is the point here.
+        version = parse_version(raw)
+    if version is None:
+        return release
+    build = version.build_code
+    # The build code is the text after the last `+` (a version has at most one).
+    return raw[: len(raw) - len(build) - 1] if build else raw

@@ -1,0 +1,121 @@
+"""Merging a batch's distinct-count members into the stored sketches (`fact_sketch`).
+
+A sketch row cannot be upserted by SQL arithmetic as a counter can: the new members must
+be united with the stored blob in Python (`storage.distinct`). So each write transaction
+reads the stored blobs of every key it touches (one statement, whatever the number of
+keys: the keys travel as one JSON text on SQLite and as arrays on PostgreSQL), merges,
+and writes every merged blob back with one executemany upsert.
+
+That read-modify-write is safe only if no other writer changes a touched row between the
+read and the write:
+
+- SQLite: the transaction starts with `BEGIN IMMEDIATE`, which takes the database's write
+  lock before the read; other processes sharing the file wait (busy timeout) until the
+  commit. A deferred `BEGIN` would read a snapshot and then fail to upgrade to a writer
+  (`SQLITE_BUSY_SNAPSHOT`) when another process committed in between.
+- PostgreSQL: before the read, the transaction takes a transaction-scoped advisory lock
+  per touched series (`pg_advisory_xact_lock(namespace, series_id)`), in ascending id
+  order so that two writers cannot deadlock, all in one statement. Every sketch writer
+  takes them, so a series' sketches have one writer at a time until commit; readers do
+  not take them and are never blocked. Chosen over `INSERT ... ON CONFLICT DO NOTHING` of
+  empty placeholder rows followed by `SELECT ... FOR UPDATE`: that writes every new row
+  twice (placeholder, then blob) and takes two more statements, while the advisory lock
+  is one statement, writes nothing, and covers rows that do not exist yet. It is coarser
+  (per series, not per bucket), which costs nothing here: the writers it serializes are
+  whole server processes, each already committing one group at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from storage import distinct
+from storage.sql import durations
+from storage.sql.fold import SketchKey
+
+#: First key of the advisory locks on series sketches ("rh" + 1): keeps them apart from
+#: any other advisory lock taken on the same database.
+LOCK_NAMESPACE: Final = 0x72680001
+
+# json_extract, not `->>` (SQLite 3.38+); the plan seeks fact_sketch's primary key once
+# per key of the JSON array.
+SQLITE_SELECT: Final = (
+    "SELECT f.granularity, f.series_id, f.bucket, f.kind, f.sketch"
+    " FROM json_each(?) AS k JOIN fact_sketch AS f"
+    " ON f.granularity = json_extract(k.value, '$[0]') AND f.series_id = json_extract(k.value, '$[1]')"
+    " AND f.bucket = json_extract(k.value, '$[2]') AND f.kind = json_extract(k.value, '$[3]')"
+)
+POSTGRES_LOCK: Final = f"SELECT pg_advisory_xact_lock({LOCK_NAMESPACE}, s) FROM unnest($1::integer[]) AS s"
+POSTGRES_SELECT: Final = (
+    "SELECT f.granularity, f.series_id, f.bucket, f.kind, f.sketch"
+    " FROM unnest($1::integer[], $2::integer[], $3::bigint[], $4::smallint[]) AS k(g, s, b, kind)"
+    " JOIN fact_sketch AS f"
+    " ON f.granularity = k.g AND f.series_id = k.s AND f.bucket = k.b AND f.kind = k.kind"
+)
+#: Rendered like the writer's other statements (`{}` -> `?` or `$n`).
+UPSERT_TEMPLATE: Final = (
+    "INSERT INTO fact_sketch (granularity, series_id, bucket, kind, sketch) VALUES ({}, {}, {}, {}, {})"
+    " ON CONFLICT (granularity, series_id, bucket, kind) DO UPDATE SET sketch = excluded.sketch"
+)
+
+
+def sqlite_keys(keys: Iterable[SketchKey]) -> str:
+    """The parameter of `SQLITE_SELECT`: the keys as one JSON array of 4-arrays."""
+    return json.dumps([list(k) for k in keys], separators=(",", ":"))
+
+
+def postgres_keys(keys: Iterable[SketchKey]) -> tuple[list[int], list[int], list[int], list[int]]:
+    """The parameters of `POSTGRES_SELECT`: one array per key column."""
+    g: list[int] = []
+    s: list[int] = []
+    b: list[int] = []
+    k: list[int] = []
+    for key in keys:
+        g.append(key[0])
+        s.append(key[1])
+        b.append(key[2])
+        k.append(key[3])
+    return g, s, b, k
+
+
+def lock_order(keys: Iterable[SketchKey]) -> list[int]:
+    """The series ids to lock, ascending (the one order every writer uses)."""
+    return sorted({key[1] for key in keys})
+
+
+def merged_rows(
+    members: Mapping[SketchKey, set[str]],
+    bins: Mapping[SketchKey, Mapping[int, int]],
+    stored: Mapping[SketchKey, bytes],
+    *,
+    sort: bool,
+) -> list[tuple[Any, ...]]:
+    """Upsert rows `(granularity, series_id, bucket, kind, sketch)`: each touched key's
+    stored sketch (if any) united with its new members, and each touched bucket's stored
+    duration bins plus its new counts (`storage.sql.durations`). A key whose members were
+    all stored already (live ingest: a user's next update in the same hour) is left out,
+    so it costs no write."""
+    encode = distinct.encode
+    rows: list[tuple[Any, ...]] = []
+    for key in sorted(members) if sort else members:
+        old = stored.get(key)
+        blob = encode(members[key], into=old)
+        if blob != old:
+            rows.append((*key, blob))
+    for key in sorted(bins) if sort else bins:
+        rows.append((*key, durations.encode(bins[key], into=stored.get(key))))
+    if sort and members and bins:
+        rows.sort(key=lambda row: row[:4])
+    return rows
+
+
+def touched(members: Mapping[SketchKey, Any], bins: Mapping[SketchKey, Any]) -> list[SketchKey]:
+    """Every key a transaction merges into (members and bins never share a key)."""
+    return [*members, *bins]
+
+
+def stored_of(rows: Iterable[Any]) -> dict[SketchKey, bytes]:
+    """Rows of `*_SELECT` as key -> blob."""
+    return {(int(g), int(s), int(b), int(k)): bytes(blob) for g, s, b, k, blob in rows}
