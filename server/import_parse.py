@@ -21,13 +21,24 @@ from operator import attrgetter
 from typing import Any
 
 from ingest.records import ImportRecord, RejectedLine, parse_record, record_batch, rejection
-from storage.types import OutcomeIncrement, SessionIncrement, WriteBatch
+from storage.types import NO_DIMENSIONS, OutcomeIncrement, SessionIncrement, WriteBatch
 
 #: Organization slug -> its projects by slug and by id (None: no such organization).
 OrgIndex = Mapping[str, Mapping[str | int, int] | None]
 
 _INCREMENT_FIELDS = tuple(f.name for f in dataclasses.fields(SessionIncrement))
 _increment_tuple = attrgetter(*_INCREMENT_FIELDS)
+# An increment without client dimensions travels without its last field, so that it is
+# rebuilt with the importing process's own `NO_DIMENSIONS`: the writer tells such
+# increments by identity (`storage.sql.dimensions`), and an unpickled copy is another object.
+assert _INCREMENT_FIELDS[-1] == "dimensions"
+_undimensioned_tuple = attrgetter(*_INCREMENT_FIELDS[:-1])
+
+
+def _compact(inc: SessionIncrement) -> tuple[Any, ...]:
+    if inc.dimensions is NO_DIMENSIONS:
+        return tuple(_undimensioned_tuple(inc))
+    return tuple(_increment_tuple(inc))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +127,7 @@ def parse_run(
         else:
             run.accepted += 1
         if compact:
-            increments.extend(map(_increment_tuple, item.increments))
+            increments.extend(map(_compact, item.increments))
         else:
             increments.extend(item.increments)
         for o in item.outcomes:

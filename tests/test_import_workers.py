@@ -4,14 +4,17 @@ pure run parser (`server.import_parse`) those workers run."""
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 import time
 
 import pytest
 from sqlalchemy import text
 
-from server.import_parse import MissingOrgs, ParsedRun, parse_run
+from server.import_parse import MissingOrgs, ParsedRun, _compact, parse_run
 from server.importer import run_import
 from server.settings import Settings
+from storage.types import NO_DIMENSIONS, ClientDimensions
 from tests.test_import import LINES, _session, _totals
 
 RECEIVED = 1_704_900_000.0  # 2024-01-10T15:20:00Z
@@ -118,6 +121,22 @@ def test_parse_run_compact_gives_the_same_batch():
     # and 10 are dropped by validation, so they add outcomes but no increment.
     assert len(plain.batch().increments) == 4
     assert (plain.accepted, [r.line_no for r in plain.rejected]) == (4, [3, 4, 5, 9, 10])
+
+
+def test_compact_runs_come_back_from_a_worker_with_the_writers_no_dimensions():
+    """A run pickled across processes (as `server.import_pool` does) must rebuild
+    increments without client dimensions with this process's `NO_DIMENSIONS` object: the
+    writer tells them by identity, and an unpickled copy would be looked up as a client."""
+    compact = parse_run(_numbered(LINES), ORGS, None, RECEIVED, compact=True)
+    back = pickle.loads(pickle.dumps(compact))
+    increments = back.batch().increments
+    assert len(increments) == 4 and all(inc.dimensions is NO_DIMENSIONS for inc in increments)
+    # Dimensions that are set travel as they are.
+    dims = ClientDimensions(sdk_name="sentry.javascript.browser", browser_name="Chrome")
+    run = ParsedRun([dataclasses.replace(increments[0], dimensions=dims)], compact=False)
+    run.increments = [_compact(run.increments[0])]
+    run.compact = True
+    assert pickle.loads(pickle.dumps(run)).batch().increments[0].dimensions == dims
 
 
 def test_parse_run_folds_outcomes_by_key():
