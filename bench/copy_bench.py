@@ -2,11 +2,13 @@
 PostgreSQL: `python -m bench.copy_bench [--lines 10000] [--repeat 5]`.
 
 Parses and folds one chunk of the benchmark's import lines (`bench.ingestdata`) into fact
-rows exactly as the writer does, then upserts its counter and duration rows into a fresh
-database (partitioned fact tables, migration 0007) both ways, each in its own
-transaction, timing the statements only: once into empty tables (inserts) and once more
-(every row a conflict, updated). Prints JSON: milliseconds per chunk, median of
-`--repeat` runs (the tables are emptied between runs).
+rows exactly as the writer does: counter rows, and the sketch rows (distinct-count
+sketches and packed duration bins, `fact_sketch`) the writer's merge makes for empty
+tables. Then upserts each table's rows into a fresh database (partitioned fact tables,
+migration 0007) both ways, each in its own transaction, timing the statement only: once
+into the empty table (inserts) and once more (every row a conflict, updated: counters
+added, sketches replaced). Prints JSON: milliseconds per chunk and table, median of
+`--repeat` runs (the table is emptied between runs).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ async def measure(n_lines: int, repeat: int) -> dict[str, Any]:
     from storage.sql import copy
     from storage.sql.catalogue import Catalogue
     from storage.sql.fold import fact_rows
-    from storage.sql.write import _COUNTER_UPSERT, _DURATION_UPSERT, _render
+    from storage.sql.sketches import UPSERT_TEMPLATE, merged_rows
+    from storage.sql.write import _COUNTER_UPSERT, _render
 
     await pg_admin(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
     await pg_admin(f'CREATE DATABASE "{DB}"')
@@ -53,44 +56,44 @@ async def measure(n_lines: int, repeat: int) -> dict[str, Any]:
         batch = parsed.batch()
         series = await Catalogue(engine).series_for(batch)
         rows = fact_rows(batch, dict(series), sort=True)
+        blobs = merged_rows(rows.sketches, rows.durations, {}, sort=True)
     finally:
         await engine.dispose()
 
-    work = [
-        (_render(_COUNTER_UPSERT, "postgresql"), rows.counters),
-        (_render(_DURATION_UPSERT, "postgresql"), rows.durations),
-    ]
-    times: dict[str, dict[str, list[float]]] = {
-        m: {"insert": [], "update": []} for m in ("executemany", "copy")
+    work = {
+        "counter": ("fact_counter", _render(_COUNTER_UPSERT, "postgresql"), rows.counters),
+        "sketch": ("fact_sketch", _render(UPSERT_TEMPLATE, "postgresql"), blobs),
     }
+    times: dict[tuple[str, str, str], list[float]] = {}
     engine = create_engine(url)
     try:
         for _ in range(repeat):
-            for method in ("executemany", "copy"):
-                async with engine.begin() as conn:
-                    await conn.exec_driver_sql("TRUNCATE fact_counter, fact_duration")
-                for phase in ("insert", "update"):
-                    started = time.perf_counter()
-                    # The writer's own transaction and statements (storage.sql.write).
+            for name, (table, sql, params) in work.items():
+                for method in ("executemany", "copy"):
                     async with engine.begin() as conn:
-                        if method == "copy":
-                            await copy.execute_all(conn, work)
-                        else:
-                            for sql, params in work:
+                        await conn.exec_driver_sql(f"TRUNCATE {table}")
+                    for phase in ("insert", "update"):
+                        started = time.perf_counter()
+                        # The writer's own transaction and statement (storage.sql.write).
+                        async with engine.begin() as conn:
+                            if method == "copy":
+                                await copy.copy_upsert(conn, sql, params)
+                            else:
                                 await conn.exec_driver_sql(sql, params)
-                    times[method][phase].append((time.perf_counter() - started) * 1000)
+                        ms = (time.perf_counter() - started) * 1000
+                        times.setdefault((name, method, phase), []).append(ms)
     finally:
         await engine.dispose()
         await pg_admin(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
     out: dict[str, Any] = {
         "lines": n_lines,
         "counter_rows": len(rows.counters),
-        "duration_rows": len(rows.durations),
+        "sketch_rows": len(blobs),
+        "sketch_bytes": sum(len(row[4]) for row in blobs),
         "repeat": repeat,
     }
-    for method, phases in times.items():
-        for phase, ms in phases.items():
-            out[f"{method}_{phase}_ms"] = round(statistics.median(ms), 1)
+    for (name, method, phase), ms in times.items():
+        out[f"{name}_{method}_{phase}_ms"] = round(statistics.median(ms), 1)
     return out
 
 

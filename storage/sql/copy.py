@@ -2,7 +2,10 @@
 COPY, then one `INSERT ... SELECT ... ON CONFLICT` into the fact table.
 
 An alternative to the writer's executemany of `INSERT ... VALUES ... ON CONFLICT` (one
-bound statement per row) for large groups of rows, such as a bulk-import chunk. The upsert
+bound statement per row) for large groups of rows, such as a bulk-import chunk: its
+counter rows (added on conflict) and the sketch rows its sketch merge produced (replaced
+on conflict; the merge already holds the series' advisory locks and read the stored
+blobs, in the same transaction, so COPY changes nothing of its safety). The upsert
 is the writer's own statement (`storage.sql.write`), with its `VALUES (...)` replaced by a
 SELECT from the staging table, so the two paths cannot differ in what they store. The
 staging table is `ON COMMIT DELETE ROWS`: created once per connection, empty at the start
