@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import queries as q
+from bench.agreement import EXACT, Agreement, Tolerance, close, tolerance_for
 from bench.dataset import DEFAULT_DATA_DIR, SIZES, Manifest, Stats, ensure_dataset, simulate
 from bench.loadgen import percentile
 from storage.types import USER_CRASHED, SessionIncrement
@@ -268,25 +269,58 @@ def statuses(started: int, crashed: int, abnormal: int, unhandled: int, errored_
     return q._statuses(started, crashed, abnormal, unhandled, errored_all)
 
 
-def compare(name: str, got: Any, want: Any) -> list[Any]:
-    """Differences between the peer's and relhealth's answers (floats to 1e-9 relative)."""
-    problems: list[Any] = []
-    _compare(name, got, want, problems)
-    return problems
+#: Leaves that are distinct counts, and dicts whose values are.
+DISTINCT_KEYS = frozenset({"users", "users_crashed", "errored_set"})
+DISTINCT_SERIES = frozenset({"users_series"})
+#: Leaves that include the error set (a distinct count).
+WITH_ERROR_SET = frozenset({"errored", "healthy"})
 
 
-def _compare(path: str, got: Any, want: Any, out: list[Any]) -> None:
+def compare(name: str, got: Any, want: Any, tol: Tolerance = EXACT) -> Agreement:
+    """Compare relhealth's answer (`got`) with the exact one (`want`), every number: counters
+    equal (floats to 1e-9 relative), distinct counts and what is made of them within `tol`
+    (`bench.agreement`; exact for the v1 store)."""
+    out = Agreement(tol)
+    error_set = 0
+    if isinstance(want, dict):
+        error_set = int(want.get("errored_set") or (want.get("totals") or {}).get("errored_set") or 0)
+    _compare(name, "", got, want, None, out, error_set)
+    return out
+
+
+def _compare(
+    path: str,
+    key: str,
+    got: Any,
+    want: Any,
+    parent: Any,
+    out: Agreement,
+    error_set: int,
+    in_series: bool = False,
+) -> None:
     if isinstance(want, dict) and isinstance(got, dict):
+        series = key in DISTINCT_SERIES
         for k in sorted(set(want) | set(got), key=str):
             if k not in got or k not in want:
-                out.append((f"{path}.{k}", got.get(k), want.get(k)))
+                out.fail(f"{path}.{k}", got.get(k), want.get(k))
             else:
-                _compare(f"{path}.{k}", got[k], want[k], out)
+                _compare(f"{path}.{k}", str(k), got[k], want[k], want, out, error_set, series)
+    elif in_series or key in DISTINCT_KEYS:
+        out.distinct(path, got, want)
+    elif key in WITH_ERROR_SET:
+        out.including(path, got, want, error_set)
+    elif key == "crash_free_users" and isinstance(parent, dict):
+        out.rate(path, got, want, (int(parent["users"]), int(parent["users_crashed"])), complement=True)
+    elif key == "adoption" and isinstance(parent, dict) and want:
+        users = int(parent["users"])
+        out.rate(path, got, want, (users, round(100.0 * users / want)))
     elif isinstance(want, float) or isinstance(got, float):
-        if not q._close(got, want, 1e-9):
-            out.append((path, got, want))
-    elif got != want:
-        out.append((path, got, want))
+        if close(got, want, 1e-9):
+            out.compared += 1
+        else:
+            out.fail(path, got, want)
+    else:
+        out.exact(path, got, want)
 
 
 # -- the peer (needs chdb) ------------------------------------------------------------
@@ -429,7 +463,7 @@ class ClickHousePeer:
         for b, s, c, a, u, e, err in self.query(hourly_sql):
             series[int(b)] = statuses(int(s), int(c), int(a), int(u), int(e) + int(err))
         s, c, a, u, e, err = (int(v) for v in self.query(total_sql)[0])
-        return {"series": series, "totals": statuses(s, c, a, u, e + err)}
+        return {"series": series, "totals": statuses(s, c, a, u, e + err), "errored_set": err}
 
 
 # -- relhealth's side: the comparable part of each baseline answer --------------------
@@ -501,10 +535,19 @@ def windows(now: int) -> dict[str, tuple[int, int]]:
 
 
 def peer_phase(
-    m: Manifest, iterations: int = 7, seconds: float = 30.0, log: Callable[[str], None] = print
+    m: Manifest,
+    iterations: int = 7,
+    seconds: float = 30.0,
+    log: Callable[[str], None] = print,
+    time_baseline: bool = True,
+    answers: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Load the dataset into chdb, time every question from raw rows and rollups and from
-    relhealth's SQL baseline on its SQLite file, and compare the numbers."""
+    relhealth's SQL baseline on its SQLite file, and compare the numbers.
+
+    Within `python -m bench` the query phase has already timed the baseline
+    (`time_baseline=False`: it runs once here, for its numbers), and the ClickHouse raw
+    answers go into `answers` (by question) to be checked against the HTTP answers."""
     if m.backend != "sqlite":
         raise ValueError("the ClickHouse peer compares against the SQLite dataset")
     import chdb
@@ -517,12 +560,15 @@ def peer_phase(
 
     dlo, dhi = release_stats_range(m.now - 90 * DAY, m.now, DAY)[:2]
     detail = (int(m.detail_release[0]), str(m.detail_release[1]))
-    base = q.Baselines(m, "sqlite")
     conn = sqlite3.connect(m.database_url.split(":///", 1)[1])
     conn.execute("PRAGMA query_only = 1")
 
     def run_sql(sql: str, args: list[Any]) -> list[Any]:
         return conn.execute(sql, args).fetchall()
+
+    schema = q.detect_schema(run_sql, "sqlite")
+    tol = tolerance_for(schema)
+    base = q.Baselines(m, "sqlite", schema)
 
     questions: list[tuple[str, Callable[[], Any], Callable[[ClickHousePeer, Source], Any], int]] = [
         (
@@ -550,7 +596,10 @@ def peer_phase(
             HOUR,
         ),
     ]
-    out: dict[str, Any] = {"engine": f"chdb {chdb.__version__} (ClickHouse {_clickhouse_version()})"}
+    out: dict[str, Any] = {
+        "engine": f"chdb {chdb.__version__} (ClickHouse {_clickhouse_version()})",
+        "schema": schema,
+    }
     with tempfile.TemporaryDirectory(prefix="relhealth-chdb-") as tmp:
         peer = ClickHousePeer(os.path.join(tmp, "db"))
         try:
@@ -562,25 +611,31 @@ def peer_phase(
             }
             for name, baseline, ask, g in questions:
                 log(f"  peer: {name}")
-                sql_lat, want = _timed(baseline, iterations, seconds)
-                entry: dict[str, Any] = {"relhealth_sql": _stats(sql_lat)}
+                entry: dict[str, Any] = {}
+                if time_baseline:
+                    sql_lat, want = _timed(baseline, iterations, seconds)
+                    entry["relhealth_sql"] = {**_stats(sql_lat), "iterations": len(sql_lat)}
+                else:
+                    want = baseline()
                 for kind in SOURCES:
                     src = Source(kind, g)
                     lat, got = _timed(lambda src=src, ask=ask: ask(peer, src), iterations, seconds)
-                    problems = compare(name, comparable(name, got), comparable(name, want))
+                    if kind == "raw" and answers is not None:
+                        answers[name] = got
+                    # ClickHouse's answer is exact and relhealth's may estimate (v2):
+                    # ClickHouse's is the reference side.
+                    agreement = compare(name, comparable(name, want), comparable(name, got), tol)
                     entry[f"clickhouse_{kind}"] = {
                         **_stats(lat),
                         "iterations": len(lat),
-                        "same_numbers": not problems,
-                        "differences": problems[:10],
+                        **agreement.summary(),
                     }
-                    if entry["relhealth_sql"]["p50_ms"]:
+                    if "relhealth_sql" in entry and entry["relhealth_sql"]["p50_ms"]:
                         entry[f"clickhouse_{kind}"]["relhealth_sql_over_clickhouse_p50"] = round(
                             entry["relhealth_sql"]["p50_ms"]
                             / max(0.01, entry[f"clickhouse_{kind}"]["p50_ms"]),
                             2,
                         )
-                entry["relhealth_sql"]["iterations"] = len(sql_lat)
                 out[name] = entry
         finally:
             peer.close()

@@ -4,15 +4,18 @@
 over the last N days, total and daily series" (N in 1, 7, 14, 30, 90; the window ends now,
 as every `statsPeriod` question) three ways and prints JSON:
 
-a. `exact_rows`: today's schema, per-user rows (`fact_user`, day granularity) and
-   `COUNT(DISTINCT did)` in SQLite: the reference answer;
+a. `store_read`: the store's own read path (`SessionStore.aggregate` of users by release
+   at day granularity, totals and a 1d series): per-user rows on the v1 schema, merged
+   Theta sketches on v2; checked against the exact answer computed from the regenerated
+   increments (the reference of (b) and (c); the v1 store equals it);
 b. `hll_lg12` / `hll_lg14`: an Apache DataSketches HLL sketch per (series, day), stored
    serialized; the answer merges the window's sketches per release (and per day over the
    environments); timed from the serialized bytes, with worst and mean relative error of
-   the totals against (a);
+   the totals against the exact answer;
 c. `latest_day_histogram`: per (release, day) exact distinct counts for the daily series,
    plus per release a histogram of each user's latest day, so that the window's total is
-   `SUM(users) WHERE day >= start`: two small SQLite tables, checked equal to (a).
+   `SUM(users) WHERE day >= start`: two small SQLite tables, checked equal to the exact
+   answer.
 
 Sketch and histogram construction (what ingest would maintain) is timed separately from
 the query. `datasketches` is an optional benchmark dependency (`.[bench]`).
@@ -28,6 +31,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +87,15 @@ def daily_exact(user_days: UserDays) -> dict[tuple[str, int], int]:
     return {k: len(v) for k, v in merged.items()}
 
 
+def window_exact(user_days: UserDays, lo: int, hi: int) -> dict[str, int]:
+    """Per release: distinct users over the days in [lo, hi), all series."""
+    merged: dict[str, set[str]] = defaultdict(set)
+    for ((_p, release, _e), day), users in user_days.by_series_day.items():
+        if lo <= day < hi:
+            merged[release] |= users
+    return {r: len(u) for r, u in merged.items() if u}
+
+
 def users_in_window(hist: dict[str, dict[int, int]], lo: int) -> dict[str, int]:
     """Users in the window [lo, now] per release: the histogram's tail sum."""
     out = {r: sum(n for d, n in h.items() if d >= lo) for r, h in hist.items()}
@@ -117,54 +130,80 @@ def _timed(fn: Callable[[], Any], iterations: int) -> tuple[dict[str, float], An
     }, result
 
 
-def exact_rows(
-    conn: sqlite3.Connection, pids: list[int], lo: int, hi: int
-) -> tuple[dict[str, int], dict[Any, int]]:
-    where = (
-        f" WHERE f.granularity = {DAY} AND f.bucket >= ? AND f.bucket < ?"
-        f" AND f.series_id IN (SELECT id FROM release_env WHERE project_id IN ({', '.join('?' * len(pids))}))"
-    )
-    args = [lo, hi, *pids]
-    daily = conn.execute(
-        "SELECT r.release, f.bucket, COUNT(DISTINCT f.did) FROM fact_user f JOIN release_env r ON r.id = f.series_id"
-        + where
-        + " GROUP BY r.release, f.bucket",
-        args,
-    ).fetchall()
-    total = conn.execute(
-        "SELECT r.release, COUNT(DISTINCT f.did) FROM fact_user f JOIN release_env r ON r.id = f.series_id"
-        + where
-        + " GROUP BY r.release",
-        args,
-    ).fetchall()
-    return {r: int(n) for r, n in total}, {(r, int(b)): int(n) for r, b, n in daily}
+async def store_answers(
+    m: Manifest, windows: dict[int, int], hi: int, iterations: int
+) -> dict[int, tuple[dict[str, float], tuple[dict[str, int], dict[Any, int]]]]:
+    """Per window (days -> start): the store's totals and daily users by release, timed."""
+    from storage.engine import create_engine
+    from storage.store import SessionStore
+    from storage.types import AggregateQuery, Quantity
+
+    pids = tuple(int(p["id"]) for p in m.projects)
+    engine = create_engine(m.database_url)
+    store = SessionStore(engine)
+    out = {}
+    try:
+        for n, lo in windows.items():
+
+            async def answer(lo: int = lo) -> tuple[dict[str, int], dict[Any, int]]:
+                base = AggregateQuery(pids, lo, hi, DAY, frozenset({Quantity.USERS}), group_by=("release",))
+                totals = await store.aggregate(base)
+                daily = await store.aggregate(replace(base, interval=DAY))
+                return (
+                    {str(g.release): a.users.all for g, a in totals.totals.items() if a.users.all},
+                    {
+                        (str(g.release), b): a.users.all
+                        for g, per in daily.series.items()
+                        for b, a in per.items()
+                        if a.users.all
+                    },
+                )
+
+            await answer()  # warm-up
+            lat = []
+            result: Any = None
+            for _ in range(iterations):
+                t0 = time.perf_counter()
+                result = await answer()
+                lat.append(time.perf_counter() - t0)
+            timing = {
+                "p50_ms": round(percentile(lat, 50) * 1000, 2),
+                "p95_ms": round(percentile(lat, 95) * 1000, 2),
+            }
+            out[n] = (timing, result)
+    finally:
+        await engine.dispose()
+    return out
 
 
 def run(m: Manifest, iterations: int, log: Callable[[str], None]) -> dict[str, Any]:
     import datasketches as ds
 
-    pids = [int(p["id"]) for p in m.projects]
     hi = q._widen_end(m.now, DAY)
     out: dict[str, Any] = {"windows_days": list(WINDOW_DAYS)}
     t0 = time.perf_counter()
     user_days = UserDays().add_all(dataset_increments(m))
     out["regenerate_seconds"] = round(time.perf_counter() - t0, 2)
 
-    # (a) exact, per-user rows
-    conn = sqlite3.connect(m.database_url.split(":///", 1)[1])
-    conn.execute("PRAGMA query_only = 1")
+    # The exact answers: unions of the increments' user sets over the window's days.
+    daily_all = daily_exact(user_days)
     exact: dict[int, dict[str, int]] = {}
     exact_daily: dict[int, dict[Any, int]] = {}
-    a: dict[str, Any] = {}
-    for n in WINDOW_DAYS:
-        lo = window_start(m.now, n)
-        a[f"{n}d"], (exact[n], exact_daily[n]) = _timed(
-            lambda lo=lo: exact_rows(conn, pids, lo, hi), iterations
-        )
-    conn.close()
-    a["rows"] = sum(len(u) for u in user_days.by_series_day.values())
-    out["exact_rows"] = a
-    log("  distinct: exact rows done")
+    windows = {n: window_start(m.now, n) for n in WINDOW_DAYS}
+    for n, lo in windows.items():
+        exact[n] = window_exact(user_days, lo, hi)
+        exact_daily[n] = {k: v for k, v in daily_all.items() if lo <= k[1] < hi}
+
+    # (a) the store's read path
+    a: dict[str, Any] = {"user_days": sum(len(u) for u in user_days.by_series_day.values())}
+    for n, (timing, (totals, daily)) in asyncio.run(store_answers(m, windows, hi, iterations)).items():
+        a[f"{n}d"] = {
+            **timing,
+            "equal_to_exact": totals == exact[n] and daily == exact_daily[n],
+            "total_error": relative_errors({r: float(v) for r, v in totals.items()}, exact[n]),
+        }
+    out["store_read"] = a
+    log("  distinct: store read path done")
 
     # (b) HLL per (series, day), serialized
     for lg_k in LG_KS:

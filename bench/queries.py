@@ -9,7 +9,6 @@ baseline that computes something else would be caught.
 from __future__ import annotations
 
 import json
-import sys
 import urllib.parse
 from collections import defaultdict
 from collections.abc import Callable
@@ -17,7 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bench.agreement import EXACT, Agreement, Tolerance, close
 from storage import sketch
+from storage.types import Kind
 
 DAY = 86400
 HOUR = 3600
@@ -128,12 +129,106 @@ class Baselines:
     (`series_id IN (SELECT id FROM release_env WHERE ...)`) so that it seeks on the fact
     table's key (granularity, series, bucket) instead of scanning, reads only the columns
     it needs, and computes only the distinct counts the page shows.
+
+    Distinct counts follow the schema (`detect_schema`): `v1` counts per-user rows
+    (`COUNT(DISTINCT did)` on `fact_user`, `sid` on `fact_error`); `v2` reads the Theta
+    sketches of `fact_sketch` and unites them in Python with the store's codec (SQL cannot
+    merge sketches), one statement per question as the store does.
     """
 
-    def __init__(self, manifest: Any, dialect: str) -> None:
+    def __init__(self, manifest: Any, dialect: str, schema: str = "v1") -> None:
         self.m = manifest
         self.dialect = dialect
+        self.schema = schema
         self.project_ids = [p["id"] for p in manifest.projects]
+        self._fact_duration: bool | None = None  # looked up on first use
+
+    def duration_bins(
+        self,
+        run: Callable[[str, list[Any]], list[Any]],
+        where: str,
+        args: list[Any],
+        group: list[str],
+    ) -> dict[tuple[Any, ...], dict[int, int]]:
+        """Duration sketch bins (bin -> count) per `group`: one `fact_duration` row per bin
+        (v1), or one packed blob per bucket in `fact_sketch` (kind 8, `storage.sql.durations`,
+        once `fact_duration` is gone)."""
+        if self._fact_duration is None:
+            self._fact_duration = "fact_duration" in table_names(run, self.dialect)
+        n = len(group)
+        select_group = "".join(f"{c}, " for c in group)
+        join = " f JOIN release_env r ON r.id = f.series_id"
+        out: dict[tuple[Any, ...], dict[int, int]] = defaultdict(dict)
+        if self._fact_duration:
+            group_by = " GROUP BY " + ", ".join([*group, "f.bin"])
+            for row in run(
+                f"SELECT {select_group}f.bin, SUM(f.count) FROM fact_duration" + join + where + group_by, args
+            ):
+                if int(row[n + 1] or 0):
+                    out[tuple(row[:n])][int(row[n])] = int(row[n + 1])
+            return dict(out)
+        from storage.sql import durations  # type: ignore[attr-defined, unused-ignore]
+
+        for row in run(
+            f"SELECT {select_group}f.sketch FROM fact_sketch"
+            + join
+            + where
+            + f" AND f.kind = {durations.DURATION_BINS}",
+            args,
+        ):
+            bins = out[tuple(row[:n])]
+            for b, c in durations.decode(bytes(row[n])).items():
+                bins[b] = bins.get(b, 0) + c
+        return dict(out)
+
+    def distinct(
+        self,
+        run: Callable[[str, list[Any]], list[Any]],
+        where: str,
+        args: list[Any],
+        group: list[str],
+        kinds: tuple[Kind, ...],
+    ) -> dict[tuple[Any, ...], dict[Kind, int]]:
+        """Distinct counts of `kinds` per `group` (SQL expressions on `f` / `r`) over the
+        fact rows `where` selects; groups without members are absent."""
+        cols = ", ".join(group)
+        select_group = f"{cols}, " if group else ""
+        group_by = f" GROUP BY {cols}" if group else ""
+        join = " f JOIN release_env r ON r.id = f.series_id"
+        out: dict[tuple[Any, ...], dict[Kind, int]] = defaultdict(dict)
+        n = len(group)
+        if self.schema == "v2":
+            from storage import distinct as codec
+
+            unions: dict[tuple[Any, ...], dict[Kind, codec.Union]] = defaultdict(dict)
+            rows = run(
+                f"SELECT {select_group}f.kind, f.sketch FROM fact_sketch"
+                + join
+                + where
+                + f" AND f.kind IN ({', '.join(str(int(k)) for k in kinds)})",
+                args,
+            )
+            for row in rows:
+                kind = Kind(int(row[n]))
+                unions[tuple(row[:n])].setdefault(kind, codec.Union()).add(bytes(row[n + 1]))
+            for key, per_kind in unions.items():
+                for kind, union in per_kind.items():
+                    out[key][kind] = union.count().value
+            return dict(out)
+        user_kinds = [k for k in kinds if k is not Kind.ERROR_SESSIONS]
+        if Kind.ERROR_SESSIONS in kinds:
+            for row in run(
+                f"SELECT {select_group}COUNT(DISTINCT f.sid) FROM fact_error" + join + where + group_by, args
+            ):
+                if int(row[n] or 0):
+                    out[tuple(row[:n])][Kind.ERROR_SESSIONS] = int(row[n])
+        if user_kinds:
+            exprs = ", ".join(_v1_user_count(k) for k in user_kinds)
+            for row in run(f"SELECT {select_group}{exprs} FROM fact_user" + join + where + group_by, args):
+                for i, kind in enumerate(user_kinds):
+                    if int(row[n + i] or 0):
+                        out[tuple(row[:n])][kind] = int(row[n + i])
+        return dict(out)
 
     # releases page: 25 releases by sessions over 24h; their 24h overview with an hourly
     # series of sessions (the series follows the summary period), and 24h adoption.
@@ -183,37 +278,23 @@ class Baselines:
             + " GROUP BY r.project_id, r.release, f.bucket",
             args,
         )
-        # 3. the error set, 4. users, 5. the duration sketch, per release over 24h
-        errors = run(
-            "SELECT r.project_id, r.release, COUNT(DISTINCT f.sid)"
-            " FROM fact_error f JOIN release_env r ON r.id = f.series_id"
-            + where
-            + " GROUP BY r.project_id, r.release",
+        # 3. the error set and users, 4. the duration sketch, per release over 24h
+        per_release = self.distinct(
+            run,
+            where,
             args,
+            ["r.project_id", "r.release"],
+            (Kind.ERROR_SESSIONS, Kind.USERS, Kind.CRASHED_USERS),
         )
-        users = run(
-            "SELECT r.project_id, r.release, COUNT(DISTINCT f.did),"
-            " COUNT(DISTINCT CASE WHEN f.tags & 4 <> 0 THEN f.did END),"
-            " COUNT(DISTINCT CASE WHEN f.tags & 16 <> 0 THEN f.did END)"
-            " FROM fact_user f JOIN release_env r ON r.id = f.series_id"
-            + where
-            + " GROUP BY r.project_id, r.release",
-            args,
-        )
-        bins = run(
-            "SELECT r.project_id, r.release, f.bin, SUM(f.count)"
-            " FROM fact_duration f JOIN release_env r ON r.id = f.series_id"
-            + where
-            + " GROUP BY r.project_id, r.release, f.bin",
-            args,
-        )
-        # 6. adoption: distinct users per project over 24h
-        project_users = run(
-            "SELECT r.project_id, COUNT(DISTINCT f.did)"
-            " FROM fact_user f JOIN release_env r ON r.id = f.series_id"
+        bins = self.duration_bins(run, where, args, ["r.project_id", "r.release"])
+        # 5. adoption: distinct users per project over 24h
+        project_users = self.distinct(
+            run,
             f" WHERE f.granularity = {HOUR} AND f.bucket >= {_arg(d, 1)} AND f.bucket < {_arg(d, 2)}"
-            f" AND f.series_id IN (SELECT id FROM release_env WHERE project_id IN ({_ph(d, 3, npp)})) GROUP BY r.project_id",
+            f" AND f.series_id IN (SELECT id FROM release_env WHERE project_id IN ({_ph(d, 3, npp)}))",
             [start, end, *page_pids],
+            ["r.project_id"],
+            (Kind.USERS,),
         )
         wanted = set(page)
         out: dict[tuple[int, str], dict[str, Any]] = {
@@ -236,17 +317,16 @@ class Baselines:
                 o["crashed"] += int(c or 0)
                 o["dur_count"] += int(dc or 0)
                 o["series"][int(b)] = int(s or 0)
-        for p, r, n in errors:
-            if (p, r) in wanted:
-                out[(p, r)]["errored_set"] = int(n)
-        for p, r, n, nc, _nu in users:
-            if (p, r) in wanted:
-                out[(p, r)]["users"] = int(n)
-                out[(p, r)]["users_crashed"] = int(nc)
-        for p, r, b, n in bins:
-            if (p, r) in wanted:
-                out[(p, r)]["bins"][int(b)] = int(n)
-        pu = {int(p): int(n) for p, n in project_users}
+        for (p, r), counts in per_release.items():
+            if (int(p), r) in wanted:
+                o = out[(int(p), r)]
+                o["errored_set"] = counts.get(Kind.ERROR_SESSIONS, 0)
+                o["users"] = counts.get(Kind.USERS, 0)
+                o["users_crashed"] = counts.get(Kind.CRASHED_USERS, 0)
+        for (p, r), per_bin in bins.items():
+            if (int(p), r) in wanted:
+                out[(int(p), r)]["bins"] = per_bin
+        pu = {int(key[0]): counts[Kind.USERS] for key, counts in project_users.items()}
         for (p, _r), o in out.items():
             o["crash_free"] = _crash_free(o["crashed"], o["sessions"])
             o["crash_free_users"] = _crash_free(o["users_crashed"], o["users"])
@@ -274,27 +354,13 @@ class Baselines:
             " FROM fact_counter f JOIN release_env r ON r.id = f.series_id" + where + " GROUP BY f.bucket",
             args,
         )
-        errors = run(
-            "SELECT f.bucket, COUNT(DISTINCT f.sid)"
-            " FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where + " GROUP BY f.bucket",
-            args,
-        )
-        errors_total = run(
-            "SELECT COUNT(DISTINCT f.sid) FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where,
-            args,
-        )
-        bins = run(
-            "SELECT f.bucket, f.bin, SUM(f.count)"
-            " FROM fact_duration f JOIN release_env r ON r.id = f.series_id"
-            + where
-            + " GROUP BY f.bucket, f.bin",
-            args,
-        )
-        err = {int(b): int(n) for b, n in errors}
-        per_bucket_bins: dict[int, dict[int, int]] = defaultdict(dict)
-        for b, k, n in bins:
-            per_bucket_bins[int(b)][int(k)] = int(n)
-        total = {"total": 0, "crashed": 0, "errored_set": int(errors_total[0][0] or 0)}
+        errors = self.distinct(run, where, args, ["f.bucket"], (Kind.ERROR_SESSIONS,))
+        errors_total = self.distinct(run, where, args, [], (Kind.ERROR_SESSIONS,))
+        bins = self.duration_bins(run, where, args, ["f.bucket"])
+        err = {int(key[0]): c[Kind.ERROR_SESSIONS] for key, c in errors.items()}
+        per_bucket_bins = {int(key[0]): per_bin for key, per_bin in bins.items()}
+        errored_set = errors_total.get((), {}).get(Kind.ERROR_SESSIONS, 0)
+        total = {"total": 0, "crashed": 0, "errored_set": errored_set}
         series = {}
         for b, s, c, a, u, e, dmin, dmax in daily:
             b = int(b)
@@ -328,28 +394,18 @@ class Baselines:
             + " GROUP BY r.release, f.bucket",
             args,
         )
-        users_daily = run(
-            "SELECT r.release, f.bucket, COUNT(DISTINCT f.did)"
-            " FROM fact_user f JOIN release_env r ON r.id = f.series_id"
-            + where
-            + " GROUP BY r.release, f.bucket",
-            args,
-        )
-        users_total = run(
-            "SELECT r.release, COUNT(DISTINCT f.did)"
-            " FROM fact_user f JOIN release_env r ON r.id = f.series_id" + where + " GROUP BY r.release",
-            args,
-        )
+        users_daily = self.distinct(run, where, args, ["r.release", "f.bucket"], (Kind.USERS,))
+        users_total = self.distinct(run, where, args, ["r.release"], (Kind.USERS,))
         out: dict[str, dict[str, Any]] = defaultdict(
             lambda: {"sessions": 0, "users": 0, "series": {}, "users_series": {}}
         )
         for r, b, s in daily:
             out[r]["sessions"] += int(s or 0)
             out[r]["series"][int(b)] = int(s or 0)
-        for r, b, n in users_daily:
-            out[r]["users_series"][int(b)] = int(n)
-        for r, n in users_total:
-            out[r]["users"] = int(n)
+        for (r, b), counts in users_daily.items():
+            out[r]["users_series"][int(b)] = counts[Kind.USERS]
+        for (r,), counts in users_total.items():
+            out[r]["users"] = counts[Kind.USERS]
         return dict(out)
 
     # sessions query: sum(session) by session.status, 24 hours at 1h
@@ -367,17 +423,9 @@ class Baselines:
             " FROM fact_counter f JOIN release_env r ON r.id = f.series_id" + where + " GROUP BY f.bucket",
             args,
         )
-        errors = run(
-            "SELECT f.bucket, COUNT(DISTINCT f.sid)"
-            " FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where + " GROUP BY f.bucket",
-            args,
-        )
-        errors_total = run(
-            "SELECT COUNT(DISTINCT f.sid) FROM fact_error f JOIN release_env r ON r.id = f.series_id" + where,
-            args,
-        )
-        err = {int(b): int(n) for b, n in errors}
-        totals = {"healthy": 0, "crashed": 0, "errored": 0, "abnormal": 0, "unhandled": 0}
+        errors = self.distinct(run, where, args, ["f.bucket"], (Kind.ERROR_SESSIONS,))
+        errors_total = self.distinct(run, where, args, [], (Kind.ERROR_SESSIONS,))
+        err = {int(key[0]): c[Kind.ERROR_SESSIONS] for key, c in errors.items()}
         started = crashed = abnormal = unhandled = preaggr = 0
         series: dict[int, dict[str, int]] = {}
         for b, s, c, a, u, e in hourly:
@@ -390,8 +438,40 @@ class Baselines:
                 preaggr + e,
             )
             series[int(b)] = _statuses(s, c, a, u, e + err.get(int(b), 0))
-        totals = _statuses(started, crashed, abnormal, unhandled, preaggr + int(errors_total[0][0] or 0))
-        return {"series": series, "totals": totals}
+        errored_set = errors_total.get((), {}).get(Kind.ERROR_SESSIONS, 0)
+        totals = _statuses(started, crashed, abnormal, unhandled, preaggr + errored_set)
+        return {"series": series, "totals": totals, "errored_set": errored_set}
+
+
+def _v1_user_count(kind: Kind) -> str:
+    if kind is Kind.USERS:
+        return "COUNT(DISTINCT f.did)"
+    from storage.distinct import USER_TAG_KINDS
+
+    mask = dict(USER_TAG_KINDS)[kind]
+    return f"COUNT(DISTINCT CASE WHEN f.tags & {mask} <> 0 THEN f.did END)"
+
+
+def table_names(run: Callable[[str, list[Any]], list[Any]], dialect: str) -> set[str]:
+    if dialect == "sqlite":
+        rows = run("SELECT name FROM sqlite_master WHERE type = 'table'", [])
+    else:
+        rows = run(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()", []
+        )
+    return {str(r[0]) for r in rows}
+
+
+def detect_schema(run: Callable[[str, list[Any]], list[Any]], dialect: str) -> str:
+    """`v2` when the store writes sketches (`fact_sketch` has rows), else `v1` when it has
+    per-user rows (`fact_user`). The v1 schema already has an empty `fact_sketch` table
+    (migration 0003), so the table's existence alone does not tell."""
+    names = table_names(run, dialect)
+    if "fact_sketch" in names and run("SELECT 1 FROM fact_sketch LIMIT 1", []):
+        return "v2"
+    if "fact_user" in names:
+        return "v1"
+    raise RuntimeError(f"no distinct-count table with data (fact_sketch, fact_user): {sorted(names)}")
 
 
 def _statuses(started: int, crashed: int, abnormal: int, unhandled: int, errored_all: int) -> dict[str, int]:
@@ -418,83 +498,92 @@ def _widen_end(t: float, size: int) -> int:
     return -(-int(t) // size) * size if t == int(t) else (int(t // size) + 1) * size
 
 
-# -- comparisons of HTTP answers with baseline answers --------------------------------
+# -- comparisons of HTTP answers with reference answers ------------------------------
+#
+# `base` is a reference answer in the shapes `Baselines` returns (the hand-written SQL, or
+# ClickHouse's peer, which answers in the same shapes); `tol` says how far relhealth's
+# distinct counts may be from the reference's (`bench.agreement`).
 
 
 def _close(a: float | None, b: float | None, tol: float = 1e-6) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+    return close(a, b, tol)
 
 
-def check_releases_page(body: Any, base: Any) -> bool:
-    problems = releases_page_differences(body, base)
-    if problems:
-        print(f"releases page differs from its SQL baseline: {problems[:5]}", file=sys.stderr)
-    return not problems
-
-
-def releases_page_differences(body: Any, base: Any) -> list[Any]:
+def check_releases_page(body: Any, base: Any, tol: Tolerance = EXACT) -> Agreement:
+    out = Agreement(tol)
     nodes = body["data"]["releases"]["nodes"]
     page = [(int(n["projectId"]), n["version"]) for n in nodes]
     if set(page) != set(base["page"]):
-        return [("page", sorted(set(page) ^ set(base["page"])))]
-    problems: list[Any] = []
+        out.fail("page", sorted(set(page) - set(base["page"])), sorted(set(base["page"]) - set(page)))
+        return out
     for n in nodes:
         pair = (int(n["projectId"]), n["version"])
         o = base["releases"][pair]
         h = n["health"]
         a = n["adoption"] or {}
-        checks = [
-            ("sessions", h["totalSessions"] or 0, o["sessions"]),
-            ("users", h["totalUsers"] or 0, o["users"]),
-            ("crash_free", h["crashFreeSessions"], o["crash_free"]),
-            ("crash_free_users", h["crashFreeUsers"], o["crash_free_users"]),
-            ("adoption", a.get("adoption"), o["adoption"]),
-            ("sessions_adoption", a.get("sessionsAdoption"), o["sessions_adoption"]),
-        ]
-        for name, got, want in checks:
-            if not _close(got, want):
-                problems.append((pair, name, got, want))
-    return problems
+        out.exact((pair, "sessions"), h["totalSessions"] or 0, o["sessions"])
+        out.exact((pair, "crash_free"), h["crashFreeSessions"], o["crash_free"])
+        out.exact((pair, "sessions_adoption"), a.get("sessionsAdoption"), o["sessions_adoption"])
+        out.distinct((pair, "users"), h["totalUsers"] or 0, o["users"])
+        users = (o["users"], o["users_crashed"])
+        out.rate(
+            (pair, "crash_free_users"), h["crashFreeUsers"], o["crash_free_users"], users, complement=True
+        )
+        project_users = round(100.0 * o["users"] / o["adoption"]) if o["adoption"] else 0
+        out.rate((pair, "adoption"), a.get("adoption"), o["adoption"], (o["users"], project_users))
+    return out
 
 
-def check_release_details(body: Any, base: Any) -> bool:
+def check_release_details(body: Any, base: Any, tol: Tolerance = EXACT) -> Agreement:
+    out = Agreement(tol)
     s = body["data"]["release"]["stats"]
     times = [int(datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()) for t in s["intervals"]]
     for i, t in enumerate(times):
-        b = base["series"].get(t)
-        if b is None:
-            if s["total"][i] != 0:
-                return False
-            continue
-        if (s["total"][i], s["crashed"][i], s["errored"][i], s["healthy"][i]) != (
-            b["total"],
-            b["crashed"],
-            b["errored"],
-            b["healthy"],
-        ):
-            return False
-    return s["totals"]["total"] == base["totals"]["total"]
+        b = base["series"].get(t, {"total": 0, "crashed": 0, "errored": 0, "healthy": 0})
+        for key in ("total", "crashed"):
+            out.exact((t, key), s[key][i], b[key])
+        # errored and healthy come from the error set (a distinct count)
+        for key in ("errored", "healthy"):
+            out.including((t, key), s[key][i], b[key], base["totals"]["errored_set"])
+    out.exact(("totals", "total"), s["totals"]["total"], base["totals"]["total"])
+    return out
 
 
-def check_sessions_by_release(body: Any, base: Any) -> bool:
+def check_sessions_by_release(body: Any, base: Any, tol: Tolerance = EXACT) -> Agreement:
+    out = Agreement(tol)
     groups = body["groups"]
     if not groups:
-        return False
+        out.fail("groups", 0, len(base))
     for g in groups:
-        b = base.get(g["by"]["release"])
+        release = g["by"]["release"]
+        b = base.get(release)
         if b is None:
-            return False
-        if g["totals"]["sum(session)"] != b["sessions"]:
-            return False
-        if g["totals"]["count_unique(user)"] != b["users"]:
-            return False
-        if sum(g["series"]["sum(session)"]) != b["sessions"]:
-            return False
-    return True
+            out.fail((release, "group"), "present", None)
+            continue
+        out.exact((release, "sum(session)"), g["totals"]["sum(session)"], b["sessions"])
+        out.exact((release, "series sum(session)"), sum(g["series"]["sum(session)"]), b["sessions"])
+        out.distinct((release, "count_unique(user)"), g["totals"]["count_unique(user)"], b["users"])
+    return out
 
 
-def check_sessions_by_status(body: Any, base: Any) -> bool:
+def check_sessions_by_status(body: Any, base: Any, tol: Tolerance = EXACT) -> Agreement:
+    out = Agreement(tol)
     got = {g["by"]["session.status"]: g["totals"]["sum(session)"] for g in body["groups"]}
-    return got == base["totals"]
+    for status in ("healthy", "errored", "crashed", "abnormal", "unhandled"):
+        want = base["totals"][status]
+        if status in ("errored", "healthy"):
+            out.including(status, got.get(status, 0), want, base["errored_set"])
+        else:
+            out.exact(status, got.get(status, 0), want)
+    return out
+
+
+Check = Callable[[Any, Any, Tolerance], Agreement]
+
+#: The check of each benchmarked question.
+CHECKS: dict[str, Check] = {
+    "releases_page": check_releases_page,
+    "release_details": check_release_details,
+    "sessions_90d_by_release": check_sessions_by_release,
+    "sessions_24h_by_status": check_sessions_by_status,
+}

@@ -19,6 +19,7 @@ from storage.distinct import USER_TAG_KINDS
 from storage.protocol import OutcomeRow, OutcomeTotal, Store
 from storage.release_parser import version_key
 from storage.sql.catalogue import UnknownProjectError
+from storage.sql.dimensions import Family, query_family
 from storage.types import (
     GRANULARITIES,
     HOUR,
@@ -107,10 +108,15 @@ class _Cell:
         sketch.merge(self.bins, bins)
 
 
+#: The field of `ClientDimensions` that is known whenever its family is.
+_FAMILY_NAMES = {Family.SDK: "sdk_name", Family.OS: "os_name", Family.BROWSER: "browser_name"}
+
+
 class MemoryStore:
     """Session aggregates in memory. `project_orgs` maps every project the store accepts
     increments of to its organization (`add_project` adds more); `version_of` maps a
-    release to its `release_version` grouping value (default: the release itself)."""
+    release to its `release_version` grouping value (default: the product's rule,
+    `storage.release_parser.version_key`)."""
 
     def __init__(
         self,
@@ -185,8 +191,14 @@ class MemoryStore:
         if not query.project_ids or query.start >= query.end:
             return
         projects = set(query.project_ids)
+        # As the SQL stores: a query may use one client family, from hourly buckets on
+        # (errors otherwise), and then reads only sessions whose client has that family.
+        family = query_family(query)
+        known = None if family is None else _FAMILY_NAMES[family]
         for (g, triple, dims, bucket), cell in self._cells.items():
             if g != query.granularity or triple[0] not in projects:
+                continue
+            if known is not None and getattr(dims, known) is None:
                 continue
             if not query.start <= bucket < query.end:
                 continue
@@ -254,8 +266,9 @@ class MemoryStore:
             # A release is never missing: None among the values names nothing.
             wanted = {str(v) for v in flt.values if v is not None}
         else:
-            # The environment and client dimensions can be missing (None): None among the
-            # values names "missing", and NOT IN keeps missing values unless it names them.
+            # The environment and a major can be missing (None): None among the values
+            # names "missing", and NOT IN keeps missing values unless it names them. (A
+            # client name is never missing here: `_selected` reads known clients only.)
             wanted = {None if v is None else str(v) for v in flt.values}
         return (value in wanted) != flt.negate
 

@@ -139,8 +139,9 @@ class SessionCounter(SQLModel, table=True):
 
 
 class SessionSketch(SQLModel, table=True):
-    """Distinct-count sets per bucket as Theta sketches (`storage.distinct`): users, users
-    per status and the error set, one row per non-empty (bucket, kind)."""
+    """Per bucket, one row per non-empty kind: distinct-count sets as Theta sketches
+    (`storage.distinct`; kinds 0-7 of `storage.types.Kind`: users, users per status, the
+    error set) and the packed duration bins (kind 8, `storage.sql.durations`)."""
 
     __tablename__ = "fact_sketch"
     __table_args__ = {"sqlite_with_rowid": False}

@@ -13,6 +13,7 @@ import pytest
 from bench import clickhouse_peer as cp
 from bench import distinct
 from bench import peer_phase as pp
+from bench.agreement import Tolerance
 from bench.dataset import ensure_dataset
 from storage.types import USER_CRASHED, USER_SEEN, SessionIncrement
 
@@ -76,13 +77,43 @@ def test_choose_page_ranks_like_the_baseline():
 
 def test_compare_names_every_difference_and_tolerates_float_noise():
     want = {"r": {"users": 3, "crash_free": 99.5, "series": {1: 2}}}
-    assert cp.compare("q", {"r": {"users": 3, "crash_free": 99.5 + 1e-12, "series": {1: 2}}}, want) == []
+    same = cp.compare("q", {"r": {"users": 3, "crash_free": 99.5 + 1e-12, "series": {1: 2}}}, want)
+    assert same.equal and same.compared == 3
     got = {"r": {"users": 4, "crash_free": 99.4, "series": {}}}
-    assert cp.compare("q", got, want) == [
+    assert cp.compare("q", got, want).problems == [
         ("q.r.crash_free", 99.4, 99.5),
         ("q.r.series.1", None, 2),
         ("q.r.users", 4, 3),
     ]
+
+
+def test_compare_allows_the_sketch_error_only_on_distinct_counts_above_the_exact_limit():
+    tol = Tolerance(exact_up_to=100, relative=0.02)
+    want = {
+        "a": {"users": 1000, "users_crashed": 50, "sessions": 5000, "crash_free_users": 95.0},
+        "b": {"users": 90, "users_crashed": 0, "sessions": 200, "crash_free_users": 100.0},
+        "users_series": {"1": 500, "2": 80},
+    }
+    # 1,015 users is 1.5 % off (inside 2 %): accepted; the crash-free rate moved with it
+    # (100 - 100 * 50 / 1015 = 95.074); 90 users is below the limit: must be exact.
+    got = {
+        "a": {"users": 1015, "users_crashed": 50, "sessions": 5000, "crash_free_users": 95.074},
+        "b": {"users": 90, "users_crashed": 0, "sessions": 200, "crash_free_users": 100.0},
+        "users_series": {"1": 509, "2": 80},
+    }
+    ok = cp.compare("q", got, want, tol)
+    assert ok.equal, ok.problems
+    assert ok.estimated == 2 and ok.worst_relative_error == pytest.approx(0.018)  # 509 / 500
+    # 1,025 users is 2.5 % off; a counter may never be off; 81 is below the limit.
+    got["a"]["users"], got["a"]["sessions"], got["users_series"]["2"] = 1025, 5001, 81
+    bad = cp.compare("q", got, want, tol)
+    assert bad.problems == [
+        ("q.a.sessions", 5001, 5000),
+        ("q.a.users", 1025, 1000),
+        ("q.users_series.2", 81, 80),
+    ]
+    # the same answer is wrong for an exact store
+    assert not cp.compare("q", {"users_series": {"1": 509}}, {"users_series": {"1": 500}}).equal
 
 
 def test_comparable_drops_the_estimated_duration_quantiles():
@@ -121,6 +152,8 @@ def test_latest_day_histogram_sums_to_exact_users_in_windows_ending_now():
     assert distinct.users_in_window(hist, 2 * d) == {"r1": 2}
     assert distinct.users_in_window(hist, d) == {"r1": 3}
     assert distinct.users_in_window(hist, 0) == {"r1": 3, "r2": 1}
+    assert distinct.window_exact(days, d, 3 * d) == {"r1": 3}
+    assert distinct.window_exact(days, 0, d) == {"r1": 1, "r2": 1}
 
 
 def test_relative_errors_worst_and_mean():
@@ -153,19 +186,25 @@ def test_peer_phase_skips_with_a_reason_and_reports_http_ratios():
     pp.with_http_ratios(peer, {"releases_page": {"http": {"p50_ms": 40.0}}})
     assert peer["releases_page"]["clickhouse_raw"]["http_over_clickhouse_p50"] == 2.0
     assert peer["releases_page"]["clickhouse_rollup"]["http_over_clickhouse_p50"] == 4.0
+    # the target compares with the faster ClickHouse source (rollup, 10 ms)
+    assert peer["releases_page"]["http_over_fastest_clickhouse_p50"] == 4.0
     row = pp.render_peer(peer)[-1]
-    assert row == "| releases_page | 40.0 | 5.0 | 20.0 | 10.0 | 2.0 | 4.0 | yes / **no** |"
+    assert row == "| releases_page | 40.0 | 5.0 | 20.0 | 10.0 | 2.0 | 4.0 | - | yes / **no** | 0.00 % |"
 
 
 def test_clickhouse_peer_gives_relhealths_numbers(tmp_path):
     pytest.importorskip("chdb")
     m = asyncio.run(ensure_dataset("sqlite", "small", 1, tmp_path))
-    result = cp.peer_phase(m, iterations=1, seconds=1.0, log=lambda s: None)
+    answers: dict = {}
+    result = cp.peer_phase(m, iterations=1, seconds=1.0, log=lambda s: None, answers=answers)
     assert result["load"]["raw_rows"] == m.updates
+    assert set(answers) == set(pp.QUESTIONS)
     for name in pp.QUESTIONS:
+        assert result[name]["relhealth_sql"]["iterations"] >= 1
         for kind in cp.SOURCES:
             entry = result[name][f"clickhouse_{kind}"]
-            assert entry["same_numbers"], (name, kind, entry["differences"])
+            # the small dataset stays below the sketches' exact limit: equal, not estimated
+            assert entry["same_numbers"] and entry["estimated"] == 0, (name, kind, entry["differences"])
 
 
 def test_distinct_alternatives_on_the_small_dataset(tmp_path):
@@ -173,5 +212,7 @@ def test_distinct_alternatives_on_the_small_dataset(tmp_path):
     m = asyncio.run(ensure_dataset("sqlite", "small", 1, tmp_path))
     result = distinct.run(m, 1, lambda s: None)
     for n in distinct.WINDOW_DAYS:
+        # 4,000 users: below the sketches' exact limit, so the store is exact on v2 too
+        assert result["store_read"][f"{n}d"]["equal_to_exact"]
         assert result["latest_day_histogram"][f"{n}d"]["equal_to_exact"]
         assert result["hll_lg14"][f"{n}d"]["total_error"]["worst"] < 0.05

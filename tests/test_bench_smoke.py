@@ -1,8 +1,8 @@
-"""The benchmark suite's small path runs end to end and reports every figure.
+"""The benchmark's small path runs end to end and reports every figure (issue 8 section 6).
 
 Timings are never asserted (they depend on the machine); the structure of the JSON, the
-hand-written SQL baselines giving the same numbers as the API, and every ingest request
-being accepted are.
+hand-written SQL baselines and ClickHouse giving the same numbers as the API, flat
+statement counts, and every ingest request being accepted are.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.run import TARGETS, render_markdown
+from bench.run import FEW_RELEASES, MANY_RELEASES, QUERY_NAMES, TARGETS, render_markdown
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
-QUERIES = ("releases_page", "release_details", "sessions_90d_by_release", "sessions_24h_by_status")
 INGEST_FIGURES = (
     "requests",
     "ok",
@@ -35,8 +34,24 @@ INGEST_FIGURES = (
 )
 
 
-def test_small_benchmark_reports_every_figure(tmp_path):
-    out = tmp_path / "bench.json"
+STORE_FIGURES = ("method", "mib", "mib_per_million_sessions", "tables_mib")
+PEER_TARGETS = (
+    "sessions_90d_vs_clickhouse_raw",
+    "sessions_90d_vs_clickhouse_rollup",
+    "releases_page_vs_clickhouse",
+    "release_details_vs_clickhouse",
+    "sessions_24h_vs_clickhouse",
+    "answers_equal_clickhouse",
+)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """One generated small dataset for both runs of this module."""
+    return tmp_path_factory.mktemp("bench-data")
+
+
+def _run(data_dir: Path, out: Path, *extra: str) -> tuple[dict, str]:
     proc = subprocess.run(
         [
             sys.executable,
@@ -47,18 +62,25 @@ def test_small_benchmark_reports_every_figure(tmp_path):
             "--quick",
             "--no-report",
             "--data-dir",
-            str(tmp_path / "data"),
+            str(data_dir),
             "--output",
             str(out),
+            *extra,
         ],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     assert json.loads(proc.stdout) == result
+    return result, proc.stderr
+
+
+def test_small_benchmark_reports_every_figure(tmp_path, data_dir):
+    """The path CI runs (without chdb): every figure but the ClickHouse peer's."""
+    result, stderr = _run(data_dir, tmp_path / "bench.json", "--peer", "none")
 
     meta = result["meta"]
     assert meta["size"] == "small" and meta["backend"] == "sqlite"
@@ -77,6 +99,8 @@ def test_small_benchmark_reports_every_figure(tmp_path):
         "cached",
     } <= ds.keys()
     assert ds["sessions"] > 0 and ds["users"] > 0 and len(ds["projects"]) == 5
+    # 5 projects x 8 releases (bench/dataset.py SIZES["small"])
+    assert ds["releases"] == 40
 
     ingest = result["ingest"]
     for kind in ("sessions", "aggregates"):
@@ -98,17 +122,63 @@ def test_small_benchmark_reports_every_figure(tmp_path):
     } <= imp.keys()
     assert imp["rejected"] == 0 and imp["lines"] > 0
 
-    for name in QUERIES:
+    assert result["queries"]["schema"] in ("v1", "v2")
+    few, many = str(FEW_RELEASES), str(MANY_RELEASES)
+    for name in QUERY_NAMES:
         q = result["queries"][name]
         assert {"p50_ms", "p95_ms"} <= q["http"].keys() and {"p50_ms", "p95_ms"} <= q["sql_baseline"].keys()
         assert "ratio_p50" in q and "ratio_p95" in q
-        assert q["same_numbers"] is True, (name, proc.stderr[-3000:])
+        assert q["same_numbers"] is True, (name, stderr[-3000:])
         counts = result["statements"][name]
-        assert counts["1"]["statements"] > 0 and counts["50"]["statements"] > 0
-        assert "constant" in counts
+        assert counts[few]["statements"] > 0 and counts[many]["statements"] > 0
+        assert counts["constant"] is True, (name, counts)
+    # the small dataset has 40 releases: 10 of them, then all 40 (details cover 90 days)
+    assert result["statements"]["release_details"][few]["releases"] == 10
+    assert result["statements"]["release_details"][many]["releases"] == 40
 
+    store = result["store"]
+    assert set(STORE_FIGURES) <= store.keys()
+    assert store["mib"] > 0
+    assert store["mib_per_million_sessions"] == pytest.approx(store["mib"] / (ds["sessions"] / 1e6), rel=0.01)
+    assert "fact_counter" in store["tables_mib"]
+
+    assert result["peer"]["clickhouse"] == {"skipped": "not asked for (--peer none)"}
     assert result["targets"].keys() == TARGETS.keys()
-    for target in result["targets"].values():
+    for key, target in result["targets"].items():
         assert {"what", "value", "target", "pass"} <= target.keys()
+        if key in PEER_TARGETS:
+            assert target["value"] is None and target["pass"] is None
+        else:
+            assert isinstance(target["value"], float) and isinstance(target["pass"], bool)
 
-    assert "| releases_page |" in render_markdown(result)
+    text = render_markdown(result)
+    assert "| releases_page |" in text and "MiB per million sessions" in text
+
+
+def test_small_benchmark_agrees_with_clickhouse(tmp_path, data_dir):
+    """The whole command, ClickHouse peer included (chdb is the optional `bench` extra)."""
+    pytest.importorskip("chdb")
+    result, stderr = _run(data_dir, tmp_path / "bench.json")
+    peer = result["peer"]["clickhouse"]
+    assert "skipped" not in peer, peer
+    for name in QUERY_NAMES:
+        entry = peer[name]
+        http = entry["http_vs_clickhouse"]
+        assert http["same_numbers"] is True, (name, http["differences"])
+        # 4,000 users at most: below the sketches' exact limit, so nothing is estimated
+        assert http["estimated"] == 0 and http["compared"] > 0
+        for kind in ("raw", "rollup"):
+            ch = entry[f"clickhouse_{kind}"]
+            assert ch["same_numbers"] is True, (name, kind, ch["differences"])
+            assert ch["p50_ms"] > 0 and ch["http_over_clickhouse_p50"] > 0
+        assert entry["http_over_fastest_clickhouse_p50"] >= max(
+            entry["clickhouse_raw"]["http_over_clickhouse_p50"],
+            entry["clickhouse_rollup"]["http_over_clickhouse_p50"],
+        )
+        assert entry["relhealth_sql"]["p50_ms"] == result["queries"][name]["sql_baseline"]["p50_ms"]
+    assert peer["load"]["raw_rows"] == result["dataset"]["updates"]
+    for key in PEER_TARGETS:
+        target = result["targets"][key]
+        assert isinstance(target["value"], float) and isinstance(target["pass"], bool), key
+    assert result["targets"]["answers_equal_clickhouse"]["value"] == 1.0
+    assert "| sessions_90d_by_release |" in render_markdown(result)

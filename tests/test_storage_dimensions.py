@@ -182,7 +182,7 @@ async def test_base_query_costs_the_same_statements_and_reads_no_client_series(
         counts.append(counter.count)
         # Every statement selects its series with `client = 0`.
         assert all("client = " in s for s in counter.statements), counter.statements
-    assert counts[0] == counts[1] == 3  # counters, error set, users
+    assert counts[0] == counts[1] == 2  # counters; sketches (error set, users, duration bins)
 
 
 async def test_values_over_the_cap_fold_into_other_and_are_counted(make_app: Any, database_url: str) -> None:

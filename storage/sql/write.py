@@ -22,10 +22,11 @@ from storage.sql import copy, sketches
 from storage.sql.catalogue import Catalogue
 from storage.sql.dimensions import ClientSeries, client_rows
 from storage.sql.fold import SketchKey, fact_rows
-from storage.types import DAY, WriteBatch
+from storage.types import WriteBatch
 
-#: Default minute retention (seconds): `server.settings.Settings.minute_retention_days`.
-DEFAULT_MINUTE_RETENTION = 30 * DAY
+#: Default minute retention of a bare store (seconds; 0 = forever): nothing is dropped unless
+#: the caller says so. The server passes `Settings.minute_retention_days` (30 days).
+DEFAULT_MINUTE_RETENTION = 0
 
 #: Batches with more increments than this are folded into rows in a worker thread.
 _FOLD_IN_THREAD = 2000

@@ -103,6 +103,7 @@ CHROME = ClientDimensions(
     browser_major="Chrome 120",
 )
 UNKNOWN = ClientDimensions()
+LINUX = ClientDimensions(os_name="Linux")  # an OS without a major version
 
 
 async def _clients(store):
@@ -113,6 +114,7 @@ async def _clients(store):
         inc(T0, started_count=4, dims=ANDROID, user="a", tags=1, release="2.0"),
         inc(T0, started_count=8, dims=CHROME),
         inc(T0, started_count=16, dims=UNKNOWN),
+        inc(T0, started_count=32, dims=LINUX),
     )
 
 
@@ -128,18 +130,24 @@ async def test_group_and_filter_by_client_dimensions(subject):
         "iOS": (3, 1, 2),
         "Android": (4, 0, 1),
         "Windows": (8, 0, 0),
-        None: (16, 0, 0),  # unknown
+        "Linux": (32, 0, 0),
+        # The 16 sessions of unknown clients are in no group of the os family.
     }
     by_browser = await s.aggregate(query(T0, T0 + HOUR, quantities=COUNTERS, group_by=("browser_major",)))
-    assert {k.browser_major: a.counters.started for k, a in by_browser.totals.items()} == {
-        "Chrome 120": 8,
-        None: 23,
+    assert {k.browser_major: a.counters.started for k, a in by_browser.totals.items()} == {"Chrome 120": 8}
+    by_major = await s.aggregate(query(T0, T0 + HOUR, quantities=COUNTERS, group_by=("os_major",)))
+    assert {k.os_major: a.counters.started for k, a in by_major.totals.items()} == {
+        "iOS 17": 3,
+        "Android 14": 4,
+        "Windows 10": 8,
+        None: 32,  # a known OS without a major
     }
     assert await _started(s, Cond("os_name", ("iOS",))) == 3
     assert await _started(s, Cond("sdk_name", ("sentry.cocoa", "sentry.javascript.browser"))) == 11
-    assert await _started(s, Cond("os_name", ("iOS",), negate=True)) == 28  # unknown included
-    assert await _started(s, Cond("os_name", ("iOS", None), negate=True)) == 12
-    assert await _started(s, Cond("os_major", (None,))) == 16
+    # NOT IN means "another known value": unknown clients stay out (README, client dimensions).
+    assert await _started(s, Cond("os_name", ("iOS",), negate=True)) == 4 + 8 + 32
+    assert await _started(s, Cond("os_name", ("iOS", None), negate=True)) == 4 + 8 + 32
+    assert await _started(s, Cond("os_major", (None,))) == 32
     # Users are still unions: "a" on iOS and Android counts once in total.
     total = await s.aggregate(
         query(T0, T0 + HOUR, quantities={Quantity.USERS}, filter=Cond("os_name", ("iOS", "Android")))
