@@ -223,6 +223,7 @@ async def _import(settings: Settings, path: str, import_id: str | None) -> int:
                 store=services.store,
                 accounts=services.accounts,
                 received_at=time.time(),
+                workers=settings.import_workers,
                 progress=lambda n: print(f"  {n} lines", file=sys.stderr, flush=True),
             )
     finally:

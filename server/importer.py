@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import DataError
 
-from ingest.records import ImportRecord, RejectedLine, parse_record, record_batch, rejection
+from ingest.records import RejectedLine, rejection
+from server.import_parse import MissingOrgs, OrgIndex, ParsedRun, line_batch
+from server.import_pool import ParsePool
 from storage.accounts import AccountStore
 from storage.imports import SERVER_IMPORT_SCOPE, applied_ranges
 from storage.store import SessionStore
@@ -56,44 +59,46 @@ def file_import_id(path: str) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-class _Projects:
-    """Resolves (org slug, project slug or id) to a project id, one org lookup each."""
+class _Orgs:
+    """The organizations' projects, looked up once each: the snapshot parsers resolve
+    projects from (`server.import_parse.OrgIndex`)."""
 
-    def __init__(self, accounts: AccountStore, only_org: str | None) -> None:
+    def __init__(self, accounts: AccountStore) -> None:
         self.accounts = accounts
-        self.only_org = only_org
-        self._orgs: dict[str, dict[str | int, int] | None] = {}
+        self.index: dict[str, dict[str | int, int] | None] = {}
 
-    async def resolve(self, record: ImportRecord) -> int | str:
-        """The project id, or the rejection reason."""
-        if self.only_org is not None and record.org != self.only_org:
-            return "organization_mismatch"
-        if record.org not in self._orgs:
-            org_id = await self.accounts.organization_id(record.org)
+    async def load(self, orgs: Iterable[str]) -> None:
+        for org in sorted(orgs):
+            if org in self.index:
+                continue
+            org_id = await self.accounts.organization_id(org)
             if org_id is None:
-                self._orgs[record.org] = None
-            else:
-                projects = await self.accounts.projects_of_org(org_id)
-                by_key: dict[str | int, int] = {p.slug: p.id for p in projects}
-                by_key.update({p.id: p.id for p in projects})
-                self._orgs[record.org] = by_key
-        index = self._orgs[record.org]
-        if index is None:
-            return "unknown_organization"
-        found = index.get(record.project)
-        return found if found is not None else "unknown_project"
+                self.index[org] = None
+                continue
+            projects = await self.accounts.projects_of_org(org_id)
+            by_key: dict[str | int, int] = {p.slug: p.id for p in projects}
+            by_key.update({p.id: p.id for p in projects})
+            self.index[org] = by_key
 
 
-def _runs(numbers: list[int]) -> Iterator[list[int]]:
-    """Split ascending line numbers into runs of consecutive numbers."""
-    run: list[int] = []
-    for n in numbers:
-        if run and n != run[-1] + 1:
-            yield run
-            run = []
-        run.append(n)
-    if run:
-        yield run
+def _line_runs(lines: list[tuple[int, bytes]]) -> Iterator[list[tuple[int, bytes]]]:
+    """Split lines (ascending line numbers) into runs of consecutive numbers."""
+    start = 0
+    for i in range(1, len(lines)):
+        if lines[i][0] != lines[i - 1][0] + 1:
+            yield lines[start:i]
+            start = i
+    if lines:
+        yield lines[start:]
+
+
+@dataclass
+class _Job:
+    """One run on its way: parsed (possibly in a worker), then committed as one chunk."""
+
+    lines: list[tuple[int, bytes]]
+    parsed: asyncio.Task[ParsedRun]
+    progress_at: int | None  # the line to report once committed
 
 
 async def run_import(
@@ -106,46 +111,54 @@ async def run_import(
     only_org: str | None = None,
     scope: int = SERVER_IMPORT_SCOPE,
     chunk_lines: int = CHUNK_LINES,
+    workers: int = 0,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Apply the records of `lines` (line numbers start at 1).
 
     `scope` owns the import id: the importing organization's id for the API (with
     `only_org`), `SERVER_IMPORT_SCOPE` for the command line. Progress recorded under one
-    scope is never seen from another."""
+    scope is never seen from another. With `workers` > 0, runs are parsed in that many
+    worker processes (`server.import_pool`) while this one commits; the chunks, their
+    order and what each records are the same either way."""
     report = ImportReport(import_id)
     done = await applied_ranges(store.engine, scope, import_id)
-    projects = _Projects(accounts, only_org)
+    orgs = _Orgs(accounts)
+    if only_org is not None:
+        await orgs.load([only_org])
+    pool = ParsePool(workers, only_org, received_at)
+    # Runs parsed ahead of the commits: enough to keep every worker busy.
+    ahead = workers if workers > 0 else 0
 
     def applied(n: int) -> bool:
         return any(first <= n <= last for first, last in done)
 
     block: list[tuple[int, bytes]] = []
-    # One chunk commits while the next one is parsed: the database works in its own thread
-    # (aiosqlite, or the server for PostgreSQL), so the two overlap.
+    jobs: deque[_Job] = deque()
+    # One chunk commits while the next ones are parsed: the database works in its own
+    # thread (aiosqlite, or the server for PostgreSQL), so the two overlap.
     in_flight: asyncio.Task[None] | None = None
 
-    async def commit(
-        lines: list[tuple[int, WriteBatch]],
-        run: list[int],
-        accepted: int,
-        rejected: list[RejectedLine],
-        progress_at: int | None,
-    ) -> None:
-        batch = WriteBatch()
-        for _, item in lines:
-            batch.extend(item)
+    async def parse(run: list[tuple[int, bytes]]) -> ParsedRun:
+        while True:
+            parsed = await pool.parse(run, orgs.index)
+            if not isinstance(parsed, MissingOrgs):
+                return parsed
+            await orgs.load(parsed.orgs)
+
+    async def commit(job: _Job, parsed: ParsedRun) -> None:
+        first, last = job.lines[0][0], job.lines[-1][0]
+        accepted, rejected = parsed.accepted, parsed.rejected
         try:
-            await store.apply([batch], import_chunk=(scope, import_id, run[0], run[-1]))
+            await store.apply([parsed.batch()], import_chunk=(scope, import_id, first, last))
         except DataError:
             # A value the database refuses must cost its own line, not the chunk (nor a
             # 500): apply line by line, each recorded as its own chunk.
-            accepted, more = await _apply_lines(store, scope, import_id, run, lines)
-            rejected = sorted([*rejected, *more], key=lambda r: r.line_no)
+            accepted, rejected = await _apply_lines(store, scope, import_id, job.lines, orgs.index, pool)
         report.accepted += accepted
         report.rejected.extend(rejected)
-        if progress is not None and progress_at is not None:
-            progress(progress_at)  # reported once committed, so it never overstates
+        if progress is not None and job.progress_at is not None:
+            progress(job.progress_at)  # reported once committed, so it never overstates
 
     async def settle() -> None:
         nonlocal in_flight
@@ -153,40 +166,28 @@ async def run_import(
             task, in_flight = in_flight, None
             await task
 
-    async def flush(last_line: int) -> None:
+    async def drain(keep: int) -> None:
+        """Commit parsed runs, in line order, until at most `keep` are still on their way."""
         nonlocal in_flight
-        pending = [(n, line) for n, line in block if not applied(n)]
-        report.skipped += len(block) - len(pending)
-        by_number = dict(pending)
-        runs = list(_runs([n for n, _ in pending]))
-        block.clear()
-        for i, run in enumerate(runs):
-            lines: list[tuple[int, WriteBatch]] = []
-            accepted = 0
-            rejected: list[RejectedLine] = []
-            for n in run:
-                parsed = parse_record(by_number[n], n)
-                if parsed is None:
-                    continue
-                if isinstance(parsed, RejectedLine):
-                    rejected.append(parsed)
-                    continue
-                target = await projects.resolve(parsed)
-                if isinstance(target, str):
-                    detail = f"org {parsed.org!r}, project {parsed.project!r}"
-                    rejected.append(RejectedLine(n, target, detail))
-                    continue
-                item = record_batch(parsed, target, received_at)
-                reason = rejection(item)
-                if reason is not None:
-                    rejected.append(RejectedLine(n, reason))
-                else:
-                    accepted += 1
-                lines.append((n, item))
+        while len(jobs) > keep:
+            job = jobs[0]
+            parsed = await job.parsed
             await settle()
+            jobs.popleft()
+            in_flight = asyncio.create_task(commit(job, parsed))
+
+    async def flush(last_line: int) -> None:
+        # A fresh import (no committed ranges) is one run per block: skip the splitting.
+        pending = [(n, line) for n, line in block if not applied(n)] if done else list(block)
+        report.skipped += len(block) - len(pending)
+        block.clear()
+        runs = list(_line_runs(pending))
+        for i, run_lines in enumerate(runs):
             at = last_line if i == len(runs) - 1 else None
-            in_flight = asyncio.create_task(commit(lines, run, accepted, rejected, at))
+            jobs.append(_Job(run_lines, asyncio.create_task(parse(run_lines)), at))
+            await drain(ahead)
         if not runs and progress is not None:
+            await drain(0)
             await settle()
             progress(last_line)
 
@@ -198,11 +199,17 @@ async def run_import(
                 await flush(number)
         if block:
             await flush(report.lines)
+        await drain(0)
         await settle()
     finally:
+        for job in jobs:
+            job.parsed.cancel()
+        # Let a chunk already on its way finish: it commits whole or not at all.
+        await asyncio.gather(*(job.parsed for job in jobs), return_exceptions=True)
         if in_flight is not None:
-            # Let a chunk already on its way finish: it commits whole or not at all.
             await asyncio.gather(in_flight, return_exceptions=True)
+        pool.close()
+    report.rejected.sort(key=lambda r: r.line_no)
     return report
 
 
@@ -210,16 +217,27 @@ async def _apply_lines(
     store: SessionStore,
     scope: int,
     import_id: str,
-    run: list[int],
-    lines: list[tuple[int, WriteBatch]],
+    lines: list[tuple[int, bytes]],
+    orgs: OrgIndex,
+    pool: ParsePool,
 ) -> tuple[int, list[RejectedLine]]:
-    """Apply a chunk's lines one transaction each; a line the database refuses is rejected
-    as `unstorable` (and recorded, with nothing applied, so re-runs skip it too)."""
+    """Apply a chunk's lines one transaction each (parsed again, here, one by one); a line
+    the database refuses is rejected as `unstorable` (and recorded, with nothing applied,
+    so re-runs skip it too)."""
     accepted = 0
     rejected: list[RejectedLine] = []
-    batches = dict(lines)
-    for n in run:
-        batch = batches.get(n, WriteBatch())
+    for n, line in lines:
+        item = line_batch(line, n, orgs, pool.only_org, pool.received_at)
+        if item is None or isinstance(item, MissingOrgs):
+            batch = WriteBatch()  # blank, or (never: the run parsed) an unknown org
+        elif isinstance(item, RejectedLine):
+            rejected.append(item)
+            batch = WriteBatch()
+        else:
+            batch = item
+            reason = rejection(item)
+            if reason is not None:
+                rejected.append(RejectedLine(n, reason))
         try:
             await store.apply([batch], import_chunk=(scope, import_id, n, n))
         except DataError as error:

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     session_quota_window: int = Field(default=60, ge=1)
     #: Largest body of the bulk-import API (the CLI streams files of any size).
     max_import_size: int = 200 * 1024 * 1024
+    #: Worker processes that parse `relhealth import` lines while the importing process
+    #: commits (server/import_pool.py); 0 parses in the importing process. The import API
+    #: always parses in the server process.
+    import_workers: int = Field(default=2, ge=0)
 
     # Ingest at the edge: what one public DSN key can cost (README "Ingest limits").
     #: Items of any type per envelope; more is 413 (SDKs send at most ~101).

@@ -5,6 +5,11 @@ older than `now - retention[granularity]` (seconds; 0 keeps them forever), and t
 ingest outcome counters (`ingest.md` 15.1) older than the hourly retention, so they live
 exactly as long as hourly data.
 
+On PostgreSQL, fact tables partitioned by time (migration 0007, `storage.sql.partitions`)
+lose whole expired partitions instead (DROP TABLE: no row deletes, no dead tuples, no
+vacuum debt); only the partition straddling each cutoff, and the DEFAULT partitions,
+have rows deleted, as below. The cleanup also creates the partitions ahead of time.
+
 It deletes in bounded batches, each its own short transaction, and pauses between them: a
 large backlog never holds SQLite's write lock (or many PostgreSQL row locks) for long, and
 ingestion keeps committing in between. Each batch seeks on the primary key
@@ -23,10 +28,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, text
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storage.sql import partitions
 from storage.types import HOUR
 
 #: The tables written today; v1's fact_user, fact_error and fact_duration are not (their data
@@ -50,23 +57,37 @@ async def delete_expired(
     """Delete expired rows; return the number deleted per table (every table is a key)."""
     deleted = dict.fromkeys((*FACT_TABLES, OUTCOME_TABLE), 0)
     cutoffs = {g: int(now) - keep for g, keep in sorted(retention.items()) if keep > 0}
-    if not cutoffs:
-        return deleted
+    postgres = engine.dialect.name == "postgresql"
+    if not cutoffs and not postgres:
+        return deleted  # (PostgreSQL still creates partitions ahead)
     async with engine.connect() as conn:
         series = [int(i) for (i,) in await conn.execute(text("SELECT id FROM release_env ORDER BY id"))]
         projects = [int(i) for (i,) in await conn.execute(text("SELECT id FROM project ORDER BY id"))]
-    postgres = engine.dialect.name == "postgresql"
+    condition = "granularity = :g AND series_id IN :ids AND bucket < :cutoff"
     for table in FACT_TABLES:
-        stmt = _batch_delete(table, "granularity = :g AND series_id IN :ids AND bucket < :cutoff", postgres)
-        for granularity, cutoff in cutoffs.items():
+        targets: list[tuple[int, str]] = [(g, table) for g in cutoffs]
+        if postgres:
+            async with engine.connect() as conn:
+                partitioned = await partitions.is_partitioned(conn, table)
+            if partitioned:
+                dropped, targets = await partitions.maintain(engine, table, now=now, retention=retention)
+                deleted[table] += dropped
+        for granularity, target in targets:
+            stmt = _batch_delete(target, condition, postgres)
+            cutoff = cutoffs[granularity]
             for ids in _chunks(series):
-                deleted[table] += await _delete_in_batches(
-                    engine,
-                    stmt,
-                    {"g": granularity, "ids": ids, "cutoff": cutoff, "n": batch_rows},
-                    batch_rows,
-                    pause,
-                )
+                try:
+                    deleted[table] += await _delete_in_batches(
+                        engine,
+                        stmt,
+                        {"g": granularity, "ids": ids, "cutoff": cutoff, "n": batch_rows},
+                        batch_rows,
+                        pause,
+                    )
+                except ProgrammingError:
+                    if target == table:
+                        raise
+                    break  # a partition another process's cleanup dropped meanwhile
     if HOUR in cutoffs:
         stmt = _batch_delete(OUTCOME_TABLE, "project_id IN :ids AND hour < :cutoff", postgres)
         for ids in _chunks(projects):

@@ -300,7 +300,10 @@ async def test_write_statements_do_not_grow_with_keys(engine, database_url):
         counter = StatementCounter(engine)  # type: ignore[arg-type]
         try:
             await store.apply([batch(n, round_)])
-            statements = list(counter.statements)
+            # Upserts of `COPY_MIN_ROWS` rows or more (here the sketches of 40 releases) go
+            # through COPY on PostgreSQL (storage.sql.copy): one more statement, creating
+            # the staging table, whatever the number of keys.
+            statements = [s for s in counter.statements if not s.startswith("CREATE TEMP TABLE")]
         finally:
             counter.close()
         counts.append(len(statements))

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.sql import sketches
+from storage.sql import copy, sketches
 from storage.sql.catalogue import Catalogue
 from storage.sql.dimensions import ClientSeries, client_rows
 from storage.sql.fold import SketchKey, fact_rows
@@ -160,8 +160,7 @@ class FactWriter:
                 blobs = await _merge_sketches(conn, rows.sketches, rows.durations, sort=sort, in_thread=big)
                 if blobs:
                     work.append((upsert, blobs))
-            for sql, params in work:
-                await conn.exec_driver_sql(sql, params)
+            await copy.execute_all(conn, work)  # big upserts through COPY on PostgreSQL
 
 
 async def _merge_sketches(

@@ -1,0 +1,65 @@
+"""Where bulk-import runs are parsed: in the importing process, or in worker processes.
+
+Parsing and validating lines is most of an import's CPU time, and pure Python: threads
+cannot share it out (the GIL), processes can. `ParsePool` parses runs in a
+`ProcessPoolExecutor` while the importing process commits earlier runs; with no
+workers it parses in place. Workers are started with `spawn`, never `fork`: the importing
+process runs an event loop and database threads, which a forked child must not inherit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from types import TracebackType
+
+from server.import_parse import MissingOrgs, OrgIndex, ParsedRun, parse_run
+
+
+class ParsePool:
+    """Parses runs of lines, in `workers` processes (0: in the calling process)."""
+
+    def __init__(self, workers: int, only_org: str | None, received_at: float) -> None:
+        self.workers = workers
+        self.only_org = only_org
+        self.received_at = received_at
+        self._executor: ProcessPoolExecutor | None = None
+
+    async def parse(
+        self, lines: Sequence[tuple[int, bytes | str]], orgs: OrgIndex
+    ) -> ParsedRun | MissingOrgs:
+        """Parse one run. In a worker the lines and the org snapshot travel pickled, and
+        the result comes back compact (`ParsedRun.compact`)."""
+        if self.workers <= 0:
+            return parse_run(lines, orgs, self.only_org, self.received_at)
+        if self._executor is None:
+            spawn = multiprocessing.get_context("spawn")
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=spawn)
+        loop = asyncio.get_running_loop()
+        snapshot = {org: dict(index) if index is not None else None for org, index in orgs.items()}
+        return await loop.run_in_executor(
+            self._executor, _parse_compact, list(lines), snapshot, self.only_org, self.received_at
+        )
+
+    def close(self) -> None:
+        """Stop the workers; runs not started are cancelled (their lines were not committed,
+        so a re-run applies them)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> ParsePool:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _parse_compact(
+    lines: list[tuple[int, bytes | str]], orgs: OrgIndex, only_org: str | None, received_at: float
+) -> ParsedRun | MissingOrgs:
+    return parse_run(lines, orgs, only_org, received_at, compact=True)
