@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
@@ -36,7 +39,9 @@ class ParsePool:
             return parse_run(lines, orgs, self.only_org, self.received_at)
         if self._executor is None:
             spawn = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=spawn)
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=spawn, initializer=_exit_with_parent, initargs=(os.getpid(),)
+            )
         loop = asyncio.get_running_loop()
         snapshot = {org: dict(index) if index is not None else None for org, index in orgs.items()}
         return await loop.run_in_executor(
@@ -57,6 +62,18 @@ class ParsePool:
         self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
+    """In a worker: exit when the importing process is gone. A killed import (SIGKILL,
+    OOM) cannot shut its pool down, and its workers would otherwise wait forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _parse_compact(

@@ -183,6 +183,19 @@ def _started(url: str) -> int:
     return asyncio.run(read())
 
 
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is `pid` (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
 @pytest.mark.slow
 def test_import_killed_with_sigkill_then_rerun(database_url, tmp_path):
     """A real `relhealth import` process killed mid-way; running the same command again
@@ -211,8 +224,15 @@ def test_import_killed_with_sigkill_then_rerun(database_url, tmp_path):
     for line in proc.stderr:  # progress lines: "  2000 lines", ...
         if line.strip().endswith("lines") and int(line.split()[0]) >= 10_000:
             break
+    workers = _children(proc.pid)  # the parse workers (RELHEALTH_IMPORT_WORKERS, default 2)
+    assert workers
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+    # The workers notice their importer is gone and exit: a killed import leaves no orphans.
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
     proc.stdout.close()  # type: ignore[union-attr]
     proc.stderr.close()
     partial = _started(database_url)
