@@ -149,10 +149,16 @@ async def migrate(engine_or_url: AsyncEngine | str) -> None:
         await conn.run_sync(_upgrade, safe_url(engine_or_url))
 
 
-def _upgrade(conn: Connection, url: str) -> None:
+def _locked_status(conn: Connection) -> SchemaStatus:
+    """The schema status, read while holding the migration lock (PostgreSQL; SQLite
+    callers hold `_sqlite_file_lock`) until the transaction ends."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-    status = _status(conn)
+    return _status(conn)
+
+
+def _upgrade(conn: Connection, url: str) -> None:
+    status = _locked_status(conn)
     if status.state == "ahead":
         raise SchemaAheadError(_ahead_message(status))
     cfg = alembic_config(conn)
@@ -207,7 +213,11 @@ async def ensure_schema(engine: AsyncEngine) -> None:
 
 
 async def _ensure_schema(engine: AsyncEngine) -> None:
-    status = await schema_status(engine)
+    # Under the migration lock: a server starting while another one migrates waits for
+    # that migration's commit instead of catching the catalogue half-read between two
+    # statements (tables visible, version row not yet: "behind, revision none").
+    async with engine.begin() as conn:
+        status = await conn.run_sync(_locked_status)
     if status.state == "empty":
         await migrate(engine)
     elif status.state == "behind":
