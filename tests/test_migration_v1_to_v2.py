@@ -26,7 +26,6 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Connection
 
-import storage.sql.read
 from server.clock import FixedClock
 from server.settings import Settings
 from storage import distinct, upgrade
@@ -40,9 +39,6 @@ V1_REVISION = "0003"
 #: Relative tolerance of counts beyond the exact range: 3 % is 3.8 relative standard
 #: errors of lg_k 14 (0.78 %), so a correct sketch misses it with probability < 1e-4.
 TOLERANCE = 0.03
-
-#: The store still reads the v1 tables (helper "sketch"'s v2 read path not merged yet).
-V1_READ_PATH = "FACT_USER" in vars(storage.sql.read)
 
 SetKey = tuple[int, int, int, int]  # granularity, series, bucket, kind
 
@@ -463,30 +459,8 @@ async def _check_rest(app: Any, fixture: dict[str, Any]) -> None:
         assert got["intervals"] == want["intervals"]
 
 
-@pytest.mark.skipif(
-    V1_READ_PATH,
-    reason="needs helper sketch's v2 read path (the store still reads fact_user, which the"
-    " migration drops): the lead runs this after merging it",
-)
 async def test_server_answers_after_migration(v1_url: str, fixture: dict[str, Any], make_app: Any) -> None:
     await migrate(v1_url)
-    now = datetime.fromisoformat(fixture["meta"]["now"].replace("Z", "+00:00")).timestamp()
-    app = await make_app(Settings(database_url=v1_url), FixedClock(now))
-    await _check_rest(app, fixture)
-
-
-@pytest.mark.skipif(not V1_READ_PATH, reason="the v1 read path is gone: the v1 server cannot be replayed")
-async def test_recorded_server_answers_replay_on_the_v1_store(
-    v1_url: str, fixture: dict[str, Any], make_app: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The recording is what the v1 server answers on the loaded fixture (checks the
-    loader and the comparison used after migration)."""
-    import server.app
-
-    async def v1_schema_is_fine(_engine: Any) -> None:
-        return None  # the database is at 0003 on purpose
-
-    monkeypatch.setattr(server.app, "ensure_schema", v1_schema_is_fine)
     now = datetime.fromisoformat(fixture["meta"]["now"].replace("Z", "+00:00")).timestamp()
     app = await make_app(Settings(database_url=v1_url), FixedClock(now))
     await _check_rest(app, fixture)
