@@ -68,7 +68,7 @@ async def crash_free_breakdown(
                     if retention is None
                     else choose_granularity(lo, hi, now=now.timestamp(), retention=retention)
                 ),
-                quantities=frozenset({Quantity.COUNTERS, Quantity.USERS}),
+                quantities=frozenset({Quantity.COUNTERS, Quantity.USERS, Quantity.USER_STATUSES}),
                 group_by=("project_id", "release"),
                 filter=flt,
             )

@@ -429,6 +429,16 @@ def _scope_and_period(scope: str, stats_period_name: str | None) -> tuple[str, S
     return scope, stats_period(stats_period_name or "24h")
 
 
+def _scope_quantities(scope: str) -> frozenset[Quantity]:
+    """What a stability scope reads: crash-free users need the crashed users' sketches,
+    plain user counts only the users'."""
+    if scope == "crash_free_users":
+        return frozenset({Quantity.USERS, Quantity.USER_STATUSES})
+    if scope == "users":
+        return frozenset({Quantity.USERS})
+    return frozenset({Quantity.COUNTERS})
+
+
 async def _release_totals(
     store: Store,
     project_ids: Sequence[int],
@@ -474,14 +484,13 @@ async def releases_by_stability(
     if not project_ids:
         return [], 0
     by_users = scope in ("users", "crash_free_users")
-    quantity = Quantity.USERS if by_users else Quantity.COUNTERS
     totals = await _release_totals(
         store,
         project_ids,
         period=period,
         now=now,
         environments=environments,
-        quantities=frozenset({quantity}),
+        quantities=_scope_quantities(scope),
         retention=retention,
     )
     ranked: list[tuple[tuple[int, float], ProjectRelease]] = []
@@ -547,14 +556,13 @@ async def releases_count_per_project(
     counts = dict.fromkeys(project_ids, 0)
     if not project_ids:
         return counts
-    by_users = scope in ("users", "crash_free_users")
     totals = await _release_totals(
         store,
         project_ids,
         period=period,
         now=now,
         environments=environments,
-        quantities=frozenset({Quantity.USERS if by_users else Quantity.COUNTERS}),
+        quantities=_scope_quantities(scope),
         retention=retention,
     )
     for (project_id, _), agg in totals.items():

@@ -117,7 +117,9 @@ async def release_stats(
     if not pairs:
         return {}
     counts = (
-        frozenset({Quantity.COUNTERS, Quantity.ERRORS}) if stat == "sessions" else frozenset({Quantity.USERS})
+        frozenset({Quantity.COUNTERS, Quantity.ERRORS})
+        if stat == "sessions"
+        else frozenset({Quantity.USERS, Quantity.USER_STATUSES})
     )
     base = AggregateQuery(
         project_ids=tuple(sorted({p for p, _ in pairs})),

@@ -23,6 +23,7 @@ from storage.sql.dimensions import Family, query_family
 from storage.types import (
     GRANULARITIES,
     HOUR,
+    USER_SEEN,
     Aggregate,
     AggregateQuery,
     AggregateResult,
@@ -325,7 +326,9 @@ def _aggregate(slot: _Cell, quantities: frozenset[Quantity]) -> Aggregate | None
     has_counters = Quantity.COUNTERS in quantities and slot.counted()
     has_durations = Quantity.DURATIONS in quantities and slot.dur_count > 0
     has_errors = Quantity.ERRORS in quantities and bool(slot.error_sids)
-    has_users = Quantity.USERS in quantities and bool(slot.user_tags)
+    has_users = (Quantity.USERS in quantities and bool(slot.user_tags)) or (
+        Quantity.USER_STATUSES in quantities and any(tags & ~USER_SEEN for tags in slot.user_tags.values())
+    )
     if not (has_counters or has_durations or has_errors or has_users):
         return None
     agg = Aggregate()
@@ -340,14 +343,21 @@ def _aggregate(slot: _Cell, quantities: frozenset[Quantity]) -> Aggregate | None
     if has_errors:
         agg.errored_set = len(slot.error_sids)
     if has_users:
-        agg.users = _users(slot.user_tags)
+        agg.users = _users(slot.user_tags, quantities)
     return agg
 
 
-def _users(user_tags: Mapping[str, int]) -> Users:
-    tagged = [sum(1 for tags in user_tags.values() if tags & mask) for _kind, mask in USER_TAG_KINDS]
-    errored, crashed, abnormal, unhandled, anr, anr_foreground = tagged
-    return Users(len(user_tags), errored, crashed, abnormal, unhandled, anr, anr_foreground)
+def _users(user_tags: Mapping[str, int], quantities: frozenset[Quantity]) -> Users:
+    """The asked user counts; the others stay 0, as the SQL store leaves them."""
+    users = Users()
+    if Quantity.USERS in quantities:
+        users.all = len(user_tags)
+    if Quantity.USER_STATUSES in quantities:
+        tagged = [sum(1 for tags in user_tags.values() if tags & mask) for _kind, mask in USER_TAG_KINDS]
+        (users.errored, users.crashed, users.abnormal, users.unhandled, users.anr, users.anr_foreground) = (
+            tagged
+        )
+    return users
 
 
 def _triple_order(key: SeriesTriple) -> tuple[int, str, int, str]:

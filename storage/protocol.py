@@ -73,7 +73,9 @@ class Store(Protocol):
         tag. `durations` has the exact count, sum, min and max and the sketch bins of
         `storage.sketch`. A group (or series bucket) is present when it has data of an
         asked quantity: a positive counter (COUNTERS), a duration (DURATIONS), an errored
-        session (ERRORS) or a user (USERS); quantities not asked stay at their defaults.
+        session (ERRORS), a user (USERS) or a user under a status tag (USER_STATUSES);
+        quantities not asked stay at their defaults (`users.all` is filled by USERS, the
+        per-status `users.*` by USER_STATUSES).
         `result.approximate` names the distinct-count kinds of which some value is an
         estimate; empty when every value is exact (always, for small data).
         No project ids or an empty range give an empty result.

@@ -13,7 +13,9 @@ come from the sketch, and `quantile` pins the extreme ranks to the exact min and
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
+from itertools import accumulate
 from typing import Final
 
 #: Worst-case relative error of a bin's representative value (the spec allows 1 %).
@@ -70,34 +72,25 @@ def quantile(bins: Mapping[int, int], q: float, lo: float, hi: float) -> float |
     """
     if not 0.0 <= q <= 1.0:
         raise ValueError(f"quantile must be within [0, 1], got {q!r}")
-    ordered = sorted((key, count) for key, count in bins.items() if count > 0)
-    total = sum(count for _, count in ordered)
-    if total == 0:
+    keys = sorted(key for key, count in bins.items() if count > 0)
+    if not keys:
         return None
+    # cumulative[i]: how many values lie in the bins up to keys[i]; the value at rank r
+    # is in the first bin whose cumulative count exceeds r.
+    cumulative = list(accumulate(bins[key] for key in keys))
+    total = cumulative[-1]
     h = (total - 1) * q
     lower_rank = math.floor(h)
     upper_rank = min(lower_rank + 1, total - 1)
-    lower, upper = _values_at(ordered, total, lower_rank, upper_rank, lo, hi)
+    lower = _value_at(keys, cumulative, lower_rank, lo, hi)
+    upper = lower if upper_rank == lower_rank else _value_at(keys, cumulative, upper_rank, lo, hi)
     return min(hi, max(lo, lower + (h - lower_rank) * (upper - lower)))
 
 
-def _values_at(
-    ordered: list[tuple[int, int]], total: int, first: int, second: int, lo: float, hi: float
-) -> tuple[float, float]:
-    """Values at two ranks (`first <= second`) of the expanded list, in one walk."""
-    wanted = [first, second]
-    found: list[float] = []
-    seen = 0
-    for key, count in ordered:
-        seen += count
-        while len(found) < 2 and wanted[len(found)] < seen:
-            rank = wanted[len(found)]
-            if rank == 0:
-                found.append(lo)
-            elif rank == total - 1:
-                found.append(hi)
-            else:
-                found.append(min(hi, max(lo, bin_value(key))))
-        if len(found) == 2:
-            break
-    return found[0], found[1]
+def _value_at(keys: list[int], cumulative: list[int], rank: int, lo: float, hi: float) -> float:
+    """The value at `rank` of the expanded list: the exact min and max at its ends."""
+    if rank == 0:
+        return lo
+    if rank == cumulative[-1] - 1:
+        return hi
+    return min(hi, max(lo, bin_value(keys[bisect_right(cumulative, rank)])))

@@ -197,7 +197,10 @@ class Quantity(StrEnum):
 
     COUNTERS = "counters"  # started, crashed, abnormal, unhandled, errored_preaggr
     ERRORS = "errors"  # distinct session ids of the error set
-    USERS = "users"  # distinct users, per tag
+    USERS = "users"  # distinct users (`Users.all`)
+    #: Distinct users per status tag (`Users.errored`, `.crashed`, ...): their own sketch
+    #: kinds, read only when asked, so a plain user count never reads them.
+    USER_STATUSES = "user_statuses"
     DURATIONS = "durations"  # exact count/sum/min/max and a quantile sketch
 
 

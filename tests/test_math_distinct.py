@@ -3,6 +3,8 @@ sums, and an honest estimate with its error bound above."""
 
 from __future__ import annotations
 
+import datasketches as ds
+
 from storage import distinct
 from storage.types import USER_ANR_FOREGROUND, USER_CRASHED, USER_ERRORED, Kind
 
@@ -50,3 +52,12 @@ def test_user_kinds_follow_the_tags() -> None:
         Kind.CRASHED_USERS,
     ]
     assert distinct.user_kinds(USER_ANR_FOREGROUND) == [Kind.USERS, Kind.ANR_USERS, Kind.ANR_FOREGROUND_USERS]
+
+
+def test_count_from_the_header_equals_the_library_in_both_modes() -> None:
+    for n in (0, 1, 2, 5_000, 100_000):
+        blob = distinct.encode(f"u{i}" for i in range(n))
+        sketch = ds.compact_theta_sketch.deserialize(blob, seed=distinct.SEED)
+        expected = distinct.Count(round(sketch.get_estimate()), exact=not sketch.is_estimation_mode())
+        assert distinct.count_of(blob) == expected
+    assert not distinct.count_of(distinct.encode(f"u{i}" for i in range(100_000))).exact

@@ -327,9 +327,20 @@ def test_status_quantities():
         Quantity.COUNTERS,
         Quantity.ERRORS,
         Quantity.USERS,
+        Quantity.USER_STATUSES,
         Quantity.DURATIONS,
     }
     assert build("field=crash_rate(session)").quantities == {Quantity.COUNTERS}
+    # A plain user count reads only the users' sketches; by status it needs the statuses'.
+    assert build("field=count_unique(user)").quantities == {Quantity.USERS}
+    assert build("field=count_unique(user)&groupBy=session.status").quantities == {
+        Quantity.USERS,
+        Quantity.USER_STATUSES,
+    }
+    assert build("field=count_unique(user)&query=session.status:crashed").quantities == {
+        Quantity.USERS,
+        Quantity.USER_STATUSES,
+    }
 
 
 def test_rate_grouped_by_status():

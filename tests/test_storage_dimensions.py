@@ -46,7 +46,7 @@ ANDROID = ClientDimensions("sentry.java.android", "Android", "Android 14")
 CHROME = ClientDimensions("sentry.javascript.browser", "Windows", "Windows 10", "Chrome", "Chrome 120")
 AT = ts("2021-01-14T10:00:00Z")
 START, END = int(ts("2021-01-14T00:00:00Z")), int(ts("2021-01-15T00:00:00Z"))
-ALL = frozenset({Quantity.COUNTERS, Quantity.ERRORS, Quantity.USERS})
+ALL = frozenset({Quantity.COUNTERS, Quantity.ERRORS, Quantity.USERS, Quantity.USER_STATUSES})
 
 
 def with_dims(inc: SessionIncrement, dims: ClientDimensions) -> SessionIncrement:

@@ -112,7 +112,12 @@ def field_quantities(
         if sessions_need_error_set(group_by_status, status_filter):
             return frozenset({Quantity.COUNTERS, Quantity.ERRORS})
         return frozenset({Quantity.COUNTERS})
-    if kind is FieldKind.USERS or kind is FieldKind.USER_RATE:
+    if kind is FieldKind.USER_RATE or (
+        kind is FieldKind.USERS and (group_by_status or status_filter is not None)
+    ):
+        # Rates and the users of a status read the per-status user sketches too.
+        return frozenset({Quantity.USERS, Quantity.USER_STATUSES})
+    if kind is FieldKind.USERS:
         return frozenset({Quantity.USERS})
     if kind is FieldKind.DURATION:
         return frozenset({Quantity.DURATIONS})

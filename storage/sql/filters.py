@@ -30,6 +30,13 @@ _DIMENSION_COLUMNS: dict[Dimension, str] = {
 }
 
 
+# Built once: an alias copies its table's columns, which cost more than the rest of a
+# statement's construction when made per query.
+_DIM = DIM_VALUE.alias("dim")
+_CHOSEN = RELEASE_ENV.alias("chosen")
+_CHOSEN_DIM = DIM_VALUE.alias("chosen_dim")
+
+
 def _client_key(dim: Any, dimension: Dimension) -> Any:
     column = dim.c[CLIENT_COLUMNS[dimension][1]]
     # A value without a major stores `""` (a unique key needs a value): read back as None.
@@ -54,20 +61,20 @@ def grouped_select(
     # Client dimensions (storage/sql/dimensions.py): base series only (`client = 0`), or
     # the client series of the query's one family, with `dim_value` for their values.
     family = query_family(query)
-    d = DIM_VALUE.alias("dim")
+    d = _DIM
     keys: list[Any] = [
         _client_key(d, g) if g in CLIENT_COLUMNS else r.c[_DIMENSION_COLUMNS[g]] for g in query.group_by
     ]
     if query.interval is not None:
         keys.append((fact.c.bucket - fact.c.bucket % query.interval).label("qbucket"))
     extra = list(extra_group)
-    chosen = RELEASE_ENV.alias("chosen")
+    chosen = _CHOSEN
     series = select(chosen.c.id).where(chosen.c.project_id.in_(sorted(set(query.project_ids))))
     chosen_dim = None
     if family is None:
         series = series.where(chosen.c.client == 0)
     else:
-        chosen_dim = DIM_VALUE.alias("chosen_dim")
+        chosen_dim = _CHOSEN_DIM
         series = series.join(chosen_dim, chosen_dim.c.id == chosen.c.client).where(
             chosen_dim.c.family == family
         )

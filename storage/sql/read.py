@@ -30,7 +30,8 @@ from storage.types import (
 )
 
 #: The kinds each distinct-count quantity reads.
-_USER_KINDS = (Kind.USERS, *(kind for kind, _mask in distinct.USER_TAG_KINDS))
+_USER_KINDS = (Kind.USERS,)
+_USER_STATUS_KINDS = tuple(kind for kind, _mask in distinct.USER_TAG_KINDS)
 _ERROR_KINDS = (Kind.ERROR_SESSIONS,)
 #: The `Users` field each user kind fills.
 _USER_FIELDS: dict[Kind, str] = {
@@ -42,7 +43,9 @@ _USER_FIELDS: dict[Kind, str] = {
     Kind.ANR_USERS: "anr",
     Kind.ANR_FOREGROUND_USERS: "anr_foreground",
 }
-assert set(_USER_FIELDS) == set(_USER_KINDS) and set(_USER_FIELDS.values()) <= set(Users.__slots__)
+assert set(_USER_FIELDS) == {*_USER_KINDS, *_USER_STATUS_KINDS} and set(_USER_FIELDS.values()) <= set(
+    Users.__slots__
+)
 
 
 class AggregateReader:
@@ -61,6 +64,7 @@ class AggregateReader:
                 await self._read_counters(conn, query, result)
             kinds = [
                 *(_USER_KINDS if Quantity.USERS in query.quantities else ()),
+                *(_USER_STATUS_KINDS if Quantity.USER_STATUSES in query.quantities else ()),
                 *(_ERROR_KINDS if Quantity.ERRORS in query.quantities else ()),
                 *((durations.DURATION_BINS,) if Quantity.DURATIONS in query.quantities else ()),
             ]
@@ -89,7 +93,8 @@ class AggregateReader:
                 func.max(f.c.dur_max),
             ],
         )
-        for row in await conn.execute(stmt):
+        slots = _Slots(result, query)
+        for row in (await conn.execute(stmt)).all():
             keys, vals = row[:n_keys], row[n_keys:]
             started, crashed, abnormal, unhandled, preaggr = (int(v or 0) for v in vals[:5])
             dur_count = int(vals[5] or 0)
@@ -97,7 +102,7 @@ class AggregateReader:
             has_durations = want_durations and dur_count > 0
             if not (has_counters or has_durations):
                 continue
-            agg = _slot(result, query, keys)
+            agg = slots.get(keys)
             if want_counters:
                 c = agg.counters
                 c.started, c.crashed, c.abnormal = started, crashed, abnormal
@@ -122,7 +127,7 @@ class AggregateReader:
         n_slot = n_keys  # the group keys, then the interval bucket when there is one
         unions: dict[tuple[Any, ...], dict[int, distinct.Union]] = {}
         bin_sums: dict[tuple[Any, ...], durations.BinsSum] = {}
-        for row in await conn.execute(stmt):
+        for row in (await conn.execute(stmt)).all():
             slot_keys = tuple(row[:n_slot])
             kind = int(row[n_slot])
             blob = bytes(row[n_slot + 1])
@@ -139,11 +144,12 @@ class AggregateReader:
             if union is None:
                 union = per_kind[kind] = distinct.Union()
             union.add(blob)
+        slots = _Slots(result, query)
         for slot_keys, per_kind in unions.items():
             counts = {Kind(kind): union.count() for kind, union in per_kind.items()}
             if not any(c.value for c in counts.values()):
                 continue
-            agg = _slot(result, query, slot_keys)
+            agg = slots.get(slot_keys)
             for kind, count in counts.items():
                 if not count.exact:
                     result.approximate.add(kind)
@@ -154,7 +160,7 @@ class AggregateReader:
         for slot_keys, bin_sum in bin_sums.items():
             found = bin_sum.bins()
             if found:
-                bins_of_slot = _slot(result, query, slot_keys).durations.bins
+                bins_of_slot = slots.get(slot_keys).durations.bins
                 for b, n in found.items():
                     bins_of_slot[b] = bins_of_slot.get(b, 0) + n
 
@@ -181,7 +187,7 @@ class AggregateReader:
         stmt = stmt.where(or_(*has_data))
         bounds: dict[GroupKey, tuple[int, int]] = {}
         async with self.engine.connect() as conn:
-            for row in await conn.execute(stmt):
+            for row in (await conn.execute(stmt)).all():
                 low, high = row[n_keys], row[n_keys + 1]
                 if low is None or high is None:
                     continue
@@ -195,16 +201,39 @@ def _group(query: AggregateQuery, keys: Sequence[Any]) -> GroupKey:
     return GroupKey(**dict(zip(query.group_by, keys, strict=False)))
 
 
-def _slot(result: AggregateResult, query: AggregateQuery, keys: Sequence[Any]) -> Aggregate:
-    group = _group(query, keys)
-    if query.interval is None:
-        agg = result.totals.get(group)
-        if agg is None:
-            agg = result.totals[group] = Aggregate()
+class _Slots:
+    """The `Aggregate` of each row's slot (group, and interval bucket when the query has
+    one), created on first use. Rows of one slot repeat (one per series, bucket and
+    kind), so slots and their `GroupKey`s are looked up by the row's key values first."""
+
+    __slots__ = ("_groups", "_n_group", "_query", "_result", "_slots")
+
+    def __init__(self, result: AggregateResult, query: AggregateQuery) -> None:
+        self._result = result
+        self._query = query
+        self._n_group = len(query.group_by)
+        self._slots: dict[tuple[Any, ...], Aggregate] = {}
+        self._groups: dict[tuple[Any, ...], GroupKey] = {}
+
+    def get(self, keys: Sequence[Any]) -> Aggregate:
+        slot_keys = tuple(keys)
+        agg = self._slots.get(slot_keys)
+        if agg is not None:
+            return agg
+        group_keys = slot_keys[: self._n_group]
+        group = self._groups.get(group_keys)
+        if group is None:
+            group = self._groups[group_keys] = _group(self._query, group_keys)
+        result = self._result
+        if self._query.interval is None:
+            agg = result.totals.get(group)
+            if agg is None:
+                agg = result.totals[group] = Aggregate()
+        else:
+            per_group = result.series.setdefault(group, {})
+            bucket = int(slot_keys[self._n_group])
+            agg = per_group.get(bucket)
+            if agg is None:
+                agg = per_group[bucket] = Aggregate()
+        self._slots[slot_keys] = agg
         return agg
-    bucket = int(keys[len(query.group_by)])
-    per_group = result.series.setdefault(group, {})
-    agg = per_group.get(bucket)
-    if agg is None:
-        agg = per_group[bucket] = Aggregate()
-    return agg

@@ -19,7 +19,7 @@ from storage.types import (
 from tests.store_contract.conftest import API, WEB
 from tests.store_contract.support import T0, inc, query, sid, write
 
-USERS = {Quantity.USERS}
+USERS = {Quantity.USERS, Quantity.USER_STATUSES}
 ERRORS = {Quantity.ERRORS}
 
 
@@ -44,6 +44,23 @@ async def test_users_per_tag_are_unions_across_buckets(subject):
     # a, b, c, d; errored a b d; crashed a; abnormal b; unhandled d; ANR b c; foreground b.
     assert result.totals[GroupKey()].users == Users(4, 3, 1, 1, 1, 2, 1)
     assert result.approximate == set()
+
+
+async def test_a_plain_user_count_leaves_the_statuses_unread(subject):
+    await _users(subject.store)
+    result = await subject.store.aggregate(query(T0, T0 + DAY, quantities={Quantity.USERS}))
+    assert result.totals[GroupKey()].users == Users(all=4)
+    statuses = await subject.store.aggregate(query(T0, T0 + DAY, quantities={Quantity.USER_STATUSES}))
+    assert statuses.totals[GroupKey()].users == Users(0, 3, 1, 1, 1, 2, 1)
+
+
+async def test_statuses_alone_find_only_buckets_with_a_tagged_user(subject):
+    await write(subject.store, inc(T0 + 1, user="a", tags=USER_SEEN))
+    await write(subject.store, inc(T0 + HOUR + 1, user="b", tags=USER_SEEN | USER_CRASHED))
+    result = await subject.store.aggregate(
+        query(T0, T0 + DAY, quantities={Quantity.USER_STATUSES}, interval=HOUR)
+    )
+    assert {b: agg.users for b, agg in result.series[GroupKey()].items()} == {T0 + HOUR: Users(crashed=1)}
 
 
 async def test_users_per_series_bucket(subject):
