@@ -19,6 +19,7 @@ from gql.cost import CostLimits
 from gql.document_limits import VariableLimits, document_rules
 from gql.enums import ReleaseSort
 from gql.errors import BadUserInput, should_mask, user_errors
+from gql.execution import ExecutionContext
 from gql.limits import QueryCostLimit
 from gql.rate_limit import RateLimit, resolve_rate_limit
 from gql.scalars import Count, CountScalar, DateTimeScalar
@@ -291,6 +292,7 @@ def build_schema(
         query=Query,
         types=[Release, Project],
         federation_version="2.5",
+        execution_context_class=ExecutionContext,
         config=StrawberryConfig(
             auto_camel_case=True, scalar_map={datetime: DateTimeScalar, Count: CountScalar}
         ),
