@@ -211,12 +211,14 @@ class MemoryStore:
     async def aggregate(self, query: AggregateQuery) -> AggregateResult:
         """See `Store.aggregate`. Distinct counts are exact: `approximate` stays empty."""
         slots: dict[tuple[GroupKey, int | None], _Cell] = {}
+        with_totals = query.totals and query.interval is not None
         for group, bucket, cell in self._selected(query):
             at = None if query.interval is None else bucket - bucket % query.interval
-            slot = slots.get((group, at))
-            if slot is None:
-                slot = slots[(group, at)] = _Cell()
-            slot.merge(cell)
+            for key in ((group, at), (group, None)) if with_totals else ((group, at),):
+                slot = slots.get(key)
+                if slot is None:
+                    slot = slots[key] = _Cell()
+                slot.merge(cell)
         result = AggregateResult()
         for (group, at), slot in slots.items():
             agg = _aggregate(slot, query.quantities)
@@ -329,9 +331,10 @@ def _aggregate(slot: _Cell, quantities: frozenset[Quantity]) -> Aggregate | None
     has_users = (Quantity.USERS in quantities and bool(slot.user_tags)) or (
         Quantity.USER_STATUSES in quantities and any(tags & ~USER_SEEN for tags in slot.user_tags.values())
     )
-    if not (has_counters or has_durations or has_errors or has_users):
+    present = Quantity.USER_PRESENCE in quantities and bool(slot.user_tags)
+    if not (has_counters or has_durations or has_errors or has_users or present):
         return None
-    agg = Aggregate()
+    agg = Aggregate(has_users=present)
     if Quantity.COUNTERS in quantities:
         c = agg.counters
         c.started, c.crashed, c.abnormal = slot.started, slot.crashed, slot.abnormal

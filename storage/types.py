@@ -201,6 +201,9 @@ class Quantity(StrEnum):
     #: Distinct users per status tag (`Users.errored`, `.crashed`, ...): their own sketch
     #: kinds, read only when asked, so a plain user count never reads them.
     USER_STATUSES = "user_statuses"
+    #: Whether a group (or bucket) has any user (`Aggregate.has_users`), without counting
+    #: them: one pass over the stored keys, no sketch is read into Python.
+    USER_PRESENCE = "user_presence"
     DURATIONS = "durations"  # exact count/sum/min/max and a quantile sketch
 
 
@@ -212,7 +215,8 @@ class AggregateQuery:
     narrows further. `granularity` names the stored buckets to read and must divide
     `start`, `end` and `interval`. With `interval`, results are also grouped by
     `floor(bucket / interval) * interval` (a series); without it they are range totals,
-    where distinct counts are unions over the whole range.
+    where distinct counts are unions over the whole range. With `interval` and `totals`,
+    the range totals are filled too, from the same rows (one read for both).
     """
 
     project_ids: tuple[int, ...]
@@ -223,6 +227,7 @@ class AggregateQuery:
     group_by: tuple[Dimension, ...] = ()
     filter: Filter | None = None
     interval: int | None = None
+    totals: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,13 +295,16 @@ class Aggregate:
     errored_set: int = 0
     users: Users = field(default_factory=Users)
     durations: Durations = field(default_factory=Durations)
+    #: The group has a user (asked by `Quantity.USER_PRESENCE`; `users.all` counts them).
+    has_users: bool = False
 
 
 @dataclass(slots=True)
 class AggregateResult:
     """A query without `interval` fills `totals` (per group, unions over the range); one
     with `interval` fills `series` (per group and bucket start in unix seconds, holding only
-    buckets with data). Groups without any data of the requested quantities are absent."""
+    buckets with data), and `totals` too when it asks for them. Groups without any data of
+    the requested quantities are absent."""
 
     totals: dict[GroupKey, Aggregate] = field(default_factory=dict)
     series: dict[GroupKey, dict[int, Aggregate]] = field(default_factory=dict)

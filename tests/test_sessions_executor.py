@@ -76,6 +76,8 @@ def _aggregate(facts: list[SessionIncrement], quantities: frozenset[Quantity]) -
             anr=sum(1 for t in tags.values() if t & anr),
             anr_foreground=sum(1 for t in tags.values() if t & USER_ANR_FOREGROUND),
         )
+    if Quantity.USER_PRESENCE in quantities:
+        agg.has_users = any(f.user is not None for f in facts)
     if Quantity.DURATIONS in quantities:
         values = [f.duration for f in facts if f.duration is not None]
         if values:
@@ -84,7 +86,13 @@ def _aggregate(facts: list[SessionIncrement], quantities: frozenset[Quantity]) -
 
 
 def _has_data(agg: Aggregate) -> bool:
-    return agg.counters.has_data() or agg.errored_set > 0 or agg.users.all > 0 or agg.durations.count > 0
+    return (
+        agg.counters.has_data()
+        or agg.errored_set > 0
+        or agg.users.all > 0
+        or agg.has_users
+        or agg.durations.count > 0
+    )
 
 
 class FakeStore:
@@ -111,6 +119,8 @@ class FakeStore:
             )
             slot = None if query.interval is None else bucket // query.interval * query.interval
             groups[(key, slot)].append(fact)
+            if query.totals and slot is not None:
+                groups[(key, None)].append(fact)
         result = AggregateResult()
         for (key, slot), facts in groups.items():
             agg = _aggregate(facts, query.quantities)
@@ -584,3 +594,39 @@ async def test_series_query_is_restricted_to_the_page():
     store.queries.clear()
     await run(store, "field=sum(session)&groupBy=release&per_page=1&environment=x&environment=y")
     assert store.queries[1].filter == And((Cond("environment", ("x", "y")), Cond("release", ("b",))))
+
+
+async def test_user_counts_not_ordering_come_from_the_page_series():
+    """Ordered by sessions, the totals query only finds which groups have users; the page's
+    user totals come from its series query (one read of the page's rows)."""
+    facts = [
+        inc(release="a", hour=1, started_count=2, user="U1", user_tags=USER_SEEN),
+        inc(release="a", hour=2, user="U2", user_tags=USER_SEEN | USER_CRASHED),
+        inc(release="b", hour=1, started_count=1, user="U1", user_tags=USER_SEEN),
+        # Users and no counter: the group exists (8.8) though it has no session started.
+        inc(release="c", hour=3, user="U3", user_tags=USER_SEEN),
+    ]
+    query = "field=sum(session)&field=count_unique(user)&field=crash_free_rate(user)&groupBy=release"
+    store = FakeStore(facts)
+    body = (await run(store, query)).body
+    totals, series = store.queries
+    assert totals.quantities == {Quantity.COUNTERS, Quantity.USER_PRESENCE}
+    assert series.totals and series.quantities == {
+        Quantity.COUNTERS,
+        Quantity.USERS,
+        Quantity.USER_STATUSES,
+    }
+    got = {g["by"]["release"]: (g["totals"], g["series"]["count_unique(user)"]) for g in body["groups"]}
+    assert got == {
+        "a": ({"sum(session)": 2, "count_unique(user)": 2, "crash_free_rate(user)": 0.5}, [0, 2]),
+        "b": ({"sum(session)": 1, "count_unique(user)": 1, "crash_free_rate(user)": 1.0}, [0, 1]),
+        "c": ({"sum(session)": 0, "count_unique(user)": 1, "crash_free_rate(user)": 1.0}, [0, 1]),
+    }
+    assert [g["by"]["release"] for g in body["groups"]] == ["a", "b", "c"]
+    # Without series there is no page read to take them from: the totals count them.
+    store = FakeStore(facts)
+    body = (await run(store, query + "&includeSeries=0")).body
+    assert [q.quantities for q in store.queries] == [
+        {Quantity.COUNTERS, Quantity.USERS, Quantity.USER_STATUSES}
+    ]
+    assert body["groups"][0]["totals"]["count_unique(user)"] == 2

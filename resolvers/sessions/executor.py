@@ -56,9 +56,24 @@ def _has_data(aggregate: Aggregate, quantity: Quantity) -> bool:
         return aggregate.counters.has_data()
     if quantity is Quantity.ERRORS:
         return aggregate.errored_set > 0
-    if quantity is Quantity.USERS:
-        return aggregate.users.all > 0
+    if quantity in _USER_QUANTITIES:
+        return aggregate.users.all > 0 or aggregate.has_users
     return aggregate.durations.count > 0
+
+
+#: Distinct users: the costly quantities of a totals query (every group's sketches merged
+#: over the whole range). `_deferred_quantities` moves them to the page's series query.
+_USER_QUANTITIES = frozenset({Quantity.USERS, Quantity.USER_STATUSES, Quantity.USER_PRESENCE})
+
+
+def _deferred_quantities(definition: SessionsQueryDefinition) -> frozenset[Quantity]:
+    """The user quantities that the totals query need not count: those not ordering the
+    groups, when the series query (one read of the page's rows) can give the page's
+    totals. The totals query then only finds which groups have users (8.8)."""
+    if not definition.include_series or definition.order_by is None:
+        return frozenset()
+    ordering = definition.field_quantities(definition.order_by.field)
+    return (definition.quantities & _USER_QUANTITIES) - ordering
 
 
 def group_exists(definition: SessionsQueryDefinition, aggregate: Aggregate) -> bool:
@@ -142,7 +157,13 @@ async def execute_sessions_query(
         previous, following = page_cursors(definition.offset, definition.page_size, False)
         return SessionsQueryResult(_body(definition, []), previous, following)
 
-    totals = await store.aggregate(definition.totals_query())
+    deferred = _deferred_quantities(definition)
+    totals_query = definition.totals_query()
+    if deferred:
+        totals_query = replace(
+            totals_query, quantities=(totals_query.quantities - deferred) | {Quantity.USER_PRESENCE}
+        )
+    totals = await store.aggregate(totals_query)
     if definition.dimensions:
         keys = [key for key, agg in totals.totals.items() if group_exists(definition, agg)]
     else:
@@ -168,18 +189,23 @@ async def execute_sessions_query(
         page = page[:-1]
 
     series: dict[GroupKey, dict[int, Aggregate]] = {}
+    shown_totals = totals.totals
     if definition.include_series and page:
-        query = definition.series_query()
+        query = replace(definition.series_query(), totals=bool(deferred))
         if len(page) < len(keys):
             query = replace(query, filter=combine(query.filter, page_filter(definition, page)))
-        series = (await store.aggregate(query)).series
+        answer = await store.aggregate(query)
+        series = answer.series
+        if deferred:
+            # The page's totals, with every quantity, from the rows of its series.
+            shown_totals = answer.totals
 
     intervals = definition.intervals
     statuses: tuple[str | None, ...] = definition.statuses if definition.group_by_status else (None,)
     status_filter = definition.status_filter
     groups: list[dict[str, Any]] = []
     for key in page:
-        total = total_of(key)
+        total = shown_totals.get(key, empty)
         buckets = series.get(key, {})
         for status in statuses:
             group: dict[str, Any] = {"by": _by(definition, key, status)}

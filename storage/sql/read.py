@@ -10,6 +10,7 @@ into `AggregateResult.approximate`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_
@@ -59,17 +60,25 @@ class AggregateReader:
         result = AggregateResult()
         if not query.project_ids or query.start >= query.end:
             return result
+        wanted = query.quantities
         async with self.engine.connect() as conn:
-            if Quantity.COUNTERS in query.quantities or Quantity.DURATIONS in query.quantities:
+            if Quantity.COUNTERS in wanted or Quantity.DURATIONS in wanted:
                 await self._read_counters(conn, query, result)
             kinds = [
-                *(_USER_KINDS if Quantity.USERS in query.quantities else ()),
-                *(_USER_STATUS_KINDS if Quantity.USER_STATUSES in query.quantities else ()),
-                *(_ERROR_KINDS if Quantity.ERRORS in query.quantities else ()),
-                *((durations.DURATION_BINS,) if Quantity.DURATIONS in query.quantities else ()),
+                *(_USER_KINDS if Quantity.USERS in wanted else ()),
+                *(_USER_STATUS_KINDS if Quantity.USER_STATUSES in wanted else ()),
+                *(_ERROR_KINDS if Quantity.ERRORS in wanted else ()),
+                *((durations.DURATION_BINS,) if Quantity.DURATIONS in wanted else ()),
             ]
             if kinds:
                 await self._read_sketches(conn, query, kinds, result)
+            if Quantity.USER_PRESENCE in wanted and Quantity.USERS not in wanted:
+                await self._read_presence(conn, query, result)
+        if Quantity.USER_PRESENCE in wanted and Quantity.USERS in wanted:
+            for agg in _every_aggregate(result):
+                agg.has_users = agg.users.all > 0
+        if query.totals and query.interval is not None:
+            _add_series_sums(result)
         return result
 
     async def _read_counters(
@@ -114,55 +123,46 @@ class AggregateReader:
                 d.min = float(vals[7])
                 d.max = float(vals[8])
 
+    async def _read_presence(
+        self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
+    ) -> None:
+        """`has_users` of every slot with a users' sketch: the rows' keys, no blob."""
+        f = FACT_SKETCH
+        stmt, n_keys = grouped_select(query, f, [func.count()])
+        stmt = stmt.where(f.c.kind == int(Kind.USERS))
+        n_group = len(query.group_by)
+        slots = _Slots(result, query)
+        totals = _Totals(result, query) if query.totals and query.interval is not None else None
+        for row in (await conn.execute(stmt)).all():
+            slots.get(row[:n_keys]).has_users = True
+            if totals is not None:
+                totals.get(row[:n_group]).has_users = True
+
     async def _read_sketches(
         self, conn: AsyncConnection, query: AggregateQuery, kinds: list[int], result: AggregateResult
     ) -> None:
         """Users per kind, the error set and/or the duration bins: one statement selecting
         the blobs of the asked kinds with their group keys, merged per
-        (group, [bucket], kind) here."""
+        (group, [bucket], kind) here, and per (group, kind) too for a series query that
+        asks for its totals."""
         f = FACT_SKETCH
         stmt, n_keys = grouped_select(query, f, [f.c.kind, f.c.sketch])
         # grouped_select groups for its aggregates; these rows are merged here instead.
         stmt = stmt.group_by(None).where(f.c.kind.in_([int(k) for k in kinds]))
         n_slot = n_keys  # the group keys, then the interval bucket when there is one
-        unions: dict[tuple[Any, ...], dict[int, distinct.Union]] = {}
-        bin_sums: dict[tuple[Any, ...], durations.BinsSum] = {}
+        with_totals = query.totals and query.interval is not None
+        n_group = len(query.group_by)
+        per_slot = _Merges()
+        per_group = _Merges()
         for row in (await conn.execute(stmt)).all():
-            slot_keys = tuple(row[:n_slot])
             kind = int(row[n_slot])
             blob = bytes(row[n_slot + 1])
-            if kind == durations.DURATION_BINS:
-                bins = bin_sums.get(slot_keys)
-                if bins is None:
-                    bins = bin_sums[slot_keys] = durations.BinsSum()
-                bins.add(blob)
-                continue
-            per_kind = unions.get(slot_keys)
-            if per_kind is None:
-                per_kind = unions[slot_keys] = {}
-            union = per_kind.get(kind)
-            if union is None:
-                union = per_kind[kind] = distinct.Union()
-            union.add(blob)
-        slots = _Slots(result, query)
-        for slot_keys, per_kind in unions.items():
-            counts = {Kind(kind): union.count() for kind, union in per_kind.items()}
-            if not any(c.value for c in counts.values()):
-                continue
-            agg = slots.get(slot_keys)
-            for kind, count in counts.items():
-                if not count.exact:
-                    result.approximate.add(kind)
-                if kind is Kind.ERROR_SESSIONS:
-                    agg.errored_set = count.value
-                else:
-                    setattr(agg.users, _USER_FIELDS[kind], count.value)
-        for slot_keys, bin_sum in bin_sums.items():
-            found = bin_sum.bins()
-            if found:
-                bins_of_slot = slots.get(slot_keys).durations.bins
-                for b, n in found.items():
-                    bins_of_slot[b] = bins_of_slot.get(b, 0) + n
+            per_slot.add(tuple(row[:n_slot]), kind, blob)
+            if with_totals:
+                per_group.add(tuple(row[:n_group]), kind, blob)
+        per_slot.fill(_Slots(result, query), result)
+        if with_totals:
+            per_group.fill(_Totals(result, query), result)
 
     async def bucket_bounds(self, query: AggregateQuery) -> dict[GroupKey, tuple[int, int]]:
         """Earliest and latest bucket start (per group) among the stored buckets of
@@ -237,3 +237,86 @@ class _Slots:
                 agg = per_group[bucket] = Aggregate()
         self._slots[slot_keys] = agg
         return agg
+
+
+class _Totals(_Slots):
+    """The range totals' `Aggregate` of each group of a series query (`query.totals`)."""
+
+    __slots__ = ()
+
+    def __init__(self, result: AggregateResult, query: AggregateQuery) -> None:
+        super().__init__(result, replace(query, interval=None))
+
+
+class _Merges:
+    """Blobs of distinct-count sketches and duration bins, gathered per slot and kind,
+    then merged into their slots' aggregates."""
+
+    __slots__ = ("bins", "unions")
+
+    def __init__(self) -> None:
+        self.unions: dict[tuple[Any, ...], dict[int, distinct.Union]] = {}
+        self.bins: dict[tuple[Any, ...], durations.BinsSum] = {}
+
+    def add(self, keys: tuple[Any, ...], kind: int, blob: bytes) -> None:
+        if kind == durations.DURATION_BINS:
+            bins = self.bins.get(keys)
+            if bins is None:
+                bins = self.bins[keys] = durations.BinsSum()
+            bins.add(blob)
+            return
+        per_kind = self.unions.get(keys)
+        if per_kind is None:
+            per_kind = self.unions[keys] = {}
+        union = per_kind.get(kind)
+        if union is None:
+            union = per_kind[kind] = distinct.Union()
+        union.add(blob)
+
+    def fill(self, slots: _Slots, result: AggregateResult) -> None:
+        for keys, per_kind in self.unions.items():
+            counts = {Kind(kind): union.count() for kind, union in per_kind.items()}
+            if not any(c.value for c in counts.values()):
+                continue
+            agg = slots.get(keys)
+            for kind, count in counts.items():
+                if not count.exact:
+                    result.approximate.add(kind)
+                if kind is Kind.ERROR_SESSIONS:
+                    agg.errored_set = count.value
+                else:
+                    setattr(agg.users, _USER_FIELDS[kind], count.value)
+        for keys, bin_sum in self.bins.items():
+            found = bin_sum.bins()
+            if found:
+                bins_of_slot = slots.get(keys).durations.bins
+                for b, n in found.items():
+                    bins_of_slot[b] = bins_of_slot.get(b, 0) + n
+
+
+def _every_aggregate(result: AggregateResult) -> list[Aggregate]:
+    return [*result.totals.values(), *(agg for buckets in result.series.values() for agg in buckets.values())]
+
+
+def _add_series_sums(result: AggregateResult) -> None:
+    """Counters and exact durations of a series query's totals: the sums (min, max) of
+    its buckets. The unions and bins were merged from the rows already."""
+    for group, buckets in result.series.items():
+        total = result.totals.get(group)
+        if total is None:
+            total = result.totals[group] = Aggregate()
+        c = total.counters
+        d = total.durations
+        for agg in buckets.values():
+            b = agg.counters
+            c.started += b.started
+            c.crashed += b.crashed
+            c.abnormal += b.abnormal
+            c.unhandled += b.unhandled
+            c.errored_preaggr += b.errored_preaggr
+            bd = agg.durations
+            if bd.count:
+                d.min = bd.min if not d.count else min(d.min, bd.min)
+                d.max = bd.max if not d.count else max(d.max, bd.max)
+                d.count += bd.count
+                d.sum += bd.sum
