@@ -5,7 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+)
 
 from storage.models import DIM_VALUE, RELEASE_ENV
 from storage.sql.dimensions import COLUMNS as CLIENT_COLUMNS
@@ -58,16 +71,63 @@ def grouped_select(
     join only brings the group keys.
     """
     r = RELEASE_ENV
-    # Client dimensions (storage/sql/dimensions.py): base series only (`client = 0`), or
-    # the client series of the query's one family, with `dim_value` for their values.
-    family = query_family(query)
-    d = _DIM
-    keys: list[Any] = [
-        _client_key(d, g) if g in CLIENT_COLUMNS else r.c[_DIMENSION_COLUMNS[g]] for g in query.group_by
-    ]
+    keys = _group_keys(query)
     if query.interval is not None:
         keys.append((fact.c.bucket - fact.c.bucket % query.interval).label("qbucket"))
     extra = list(extra_group)
+    source = fact.join(r, r.c.id == fact.c.series_id)
+    if any(g in CLIENT_COLUMNS for g in query.group_by):
+        source = source.join(_DIM, _DIM.c.id == r.c.client)
+    stmt = (
+        select(*keys, *extra, *aggregates)
+        .select_from(source)
+        .where(
+            fact.c.granularity == query.granularity,
+            fact.c.series_id.in_(_chosen_series(query)),
+            fact.c.bucket >= query.start,
+            fact.c.bucket < query.end,
+        )
+    )
+    group = [*keys, *extra]
+    if group:
+        stmt = stmt.group_by(*group)
+    return stmt, len(keys)
+
+
+def groups_having(query: AggregateQuery, fact: Any, condition: ColumnElement[bool]) -> Select[Any]:
+    """SELECT DISTINCT <group keys> of the series with at least one fact row in the range
+    meeting `condition`. `EXISTS` stops at the first such row of each series, so no fact
+    row beyond it is read. Totals only (`query.interval` is None); without group keys the
+    statement yields one row when any series has such a row."""
+    if query.interval is not None:
+        raise ValueError("groups_having takes no interval")
+    r = RELEASE_ENV
+    keys = _group_keys(query) or [literal_column("1")]
+    source: Any = r
+    if any(g in CLIENT_COLUMNS for g in query.group_by):
+        source = r.join(_DIM, _DIM.c.id == r.c.client)
+    has_row = exists().where(
+        fact.c.granularity == query.granularity,
+        fact.c.series_id == r.c.id,
+        fact.c.bucket >= query.start,
+        fact.c.bucket < query.end,
+        condition,
+    )
+    return select(*keys).select_from(source).where(r.c.id.in_(_chosen_series(query)), has_row).distinct()
+
+
+def _group_keys(query: AggregateQuery) -> list[Any]:
+    """The columns of the grouped dimensions, in `query.group_by` order."""
+    r = RELEASE_ENV
+    return [
+        _client_key(_DIM, g) if g in CLIENT_COLUMNS else r.c[_DIMENSION_COLUMNS[g]] for g in query.group_by
+    ]
+
+
+def _chosen_series(query: AggregateQuery) -> Select[Any]:
+    """The ids of the series the query reads. Client dimensions (storage/sql/dimensions.py):
+    base series only (`client = 0`), or the client series of the query's one family."""
+    family = query_family(query)
     chosen = _CHOSEN
     series = select(chosen.c.id).where(chosen.c.project_id.in_(sorted(set(query.project_ids))))
     chosen_dim = None
@@ -80,23 +140,7 @@ def grouped_select(
         )
     if query.filter is not None:
         series = series.where(compile_filter(query.filter, chosen, chosen_dim))
-    source = fact.join(r, r.c.id == fact.c.series_id)
-    if any(g in CLIENT_COLUMNS for g in query.group_by):
-        source = source.join(d, d.c.id == r.c.client)
-    stmt = (
-        select(*keys, *extra, *aggregates)
-        .select_from(source)
-        .where(
-            fact.c.granularity == query.granularity,
-            fact.c.series_id.in_(series),
-            fact.c.bucket >= query.start,
-            fact.c.bucket < query.end,
-        )
-    )
-    group = [*keys, *extra]
-    if group:
-        stmt = stmt.group_by(*group)
-    return stmt, len(keys)
+    return series
 
 
 def compile_filter(flt: Filter, table: Any = None, dim_table: Any = None) -> ColumnElement[bool]:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from storage import distinct
 from storage.models import FACT_COUNTER, FACT_SKETCH
 from storage.sql import durations
-from storage.sql.filters import grouped_select
+from storage.sql.filters import grouped_select, groups_having
 from storage.types import (
     Aggregate,
     AggregateQuery,
@@ -126,13 +126,20 @@ class AggregateReader:
     async def _read_presence(
         self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
     ) -> None:
-        """`has_users` of every slot with a users' sketch: the rows' keys, no blob."""
+        """`has_users` of every slot with a users' sketch, from the rows' keys alone; for
+        totals, from the first such row of each series."""
         f = FACT_SKETCH
+        has_users = f.c.kind == int(Kind.USERS)
+        if query.interval is None:
+            slots = _Slots(result, query)
+            for row in (await conn.execute(groups_having(query, f, has_users))).all():
+                slots.get(row[: len(query.group_by)]).has_users = True
+            return
         stmt, n_keys = grouped_select(query, f, [func.count()])
-        stmt = stmt.where(f.c.kind == int(Kind.USERS))
+        stmt = stmt.where(has_users)
         n_group = len(query.group_by)
         slots = _Slots(result, query)
-        totals = _Totals(result, query) if query.totals and query.interval is not None else None
+        totals = _Totals(result, query) if query.totals else None
         for row in (await conn.execute(stmt)).all():
             slots.get(row[:n_keys]).has_users = True
             if totals is not None:

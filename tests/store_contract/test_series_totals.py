@@ -13,6 +13,7 @@ from storage.types import (
     USER_ERRORED,
     USER_SEEN,
     Aggregate,
+    ClientDimensions,
     GroupKey,
     Quantity,
 )
@@ -92,3 +93,22 @@ async def test_presence_finds_groups_with_users_without_counting_them(subject):
     )
     assert nobody.totals == {}
     assert Aggregate().has_users is False and WEB != API
+
+
+async def test_presence_of_whole_range_by_client_dimension_and_ungrouped(subject):
+    ios = ClientDimensions(sdk_name="sentry.cocoa", os_name="iOS", os_major="iOS 17")
+    android = ClientDimensions(sdk_name="sentry.java.android", os_name="Android", os_major="Android 14")
+    await write(
+        subject.store,
+        inc(T0 + 60, started_count=1, dims=ios),  # no user
+        inc(T0 + 90, started_count=1, user="a", tags=USER_SEEN, dims=android),
+    )
+    presence = {Quantity.USER_PRESENCE}
+    by_os = await subject.store.aggregate(
+        query(T0, T0 + DAY, group_by=("os_name",), quantities=presence | {Quantity.COUNTERS})
+    )
+    assert {k.os_name: a.has_users for k, a in by_os.totals.items()} == {"iOS": False, "Android": True}
+    ungrouped = await subject.store.aggregate(query(T0, T0 + DAY, quantities=presence))
+    assert {k: a.has_users for k, a in ungrouped.totals.items()} == {GroupKey(): True}
+    later = await subject.store.aggregate(query(T0 + HOUR, T0 + DAY, quantities=presence))
+    assert later.totals == {}
