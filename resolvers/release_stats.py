@@ -106,7 +106,7 @@ async def release_stats(
     rollup boundary strictly after it, end to the next 10 s strictly after it, both aligned
     on the rollup. A pair without data gets every bucket with zeros and null durations.
 
-    Two store calls (series and totals) per batch, whatever the number of pairs. `now` and
+    One store call (the series with its totals) per batch, whatever the number of pairs. `now` and
     `retention` only decide which stored buckets a sub-hour rollup reads (4.4).
     """
     if stat not in STATS:
@@ -121,43 +121,32 @@ async def release_stats(
         if stat == "sessions"
         else frozenset({Quantity.USERS, Quantity.USER_STATUSES})
     )
-    base = AggregateQuery(
-        project_ids=tuple(sorted({p for p, _ in pairs})),
-        start=lo,
-        end=hi,
-        granularity=retained_granularity(lo, hi, rollup, now=now, retention=retention),
-        quantities=counts,
-        group_by=("project_id", "release"),
-        filter=pairs_filter([r for _, r in pairs], environments),
-    )
     series_result = await store.aggregate(
         AggregateQuery(
-            project_ids=base.project_ids,
+            project_ids=tuple(sorted({p for p, _ in pairs})),
             start=lo,
             end=hi,
-            granularity=base.granularity,
+            granularity=retained_granularity(lo, hi, rollup, now=now, retention=retention),
             quantities=counts | {Quantity.DURATIONS},
-            group_by=base.group_by,
-            filter=base.filter,
+            group_by=("project_id", "release"),
+            filter=pairs_filter([r for _, r in pairs], environments),
             interval=rollup,
+            # The totals of the range from the same rows: one read for both.
+            totals=True,
         )
     )
-    totals_result = await store.aggregate(base) if count else None
     series = {pair_key(g): buckets for g, buckets in series_result.series.items()}
-    totals = {} if totals_result is None else {pair_key(g): agg for g, agg in totals_result.totals.items()}
+    totals = {pair_key(g): agg for g, agg in series_result.totals.items()}
     result: dict[ProjectRelease, ReleaseStats] = {}
     for pair in pairs:
         buckets = series.get(pair, {})
         entries = []
         for t in range(lo, hi, rollup):
             agg = buckets.get(t)
-            durations = agg.durations if agg else None
+            p50, p90 = formulas.duration_quantiles(agg.durations, (0.5, 0.9)) if agg else (None, None)
             entries.append(
                 ReleaseStatsEntry(
-                    timestamp=t,
-                    counts=StatCounts.of(agg, stat),
-                    duration_p50=formulas.duration_quantile(durations, 0.5) if durations else None,
-                    duration_p90=formulas.duration_quantile(durations, 0.9) if durations else None,
+                    timestamp=t, counts=StatCounts.of(agg, stat), duration_p50=p50, duration_p90=p90
                 )
             )
         result[pair] = ReleaseStats(stat, entries, StatCounts.of(totals.get(pair), stat))

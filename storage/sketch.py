@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import accumulate
 from typing import Final
 
@@ -70,21 +70,30 @@ def quantile(bins: Mapping[int, int], q: float, lo: float, hi: float) -> float |
     first and last ranks and bound the result, so a single value or all-equal values come
     back exactly. None when the sketch is empty.
     """
-    if not 0.0 <= q <= 1.0:
-        raise ValueError(f"quantile must be within [0, 1], got {q!r}")
+    return quantiles(bins, (q,), lo, hi)[0]
+
+
+def quantiles(bins: Mapping[int, int], qs: Sequence[float], lo: float, hi: float) -> list[float | None]:
+    """`quantile` of each of `qs`, sorting the bins once."""
+    for q in qs:
+        if not 0.0 <= q <= 1.0:
+            raise ValueError(f"quantile must be within [0, 1], got {q!r}")
     keys = sorted(key for key, count in bins.items() if count > 0)
     if not keys:
-        return None
+        return [None] * len(qs)
     # cumulative[i]: how many values lie in the bins up to keys[i]; the value at rank r
     # is in the first bin whose cumulative count exceeds r.
     cumulative = list(accumulate(bins[key] for key in keys))
     total = cumulative[-1]
-    h = (total - 1) * q
-    lower_rank = math.floor(h)
-    upper_rank = min(lower_rank + 1, total - 1)
-    lower = _value_at(keys, cumulative, lower_rank, lo, hi)
-    upper = lower if upper_rank == lower_rank else _value_at(keys, cumulative, upper_rank, lo, hi)
-    return min(hi, max(lo, lower + (h - lower_rank) * (upper - lower)))
+    found: list[float | None] = []
+    for q in qs:
+        h = (total - 1) * q
+        lower_rank = math.floor(h)
+        upper_rank = min(lower_rank + 1, total - 1)
+        lower = _value_at(keys, cumulative, lower_rank, lo, hi)
+        upper = lower if upper_rank == lower_rank else _value_at(keys, cumulative, upper_rank, lo, hi)
+        found.append(min(hi, max(lo, lower + (h - lower_rank) * (upper - lower))))
+    return found
 
 
 def _value_at(keys: list[int], cumulative: list[int], rank: int, lo: float, hi: float) -> float:
