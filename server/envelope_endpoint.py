@@ -95,7 +95,9 @@ async def _accept(request: Request, services: Services, received_at: float) -> d
         raise IngestError(413, _SIZE_LIMIT_DETAIL)
 
     headers = {k.lower(): v for k, v in request.headers.items()}
-    credentials = request_credentials(headers, list(request.query_params.multi_items()))
+    # Most SDKs authenticate by header: an empty query string needs no parsing.
+    query = list(request.query_params.multi_items()) if request.scope.get("query_string") else []
+    credentials = request_credentials(headers, query)
     codings = content_codings(headers.get("content-encoding"))
     key: KeyInfo | None = None
     if credentials is not None:
