@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -60,6 +61,27 @@ def request_credentials(
     `headers` is looked up with lower-case names (a Starlette `Headers` works as is);
     `query` is the raw query string, or its already decoded pairs.
     """
+    sentry_auth = headers.get("x-sentry-auth")
+    authorization = headers.get("authorization")
+    if not query and len(sentry_auth or "") + len(authorization or "") <= _CACHED_HEADERS_SIZE:
+        # An SDK sends the same header with every envelope: its answer is remembered
+        # (only answers are; a header that fails is parsed, and fails, every time).
+        return _header_credentials(sentry_auth, authorization)
+    return _credentials(sentry_auth, authorization, query)
+
+
+#: Header values up to this many characters (together) have their credentials cached.
+_CACHED_HEADERS_SIZE = 512
+
+
+@functools.lru_cache(maxsize=1024)
+def _header_credentials(sentry_auth: str | None, authorization: str | None) -> Credentials | None:
+    return _credentials(sentry_auth, authorization, "")
+
+
+def _credentials(
+    sentry_auth: str | None, authorization: str | None, query: str | Sequence[tuple[str, str]]
+) -> Credentials | None:
     found: Credentials | None = None
 
     def take(creds: Credentials) -> None:
@@ -68,11 +90,10 @@ def request_credentials(
             raise IngestError(401, MULTIPLE_AUTH)
         found = creds
 
-    sentry_header = _sentry_scheme(headers.get("x-sentry-auth"))
+    sentry_header = _sentry_scheme(sentry_auth)
     if sentry_header is not None:
         take(_from_pairs(_header_pairs(sentry_header), "x-sentry-auth"))
 
-    authorization = headers.get("authorization")
     sentry_authorization = _sentry_scheme(authorization)
     if sentry_authorization is not None:
         take(_from_pairs(_header_pairs(sentry_authorization), "authorization"))

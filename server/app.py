@@ -165,6 +165,8 @@ async def metrics(request: Request) -> Response:
 
 
 _SLASHES = re.compile(r"/{2,}")
+#: Label sets of the request counter kept looked up (methods are client-chosen strings).
+_MAX_LABEL_SETS = 1024
 
 
 class SlashFoldingMiddleware:
@@ -185,6 +187,9 @@ class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp, services: dict[str, Services]) -> None:
         self.app = app
         self.services = services
+        self._metrics: Metrics | None = None
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         services = self.services.get("services")
@@ -205,8 +210,21 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             m = services.metrics
-            m.requests.labels(route, scope["method"], str(status)).inc()
-            m.latency.labels(route).observe(time.perf_counter() - started)
+            # The labelled children, looked up once: `labels()` validates and locks on
+            # every call, which showed in the profile of every ingest request.
+            if m is not self._metrics:  # a new startup of the app: new metrics
+                self._metrics, self._counters, self._histograms = m, {}, {}
+            key = (route, scope["method"], status)
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = m.requests.labels(route, scope["method"], str(status))
+                if len(self._counters) < _MAX_LABEL_SETS:
+                    self._counters[key] = counter
+            counter.inc()
+            histogram = self._histograms.get(route)
+            if histogram is None:
+                histogram = self._histograms[route] = m.latency.labels(route)
+            histogram.observe(time.perf_counter() - started)
 
 
 def _route_label(path: str) -> str:

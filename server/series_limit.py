@@ -45,9 +45,12 @@ class SeriesLimit:
             return list(items)
         releases = self._known.setdefault((project_id, "release"), set())
         environments = self._known.setdefault((project_id, "environment"), set())
-        pairs = {(i.release, i.environment) for batch in items for i in batch.increments}
+        per_item = [{(i.release, i.environment) for i in batch.increments} for batch in items]
+        pairs: set[tuple[str, str | None]] = set().union(*per_item)
         unknown_releases = {r for r, _ in pairs} - releases
         unknown_environments = {e for _, e in pairs if e is not None} - environments
+        if not unknown_releases and not unknown_environments:
+            return list(items)  # nearly every envelope: nothing new, nothing to count
         if unknown_releases:
             releases |= await self.store.known_releases(project_id, unknown_releases)
         if unknown_environments:
@@ -55,8 +58,7 @@ class SeriesLimit:
 
         hour = int(now // 3600)
         admitted = []
-        for batch in items:
-            item_pairs = {(i.release, i.environment) for i in batch.increments}
+        for batch, item_pairs in zip(items, per_item, strict=True):
             new_releases = {r for r, _ in item_pairs} - releases
             new_environments = {e for _, e in item_pairs if e is not None} - environments
             if not self._room(project_id, "release", hour, len(new_releases)):

@@ -39,6 +39,12 @@ def create_engine(
             pool_size=2 if writer else 8,
             max_overflow=2 if writer else 8,
             connect_args={"timeout": 30},
+            # The writer's connections are not rolled back when returned to the pool:
+            # every use ends its own transaction (`begin()` blocks, the group commit's
+            # one thread call in `storage.sql.write`, the readiness probe's rollback),
+            # and the pool's rollback was one more trip through aiosqlite's thread and
+            # the busy event loop per group commit.
+            pool_reset_on_return=None if writer else "rollback",
         )
         _install_sqlite_pragmas(engine, sqlite_synchronous)
         return engine

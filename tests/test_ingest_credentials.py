@@ -217,3 +217,26 @@ def test_parse_dsn(dsn: str, expected: tuple[str, int]) -> None:
 def test_parse_dsn_rejects(dsn: str) -> None:
     with pytest.raises(ValueError):
         parse_dsn(dsn)
+
+
+# -- the header answers are remembered --------------------------------------------------
+
+
+def test_repeated_headers_are_answered_from_the_cache_alike() -> None:
+    from ingest import credentials
+
+    credentials._header_credentials.cache_clear()
+    first = request_credentials({"x-sentry-auth": AUTH})
+    again = request_credentials({"x-sentry-auth": AUTH}, [])
+    assert again is first and first == Credentials(KEY, "x-sentry-auth", 7, "sentry.python/2.68.0")
+    assert credentials._header_credentials.cache_info().hits == 1
+    # Failures are not remembered: every request with the header fails the same way.
+    both = {"x-sentry-auth": AUTH, "authorization": f"Sentry sentry_key={KEY}"}
+    for _ in range(2):
+        assert failure(request_credentials, both) == (401, "multiple authorization payloads detected", None)
+    # A query string, or headers over the cached size, are parsed every time.
+    hits = credentials._header_credentials.cache_info().hits
+    assert failure(request_credentials, {"x-sentry-auth": AUTH}, f"sentry_key={KEY}")[0] == 401
+    long = AUTH + ", x=" + "y" * credentials._CACHED_HEADERS_SIZE
+    assert request_credentials({"x-sentry-auth": long}) == first
+    assert credentials._header_credentials.cache_info().hits == hits

@@ -3,6 +3,9 @@ lossless, merged by adding counts, and read back as the v1 per-bin rows were."""
 
 from __future__ import annotations
 
+import random
+
+import numpy as np
 import pytest
 from sqlalchemy import text
 
@@ -32,6 +35,10 @@ def test_counts_past_32_bits_switch_to_64_bit_counts() -> None:
     assert blob[0] == 1
     bigger = durations.encode({5: 1, 6: 1}, into=blob)
     assert bigger[0] == 2 and durations.decode(bigger) == {5: 2**32, 6: 1}
+    # The same through the in-place addition (no new bin): the width still grows.
+    same_bins = durations.encode({5: 1}, into=blob)
+    assert same_bins[0] == 2 and durations.decode(same_bins) == {5: 2**32}
+    assert durations.encode({5: 3}, into=same_bins) == durations.encode({5: 2**32 + 3})
 
 
 def test_bins_out_of_range_are_refused() -> None:
@@ -39,6 +46,55 @@ def test_bins_out_of_range_are_refused() -> None:
         durations.encode({70_000: 1})
     # The largest recordable duration (2**32 s, fold._MAX_DURATION) has a bin in range.
     assert durations.decode(durations.encode({sketch.bin_of(2.0**32): 1}))
+
+
+def _numpy_blob(bins: dict[int, int]) -> bytes:
+    """The layout as the module docstring gives it, built with numpy (the first encoder)."""
+    keys = sorted(k for k, n in bins.items() if n)
+    counts = [bins[k] for k in keys]
+    fmt = 1 if not counts or max(counts) < 2**32 else 2
+    width = "<u4" if fmt == 1 else "<u8"
+    return (
+        bytes((fmt,))
+        + len(keys).to_bytes(4, "little")
+        + np.asarray(keys, dtype="<u2").tobytes()
+        + np.asarray(counts, dtype=width).tobytes()
+    )
+
+
+def test_blobs_are_byte_identical_to_the_documented_layout() -> None:
+    rng = random.Random(8)
+    for _ in range(300):
+        bins = {
+            rng.randrange(0, 4000): rng.choice([1, 7, 2**31, 2**32 + 5]) for _ in range(rng.randrange(0, 60))
+        }
+        # Mostly bins the blob holds (added in place), sometimes new ones (re-packed).
+        held = sorted(bins) or [0]
+        extra = {
+            rng.choice(held) if rng.random() < 0.8 else rng.randrange(0, 4000): rng.choice([1, 50, 2**32])
+            for _ in range(rng.randrange(0, 5))
+        }
+        blob = durations.encode(bins)
+        assert blob == _numpy_blob(bins)
+        merged = dict(bins)
+        for k, n in extra.items():
+            merged[k] = merged.get(k, 0) + n
+        assert durations.encode(extra, into=blob) == _numpy_blob(merged)
+        assert durations.decode(blob) == {k: n for k, n in bins.items() if n}
+        got_bins, got_counts = durations.arrays(blob)
+        assert dict(zip(got_bins.tolist(), got_counts.tolist(), strict=True)) == durations.decode(blob)
+
+
+def test_malformed_blobs_and_counts_are_refused() -> None:
+    blob = durations.encode({1: 1, 2: 2})
+    with pytest.raises(ValueError):
+        durations.decode(blob[:-1])  # truncated
+    with pytest.raises(ValueError):
+        durations.decode(b"\x07" + blob[1:])  # unknown format
+    with pytest.raises(ValueError):
+        durations.encode({1: -1})
+    with pytest.raises(ValueError):
+        durations.encode({1: 2**64})
 
 
 def test_bins_sum_adds_per_bin() -> None:

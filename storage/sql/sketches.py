@@ -27,7 +27,6 @@ read and the write:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -63,7 +62,9 @@ UPSERT_TEMPLATE: Final = (
 
 def sqlite_keys(keys: Iterable[SketchKey]) -> str:
     """The parameter of `SQLITE_SELECT`: the keys as one JSON array of 4-arrays."""
-    return json.dumps([list(k) for k in keys], separators=(",", ":"))
+    # Keys are four ints, whose JSON is their repr: formatting them directly is about
+    # twice as fast as `json.dumps` of lists, once per group commit.
+    return "[" + ",".join([f"[{g},{s},{b},{k}]" for g, s, b, k in keys]) + "]"
 
 
 def postgres_keys(keys: Iterable[SketchKey]) -> tuple[list[int], list[int], list[int], list[int]]:
