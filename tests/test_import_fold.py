@@ -18,8 +18,7 @@ from server.settings import Settings
 from storage import distinct
 from storage.sql import durations
 from storage.sql.import_rows import FoldSpec, fold_run
-from storage.sql.import_write import merged_rows, sqlite_keys
-from storage.sql.sketches import sqlite_keys as json_sqlite_keys
+from storage.sql.import_write import RANGE_GAP, bucket_ranges, merged_rows, sqlite_ranges
 from storage.types import DAY, HOUR, MINUTE, ClientDimensions, SessionIncrement, WriteBatch
 
 RECEIVED = 1_800_000_000.0
@@ -201,7 +200,22 @@ def test_merged_rows_write_new_keys_as_they_are_and_merge_stored_ones():
     assert merged_rows(rows, {}) == rows
 
 
-def test_sqlite_keys_are_the_json_the_select_reads():
-    keys = [(60, 1, 120, 0), (3600, 22, 7200, 8)]
-    assert json.loads(sqlite_keys(keys)) == json.loads(json_sqlite_keys(keys))
-    assert sqlite_keys([]) == "[]"
+def test_bucket_ranges_cover_every_key_with_few_untouched_buckets():
+    keys = [(MINUTE, 1, 0, 0), (MINUTE, 1, 60, 7), (MINUTE, 1, 240, 0), (MINUTE, 1, 301 * 60, 8)]
+    keys += [(HOUR, 1, 3600, 0), (HOUR, 2, 3600, 0), (HOUR, 2, 0, 1)]
+    # Buckets at most RANGE_GAP apart share a range (0..240 s); 301 min is on its own.
+    assert bucket_ranges(keys) == [
+        (MINUTE, 1, 0, 240),
+        (MINUTE, 1, 301 * 60, 301 * 60),
+        (HOUR, 1, 3600, 3600),
+        (HOUR, 2, 0, 3600),
+    ]
+    assert RANGE_GAP == 4
+    assert json.loads(sqlite_ranges([(60, 1, 0, 240)])) == [[60, 1, 0, 240]]
+
+
+def test_merged_rows_ignore_stored_rows_the_run_does_not_touch():
+    a = distinct.encode(["a"])
+    # A range read returns the untouched bucket 60 too: it is neither written nor merged.
+    stored = {(MINUTE, 1, 60, 0): distinct.encode(["x"]), (MINUTE, 1, 0, 0): distinct.encode(["b"])}
+    assert merged_rows([(MINUTE, 1, 0, 0, a)], stored) == [(MINUTE, 1, 0, 0, distinct.encode(["a", "b"]))]

@@ -4,7 +4,8 @@ The same statements, the same locks and the same read-modify-write of the sketch
 live writer (`storage.sql.write`), from rows a worker already folded: here the importing
 process only creates the run's new series, adds its client-dimension rows, and merges the
 run's sketch blobs into the stored ones. A key with no stored sketch (most of a fresh
-import: every minute bucket is new) is written as the worker encoded it.
+import: every minute bucket is new) is written as the worker encoded it. The stored
+sketches are read by bucket range (`bucket_ranges`), not key by key.
 
 Merging a run's blob into a stored one unites two sketches where the live writer adds the
 members to the stored sketch: the same sketch while it is exact (up to `distinct.EXACT_UP_TO`
@@ -13,8 +14,8 @@ members), the same estimate within the sketch's error beyond.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -89,10 +90,56 @@ def merged_rows(rows: Sequence[SketchRow], stored: Mapping[SketchKey, bytes]) ->
     return out
 
 
-def sqlite_keys(keys: Sequence[SketchKey]) -> str:
-    """`sketches.sqlite_keys`, formatted directly: a fresh import's run touches thousands
-    of keys, and `json.dumps` of as many lists costs several times more."""
-    return "[" + ",".join([f"[{g},{s},{b},{k}]" for g, s, b, k in keys]) + "]"
+#: Reads the stored sketches of bucket ranges `[granularity, series, first, last]` (a JSON
+#: array of them): one primary-key range scan per range.
+SQLITE_RANGE_SELECT: Final = (
+    "SELECT f.granularity, f.series_id, f.bucket, f.kind, f.sketch"
+    " FROM json_each(?) AS r JOIN fact_sketch AS f"
+    " ON f.granularity = json_extract(r.value, '$[0]') AND f.series_id = json_extract(r.value, '$[1]')"
+    " AND f.bucket BETWEEN json_extract(r.value, '$[2]') AND json_extract(r.value, '$[3]')"
+)
+POSTGRES_RANGE_SELECT: Final = (
+    "SELECT f.granularity, f.series_id, f.bucket, f.kind, f.sketch"
+    " FROM unnest($1::integer[], $2::integer[], $3::bigint[], $4::bigint[]) AS r(g, s, lo, hi)"
+    " JOIN fact_sketch AS f ON f.granularity = r.g AND f.series_id = r.s AND f.bucket BETWEEN r.lo AND r.hi"
+)
+#: Touched buckets of one series and granularity at most this many buckets apart share a
+#: range: at most `RANGE_GAP - 1` untouched buckets (a few rows each) are read per touched
+#: one, whatever the data, and a chronological import needs a few ranges per series.
+RANGE_GAP: Final = 4
+
+
+def bucket_ranges(keys: Iterable[SketchKey]) -> list[tuple[int, int, int, int]]:
+    """`(granularity, series, first bucket, last bucket)` ranges covering every key's
+    bucket (every kind of it).
+
+    The stored sketches of a run's keys are read by range, not key by key: a fresh
+    import's run touches a quarter of a million keys, nearly all new, and looking each one
+    up cost SQLite several times more than scanning the few ranges they lie in. The rows
+    of untouched buckets in a range are read and ignored."""
+    buckets: dict[tuple[int, int], set[int]] = {}
+    for g, s, b, _kind in keys:
+        found = buckets.get((g, s))
+        if found is None:
+            buckets[(g, s)] = {b}
+        else:
+            found.add(b)
+    out: list[tuple[int, int, int, int]] = []
+    for (g, s), found in sorted(buckets.items()):
+        ordered = sorted(found)
+        first = previous = ordered[0]
+        for b in ordered[1:]:
+            if b - previous > RANGE_GAP * g:
+                out.append((g, s, first, previous))
+                first = b
+            previous = b
+        out.append((g, s, first, previous))
+    return out
+
+
+def sqlite_ranges(ranges: Iterable[tuple[int, int, int, int]]) -> str:
+    """The parameter of `SQLITE_RANGE_SELECT`."""
+    return "[" + ",".join([f"[{g},{s},{lo},{hi}]" for g, s, lo, hi in ranges]) + "]"
 
 
 async def _client_rows(
@@ -122,11 +169,13 @@ def _add_outcomes(rows: list[tuple[Any, ...]], extra: list[OutcomeIncrement]) ->
 async def _stored(conn: AsyncConnection, keys: list[SketchKey]) -> dict[SketchKey, bytes]:
     """Lock (PostgreSQL: the series' advisory locks, `storage.sql.sketches`) and read the
     stored blobs of `keys`."""
+    ranges = bucket_ranges(keys)
     if conn.dialect.name == "postgresql":
         await conn.exec_driver_sql(sketches.POSTGRES_LOCK, (sketches.lock_order(keys),))
-        result = await conn.exec_driver_sql(sketches.POSTGRES_SELECT, sketches.postgres_keys(keys))
+        columns = tuple(list(c) for c in zip(*ranges, strict=True))
+        result = await conn.exec_driver_sql(POSTGRES_RANGE_SELECT, columns)
     else:
-        result = await conn.exec_driver_sql(sketches.SQLITE_SELECT, (sqlite_keys(keys),))
+        result = await conn.exec_driver_sql(SQLITE_RANGE_SELECT, (sqlite_ranges(ranges),))
     return sketches.stored_of(result.all())
 
 
@@ -148,8 +197,8 @@ async def _sqlite_transaction(conn: AsyncConnection, work: Work, blobs: list[Ske
         db.execute("BEGIN IMMEDIATE")
         try:
             if blobs:
-                keys = [_key(row) for row in blobs]
-                cursor = db.execute(sketches.SQLITE_SELECT, (sqlite_keys(keys),))
+                ranges = bucket_ranges(_key(row) for row in blobs)
+                cursor = db.execute(SQLITE_RANGE_SELECT, (sqlite_ranges(ranges),))
                 merged = merged_rows(blobs, sketches.stored_of(cursor.fetchall()))
                 if merged:
                     db.executemany(upsert, merged)
