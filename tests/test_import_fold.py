@@ -219,3 +219,48 @@ def test_merged_rows_ignore_stored_rows_the_run_does_not_touch():
     # A range read returns the untouched bucket 60 too: it is neither written nor merged.
     stored = {(MINUTE, 1, 60, 0): distinct.encode(["x"]), (MINUTE, 1, 0, 0): distinct.encode(["b"])}
     assert merged_rows([(MINUTE, 1, 0, 0, a)], stored) == [(MINUTE, 1, 0, 0, distinct.encode(["a", "b"]))]
+
+
+async def test_a_folded_run_the_database_refuses_is_applied_line_by_line(make_app, sqlite_url, monkeypatch):
+    """The folded commit fails as the live one does (DataError): the chunk is applied line
+    by line instead, the refused line alone rejected."""
+    from sqlalchemy.exc import DataError
+
+    import server.importer
+    from tests.test_ingest_edge_storage import RECEIVED as EDGE_RECEIVED
+    from tests.test_ingest_edge_storage import app_for, record, totals
+
+    app = await app_for(make_app, sqlite_url)
+    store = app.services.store
+    folded_calls = []
+
+    def refuse(triples):
+        if any(release == "refused@1" for _, release, _ in triples):
+            raise DataError("INSERT ...", {}, ValueError("invalid byte sequence"))
+
+    async def write_folded(store, run, *, import_chunk):
+        folded_calls.append(import_chunk[2:])
+        refuse(run.new_series)
+        return await real_write_folded(store, run, import_chunk=import_chunk)
+
+    async def apply(batches, *, import_chunk=None):
+        for batch in batches:
+            refuse((i.project_id, i.release, i.environment) for i in batch.increments)
+        await real_apply(batches, import_chunk=import_chunk)
+
+    real_write_folded, real_apply = server.importer.write_folded, store.apply
+    monkeypatch.setattr(server.importer, "write_folded", write_folded)
+    monkeypatch.setattr(store, "apply", apply)
+    lines = [record("a", 1), record("b", 2, attrs={"release": "refused@1"}), record("c", 3), record("d", 4)]
+    report = await run_import(
+        [line.encode() for line in lines],
+        import_id="x",
+        store=store,
+        accounts=app.services.accounts,
+        received_at=EDGE_RECEIVED,
+        chunk_lines=2,
+    )
+    assert folded_calls == [(1, 2), (3, 4)]
+    assert report.accepted == 3
+    assert [(r.line_no, r.reason) for r in report.rejected] == [(2, "unstorable")]
+    assert (await totals(app)).counters.started == 3
