@@ -130,10 +130,12 @@ async def run_import(
     if only_org is not None:
         await orgs.load([only_org])
     pool = ParsePool(workers, only_org, received_at)
-    # Runs are folded into fact rows where they are parsed (`storage.sql.import_rows`):
-    # only the SQL store takes folded rows. `series` are the ids of the series this
-    # import has written to so far, the snapshot a run is folded with.
-    folding = isinstance(store, SessionStore)
+    # Runs parsed in workers are folded into fact rows there (`storage.sql.import_rows`),
+    # for the SQL store (the only one taking folded rows). Without workers (the import
+    # API) runs are not: the live writer folds big batches off the event loop, where the
+    # parse already runs. `series` are the ids of the series this import has written to
+    # so far, the snapshot a run is folded with.
+    folding = workers > 0 and isinstance(store, SessionStore)
     series: dict[SeriesTriple, int] = {}
     # Runs parsed ahead of the commits: enough to keep every worker busy.
     ahead = workers if workers > 0 else 0

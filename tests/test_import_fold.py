@@ -89,17 +89,6 @@ def _lines(org: str, project: str, now: float) -> list[str]:
     return out
 
 
-class _Plain:
-    """The store, seen by `run_import` as a store it cannot fold for: the live write path."""
-
-    def __init__(self, store):
-        self.store = store
-        self.engine = store.engine
-
-    async def apply(self, batches, *, import_chunk=None):
-        await self.store.apply(batches, import_chunk=import_chunk)
-
-
 async def _stored(engine, project_id):
     """Everything stored for a project, keyed by what series ids stand for."""
     series = (
@@ -131,7 +120,7 @@ async def _stored(engine, project_id):
     return sorted(names.values()), counter_rows, sketch_rows, outcome_rows
 
 
-@pytest.mark.parametrize("workers", [0, 1])
+@pytest.mark.parametrize("workers", [1, 2])
 async def test_a_folded_import_stores_what_the_live_write_path_stores(make_app, database_url, workers):
     app = await make_app(Settings(database_url=database_url))
     s = app.services
@@ -139,10 +128,11 @@ async def test_a_folded_import_stores_what_the_live_write_path_stores(make_app, 
     await s.accounts.create_project("beta", "web", 12)
     now = time.time() // 60 * 60
     acme, beta = _lines("acme", "web", now), _lines("beta", "web", now)
+    # Without workers runs are not folded (the live writer's path); with them they are.
     # Small chunks: sketches and duration bins of hours and days are merged into stored
     # ones from chunk to chunk, and new releases show up in later chunks.
     common = {"accounts": s.accounts, "received_at": RECEIVED, "chunk_lines": 37}
-    plain = await run_import([x.encode() for x in acme], import_id="p", store=_Plain(s.store), **common)
+    plain = await run_import([x.encode() for x in acme], import_id="p", store=s.store, **common)
     folded = await run_import(
         [x.encode() for x in beta], import_id="f", store=s.store, workers=workers, **common
     )
@@ -259,8 +249,32 @@ async def test_a_folded_run_the_database_refuses_is_applied_line_by_line(make_ap
         accounts=app.services.accounts,
         received_at=EDGE_RECEIVED,
         chunk_lines=2,
+        workers=1,
     )
     assert folded_calls == [(1, 2), (3, 4)]
     assert report.accepted == 3
     assert [(r.line_no, r.reason) for r in report.rejected] == [(2, "unstorable")]
     assert (await totals(app)).counters.started == 3
+
+
+async def test_without_workers_runs_are_not_folded(make_app, sqlite_url, monkeypatch):
+    """The import API parses in place, on the event loop: its runs go through the live
+    writer, which folds big batches off the loop."""
+    import server.importer
+
+    app = await make_app(Settings(database_url=sqlite_url))
+    await app.services.accounts.create_project("acme", "web", 11)
+
+    async def never(*args, **kwargs):
+        raise AssertionError("folded without workers")
+
+    monkeypatch.setattr(server.importer, "write_folded", never)
+    lines = _lines("acme", "web", time.time() // 60 * 60)[:20]
+    report = await run_import(
+        [x.encode() for x in lines],
+        import_id="api",
+        store=app.services.store,
+        accounts=app.services.accounts,
+        received_at=RECEIVED,
+    )
+    assert report.accepted == 20
