@@ -21,6 +21,7 @@ from operator import attrgetter
 from typing import Any
 
 from ingest.records import ImportRecord, RejectedLine, parse_record, record_batch, rejection
+from storage.sql.import_rows import FoldedRows, FoldSpec, fold_run
 from storage.types import NO_DIMENSIONS, OutcomeIncrement, SessionIncrement, WriteBatch
 
 #: Organization slug -> its projects by slug and by id (None: no such organization).
@@ -52,13 +53,15 @@ class MissingOrgs:
 class ParsedRun:
     """What one run writes. `increments` are `SessionIncrement`s, or their field tuples
     (`compact`) on the way back from a worker; `outcomes` are folded by key, which
-    changes nothing the fold would not (outcomes are summed per hour anyway)."""
+    changes nothing the fold would not (outcomes are summed per hour anyway). A run
+    parsed with a `FoldSpec` carries its fact rows (`folded`) instead of both."""
 
     increments: list[Any] = field(default_factory=list)
     outcomes: list[OutcomeIncrement] = field(default_factory=list)
     accepted: int = 0
     rejected: list[RejectedLine] = field(default_factory=list)
     compact: bool = False
+    folded: FoldedRows | None = None
 
     def batch(self) -> WriteBatch:
         """The run as one write batch (increments in line order)."""
@@ -103,8 +106,12 @@ def parse_run(
     received_at: float,
     *,
     compact: bool = False,
+    fold: FoldSpec | None = None,
 ) -> ParsedRun | MissingOrgs:
-    """Parse a run of lines (see the module docstring)."""
+    """Parse a run of lines (see the module docstring); with `fold`, into fact rows
+    (`storage.sql.import_rows`)."""
+    if fold is not None:
+        compact = False  # folded here: the increments never travel
     run = ParsedRun(compact=compact)
     missing: set[str] = set()
     outcomes: dict[tuple[Any, ...], OutcomeIncrement] = {}
@@ -140,4 +147,7 @@ def parse_run(
     if missing:
         return MissingOrgs(frozenset(missing))
     run.outcomes = list(outcomes.values())
+    if fold is not None:
+        run.folded = fold_run(WriteBatch(run.increments, run.outcomes), fold)
+        run.increments, run.outcomes = [], []
     return run

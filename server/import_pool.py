@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
 
 from server.import_parse import MissingOrgs, OrgIndex, ParsedRun, parse_run
+from storage.sql.import_rows import FoldSpec
 
 
 class ParsePool:
@@ -31,12 +32,13 @@ class ParsePool:
         self._executor: ProcessPoolExecutor | None = None
 
     async def parse(
-        self, lines: Sequence[tuple[int, bytes | str]], orgs: OrgIndex
+        self, lines: Sequence[tuple[int, bytes | str]], orgs: OrgIndex, fold: FoldSpec | None = None
     ) -> ParsedRun | MissingOrgs:
-        """Parse one run. In a worker the lines and the org snapshot travel pickled, and
-        the result comes back compact (`ParsedRun.compact`)."""
+        """Parse one run, folded into fact rows with `fold` (`storage.sql.import_rows`).
+        In a worker the lines and the snapshots travel pickled, and the result comes back
+        folded or compact (`ParsedRun.compact`)."""
         if self.workers <= 0:
-            return parse_run(lines, orgs, self.only_org, self.received_at)
+            return parse_run(lines, orgs, self.only_org, self.received_at, fold=fold)
         if self._executor is None:
             spawn = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(
@@ -45,7 +47,7 @@ class ParsePool:
         loop = asyncio.get_running_loop()
         snapshot = {org: dict(index) if index is not None else None for org, index in orgs.items()}
         return await loop.run_in_executor(
-            self._executor, _parse_compact, list(lines), snapshot, self.only_org, self.received_at
+            self._executor, _parse_compact, list(lines), snapshot, self.only_org, self.received_at, fold
         )
 
     def close(self) -> None:
@@ -77,6 +79,10 @@ def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
 
 
 def _parse_compact(
-    lines: list[tuple[int, bytes | str]], orgs: OrgIndex, only_org: str | None, received_at: float
+    lines: list[tuple[int, bytes | str]],
+    orgs: OrgIndex,
+    only_org: str | None,
+    received_at: float,
+    fold: FoldSpec | None = None,
 ) -> ParsedRun | MissingOrgs:
-    return parse_run(lines, orgs, only_org, received_at, compact=True)
+    return parse_run(lines, orgs, only_org, received_at, compact=True, fold=fold)

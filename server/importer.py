@@ -23,6 +23,9 @@ from server.import_parse import MissingOrgs, OrgIndex, ParsedRun, line_batch
 from server.import_pool import ParsePool
 from storage.accounts import AccountStore
 from storage.imports import SERVER_IMPORT_SCOPE, applied_ranges
+from storage.sql.fold import SeriesTriple
+from storage.sql.import_rows import FoldSpec
+from storage.sql.import_write import write_folded
 from storage.store import SessionStore
 from storage.types import WriteBatch
 
@@ -127,6 +130,13 @@ async def run_import(
     if only_org is not None:
         await orgs.load([only_org])
     pool = ParsePool(workers, only_org, received_at)
+    # Runs parsed in workers are folded into fact rows there (`storage.sql.import_rows`),
+    # for the SQL store (the only one taking folded rows). Without workers (the import
+    # API) runs are not: the live writer folds big batches off the event loop, where the
+    # parse already runs. `series` are the ids of the series this import has written to
+    # so far, the snapshot a run is folded with.
+    folding = workers > 0 and isinstance(store, SessionStore)
+    series: dict[SeriesTriple, int] = {}
     # Runs parsed ahead of the commits: enough to keep every worker busy.
     ahead = workers if workers > 0 else 0
 
@@ -139,9 +149,15 @@ async def run_import(
     # thread (aiosqlite, or the server for PostgreSQL), so the two overlap.
     in_flight: asyncio.Task[None] | None = None
 
+    def fold_spec() -> FoldSpec | None:
+        if not folding:
+            return None
+        sort = store.engine.dialect.name != "sqlite"
+        return FoldSpec(dict(series), store.writer.minute_cutoff(), sort)
+
     async def parse(run: list[tuple[int, bytes]]) -> ParsedRun:
         while True:
-            parsed = await pool.parse(run, orgs.index)
+            parsed = await pool.parse(run, orgs.index, fold_spec())
             if not isinstance(parsed, MissingOrgs):
                 return parsed
             await orgs.load(parsed.orgs)
@@ -149,8 +165,12 @@ async def run_import(
     async def commit(job: _Job, parsed: ParsedRun) -> None:
         first, last = job.lines[0][0], job.lines[-1][0]
         accepted, rejected = parsed.accepted, parsed.rejected
+        chunk = (scope, import_id, first, last)
         try:
-            await store.apply([parsed.batch()], import_chunk=(scope, import_id, first, last))
+            if parsed.folded is not None:
+                series.update(await write_folded(store, parsed.folded, import_chunk=chunk))
+            else:
+                await store.apply([parsed.batch()], import_chunk=chunk)
         except DataError:
             # A value the database refuses must cost its own line, not the chunk (nor a
             # 500): apply line by line, each recorded as its own chunk.

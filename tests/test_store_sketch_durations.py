@@ -30,6 +30,24 @@ def test_round_trip_and_merge() -> None:
     assert durations.decode(durations.encode({})) == {}
 
 
+def test_blobs_are_the_documented_little_endian_layout() -> None:
+    import numpy as np
+
+    for bins in ({}, {0: 1}, {3: 2, 1500: 7, 0: 1}, {65535: 2**32 - 1, 7: 3}, {4: 2**40, 5: 1}):
+        keys = sorted(bins)
+        fmt = 1 if max(bins.values(), default=0) < 2**32 else 2
+        width = "<u4" if fmt == 1 else "<u8"
+        expected = (
+            bytes((fmt,))
+            + len(keys).to_bytes(4, "little")
+            + np.asarray(keys, dtype="<u2").tobytes()
+            + np.asarray([bins[k] for k in keys], dtype=width).tobytes()
+        )
+        assert durations.encode(bins) == expected
+    # Bins whose count is zero are left out.
+    assert durations.encode({3: 0, 4: 1}) == durations.encode({4: 1})
+
+
 def test_counts_past_32_bits_switch_to_64_bit_counts() -> None:
     blob = durations.encode({5: 2**32 - 1})
     assert blob[0] == 1

@@ -3,7 +3,7 @@ exist, their ids, environments and ingest outcomes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -49,6 +49,15 @@ class Catalogue:
         if wanted:
             await self._create_series(wanted)
         return self._series_ids
+
+    async def ids_for(self, first_seen: Mapping[SeriesTriple, float]) -> dict[SeriesTriple, int]:
+        """Ids of the series `first_seen` names (triple -> its earliest session start),
+        created first when new: `series_for` when the caller has no increments (a bulk
+        import folds its increments where it parses them)."""
+        wanted = {key: first for key, first in first_seen.items() if key not in self._series_ids}
+        if wanted:
+            await self._create_series(wanted)
+        return {key: self._series_ids[key] for key in first_seen}
 
     async def _create_series(self, wanted: dict[SeriesTriple, float]) -> None:
         # Series rows are created in their own committed transaction: they are idempotent,
