@@ -16,7 +16,8 @@ from __future__ import annotations
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 
 from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, parse
 from strawberry.extensions import SchemaExtension
@@ -31,6 +32,11 @@ GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 BYTES_PER_TOKEN = 640
 #: The DocumentNode, its Source and the cache entry.
 BYTES_PER_DOCUMENT = 4096
+
+#: Called with the query text of an operation that was accepted (it parsed, validated and
+#: passed the cost limit), in the task that executes it: the persisted-query store keeps
+#: only such documents (server/graphql_endpoint.py sets it per operation).
+on_accepted: ContextVar[Callable[[str], None] | None] = ContextVar("on_accepted", default=None)
 
 
 def document_bytes(query: str, document: DocumentNode) -> int:
@@ -142,6 +148,10 @@ class ParseAndValidate(SchemaExtension):
         # Runs after the cost limit's check (it comes earlier in the extension list): a
         # document refused for its cost is not kept either.
         ec = self.execution_context
-        if self.valid_new is not None and ec.result is None and ec.query:
-            self.cache.put(ec.query, self.valid_new)
+        if ec.result is None and ec.query and (self.hit or self.valid_new is not None):
+            if self.valid_new is not None:
+                self.cache.put(ec.query, self.valid_new)
+            accepted = on_accepted.get()
+            if accepted is not None:
+                accepted(ec.query)
         yield

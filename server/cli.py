@@ -74,6 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     sub.add_parser("export-schema", help="print the GraphQL SDL")
 
+    from server.persisted_cli import add_parser as add_persisted_queries
+
+    add_persisted_queries(sub)
+
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--database-url")
 
@@ -101,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
+    if args.command == "persisted-queries":
+        from server import persisted_cli
+
+        return persisted_cli.run(settings, args)
     if args.command == "cleanup":
         return asyncio.run(_cleanup(settings))
     parser.error(f"unknown command {args.command}")

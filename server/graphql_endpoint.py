@@ -14,15 +14,35 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLRequestData
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLRequestData, GraphQLRequestProtocol
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET
 
+from gql.allowlist import Allowlist
 from gql.budget import CostBudget
-from gql.cache import DocumentCache
+from gql.cache import DocumentCache, on_accepted
 from gql.context import Context
 from gql.cost import CostLimits
+from gql.persisted import PersistedQueryError, QueryStore
 from gql.schema import GraphQLLimits, build_schema
 from server.auth import authenticate
+from server.graphql_persisted import PersistedQueries, persisted_status
+from server.graphql_protocol import (
+    BAD_REQUEST,
+    BATCH_TOO_LARGE,
+    BATCHING_NOT_ENABLED,
+    NO_STORE,
+    VARY,
+    ProtocolError,
+    error_response,
+    etag,
+    matches,
+    request_data,
+)
 from server.responses import JSONResponse
 from server.services import Services
 
@@ -58,16 +78,61 @@ class RelhealthGraphQL(GraphQL[Context, None]):
         self.cache = DocumentCache(limits.cache_bytes)
         self.budget = CostBudget(limits.budget, limits.budget_window)
         schema = build_schema(limits, cache=self.cache, budget=self.budget)
-        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+        super().__init__(schema, graphql_ide=None, allow_queries_via_get=True)
         self.services = services
+        self.settings = settings = services.settings
         self.options = services.query_options
-        self.timeout = services.settings.graphql_timeout_seconds
+        self.timeout = settings.graphql_timeout_seconds
+        self.persisted = PersistedQueries(
+            QueryStore(settings.graphql_apq_cache_bytes) if settings.graphql_apq else None,
+            Allowlist(services.engine, settings.graphql_allowlist_refresh_seconds)
+            if settings.graphql_allowlist
+            else None,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Strawberry answers its HTTP errors in plain text; GraphQL clients expect JSON.
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = error_response(exc)
+        await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        return False  # GraphQLEndpoint serves relhealth's own GraphiQL page
 
     def decode_json(self, data: str | bytes) -> object:
         try:
             return super().decode_json(data)
         except RecursionError:  # nested deeper than the decoder recurses: still a bad body
             raise HTTPException(400, "Unable to parse request body as JSON") from None
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        transport = self._get_stream_transport_from_headers(request.headers)
+        protocol: GraphQLRequestProtocol = transport.protocol if transport else "http"
+        if request.method == "GET":
+            return request_data(self.parse_query_params(request.query_params), protocol)
+        content_type, _ = parse_content_type(request.content_type or "")
+        if content_type != "application/json" and not content_type.endswith("+json"):
+            raise ProtocolError(415, "Send operations as JSON, with `Content-Type: application/json`.")
+        data = self.parse_json(await request.get_body())
+        if not isinstance(data, list):
+            return request_data(data, protocol)
+        s = self.settings
+        if not s.graphql_batching:
+            raise ProtocolError(
+                400, "Batching is off on this server: send one operation per request.", BATCHING_NOT_ENABLED
+            )
+        if transport is not None:
+            raise ProtocolError(400, transport.batching_error)
+        if not 0 < len(data) <= s.graphql_batch_max_operations:
+            raise ProtocolError(
+                400,
+                f"A batch holds 1 to {s.graphql_batch_max_operations} operations; this one has {len(data)}.",
+                BATCH_TOO_LARGE,
+            )
+        return [request_data(item, protocol, f"Operation {i} of the batch: ") for i, item in enumerate(data)]
 
     async def get_context(self, request: Any, response: Any) -> Context:
         services = self.services
@@ -83,6 +148,67 @@ class RelhealthGraphQL(GraphQL[Context, None]):
             max_cost=self.limits.cost.max_cost,
         )
 
+    async def run(  # type: ignore[override]
+        self, request: Request, context: Any = UNSET, root_value: Any = UNSET
+    ) -> Response:
+        response = await super().run(request, context, root_value)
+        tag = response.headers.get("etag")
+        if request.method != "GET":
+            if tag is not None:
+                del response.headers["etag"]
+            return response
+        # GET answers are cacheable by the caller only (they depend on the token), and
+        # only when they hold no error.
+        if tag is None:
+            response.headers["Cache-Control"] = NO_STORE
+            return response
+        age = self.settings.graphql_get_max_age
+        headers = {
+            "Cache-Control": f"private, max-age={age}" if age else "private, no-cache",
+            "Vary": VARY,
+            "ETag": tag,
+        }
+        response.headers.update(headers)
+        if matches(request.headers.get("if-none-match", ""), tag):
+            return Response(status_code=304, headers=headers)
+        return response
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        ok = isinstance(response_data, dict) and not response_data.get("errors")
+        if ok and response.status_code == 200:
+            response.headers["ETag"] = etag(response_data.get("data"))
+        return response
+
+    async def execute_operation(  # type: ignore[override]
+        self,
+        request: Any,
+        request_adapter: Any,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Any,
+    ) -> Any:
+        if not isinstance(request_data, list):
+            return await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+
+        async def one(data: GraphQLRequestData) -> ExecutionResult:
+            # Each operation of a batch has its own context (its own loaders, cost and
+            # status): it is charged to the token's budget like a request of its own.
+            own_response = await self.get_sub_response(request)
+            own_context = await self.get_context(request, own_response)
+            try:
+                return await self.execute_single(
+                    request, request_adapter, own_response, own_context, root_value, data
+                )
+            except HTTPException as exc:
+                code = exc.code if isinstance(exc, ProtocolError) else BAD_REQUEST
+                return _error_result(exc.reason, code)
+
+        return list(await asyncio.gather(*[one(data) for data in request_data]))
+
     async def execute_single(  # type: ignore[override]
         self,
         request: Any,
@@ -92,29 +218,54 @@ class RelhealthGraphQL(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
+        try:
+            request_data, register = await self.persisted.resolve(request_data, context.token)
+        except PersistedQueryError as exc:
+            sub_response.status_code = persisted_status(exc.code)
+            return _error_result(exc.message, exc.code)
         # Cancellation reaches the resolvers at their next await (database calls); the
         # synchronous completion of an answer is bounded by the cost maximum instead.
+        reset = on_accepted.set(register)
         try:
             async with asyncio.timeout(self.timeout):
-                return await super().execute_single(
-                    request=request,
-                    request_adapter=request_adapter,
-                    sub_response=sub_response,
-                    context=context,
-                    root_value=root_value,
-                    request_data=request_data,
-                )
+                return await self._execute(request_adapter, context, request_data)
         except TimeoutError:
             sub_response.status_code = 503
-            return ExecutionResult(
-                data=None,
-                errors=[
-                    GraphQLError(
-                        f"The query did not finish within {self.timeout:g} s; ask for less.",
-                        extensions={"code": TIMEOUT},
-                    )
-                ],
+            message = f"The query did not finish within {self.timeout:g} s; ask for less."
+            return _error_result(message, TIMEOUT)
+        finally:
+            on_accepted.reset(reset)
+
+    async def _execute(
+        self, request_adapter: Any, context: Context, request_data: GraphQLRequestData
+    ) -> ExecutionResult:
+        method = request_adapter.method
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=OperationType.from_http(method),
+                operation_extensions=request_data.extensions,
             )
+        except InvalidOperationTypeError as exc:
+            if method == "GET":
+                message = "Only queries may be sent with GET; send this operation with POST."
+                raise ProtocolError(405, message, headers={"Allow": "POST"}) from None
+            raise ProtocolError(400, exc.as_http_error_reason(method)) from None
+        except CannotGetOperationTypeError as exc:
+            raise ProtocolError(400, exc.as_http_error_reason()) from None
+        except MissingQueryError:
+            raise ProtocolError(
+                400,
+                "No GraphQL query found in the request: send `query`, or "
+                "`extensions.persistedQuery` with the hash of a persisted one.",
+            ) from None
+
+
+def _error_result(message: str, code: str) -> ExecutionResult:
+    return ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": code})])
 
 
 class GraphQLEndpoint:
@@ -127,7 +278,14 @@ class GraphQLEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        if request.method == "GET" and _wants_html(request) and "query" not in request.query_params:
+        if request.method not in ("GET", "POST"):
+            refusal = ProtocolError(
+                405, "/graphql takes GET (queries) and POST.", headers={"Allow": "GET, POST"}
+            )
+            await error_response(refusal)(scope, receive, send)
+            return
+        params = request.query_params
+        if request.method == "GET" and _wants_html(request) and not {"query", "extensions"} & params.keys():
             await FileResponse(GRAPHIQL_PAGE, media_type="text/html")(scope, receive, send)
             return
         token, problem = await authenticate(request, self.services.accounts)

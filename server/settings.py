@@ -113,6 +113,27 @@ class Settings(BaseSettings):
     #: Longest execution of one operation, in seconds; longer ones answer TIMEOUT.
     graphql_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    # GraphQL protocol (README "Persisted queries, GET caching and batching").
+    #: Automatic persisted queries (Apollo's APQ): documents registered by clients at run
+    #: time, kept in memory per server process. Off: PERSISTED_QUERY_NOT_SUPPORTED.
+    graphql_apq: bool = True
+    #: Bytes of APQ documents kept (least recently used out first); only documents that
+    #: parsed, validated and passed the cost limit are ever kept.
+    graphql_apq_cache_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
+    #: Allowlist mode: only operations registered with `relhealth persisted-queries add`
+    #: run (tokens with org:admin excepted, so GraphiQL keeps working for admins).
+    graphql_allowlist: bool = False
+    #: How long the registered operations are served from memory before the table is read
+    #: again: an added or removed operation takes effect within it.
+    graphql_allowlist_refresh_seconds: float = Field(default=10.0, ge=0)
+    #: A JSON array of operations in one POST, answered by an array of results.
+    graphql_batching: bool = True
+    #: Most operations in one batch (each is charged to the cost budget on its own).
+    graphql_batch_max_operations: int = Field(default=10, ge=1)
+    #: `Cache-Control: private, max-age=N` of successful GET queries (0: no-cache, still
+    #: revalidated with ETag / If-None-Match).
+    graphql_get_max_age: int = Field(default=30, ge=0)
+
     #: Bearer token required by GET /metrics, which then shows per-tenant series too; None
     #: leaves it open, with the ingest counters summed over every project (no tenant data).
     metrics_token: str | None = None

@@ -209,3 +209,7 @@ FACT_COUNTER = table(SessionCounter)
 FACT_SKETCH = table(SessionSketch)
 INGEST_OUTCOME = table(IngestOutcome)
 IMPORT_CHUNK = table(ImportChunk)
+
+# The allowlist of persisted operations lives in its own module; imported here so that
+# its table is on SQLModel.metadata with the others.
+from storage.persisted_queries import PERSISTED_QUERY, PersistedQuery  # noqa: E402, F401
