@@ -5,7 +5,7 @@ live writer (`storage.sql.write`), from rows a worker already folded: here the i
 process only creates the run's new series, adds its client-dimension rows, and merges the
 run's sketch blobs into the stored ones. A key with no stored sketch (most of a fresh
 import: every minute bucket is new) is written as the worker encoded it. The stored
-sketches are read by bucket range (`bucket_ranges`), not key by key.
+sketches are read by bucket range on SQLite (`bucket_ranges`), not key by key.
 
 Merging a run's blob into a stored one unites two sketches where the live writer adds the
 members to the stored sketch: the same sketch while it is exact (up to `distinct.EXACT_UP_TO`
@@ -98,11 +98,6 @@ SQLITE_RANGE_SELECT: Final = (
     " ON f.granularity = json_extract(r.value, '$[0]') AND f.series_id = json_extract(r.value, '$[1]')"
     " AND f.bucket BETWEEN json_extract(r.value, '$[2]') AND json_extract(r.value, '$[3]')"
 )
-POSTGRES_RANGE_SELECT: Final = (
-    "SELECT f.granularity, f.series_id, f.bucket, f.kind, f.sketch"
-    " FROM unnest($1::integer[], $2::integer[], $3::bigint[], $4::bigint[]) AS r(g, s, lo, hi)"
-    " JOIN fact_sketch AS f ON f.granularity = r.g AND f.series_id = r.s AND f.bucket BETWEEN r.lo AND r.hi"
-)
 #: Touched buckets of one series and granularity at most this many buckets apart share a
 #: range: at most `RANGE_GAP - 1` untouched buckets (a few rows each) are read per touched
 #: one, whatever the data, and a chronological import needs a few ranges per series.
@@ -113,7 +108,7 @@ def bucket_ranges(keys: Iterable[SketchKey]) -> list[tuple[int, int, int, int]]:
     """`(granularity, series, first bucket, last bucket)` ranges covering every key's
     bucket (every kind of it).
 
-    The stored sketches of a run's keys are read by range, not key by key: a fresh
+    On SQLite the stored sketches of a run's keys are read by range, not key by key: a fresh
     import's run touches a quarter of a million keys, nearly all new, and looking each one
     up cost SQLite several times more than scanning the few ranges they lie in. The rows
     of untouched buckets in a range are read and ignored."""
@@ -169,13 +164,13 @@ def _add_outcomes(rows: list[tuple[Any, ...]], extra: list[OutcomeIncrement]) ->
 async def _stored(conn: AsyncConnection, keys: list[SketchKey]) -> dict[SketchKey, bytes]:
     """Lock (PostgreSQL: the series' advisory locks, `storage.sql.sketches`) and read the
     stored blobs of `keys`."""
-    ranges = bucket_ranges(keys)
     if conn.dialect.name == "postgresql":
+        # By key, as the live writer reads them: PostgreSQL plans a join on ranges as a
+        # merge join filtering every row of a series against every range of it.
         await conn.exec_driver_sql(sketches.POSTGRES_LOCK, (sketches.lock_order(keys),))
-        columns = tuple(list(c) for c in zip(*ranges, strict=True))
-        result = await conn.exec_driver_sql(POSTGRES_RANGE_SELECT, columns)
+        result = await conn.exec_driver_sql(sketches.POSTGRES_SELECT, sketches.postgres_keys(keys))
     else:
-        result = await conn.exec_driver_sql(SQLITE_RANGE_SELECT, (sqlite_ranges(ranges),))
+        result = await conn.exec_driver_sql(SQLITE_RANGE_SELECT, (sqlite_ranges(bucket_ranges(keys)),))
     return sketches.stored_of(result.all())
 
 
