@@ -9,12 +9,9 @@ The npm packages are installed once into ~/.cache/relhealth-npm/<hash of the pac
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import select
-import shutil
 import subprocess
 import threading
 import time
@@ -27,6 +24,7 @@ import pytest
 
 from server.clock import FixedClock
 from server.settings import Settings
+from tests import npm_cache
 
 pytestmark = pytest.mark.slow
 
@@ -52,33 +50,6 @@ DEPLOYMENTS = [
         "notes": None,
     },
 ]
-
-
-def _npm_dir() -> Path:
-    """The cache directory holding node_modules for PACKAGES, installed if missing."""
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if not (npm and node):
-        if os.environ.get("CI") == "true":
-            pytest.fail("node and npm are required under CI=true for the Apollo gateway test")
-        pytest.skip("node/npm not installed; the Apollo gateway test is skipped")
-    digest = hashlib.sha256("\n".join(PACKAGES).encode()).hexdigest()[:16]
-    target = Path.home() / ".cache" / "relhealth-npm" / digest
-    target.mkdir(parents=True, exist_ok=True)
-    done = target / ".installed"
-    with open(target / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one install at a time, even across test runs
-        if not done.exists():
-            (target / "package.json").write_text('{"private": true}\n')
-            proc = subprocess.run(
-                [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *PACKAGES],
-                cwd=target,
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-            assert proc.returncode == 0, f"npm install failed:\n{proc.stdout}\n{proc.stderr}"
-            done.write_text("\n".join(PACKAGES) + "\n")
-    return target
 
 
 class NodeServer:
@@ -198,7 +169,7 @@ SUBGRAPH_ROOT = """{ deployments { id environment
 
 
 def test_apollo_gateway_composes_relhealth_with_another_subgraph(live_server, node_servers, sqlite_url):
-    npm_dir = _npm_dir()
+    npm_dir = npm_cache.npm_dir(PACKAGES, "the Apollo gateway test")
     server = live_server(Settings(database_url=sqlite_url), clock=FixedClock(NOW))
     _, key = server.run(lambda: server.services.accounts.create_project("acme", "web", 1))
     server.run(lambda: server.services.accounts.create_project("globex", "shop", 2))

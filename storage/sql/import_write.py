@@ -14,6 +14,7 @@ members), the same estimate within the sketch's error beyond.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
@@ -24,7 +25,14 @@ from storage.sql import copy, durations, sketches
 from storage.sql.dimensions import client_rows
 from storage.sql.fold import FactRows, SketchKey
 from storage.sql.import_rows import FoldedRows, SketchRow, sketch_rows
-from storage.sql.write import _COUNTER_UPSERT, _IMPORT_CHUNK_INSERT, _OUTCOME_UPSERT, Work, _render
+from storage.sql.write import (
+    _COUNTER_UPSERT,
+    _IMPORT_CHUNK_INSERT,
+    _OUTCOME_UPSERT,
+    Work,
+    _render,
+    sqlite_transaction,
+)
 from storage.store import SessionStore
 from storage.types import OutcomeIncrement, SessionIncrement, WriteBatch
 
@@ -175,37 +183,18 @@ async def _stored(conn: AsyncConnection, keys: list[SketchKey]) -> dict[SketchKe
 
 
 async def _sqlite_transaction(conn: AsyncConnection, work: Work, blobs: list[SketchRow], upsert: str) -> bool:
-    """The whole transaction as one call on aiosqlite's thread, as the live writer runs
-    its own (`storage.sql.write._sqlite_transaction`, which says why): BEGIN IMMEDIATE
-    takes the write lock before the stored sketches are read. False when the driver
-    connection is not aiosqlite's."""
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
-    run_in_thread = getattr(driver, "_execute", None)
-    if run_in_thread is None or not hasattr(driver, "_conn"):
-        return False
+    """The import's transaction on aiosqlite's thread, as the live writer runs its own
+    (`storage.sql.write.sqlite_transaction`): the stored sketches of the run's bucket
+    ranges read and merged with the worker's blobs."""
 
-    def transaction() -> None:
-        db = driver._conn
-        if db.in_transaction:
-            db.rollback()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if blobs:
-                ranges = bucket_ranges(_key(row) for row in blobs)
-                cursor = db.execute(SQLITE_RANGE_SELECT, (sqlite_ranges(ranges),))
-                merged = merged_rows(blobs, sketches.stored_of(cursor.fetchall()))
-                if merged:
-                    db.executemany(upsert, merged)
-            for sql, params in work:
-                db.executemany(sql, params)
-            db.commit()
-        except BaseException:
-            db.rollback()
-            raise
+    def merged(db: sqlite3.Connection) -> list[SketchRow]:
+        if not blobs:
+            return []
+        ranges = bucket_ranges(_key(row) for row in blobs)
+        cursor = db.execute(SQLITE_RANGE_SELECT, (sqlite_ranges(ranges),))
+        return merged_rows(blobs, sketches.stored_of(cursor.fetchall()))
 
-    await run_in_thread(transaction)
-    return True
+    return await sqlite_transaction(conn, work, merged, upsert)
 
 
 def _key(row: SketchRow) -> SketchKey:

@@ -12,6 +12,7 @@ Each transaction issues a fixed number of statements, whatever the number of key
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -195,9 +196,29 @@ async def _sqlite_transaction(
     bins: Mapping[SketchKey, Mapping[int, int]],
     upsert: str,
 ) -> bool:
-    """Run a whole write transaction (BEGIN IMMEDIATE, the sketches' read-merge-write,
-    every executemany, COMMIT) as one function on aiosqlite's thread; False when the
-    driver connection is not aiosqlite's.
+    """The live writer's transaction on aiosqlite's thread (`sqlite_transaction`): the
+    touched sketches read by key and merged with the batch's members and bins."""
+
+    def merged(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
+        if not (members or bins):
+            return []
+        keys = sketches.touched(members, bins)
+        cursor = db.execute(sketches.SQLITE_SELECT, (sketches.sqlite_keys(keys),))
+        return sketches.merged_rows(members, bins, sketches.stored_of(cursor.fetchall()), sort=False)
+
+    return await sqlite_transaction(conn, work, merged, upsert)
+
+
+async def sqlite_transaction(
+    conn: AsyncConnection,
+    work: Work,
+    sketch_rows: Callable[[sqlite3.Connection], Sequence[tuple[Any, ...]]],
+    upsert: str,
+) -> bool:
+    """Run a whole write transaction (BEGIN IMMEDIATE, the sketches' read-merge-write by
+    `sketch_rows`, which reads the stored sketches and returns the rows to upsert, every
+    executemany, COMMIT) as one function on aiosqlite's thread; False when the driver
+    connection is not aiosqlite's.
 
     Each awaited driver call is a round trip to that thread whose answer waits its turn in
     the event loop, behind every request being served; under ingest load those waits,
@@ -220,13 +241,9 @@ async def _sqlite_transaction(
             db.rollback()
         db.execute("BEGIN IMMEDIATE")
         try:
-            if members or bins:
-                keys = sketches.touched(members, bins)
-                cursor = db.execute(sketches.SQLITE_SELECT, (sketches.sqlite_keys(keys),))
-                stored = sketches.stored_of(cursor.fetchall())
-                blobs = sketches.merged_rows(members, bins, stored, sort=False)
-                if blobs:
-                    db.executemany(upsert, blobs)
+            blobs = sketch_rows(db)
+            if blobs:
+                db.executemany(upsert, blobs)
             for sql, params in work:
                 db.executemany(sql, params)
             db.commit()
