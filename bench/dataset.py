@@ -37,6 +37,7 @@ from typing import Any
 
 from ingest.simulate import aggregate_bucket, session_update
 from server.demo import poisson, random_uuid
+from storage.schema import migrate
 from storage.types import (
     DAY,
     HOUR,
@@ -493,6 +494,14 @@ async def pg_database_exists(name: str) -> bool:
         await conn.close()
 
 
+async def _migrated(cached: Manifest) -> Manifest:
+    """A cached dataset brought to the code's schema: migrations that add tables (such as
+    0008's persisted queries) leave its facts as they are, and a server refuses a store
+    whose schema is behind."""
+    await migrate(cached.database_url)
+    return cached
+
+
 async def ensure_dataset(
     backend: str,
     size_name: str,
@@ -509,7 +518,7 @@ async def ensure_dataset(
         if manifest_path.exists() and db_path.exists():
             cached = Manifest(**json.loads(manifest_path.read_text()))
             if time.time() - cached.now < MAX_AGE_DAYS * DAY:
-                return cached
+                return await _migrated(cached)
         tmp = data_dir / f"{key}.loading.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{tmp}{suffix}").unlink(missing_ok=True)
@@ -519,7 +528,7 @@ async def ensure_dataset(
         if manifest_path.exists() and await pg_database_exists(dbname):
             cached = Manifest(**json.loads(manifest_path.read_text()))
             if time.time() - cached.now < MAX_AGE_DAYS * DAY:
-                return cached
+                return await _migrated(cached)
         await pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         await pg_admin(f'CREATE DATABASE "{dbname}"')
         url = pg_url(dbname)
