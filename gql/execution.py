@@ -47,6 +47,7 @@ def _leaf_items(return_type: GraphQLList[GraphQLOutputType], result: object) -> 
     """The coerced items of a list of scalars or enums, or None to take the general path."""
     item_type = return_type.of_type
     leaf = item_type.of_type if is_non_null_type(item_type) else item_type
+    non_null = leaf is not item_type
     if not is_leaf_type(leaf) or not isinstance(result, list | tuple):
         return None
     coerce = leaf.coerce_output_value  # type: ignore[union-attr]
@@ -54,7 +55,14 @@ def _leaf_items(return_type: GraphQLList[GraphQLOutputType], result: object) -> 
     append = completed.append
     try:
         for item in result:
-            value = None if item is None else coerce(item)
+            if item is None:
+                # A null item of a nullable list is just null (durations of an empty
+                # bucket); of a non-null list, graphql-core reports the error.
+                if non_null:
+                    return None
+                append(None)
+                continue
+            value = coerce(item)
             if value is None or value is Undefined:
                 return None
             append(value)

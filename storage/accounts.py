@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.models import API_TOKEN, ORGANIZATION, PROJECT, PROJECT_KEY
+from storage.read_cache import ReadCache
 
 SCOPES = ("org:read", "org:write", "org:admin")
 
@@ -55,13 +55,20 @@ def hash_token(token: str) -> str:
 
 
 class AccountStore:
-    """Reads are cached briefly in process: ingest looks a key up on every envelope."""
+    """Reads are cached briefly in process: ingest looks a key up on every envelope, and
+    every API request its token and the projects it names. Nothing here deletes a token
+    or a project, or changes a token's scopes, so a cached hit can only go stale through
+    a key's `is_active`, which this process's own changes clear at once."""
 
     KEY_CACHE_SECONDS = 10.0
+    #: Tokens and projects found: long enough to spare the round trip on every request.
+    ACCOUNT_CACHE_SECONDS = 60.0
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._keys: dict[str, tuple[float, KeyInfo]] = {}
+        self._keys: ReadCache[str, KeyInfo] = ReadCache(self.KEY_CACHE_SECONDS)
+        self._tokens: ReadCache[str, TokenInfo] = ReadCache(self.ACCOUNT_CACHE_SECONDS)
+        self._projects_by_id: ReadCache[int, ProjectInfo] = ReadCache(self.ACCOUNT_CACHE_SECONDS)
         #: Bumped by every key change made through this store, so that in-process key
         #: caches (server/key_catalogue.py) drop what they hold at once.
         self.key_generation = 0
@@ -131,7 +138,7 @@ class AccountStore:
         t = PROJECT_KEY
         async with self.engine.begin() as conn:
             await conn.execute(t.update().where(t.c.public_key == public_key).values(is_active=active))
-        self._keys.pop(public_key, None)
+        self._keys.pop(public_key)
         self.key_generation += 1
 
     async def create_token(self, org_slug: str, scopes: Sequence[str]) -> str:
@@ -165,9 +172,8 @@ class AccountStore:
 
     async def key(self, public_key: str) -> KeyInfo | None:
         cached = self._keys.get(public_key)
-        now = time.monotonic()
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        if cached is not None:
+            return cached
         k, p = PROJECT_KEY, PROJECT
         stmt = (
             select(k.c.project_id, k.c.is_active, p.c.org_id)
@@ -179,7 +185,7 @@ class AccountStore:
         if row is None:
             return None
         info = KeyInfo(public_key, int(row[0]), int(row[2]), bool(row[1]))
-        self._keys[public_key] = (now + self.KEY_CACHE_SECONDS, info)
+        self._keys.put(public_key, info)
         return info
 
     async def all_keys(self) -> list[KeyInfo]:
@@ -195,23 +201,39 @@ class AccountStore:
             ]
 
     async def token(self, token: str) -> TokenInfo | None:
+        token_hash = hash_token(token)
+        cached = self._tokens.get(token_hash)
+        if cached is not None:
+            return cached
         t, o = API_TOKEN, ORGANIZATION
         stmt = (
             select(t.c.org_id, o.c.slug, t.c.scopes)
             .select_from(t.join(o, o.c.id == t.c.org_id))
-            .where(t.c.token_hash == hash_token(token))
+            .where(t.c.token_hash == token_hash)
         )
         async with self.engine.connect() as conn:
             row = (await conn.execute(stmt)).first()
         if row is None:
             return None
-        return TokenInfo(int(row[0]), str(row[1]), frozenset(str(row[2]).split()))
+        info = TokenInfo(int(row[0]), str(row[1]), frozenset(str(row[2]).split()))
+        self._tokens.put(token_hash, info)
+        return info
 
     async def projects(self, project_ids: Sequence[int]) -> dict[int, ProjectInfo]:
         """Projects by id (missing ids are absent)."""
-        if not project_ids:
-            return {}
-        return {p.id: p for p in await self._projects(PROJECT.c.id.in_(sorted(set(project_ids))))}
+        found: dict[int, ProjectInfo] = {}
+        missing: set[int] = set()
+        for pid in project_ids:
+            cached = self._projects_by_id.get(pid)
+            if cached is None:
+                missing.add(pid)
+            else:
+                found[pid] = cached
+        if missing:
+            for p in await self._projects(PROJECT.c.id.in_(sorted(missing))):
+                self._projects_by_id.put(p.id, p)
+                found[p.id] = p
+        return found
 
     async def projects_of_org(self, org_id: int) -> list[ProjectInfo]:
         return await self._projects(PROJECT.c.org_id == org_id)

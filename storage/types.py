@@ -286,17 +286,72 @@ class Durations:
     bins: dict[int, int] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
 class Aggregate:
     """All quantities of one group (and one series bucket, when the query has one).
-    Quantities that were not asked for stay at their empty defaults."""
+    Quantities that were not asked for stay at their empty defaults.
 
-    counters: Counters = field(default_factory=Counters)
-    errored_set: int = 0
-    users: Users = field(default_factory=Users)
-    durations: Durations = field(default_factory=Durations)
-    #: The group has a user (asked by `Quantity.USER_PRESENCE`; `users.all` counts them).
-    has_users: bool = False
+    `users` and `durations` are made on first use: a long series query builds one
+    aggregate per group and bucket (tens of thousands), most of which only ever hold
+    counters."""
+
+    __slots__ = ("_durations", "_users", "counters", "errored_set", "has_users")
+
+    def __init__(
+        self,
+        counters: Counters | None = None,
+        errored_set: int = 0,
+        users: Users | None = None,
+        durations: Durations | None = None,
+        has_users: bool = False,
+    ) -> None:
+        self.counters = Counters() if counters is None else counters
+        self.errored_set = errored_set
+        self._users = users
+        self._durations = durations
+        #: The group has a user (asked by `Quantity.USER_PRESENCE`; `users.all` counts them).
+        self.has_users = has_users
+
+    @property
+    def users(self) -> Users:
+        found = self._users
+        if found is None:
+            found = self._users = Users()
+        return found
+
+    @users.setter
+    def users(self, value: Users) -> None:
+        self._users = value
+
+    @property
+    def durations(self) -> Durations:
+        found = self._durations
+        if found is None:
+            found = self._durations = Durations()
+        return found
+
+    @durations.setter
+    def durations(self, value: Durations) -> None:
+        self._durations = value
+
+    def has_durations(self) -> bool:
+        """Whether any exited duration was added (without making an empty `Durations`)."""
+        return self._durations is not None and self._durations.count > 0
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.counters, self.errored_set, self.users, self.durations, self.has_users)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Aggregate):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaced
+
+    def __repr__(self) -> str:
+        return (
+            f"Aggregate(counters={self.counters!r}, errored_set={self.errored_set!r}, "
+            f"users={self.users!r}, durations={self.durations!r}, has_users={self.has_users!r})"
+        )
 
 
 @dataclass(slots=True)

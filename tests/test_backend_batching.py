@@ -26,6 +26,9 @@ PROJECT_FIELDS = """id
 
 
 async def _count(b, query):
+    # The first request also reads the token and the projects it names, which the
+    # process then keeps (storage/read_cache.py): count a request in the steady state.
+    await b.gql(query)
     counter = StatementCounter(b.app.services.engine)
     try:
         body = await b.gql(query)
@@ -64,14 +67,18 @@ async def test_per_release_fields_do_not_grow_with_releases(make_app, database_u
 
 async def test_per_project_fields_do_not_grow_with_projects(make_app, database_url):
     b = await backend(make_app, database_url)
+    org_query = f'{{ organization(slug: "acme") {{ projects {{ {PROJECT_FIELDS} }} }} }}'
+    await b.write(session(WEB, "r", ts("2021-01-14T08:00:00Z")))
+    few, data = await _count(b, org_query)
+    assert len(data["organization"]["projects"]) == 2
     for pid in range(10, 20):
         await b.accounts.create_project("acme", f"p{pid}", pid)
-    await b.write(*[session(pid, "r", ts("2021-01-14T08:00:00Z")) for pid in [WEB, *range(10, 20)]])
-    one, data = await _count(b, f'{{ project(id: "1") {{ {PROJECT_FIELDS} }} }}')
+    await b.write(*[session(pid, "r", ts("2021-01-14T08:00:00Z")) for pid in range(10, 20)])
+    _, data = await _count(b, f'{{ project(id: "1") {{ {PROJECT_FIELDS} }} }}')
     assert data["project"]["sessionsCount"] == 1
-    many, data = await _count(b, f'{{ organization(slug: "acme") {{ projects {{ {PROJECT_FIELDS} }} }} }}')
+    many, data = await _count(b, org_query)
     projects = data["organization"]["projects"]
     assert len(projects) == 12
     assert sum(p["sessionsCount"] for p in projects) == 11
     assert all(p["crashFreeRates"]["current"] in (100.0, None) for p in projects)
-    assert one == many, (one, many)
+    assert few == many, (few, many)

@@ -95,6 +95,9 @@ def test_scalar_items_skip_the_per_item_completion(monkeypatch: Any) -> None:
     schema = strawberry.Schema(query=Query, execution_context_class=ExecutionContext)
     assert schema.execute_sync("{ ints colours }").data == {"ints": [1, 2, 3], "colours": ["RED", "BLUE"]}
     assert calls == []
-    # A list with a null item takes graphql-core's path, item by item.
+    # A nullable list's null items are completed in the same loop.
     assert schema.execute_sync("{ maybe }").data == {"maybe": [1, None, 3]}
-    assert calls == [1, None, 3]
+    assert calls == []
+    # A null in a non-null list takes graphql-core's path, item by item, for its error.
+    assert schema.execute_sync("{ strict }").data == {"strict": None}
+    assert calls == [1, None]

@@ -32,6 +32,7 @@ from .query_filter import combine
 from .values import (
     DurationQuantile,
     Value,
+    field_reader,
     field_value,
     session_status_count,
     users_value,
@@ -203,24 +204,24 @@ async def execute_sessions_query(
     intervals = definition.intervals
     statuses: tuple[str | None, ...] = definition.statuses if definition.group_by_status else (None,)
     status_filter = definition.status_filter
+    readers = {
+        status: [
+            (name, field_reader(name, status, status_filter, quantile)) for name in definition.active_fields
+        ]
+        for status in statuses
+    }
     groups: list[dict[str, Any]] = []
     for key in page:
         total = shown_totals.get(key, empty)
         buckets = series.get(key, {})
+        bucket = buckets.get
         for status in statuses:
             group: dict[str, Any] = {"by": _by(definition, key, status)}
             if definition.include_totals:
-                group["totals"] = {
-                    name: field_value(name, total, status, status_filter, quantile)
-                    for name in definition.active_fields
-                }
+                group["totals"] = {name: read(total) for name, read in readers[status]}
             if definition.include_series:
                 group["series"] = {
-                    name: [
-                        field_value(name, buckets.get(t, empty), status, status_filter, quantile)
-                        for t in intervals
-                    ]
-                    for name in definition.active_fields
+                    name: [read(bucket(t, empty)) for t in intervals] for name, read in readers[status]
                 }
             groups.append(group)
 

@@ -85,3 +85,32 @@ def field_value(
     if kind is FieldKind.DURATION:
         return duration_value(field, aggregate.durations, status, quantile)
     return rate_value(field, aggregate)
+
+
+def _started(aggregate: Aggregate) -> int:
+    return aggregate.counters.started
+
+
+def _users(aggregate: Aggregate) -> int:
+    return aggregate.users.all
+
+
+def field_reader(
+    field: str,
+    status: str | None,
+    status_filter: frozenset[str] | None,
+    quantile: DurationQuantile,
+) -> Callable[[Aggregate], Value]:
+    """`field_value` with everything but the aggregate decided once: a series reads one
+    field of every bucket of every group (tens of thousands of calls for 90 days of 100
+    releases), and most of them ask the plain `started` or `users.all`."""
+    if status is None and status_filter is None:
+        if field == SUM_SESSION:
+            return _started
+        if field == COUNT_UNIQUE_USER:
+            return _users
+
+    def read(aggregate: Aggregate) -> Value:
+        return field_value(field, aggregate, status, status_filter, quantile)
+
+    return read

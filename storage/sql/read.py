@@ -87,41 +87,46 @@ class AggregateReader:
         f = FACT_COUNTER
         want_counters = Quantity.COUNTERS in query.quantities
         want_durations = Quantity.DURATIONS in query.quantities
-        stmt, n_keys = grouped_select(
-            query,
-            f,
+        # Only the sums asked for: SQLite adds every selected column of every row read.
+        counter_sums = (
             [
                 func.sum(f.c.started),
                 func.sum(f.c.crashed),
                 func.sum(f.c.abnormal),
                 func.sum(f.c.unhandled),
                 func.sum(f.c.errored_preaggr),
-                func.sum(f.c.dur_count),
-                func.sum(f.c.dur_sum),
-                func.min(f.c.dur_min),
-                func.max(f.c.dur_max),
-            ],
+            ]
+            if want_counters
+            else []
         )
+        duration_sums = (
+            [func.sum(f.c.dur_count), func.sum(f.c.dur_sum), func.min(f.c.dur_min), func.max(f.c.dur_max)]
+            if want_durations
+            else []
+        )
+        stmt, n_keys = grouped_select(query, f, [*counter_sums, *duration_sums])
         slots = _Slots(result, query)
+        at_durations = n_keys + len(counter_sums)
         for row in (await conn.execute(stmt)).all():
-            keys, vals = row[:n_keys], row[n_keys:]
-            started, crashed, abnormal, unhandled, preaggr = (int(v or 0) for v in vals[:5])
-            dur_count = int(vals[5] or 0)
-            has_counters = want_counters and (started + crashed + abnormal + unhandled + preaggr) > 0
-            has_durations = want_durations and dur_count > 0
-            if not (has_counters or has_durations):
+            has_counters = False
+            if want_counters:
+                sums = row[n_keys:at_durations]
+                started, crashed, abnormal, unhandled, preaggr = (int(v or 0) for v in sums)
+                has_counters = (started + crashed + abnormal + unhandled + preaggr) > 0
+            dur_count = int(row[at_durations] or 0) if want_durations else 0
+            if not (has_counters or dur_count > 0):
                 continue
-            agg = slots.get(keys)
+            agg = slots.get(row[:n_keys])
             if want_counters:
                 c = agg.counters
                 c.started, c.crashed, c.abnormal = started, crashed, abnormal
                 c.unhandled, c.errored_preaggr = unhandled, preaggr
-            if has_durations:
+            if dur_count > 0:
                 d = agg.durations
                 d.count = dur_count
-                d.sum = float(vals[6] or 0.0)
-                d.min = float(vals[7])
-                d.max = float(vals[8])
+                d.sum = float(row[at_durations + 1] or 0.0)
+                d.min = float(row[at_durations + 2])
+                d.max = float(row[at_durations + 3])
 
     async def _read_presence(
         self, conn: AsyncConnection, query: AggregateQuery, result: AggregateResult
@@ -321,8 +326,8 @@ def _add_series_sums(result: AggregateResult) -> None:
             c.abnormal += b.abnormal
             c.unhandled += b.unhandled
             c.errored_preaggr += b.errored_preaggr
-            bd = agg.durations
-            if bd.count:
+            if agg.has_durations():
+                bd = agg.durations
                 d.min = bd.min if not d.count else min(d.min, bd.min)
                 d.max = bd.max if not d.count else max(d.max, bd.max)
                 d.count += bd.count
