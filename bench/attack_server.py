@@ -39,7 +39,7 @@ MIB = 1024 * 1024
 
 def cli(*args: str, database_url: str, timeout: float = 120) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "server.cli", *args, "--database-url", database_url],
+        [sys.executable, "-m", "cli.main", *args, "--database-url", database_url],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -243,7 +243,7 @@ class ServerProcess:
             [
                 sys.executable,
                 "-m",
-                "server.cli",
+                "cli.main",
                 "serve",
                 "--host",
                 HOST,

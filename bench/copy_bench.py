@@ -26,7 +26,7 @@ DB = "relhealth_bench_pg_copy"
 async def measure(n_lines: int, repeat: int) -> dict[str, Any]:
     from bench.dataset import ORG, pg_admin, pg_url
     from bench.ingestdata import import_lines
-    from server.import_parse import ParsedRun, parse_run
+    from jobs.import_parse import ParsedRun, parse_run
     from storage.accounts import AccountStore
     from storage.engine import create_engine
     from storage.schema import ensure_schema

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.simulate import aggregate_bucket, session_update
-from server.demo import poisson, random_uuid
+from jobs.demo import poisson, random_uuid
 from storage.schema import migrate
 from storage.types import (
     DAY,

@@ -12,7 +12,7 @@ import time
 
 
 async def main(url: str, path: str, workers: int | None = None) -> dict[str, object]:
-    from server.importer import file_import_id, run_import
+    from jobs.importer import file_import_id, run_import
     from server.settings import Settings
     from storage.accounts import AccountStore
     from storage.engine import create_engine

@@ -180,7 +180,7 @@ class Server:
             cmd = [
                 sys.executable,
                 "-m",
-                "server.cli",
+                "cli.main",
                 "serve",
                 "--host",
                 HOST,

@@ -2,7 +2,7 @@
 stored increments through ingest's own rules (`ingest.quantities`, `release-health.md` 2.3
 and 2.4).
 
-The demo data (`server.demo`), the benchmark dataset (`bench.dataset`) and the tests
+The demo data (`jobs.demo`), the benchmark dataset (`bench.dataset`) and the tests
 describe what a client sent, never the increments themselves, so that generated data is
 exactly what a server that received those updates stores, and a change to the rule
 changes all of them at once.

@@ -21,7 +21,6 @@ from server.cors import CorsMiddleware, CorsPolicy
 from server.envelope_endpoint import envelope_endpoint, envelope_preflight
 from server.graphql_endpoint import GraphQLEndpoint
 from server.import_endpoint import import_endpoint
-from server.maintenance import RetentionTask
 from server.metrics import CONTENT_TYPE_LATEST, Metrics
 from server.responses import JSONResponse, error
 from server.services import Services
@@ -79,7 +78,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         app.state.services = services
         graphql.bind(services)
         await services.writer.start()
-        retention = RetentionTask(services)
+        retention = services.retention_task()
         retention.start()
         try:
             yield

@@ -11,8 +11,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from jobs.importer import content_import_id, run_import
 from server.auth import authorize_org
-from server.importer import content_import_id, run_import
 from server.responses import JSONResponse, error
 from server.services import Services
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from jobs.retention import RetentionTask
 from resolvers.options import QueryOptions
 from server.body_budget import BodyBudget
 from server.clock import Clock
@@ -53,4 +54,14 @@ class Services:
             minute_retention=s.minute_retention_days * 86400,
             hour_retention=s.hour_retention_days * 86400,
             day_retention=s.day_retention_days * 86400,
+        )
+
+    def retention_task(self) -> RetentionTask:
+        """The periodic cleanup of this server (`retention_interval_seconds`; 0 disables
+        it), judged by the server clock."""
+        return RetentionTask(
+            self.engine,
+            interval=self.settings.retention_interval_seconds,
+            now=self.clock.now,
+            retention=self.query_options.retention,
         )

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     #: Largest body of the bulk-import API (the CLI streams files of any size).
     max_import_size: int = 200 * 1024 * 1024
     #: Worker processes that parse `relhealth import` lines while the importing process
-    #: commits (server/import_pool.py); 0 parses in the importing process. The import API
+    #: commits (jobs/import_pool.py); 0 parses in the importing process. The import API
     #: always parses in the server process.
     import_workers: int = Field(default=2, ge=0)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from server.demo import (
+from jobs.demo import (
     BATCH_SIZE,
     DemoError,
     DemoInfo,

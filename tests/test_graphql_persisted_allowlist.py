@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from cli.main import main
 from gql.operation_files import OperationFileError, add_typename, operations
 from gql.persisted import sha256_hex
-from server.cli import main
 from tests.backend_support import Backend, backend
 
 FILE = """

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent / "js"
 PACKAGES = ("@apollo/client@4.3.8", "graphql@16.15.0", "rxjs@7.8.2", "crypto-hash@4.0.1")
-RELHEALTH = [sys.executable, "-m", "server.cli"]
+RELHEALTH = [sys.executable, "-m", "cli.main"]
 REGISTERED = HERE / "releases.graphql"
 UNREGISTERED = '{ organization(slug: "acme") { slug } }'
 

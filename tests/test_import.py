@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from server.importer import run_import
+from jobs.importer import run_import
 from server.settings import Settings
 from storage.engine import create_engine
 from storage.store import SessionStore
@@ -204,7 +204,7 @@ def test_import_killed_with_sigkill_then_rerun(database_url, tmp_path):
     path = tmp_path / "sessions.jsonl"
     path.write_text("\n".join(_session("web", f"{i:032x}") for i in range(1, n + 1)) + "\n")
     env = {**os.environ}
-    cmd = [sys.executable, "-m", "server.cli"]
+    cmd = [sys.executable, "-m", "cli.main"]
     created = subprocess.run(
         [*cmd, "projects", "create", "acme", "web", "--id", "11", "--database-url", database_url],
         cwd=ROOT,

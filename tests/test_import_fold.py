@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
-from server.import_parse import ParsedRun, parse_run
-from server.importer import run_import
+from jobs.import_parse import ParsedRun, parse_run
+from jobs.importer import run_import
 from server.settings import Settings
 from storage import distinct
 from storage.sql import durations
@@ -216,7 +216,7 @@ async def test_a_folded_run_the_database_refuses_is_applied_line_by_line(make_ap
     by line instead, the refused line alone rejected."""
     from sqlalchemy.exc import DataError
 
-    import server.importer
+    import jobs.importer
     from tests.test_ingest_edge_storage import RECEIVED as EDGE_RECEIVED
     from tests.test_ingest_edge_storage import app_for, record, totals
 
@@ -238,8 +238,8 @@ async def test_a_folded_run_the_database_refuses_is_applied_line_by_line(make_ap
             refuse((i.project_id, i.release, i.environment) for i in batch.increments)
         await real_apply(batches, import_chunk=import_chunk)
 
-    real_write_folded, real_apply = server.importer.write_folded, store.apply
-    monkeypatch.setattr(server.importer, "write_folded", write_folded)
+    real_write_folded, real_apply = jobs.importer.write_folded, store.apply
+    monkeypatch.setattr(jobs.importer, "write_folded", write_folded)
     monkeypatch.setattr(store, "apply", apply)
     lines = [record("a", 1), record("b", 2, attrs={"release": "refused@1"}), record("c", 3), record("d", 4)]
     report = await run_import(
@@ -260,7 +260,7 @@ async def test_a_folded_run_the_database_refuses_is_applied_line_by_line(make_ap
 async def test_without_workers_runs_are_not_folded(make_app, sqlite_url, monkeypatch):
     """The import API parses in place, on the event loop: its runs go through the live
     writer, which folds big batches off the loop."""
-    import server.importer
+    import jobs.importer
 
     app = await make_app(Settings(database_url=sqlite_url))
     await app.services.accounts.create_project("acme", "web", 11)
@@ -268,7 +268,7 @@ async def test_without_workers_runs_are_not_folded(make_app, sqlite_url, monkeyp
     async def never(*args, **kwargs):
         raise AssertionError("folded without workers")
 
-    monkeypatch.setattr(server.importer, "write_folded", never)
+    monkeypatch.setattr(jobs.importer, "write_folded", never)
     lines = _lines("acme", "web", time.time() // 60 * 60)[:20]
     report = await run_import(
         [x.encode() for x in lines],

@@ -1,6 +1,6 @@
-"""Bulk import parsed in worker processes (`server.import_pool`): the same report, the same
+"""Bulk import parsed in worker processes (`jobs.import_pool`): the same report, the same
 numbers and the same chunk records as parsing in place, resumable the same way; and the
-pure run parser (`server.import_parse`) those workers run."""
+pure run parser (`jobs.import_parse`) those workers run."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import time
 import pytest
 from sqlalchemy import text
 
-from server.import_parse import MissingOrgs, ParsedRun, _compact, parse_run
-from server.importer import run_import
+from jobs.import_parse import MissingOrgs, ParsedRun, _compact, parse_run
+from jobs.importer import run_import
 from server.settings import Settings
 from storage.types import NO_DIMENSIONS, ClientDimensions
 from tests.test_import import LINES, _session, _totals
@@ -124,7 +124,7 @@ def test_parse_run_compact_gives_the_same_batch():
 
 
 def test_compact_runs_come_back_from_a_worker_with_the_writers_no_dimensions():
-    """A run pickled across processes (as `server.import_pool` does) must rebuild
+    """A run pickled across processes (as `jobs.import_pool` does) must rebuild
     increments without client dimensions with this process's `NO_DIMENSIONS` object: the
     writer tells them by identity, and an unpickled copy would be looked up as a client."""
     compact = parse_run(_numbered(LINES), ORGS, None, RECEIVED, compact=True)

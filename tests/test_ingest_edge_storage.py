@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError
 
 from ingest.quantities import HASHED_DID_PREFIX, MAX_DID_BYTES, stored_user
+from jobs.importer import run_import
 from server.clock import FixedClock
-from server.importer import run_import
 from server.settings import Settings
 from storage import distinct
 from storage.types import HOUR, AggregateQuery, Quantity

@@ -27,8 +27,8 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import storage.schema as schema
+from cli.main import main
 from server.app import build_services
-from server.cli import main
 from server.settings import Settings
 from storage.engine import create_engine
 from storage.schema import (
@@ -312,7 +312,7 @@ def test_schema_ahead_is_refused(
 
 def _relhealth(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

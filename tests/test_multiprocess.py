@@ -207,7 +207,7 @@ def body(items: list[Item]) -> bytes:
 def serve(url: str, port: int, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     with log.open("w") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--database-url", url, *extra],
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--database-url", url, *extra],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -482,7 +482,7 @@ def test_two_servers_one_sqlite_file(processes, tmp_path):
     # race (SQLite DDL is not one transaction: one can see the other's tables before its
     # version row). Concurrent ingestion is what this test is about.
     migrated = subprocess.run(
-        [sys.executable, "-m", "server.cli", "migrate", "--database-url", url],
+        [sys.executable, "-m", "cli.main", "migrate", "--database-url", url],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -14,7 +14,7 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from server.importer import run_import
+from jobs.importer import run_import
 from server.settings import Settings
 from storage.engine import create_engine
 from storage.imports import SERVER_IMPORT_SCOPE, applied_ranges

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def relhealth(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -40,7 +40,7 @@ def start_server(url: str, port: int, *extra: str, log: Path | None = None) -> s
     log = log or Path(os.devnull)
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--database-url", url, *extra],
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--database-url", url, *extra],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -18,7 +18,6 @@ from sqlalchemy import text
 from resolvers.granularity import RetentionExceeded, choose_granularity, retained_granularity
 from resolvers.options import QueryOptions
 from server.clock import FixedClock
-from server.maintenance import RetentionTask
 from server.settings import Settings
 from storage.retention import delete_expired
 from storage.store import SessionStore
@@ -254,7 +253,7 @@ async def test_periodic_cleanup_task(make_app, database_url):
     assert await _started(store, DAY, NOW - AGES["ancient"], NOW - AGES["ancient"]) == 0
     assert await _started(store, DAY, NOW - AGES["season"], NOW - AGES["season"]) == 3
     # Interval 0 disables the task.
-    idle = RetentionTask(app.services)  # type: ignore[attr-defined]
+    idle = app.services.retention_task()  # type: ignore[attr-defined]
     idle.interval = 0
     idle.start()
     assert idle._task is None
@@ -279,7 +278,7 @@ async def test_cleanup_command(make_app, sqlite_url):
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "server.cli",
+        "cli.main",
         "cleanup",
         "--database-url",
         sqlite_url,

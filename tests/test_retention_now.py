@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import pytest
 
 from server.clock import FixedClock
-from server.maintenance import RetentionTask
 from server.settings import Settings
 from storage.types import DAY, HOUR, SessionIncrement, WriteBatch
 
@@ -67,7 +66,7 @@ async def gql(make_app, database_url):  # type: ignore[no-untyped-def]
             )
         ]
     )
-    deleted = await RetentionTask(app.services).run_once()  # the cleanup at the server clock
+    deleted = await app.services.retention_task().run_once()  # the cleanup at the server clock
     assert any(deleted.values())
 
     async def ask(field: str, now: float, start: float) -> dict[str, object]:

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_schema_file_matches_export() -> None:
     printed = subprocess.run(
-        [sys.executable, "-m", "server.cli", "export-schema"],
+        [sys.executable, "-m", "cli.main", "export-schema"],
         cwd=ROOT,
         capture_output=True,
         text=True,

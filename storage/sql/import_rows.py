@@ -2,7 +2,7 @@
 
 The live write path folds a batch's increments into rows in the writing process
 (`storage.sql.fold`). A bulk import parses its lines in worker processes
-(`server.import_pool`), and sending every increment back to be folded made the importing
+(`jobs.import_pool`), and sending every increment back to be folded made the importing
 process, which also runs every transaction, the import's bottleneck. So a worker folds
 its run with the same `fact_rows` and encodes each touched sketch's new members (and
 each bucket's new duration bins) into a blob, and the importing process only merges those

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
 
-from server.import_parse import MissingOrgs, OrgIndex, ParsedRun, parse_run
+from jobs.import_parse import MissingOrgs, OrgIndex, ParsedRun, parse_run
 from storage.sql.import_rows import FoldSpec
 
 

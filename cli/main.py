@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     sub.add_parser("export-schema", help="print the GraphQL SDL")
 
-    from server.persisted_cli import add_parser as add_persisted_queries
+    from cli.persisted_queries import add_parser as add_persisted_queries
 
     add_persisted_queries(sub)
 
@@ -106,9 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     if args.command == "persisted-queries":
-        from server import persisted_cli
+        from cli import persisted_queries
 
-        return persisted_cli.run(settings, args)
+        return persisted_queries.run(settings, args)
     if args.command == "cleanup":
         return asyncio.run(_cleanup(settings))
     parser.error(f"unknown command {args.command}")
@@ -168,11 +168,9 @@ async def _check_schema(settings: Settings) -> int:
 async def _cleanup(settings: Settings) -> int:
     import time
 
-    from server.maintenance import RetentionTask
-
     services = await _open(settings)
     try:
-        deleted = await RetentionTask(services).run_once()
+        deleted = await services.retention_task().run_once()
     finally:
         await services.engine.dispose()
     print(
@@ -217,7 +215,7 @@ async def _create_token(settings: Settings, org: str, scopes: list[str]) -> int:
 async def _import(settings: Settings, path: str, import_id: str | None) -> int:
     import time
 
-    from server.importer import file_import_id, run_import
+    from jobs.importer import file_import_id, run_import
 
     if not os.path.isfile(path):
         print(f"error: no such file: {path}", file=sys.stderr)
@@ -254,7 +252,7 @@ def dsn(settings: Settings, public_key: str, project_id: int) -> str:
 async def _demo(settings: Settings, *, quiet: bool = False) -> int:
     import time
 
-    from server.demo import ProgressBar, demo_is_needed, generate_demo
+    from jobs.demo import ProgressBar, demo_is_needed, generate_demo
 
     services = await _open(settings)
     try:

@@ -2,8 +2,8 @@
 
 A run is a list of consecutive `(line number, line)`; parsing it gives the run's
 increments, its ingest outcomes, the number of accepted lines and the rejected ones: all
-that `server.importer` needs to commit the run as one import chunk. It runs in the
-importing process, or in a worker process (`server.import_pool`): everything here
+that `jobs.importer` needs to commit the run as one import chunk. It runs in the
+importing process, or in a worker process (`jobs.import_pool`): everything here
 is picklable, and a parsed run travels in a compact form (plain tuples), which pickles and
 unpickles several times faster than the increment objects themselves.
 

@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Callable, Mapping
 
-from server.services import Services
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from storage.retention import delete_expired
 
 log = logging.getLogger(__name__)
@@ -25,9 +27,21 @@ FIRST_RUN_DELAY = 300.0
 
 
 class RetentionTask:
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.interval = services.settings.retention_interval_seconds
+    """`delete_expired` on `engine` every `interval` seconds (0: never), judged by
+    `now()` (the server clock) against `retention` (granularity -> seconds)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        interval: float,
+        now: Callable[[], float],
+        retention: Mapping[int, int],
+    ) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.now = now
+        self.retention = retention
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -43,8 +57,7 @@ class RetentionTask:
         self._task = None
 
     async def run_once(self) -> dict[str, int]:
-        s = self.services
-        deleted = await delete_expired(s.engine, now=s.clock.now(), retention=s.query_options.retention)
+        deleted = await delete_expired(self.engine, now=self.now(), retention=self.retention)
         if any(deleted.values()):
             log.info("retention cleanup deleted %s", deleted)
         return deleted

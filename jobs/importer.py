@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import DataError
 
 from ingest.records import RejectedLine, rejection
-from server.import_parse import MissingOrgs, OrgIndex, ParsedRun, line_batch
-from server.import_pool import ParsePool
+from jobs.import_parse import MissingOrgs, OrgIndex, ParsedRun, line_batch
+from jobs.import_pool import ParsePool
 from storage.accounts import AccountStore
 from storage.imports import SERVER_IMPORT_SCOPE, applied_ranges
 from storage.sql.fold import SeriesTriple
@@ -64,7 +64,7 @@ def file_import_id(path: str) -> str:
 
 class _Orgs:
     """The organizations' projects, looked up once each: the snapshot parsers resolve
-    projects from (`server.import_parse.OrgIndex`)."""
+    projects from (`jobs.import_parse.OrgIndex`)."""
 
     def __init__(self, accounts: AccountStore) -> None:
         self.accounts = accounts
@@ -122,7 +122,7 @@ async def run_import(
     `scope` owns the import id: the importing organization's id for the API (with
     `only_org`), `SERVER_IMPORT_SCOPE` for the command line. Progress recorded under one
     scope is never seen from another. With `workers` > 0, runs are parsed in that many
-    worker processes (`server.import_pool`) while this one commits; the chunks, their
+    worker processes (`jobs.import_pool`) while this one commits; the chunks, their
     order and what each records are the same either way."""
     report = ImportReport(import_id)
     done = await applied_ranges(store.engine, scope, import_id)

@@ -1,0 +1,2 @@
+"""The `relhealth` command line: serve, demo, projects, tokens, import, cleanup,
+migrate, export-schema and persisted-queries."""
