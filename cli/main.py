@@ -78,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     add_persisted_queries(sub)
 
+    from server.schema_cli import add_parser as add_schema_check
+
+    add_schema_check(sub)
+
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--database-url")
 
@@ -100,9 +104,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_import(settings, args.file, args.import_id))
     if args.command == "export-schema":
         from gql.schema import build_schema
+        from gql.sdl import print_sdl
 
-        sys.stdout.write(build_schema().as_str() + "\n")
+        sys.stdout.write(print_sdl(build_schema()))
         return 0
+    if args.command == "schema-check":
+        from server import schema_cli
+
+        return schema_cli.run(args)
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     if args.command == "persisted-queries":

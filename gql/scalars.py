@@ -1,58 +1,73 @@
-"""Custom scalars. DateTime: ISO-8601 in (offset or `Z`; naive means UTC; unix seconds
-accepted), always UTC with a `Z` out. Count: 64-bit-safe counters."""
+"""Custom scalars. DateTime: RFC 3339 date-times with an offset in (nothing else), always
+UTC with a `Z` out. Count: 64-bit-safe counters."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Any, NewType
+from typing import Any, Final, NewType
 
 import strawberry
 
 from gql.errors import BadUserInput
-from resolvers.timetext import (
-    INSTANT_RANGE,
-    InstantOutOfRange,
-    InvalidTimestamp,
-    checked_instant,
-    parse_instant,
+from resolvers.timetext import INSTANT_RANGE, InstantOutOfRange, checked_instant
+
+#: RFC 3339 section 5.6 `date-time` (ABNF literals are case-insensitive, so `t` and `z`
+#: too); ASCII digits only. The calendar (day of month, hour 23 at most, ...) is checked
+#: by `datetime.fromisoformat` after the shape.
+_RFC3339: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
+_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_NO_OFFSET: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9:.]+")
+_EXAMPLE: Final = "e.g. 2025-06-02T10:00:00Z or 2025-06-02T12:00:00+02:00"
+SPEC_URL: Final = "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"
 
 
 def serialize_datetime(value: datetime) -> str:
-    value = value.astimezone(UTC)
+    # Values computed in the server are UTC; a naive one is never the host's local time.
+    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     if value.microsecond:
         return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_datetime(value: Any) -> datetime:
-    """The one place every DateTime argument is checked, `now` included: a value outside
-    the supported dates (`resolvers.timetext.INSTANT_RANGE`) is BAD_USER_INPUT here rather
+    """The one place every DateTime argument is checked, `now` included. Only an RFC 3339
+    date-time with an offset is an instant: a date or a date-time without an offset leaves
+    the time zone to a guess, and a number leaves the unit to one. A value outside the
+    supported dates (`resolvers.timetext.INSTANT_RANGE`) is BAD_USER_INPUT here rather
     than an overflow deep in a resolver. (graphql-core copies the error's `extensions`
     onto the validation or variable error it reports.)"""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            seconds = checked_instant(float(value), str(value))
-        except (InvalidTimestamp, OverflowError) as exc:  # float() of a huge int overflows
-            raise BadUserInput(f"DateTime {_out_of_range(value)}") from exc
-        return datetime.fromtimestamp(seconds, UTC)
     if not isinstance(value, str):
-        raise BadUserInput("DateTime must be an ISO-8601 string or unix seconds")
+        raise BadUserInput(f"DateTime must be a string, an RFC 3339 date-time with an offset ({_EXAMPLE})")
+    shown = repr(value[:64])
+    if not _RFC3339.fullmatch(value):
+        if _DATE.fullmatch(value):
+            raise BadUserInput(f"DateTime {shown} is a date: add a time and an offset ({_EXAMPLE})")
+        if _NO_OFFSET.fullmatch(value):
+            raise BadUserInput(f"DateTime {shown} has no UTC offset: add Z (UTC) or +HH:MM ({_EXAMPLE})")
+        raise BadUserInput(f"DateTime {shown} is not an RFC 3339 date-time with an offset ({_EXAMPLE})")
     try:
-        return datetime.fromtimestamp(parse_instant(value), UTC)
-    except InstantOutOfRange as exc:
-        raise BadUserInput(f"DateTime {exc}") from exc
-    except InvalidTimestamp as exc:
-        raise BadUserInput(f"DateTime {value[:64]!r} is not a valid ISO-8601 date") from exc
-
-
-def _out_of_range(value: float) -> str:
-    return f"{str(value)[:64]} is outside the supported dates ({INSTANT_RANGE})"
+        moment = datetime.fromisoformat(value.upper())
+    except ValueError as exc:  # a day, hour, minute or second out of range
+        raise BadUserInput(f"DateTime {shown} is not a valid date-time: {exc}") from None
+    try:
+        return datetime.fromtimestamp(checked_instant(moment.timestamp(), value[:64]), UTC)
+    except (InstantOutOfRange, OverflowError, ValueError):  # an offset past year 1 or 9999
+        raise BadUserInput(
+            f"DateTime {value[:64]} is outside the supported dates ({INSTANT_RANGE})"
+        ) from None
 
 
 DateTimeScalar = strawberry.scalar(
     name="DateTime",
-    description="ISO-8601 date-time; UTC (`Z`) on output.",
+    description="An instant: an RFC 3339 date-time with a UTC offset, e.g. "
+    "`2025-06-02T10:00:00Z` or `2025-06-02T12:00:00+02:00`, fractions of a second allowed, "
+    f"from {INSTANT_RANGE}. Dates, date-times without an offset and unix seconds are "
+    "refused (`BAD_USER_INPUT`). Always UTC with `Z` on output, with a fraction (microseconds) "
+    "only when it is not zero.",
+    specified_by_url=SPEC_URL,
     serialize=serialize_datetime,
     parse_value=parse_datetime,
 )

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import strawberry
 from strawberry.extensions import AddValidationRules, MaskErrors
+from strawberry.federation.types import FieldSet
 from strawberry.schema.config import StrawberryConfig
 
 from gql.approximation import ApproximateCounts
@@ -24,7 +25,7 @@ from gql.limits import QueryCostLimit
 from gql.rate_limit import RateLimit, resolve_rate_limit
 from gql.scalars import Count, CountScalar, DateTimeScalar
 from gql.sessions import SessionsResult, resolve_sessions
-from gql.subgraph import SubgraphSchema
+from gql.subgraph import FIELD_SET, SubgraphSchema
 from gql.types import (
     ContextInfo,
     HealthDataResult,
@@ -293,6 +294,7 @@ def build_schema(
         types=[Release, Project],
         federation_version="2.5",
         execution_context_class=ExecutionContext,
+        scalar_overrides={FieldSet: FIELD_SET},
         config=StrawberryConfig(
             auto_camel_case=True, scalar_map={datetime: DateTimeScalar, Count: CountScalar}
         ),

@@ -12,6 +12,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.federation.schema import FederationAny
 from strawberry.types import ExecutionContext, Info
+from strawberry.types.scalar import ScalarDefinition, scalar
 
 from gql.errors import BadUserInput, log_errors
 
@@ -39,6 +40,18 @@ def representation_problem(representation: object) -> str | None:
     ):
         return f"The key fields of a {type_name} representation are strings"
     return None
+
+
+#: `@key(fields:)`'s type under the name Federation v2 gives it when `@link` imports only
+#: `@key` (Strawberry says `_FieldSet`, Federation 1's name). Apollo's composition refuses
+#: a subgraph document that defines `@key` with any other argument type, and the
+#: published SDL defines it (`gql.sdl`).
+FIELD_SET: Final[ScalarDefinition] = scalar(
+    name="federation__FieldSet",
+    serialize=lambda value: value,
+    parse_value=str,
+    print_definition=False,
+)
 
 
 class SubgraphSchema(strawberry.federation.Schema):

@@ -14,6 +14,15 @@ from pathlib import Path
 
 import pytest
 
+#: Apollo's gateway, subgraph library, server and composition (a dependency of the gateway),
+#: for the federation tests; one list, so they share one cache directory.
+APOLLO_FEDERATION = (
+    "@apollo/gateway@2.14.4",
+    "@apollo/subgraph@2.14.4",
+    "@apollo/server@5.5.1",
+    "graphql@16.15.0",
+)
+
 
 def npm_dir(packages: Sequence[str], why: str) -> Path:
     """The cache directory holding node_modules for `packages`, installed if missing."""

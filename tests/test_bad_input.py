@@ -197,18 +197,16 @@ DATE_QUERIES = [
     'query($t: DateTime) { sessions(organization: "acme", query: {fields: ["sum(session)"], now: $t}) { query } }',
     'query($t: DateTime) { sessions(organization: "acme", query: {fields: ["sum(session)"], start: $t, end: "2025-06-02T00:00:00Z"}) { query } }',
 ]
+# RFC 3339 date-times outside the supported dates (forms DateTime refuses whatever their
+# value, such as unix seconds, are tests/test_graphql_datetime.py's).
 OUT_OF_RANGE_DATES = [
     "9999-12-31T23:59:59Z",
     "0001-01-01T00:00:00Z",
-    "0001-01-01",
     "1969-12-31T23:59:59Z",
+    "1970-01-01T00:59:59+01:00",
     "9999-01-01T00:00:00+00:00",
-    -1,
-    1e300,
-    253402300800,
-    float("-1e18"),
-    "-62135596800",
-    10**400,
+    "9998-12-31T23:59:59-00:01",
+    "0001-01-01T00:00:00+14:00",
 ]
 
 

@@ -29,7 +29,7 @@ from tests import npm_cache
 pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent / "federation"
-PACKAGES = ("@apollo/gateway@2.14.4", "@apollo/subgraph@2.14.4", "@apollo/server@5.5.1", "graphql@16.15.0")
+PACKAGES = npm_cache.APOLLO_FEDERATION
 NOW = float(int(time.time()) // 60 * 60)
 
 DEPLOYMENTS = [
