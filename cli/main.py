@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     add_persisted_queries(sub)
 
-    from server.schema_cli import add_parser as add_schema_check
+    from cli.schema_check import add_parser as add_schema_check
 
     add_schema_check(sub)
 
@@ -109,9 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(print_sdl(build_schema()))
         return 0
     if args.command == "schema-check":
-        from server import schema_cli
+        from cli import schema_check
 
-        return schema_cli.run(args)
+        return schema_check.run(args)
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     if args.command == "persisted-queries":

@@ -200,7 +200,7 @@ def _cli(tmp_path: Path, current: str, announcements: str) -> subprocess.Complet
     argv = ["schema-check", "--baseline", "base.graphql", "--schema", "current.graphql"]
     argv += ["--announcements", "breaks.toml", "--changelog", "CHANGES.md"]
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *argv],
+        [sys.executable, "-m", "cli.main", *argv],
         cwd=tmp_path,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         capture_output=True,
@@ -223,7 +223,7 @@ def test_cli_exits_1_on_an_unannounced_break_and_0_once_announced(tmp_path):
 
 def test_cli_checks_this_codes_schema_by_default():
     proc = subprocess.run(
-        [sys.executable, "-m", "server.cli", "schema-check"],
+        [sys.executable, "-m", "cli.main", "schema-check"],
         cwd=ROOT,
         capture_output=True,
         text=True,
