@@ -13,7 +13,6 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from resolvers.timetext import format_iso as isoformat
 from storage.types import (
     DAY,
     HOUR,
@@ -44,7 +43,7 @@ StageSource = Callable[[tuple[int, ...], str], Mapping[str, str]]
 class SessionsQueryContext:
     """Everything besides the request parameters that the definition depends on.
 
-    * `now`: the server clock, read once (the `now` parameter overrides it);
+    * `now`: the server clock, read once (the request's `now` may differ from it);
     * `projects`: every project the caller can read in the organization, id -> slug;
     * `environments`: the organization's environment names (None skips the 404 check);
     * `releases`: the releases known to the server (8.7), only read when a release filter
@@ -133,10 +132,6 @@ class SessionsQueryDefinition:
     @property
     def num_intervals(self) -> int:
         return (self.end - self.start) // self.interval
-
-    @property
-    def iso_intervals(self) -> list[str]:
-        return [isoformat(t) for t in self.intervals]
 
     @property
     def granularity(self) -> int:
