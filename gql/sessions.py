@@ -1,64 +1,27 @@
 """`Query.sessions`: the sessions query in GraphQL, with typed, columnar groups.
 
-The input is translated into the REST endpoint's parameters and answered by the same
-service (`resolvers.sessions.service`), so both APIs give the same numbers for the same
-question; only the shape differs (series are columnar lists per field).
+The input becomes a `SessionsRequest` (`gql.sessions_input`) answered by the service the
+REST endpoint uses (`resolvers.sessions.service`), so both APIs give the same numbers for
+the same question; only the shape differs (series are columnar lists per field).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import strawberry
 
 from gql.context import Context
 from gql.errors import BadUserInput, Forbidden
-from gql.scalars import Count, serialize_datetime
+from gql.scalars import Count
+from gql.sessions_input import SessionsQueryInput, sessions_request
 from resolvers.sessions.errors import SessionsQueryError, SessionsQueryForbidden
 from resolvers.sessions.fields import FIELDS, FieldKind
+from resolvers.sessions.result import GroupValue, SessionsGroup
 from resolvers.sessions.service import sessions_query
-from resolvers.timetext import parse_instant
+from resolvers.sessions.values import Value
 
 Info = strawberry.Info[Context, None]
-
-
-@strawberry.input(description="The parameters of Sentry's sessions API.")
-class SessionsQueryInput:
-    fields: list[str] = strawberry.field(description="e.g. `sum(session)`, `crash_free_rate(user)`.")
-    group_by: list[str] | None = strawberry.field(
-        default=None,
-        description=(
-            "`project`, `release`, `environment`, `session.status`, and this server's extensions "
-            "`release.version` (the release's version without package and build code, so that "
-            "`25.11.2+345` and `pkg@25.11.2+346` form one group `25.11.2`; a release that is not "
-            "a version is its own group) and the client dimensions (one family per query: sdk, "
-            "os or browser; intervals of 1h or more) `sdk.name`, `os.name`, `os.major`, "
-            "`browser.name`, `browser.major`."
-        ),
-    )
-    interval: str | None = strawberry.field(default=None, description="Bucket size, default `1h`.")
-    stats_period: str | None = None
-    stats_period_start: str | None = None
-    stats_period_end: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    environments: list[str] | None = None
-    projects: list[strawberry.ID] | None = strawberry.field(
-        default=None, description="Project ids; null or `-1` means every readable project."
-    )
-    query: str | None = strawberry.field(
-        default=None,
-        description='Search filter, e.g. `release:foo@1.0`, `os.name:iOS`, `browser.major:"Chrome 120"`.',
-    )
-    order_by: str | None = strawberry.field(
-        default=None, description="A requested field, `-` for descending."
-    )
-    per_page: int | None = None
-    cursor: str | None = None
-    include_totals: bool = True
-    include_series: bool = True
-    now: datetime | None = None
 
 
 @strawberry.type(description="The group's values of the groupBy dimensions (absent ones are null).")
@@ -134,40 +97,11 @@ class SessionsResult:
     page: SessionsPage
 
 
-def _iso(value: datetime) -> str:
-    return serialize_datetime(value)
+def _instant(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
 
-def to_params(q: SessionsQueryInput) -> list[tuple[str, str]]:
-    """The REST parameters asking the same question."""
-    params: list[tuple[str, str]] = [("field", f) for f in q.fields]
-    params += [("groupBy", g) for g in q.group_by or []]
-    params += [("environment", e) for e in q.environments or []]
-    params += [("project", str(p)) for p in q.projects or []]
-    scalars: dict[str, str | None] = {
-        "interval": q.interval,
-        "statsPeriod": q.stats_period,
-        "statsPeriodStart": q.stats_period_start,
-        "statsPeriodEnd": q.stats_period_end,
-        "start": _iso(q.start) if q.start else None,
-        "end": _iso(q.end) if q.end else None,
-        "query": q.query,
-        "orderBy": q.order_by,
-        "per_page": None if q.per_page is None else str(q.per_page),
-        "cursor": q.cursor,
-        "includeTotals": None if q.include_totals else "0",
-        "includeSeries": None if q.include_series else "0",
-        "now": _iso(q.now) if q.now else None,
-    }
-    params += [(k, v) for k, v in scalars.items() if v is not None]
-    return params
-
-
-def _datetime(text: str) -> datetime:
-    return datetime.fromtimestamp(parse_instant(text), UTC)
-
-
-def _number(value: Any) -> float | None:
+def _number(value: Value) -> float | None:
     return None if value is None else float(value)
 
 
@@ -175,17 +109,17 @@ def _counted(field: str) -> bool:
     return FIELDS.get(field) in _COUNTED
 
 
-def _count(value: Any) -> Count | None:
+def _count(value: Value) -> Count | None:
     return Count(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _total(field: str, value: Any) -> SessionFieldTotal:
+def _total(field: str, value: Value) -> SessionFieldTotal:
     return SessionFieldTotal(
         field=field, value=_number(value), count=_count(value) if _counted(field) else None
     )
 
 
-def _series(field: str, values: list[Any]) -> SessionFieldSeries:
+def _series(field: str, values: list[Value]) -> SessionFieldSeries:
     return SessionFieldSeries(
         field=field,
         values=[_number(v) for v in values],
@@ -193,23 +127,27 @@ def _series(field: str, values: list[Any]) -> SessionFieldSeries:
     )
 
 
-def _group(raw: dict[str, Any], fields: list[str]) -> SessionGroup:
-    by = raw["by"]
+def _name(value: GroupValue) -> str | None:
+    return None if value is None else str(value)
+
+
+def _group(group: SessionsGroup, fields: list[str]) -> SessionGroup:
+    by = group.by
     project = by.get("project")
-    totals = raw.get("totals")
-    series = raw.get("series")
+    totals = group.totals
+    series = group.series
     return SessionGroup(
         by=SessionGroupBy(
             project=None if project is None else strawberry.ID(str(project)),
-            release=by.get("release"),
-            environment=by.get("environment"),
-            session_status=by.get("session.status"),
-            release_version=by.get("release.version"),
-            sdk_name=by.get("sdk.name"),
-            os_name=by.get("os.name"),
-            os_major=by.get("os.major"),
-            browser_name=by.get("browser.name"),
-            browser_major=by.get("browser.major"),
+            release=_name(by.get("release")),
+            environment=_name(by.get("environment")),
+            session_status=_name(by.get("session.status")),
+            release_version=_name(by.get("release.version")),
+            sdk_name=_name(by.get("sdk.name")),
+            os_name=_name(by.get("os.name")),
+            os_major=_name(by.get("os.major")),
+            browser_name=_name(by.get("browser.name")),
+            browser_major=_name(by.get("browser.major")),
         ),
         totals=None if totals is None else [_total(f, totals[f]) for f in fields if f in totals],
         series=None if series is None else [_series(f, series[f]) for f in fields if f in series],
@@ -222,11 +160,12 @@ async def resolve_sessions(info: Info, organization: str, query: SessionsQueryIn
         raise BadUserInput("The requested resource does not exist")
     projects = {p.id: p.slug for p in await ctx.accounts.projects_of_org(ctx.org_id)}
     try:
+        request = sessions_request(query, datetime.fromtimestamp(ctx.now, UTC))
         result = await sessions_query(
             ctx.store,
             org_id=ctx.org_id,
             projects=projects,
-            params=to_params(query),
+            request=request,
             now=ctx.now,
             options=ctx.options,
         )
@@ -234,13 +173,12 @@ async def resolve_sessions(info: Info, organization: str, query: SessionsQueryIn
         raise Forbidden(exc.message) from None
     except SessionsQueryError as exc:
         raise BadUserInput(exc.message) from None
-    body = result.body
     return SessionsResult(
-        start=_datetime(body["start"]),
-        end=_datetime(body["end"]),
-        intervals=[_datetime(t) for t in body["intervals"]],
-        query=body["query"],
-        groups=[_group(g, query.fields) for g in body["groups"]],
+        start=_instant(result.start),
+        end=_instant(result.end),
+        intervals=[_instant(t) for t in result.intervals],
+        query=result.query,
+        groups=[_group(g, query.fields) for g in result.groups],
         page=SessionsPage(
             previous_cursor=str(result.previous),
             has_previous=result.previous.has_results,

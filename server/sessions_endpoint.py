@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from resolvers.sessions.errors import SessionsQueryError
 from resolvers.sessions.pagination import link_header
+from resolvers.sessions.params import parse_sessions_params
+from resolvers.sessions.result import sentry_body
 from resolvers.sessions.service import sessions_query
 from server.auth import authorize_org
 from server.responses import JSONResponse, error
@@ -34,11 +37,14 @@ async def sessions_endpoint(request: Request) -> Response:
     started = time.perf_counter()
     try:
         with approximation.collecting() as approximate:
+            query = parse_sessions_params(
+                request.query_params.multi_items(), datetime.fromtimestamp(now, UTC)
+            )
             result = await sessions_query(
                 services.store,
                 org_id=token.org_id,
                 projects=projects,
-                params=list(request.query_params.multi_items()),
+                request=query,
                 now=now,
                 options=services.query_options,
             )
@@ -53,4 +59,4 @@ async def sessions_endpoint(request: Request) -> Response:
         # Some distinct count came from a sketch in estimation mode (README, "Exact and
         # approximate answers"); the body keeps Sentry's shape.
         headers[APPROXIMATE_HEADER] = approximation.header_value(approximate)
-    return JSONResponse(result.body, headers=headers)
+    return JSONResponse(sentry_body(result), headers=headers)

@@ -7,11 +7,10 @@ The store needs one method, `async def aggregate(query) -> AggregateResult`: wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
 from resolvers.formulas import duration_quantile
-from resolvers.timetext import format_iso as isoformat
 from storage.types import (
     Aggregate,
     AggregateQuery,
@@ -29,6 +28,7 @@ from .fields import CLIENT_KEYS, RELEASE_VERSION_GROUP_BY, SUM_SESSION
 from .ordering import OrderBy, sort_groups
 from .pagination import Cursor, page_cursors
 from .query_filter import combine
+from .result import GroupValue, SessionsGroup, SessionsQueryResult
 from .values import (
     DurationQuantile,
     Value,
@@ -41,15 +41,6 @@ from .values import (
 
 class AggregateStore(Protocol):
     async def aggregate(self, query: AggregateQuery) -> AggregateResult: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SessionsQueryResult:
-    """The response body and the cursors of its `Link` header."""
-
-    body: dict[str, Any]
-    previous: Cursor
-    next: Cursor
 
 
 def _has_data(aggregate: Aggregate, quantity: Quantity) -> bool:
@@ -114,8 +105,8 @@ def page_filter(definition: SessionsQueryDefinition, page: list[GroupKey]) -> Fi
     return branches[0] if len(branches) == 1 else Or(tuple(branches))
 
 
-def _by(definition: SessionsQueryDefinition, key: GroupKey, status: str | None) -> dict[str, Any]:
-    by: dict[str, Any] = {}
+def _by(definition: SessionsQueryDefinition, key: GroupKey, status: str | None) -> dict[str, GroupValue]:
+    by: dict[str, GroupValue] = {}
     for name in definition.group_by:
         if name == "project":
             by["project"] = key.project_id
@@ -136,14 +127,12 @@ def _by(definition: SessionsQueryDefinition, key: GroupKey, status: str | None) 
     return by
 
 
-def _body(definition: SessionsQueryDefinition, groups: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "start": isoformat(definition.start),
-        "end": isoformat(definition.end),
-        "intervals": definition.iso_intervals,
-        "groups": groups,
-        "query": definition.query,
-    }
+def _result(
+    definition: SessionsQueryDefinition, groups: list[SessionsGroup], previous: Cursor, following: Cursor
+) -> SessionsQueryResult:
+    return SessionsQueryResult(
+        definition.start, definition.end, definition.interval, definition.query, groups, previous, following
+    )
 
 
 async def execute_sessions_query(
@@ -156,7 +145,7 @@ async def execute_sessions_query(
     the series query (unless `includeSeries=0`) fills the series."""
     if definition.empty_result or definition.order_by is None:
         previous, following = page_cursors(definition.offset, definition.page_size, False)
-        return SessionsQueryResult(_body(definition, []), previous, following)
+        return _result(definition, [], previous, following)
 
     deferred = _deferred_quantities(definition)
     totals_query = definition.totals_query()
@@ -210,23 +199,24 @@ async def execute_sessions_query(
         ]
         for status in statuses
     }
-    groups: list[dict[str, Any]] = []
+    groups: list[SessionsGroup] = []
     for key in page:
         total = shown_totals.get(key, empty)
         buckets = series.get(key, {})
         bucket = buckets.get
         for status in statuses:
-            group: dict[str, Any] = {"by": _by(definition, key, status)}
+            group_totals: dict[str, Value] | None = None
+            group_series: dict[str, list[Value]] | None = None
             if definition.include_totals:
-                group["totals"] = {name: read(total) for name, read in readers[status]}
+                group_totals = {name: read(total) for name, read in readers[status]}
             if definition.include_series:
-                group["series"] = {
+                group_series = {
                     name: [read(bucket(t, empty)) for t in intervals] for name, read in readers[status]
                 }
-            groups.append(group)
+            groups.append(SessionsGroup(_by(definition, key, status), group_totals, group_series))
 
     previous, following = page_cursors(definition.offset, definition.page_size, has_more)
-    return SessionsQueryResult(_body(definition, groups), previous, following)
+    return _result(definition, groups, previous, following)
 
 
 async def run_sessions_query(

@@ -34,6 +34,11 @@ def parse_per_page(raw: str | None) -> int | None:
         per_page = int(raw)
     except ValueError:
         raise SessionsQueryError(errors.INVALID_PER_PAGE) from None
+    return check_per_page(per_page)
+
+
+def check_per_page(per_page: int) -> int:
+    """`per_page` itself: errors for a value above 5000 or below 1."""
     if per_page > MAX_PER_PAGE:
         raise SessionsQueryError(errors.PER_PAGE_TOO_LARGE)
     if per_page < 1:

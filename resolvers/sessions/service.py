@@ -1,23 +1,24 @@
 """The sessions query as one call: load what the definition depends on (environments,
 known releases, release stages) from the store, validate, execute.
 
-Shared by the REST endpoint and GraphQL, so both answer the same numbers for the same
-parameters.
+Shared by the REST endpoint and GraphQL (each builds the `SessionsRequest`), so both
+answer the same numbers for the same question.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 from resolvers.adoption_stage import adoption_stages
 from resolvers.options import QueryOptions
-from resolvers.sessions.definition import SessionsQueryContext, build_definition
-from resolvers.sessions.errors import SessionsQueryError
-from resolvers.sessions.executor import SessionsQueryResult, execute_sessions_query
-from resolvers.sessions.params import QueryParams, parse_now
+from resolvers.sessions.define import define
+from resolvers.sessions.definition import SessionsQueryContext
+from resolvers.sessions.executor import execute_sessions_query
 from resolvers.sessions.release_filter import latest_releases
+from resolvers.sessions.request import SessionsRequest
+from resolvers.sessions.result import SessionsQueryResult
 from storage.protocol import Store
 from storage.types import HOUR, AggregateQuery, Cond, Quantity
 
@@ -27,19 +28,19 @@ async def sessions_query(
     *,
     org_id: int,
     projects: Mapping[int, str],
-    params: Sequence[tuple[str, str]],
+    request: SessionsRequest,
     now: float,
     options: QueryOptions,
 ) -> SessionsQueryResult:
     """Raises `SessionsQueryError` (with Sentry's message and HTTP status) for bad input.
 
     `now` is the server clock; what depends on time (release stages, the latest release)
-    is evaluated at the request's `now` parameter when it gives one, like every number."""
+    is evaluated at the request's `now`, like every number."""
     options = options.at(now)  # retention is judged against the later of `now` and the clock
-    query_text = " ".join(v for k, v in params if k == "query")
+    query_text = request.filter.text
     environments = set((await store.environments(org_id)).keys())
-    requested_environments = {v for k, v in params if k == "environment"}
-    at = _request_now(params, now)
+    requested_environments = set(request.environments)
+    at = request.now.timestamp()
 
     releases: dict[int, set[str]] = defaultdict(set)
     first_seen: dict[int, dict[str, int]] = defaultdict(dict)
@@ -77,17 +78,7 @@ async def sessions_query(
         budget=options.max_data_points,
         retention=options.retention,
     )
-    definition = build_definition(params, context)
-    return await execute_sessions_query(store, definition)
-
-
-def _request_now(params: Sequence[tuple[str, str]], clock: float) -> float:
-    """The request's `now` parameter, or the clock; an invalid one is reported by
-    `build_definition` with the other parameter errors, in their order."""
-    try:
-        return parse_now(QueryParams(params), datetime.fromtimestamp(clock, UTC)).timestamp()
-    except SessionsQueryError:
-        return clock
+    return await execute_sessions_query(store, define(request, context))
 
 
 # A release adopted in any of the requested projects counts as adopted; replaced beats
