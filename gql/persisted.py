@@ -7,7 +7,7 @@ A request names a document by `extensions.persistedQuery = {"version": 1, "sha25
   sends the text with the hash);
 - text and hash: the hash must be the text's (`PERSISTED_QUERY_HASH_MISMATCH`); the text
   runs, and is stored once the operation was accepted (it parsed, validated and passed
-  the cost limit: `gql.cache.ParseAndValidate` reports acceptance), so a document that
+  the cost limit: `gql.core.cache.ParseAndValidate` reports acceptance), so a document that
   is refused never occupies memory.
 
 The in-memory store is bounded in bytes, least recently used out first, per process.

@@ -23,10 +23,10 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from gql.allowlist import Allowlist
-from gql.budget import CostBudget
-from gql.cache import DocumentCache, on_accepted
-from gql.context import Context
-from gql.cost import CostLimits
+from gql.core.budget import CostBudget
+from gql.core.cache import DocumentCache, on_accepted
+from gql.core.context import Context
+from gql.core.cost import CostLimits
 from gql.persisted import PersistedQueryError, QueryStore
 from gql.schema import GraphQLLimits, build_schema
 from server.auth import authenticate

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gql.scalars import MAX_SAFE_INTEGER, parse_count, serialize_count
+from gql.core.scalars import MAX_SAFE_INTEGER, parse_count, serialize_count
 from server.clock import FixedClock
 from server.settings import Settings
 from storage.types import SessionIncrement, WriteBatch

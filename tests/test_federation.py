@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import gql.loaders
+import gql.federation.loaders
 from server.clock import FixedClock
 from server.settings import Settings
 from storage.engine import StatementCounter
@@ -162,7 +162,7 @@ async def test_entities_are_batched(make_app, database_url):
 async def test_many_references_are_chunked_and_bounded(make_app, sqlite_url, monkeypatch):
     # Lookups go in bounded chunks (driver parameter limits); a smaller chunk makes the
     # largest allowed call (1,000 references, the variables' list limit) take three.
-    monkeypatch.setattr(gql.loaders, "RELEASE_SEEN_BATCH", 400)
+    monkeypatch.setattr(gql.federation.loaders, "RELEASE_SEEN_BATCH", 400)
     app, token = await _setup(make_app, sqlite_url)
     reps = [{"__typename": "Release", "projectId": "1", "version": f"web@0.{i}"} for i in range(1000)]
     reps[734] = {"__typename": "Release", "projectId": "1", "version": "web@2.0"}

@@ -1,4 +1,4 @@
-"""Lists of scalars complete in one loop (`gql/execution.py`) with exactly graphql-core's
+"""Lists of scalars complete in one loop (`gql/core/execution.py`) with exactly graphql-core's
 answers, errors and error paths."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 
-from gql.execution import ExecutionContext
+from gql.core.execution import ExecutionContext
 
 
 @strawberry.enum

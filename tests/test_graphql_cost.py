@@ -9,8 +9,8 @@ import time
 import pytest
 from graphql import parse
 
-from gql.budget import CostBudget
-from gql.cost import CostLimitExceeded, CostLimits, query_cost
+from gql.core.budget import CostBudget
+from gql.core.cost import CostLimitExceeded, CostLimits, query_cost
 from gql.schema import build_schema
 from storage.engine import StatementCounter
 from tests.backend_support import WEB, backend, session, sid, ts

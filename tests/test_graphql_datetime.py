@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gql.scalars import SPEC_URL, serialize_datetime
+from gql.core.scalars import SPEC_URL, serialize_datetime
 from gql.schema import build_schema
 from storage.types import SessionIncrement
 from tests.backend_support import WEB, backend

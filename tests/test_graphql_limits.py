@@ -10,8 +10,8 @@ import tracemalloc
 
 from graphql import parse
 
-from gql.cache import DocumentCache, document_bytes
-from gql.cost import CostLimits
+from gql.core.cache import DocumentCache, document_bytes
+from gql.core.cost import CostLimits
 from gql.schema import GraphQLLimits, build_schema
 from resolvers import health
 from tests.backend_support import backend

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from graphql import parse
 
-from gql.cost import CostLimitExceeded, CostLimits, query_cost
+from gql.core.cost import CostLimitExceeded, CostLimits, query_cost
 from gql.schema import build_schema
 from server.settings import Settings
 from storage.types import USER_SEEN, SessionIncrement, WriteBatch

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import strawberry
 
-from gql.sessions_input import SessionsQueryInput, sessions_request
+from gql.sessions.inputs import SessionsQueryInput, sessions_request
 from resolvers.sessions import Cursor, SessionsQueryError, parse_sessions_params
 from resolvers.sessions.time_range import DEFAULT_RANGE, DateRange, Period, StatsPeriodWindow
 

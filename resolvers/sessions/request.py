@@ -1,5 +1,5 @@
 """`SessionsRequest`: one sessions query as typed values, what both front ends build (REST
-from Sentry's parameters in `params`, GraphQL from its input in `gql.sessions_request`)
+from Sentry's parameters in `params`, GraphQL from its input in `gql.sessions.inputs`)
 and what `define` validates against the organization (`release-health.md` 8.13).
 
 A front end reports the errors of 8.13 steps 2 to 3.2 (pagination, dates, project ids)

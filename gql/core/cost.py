@@ -12,9 +12,7 @@ document whose fragments expand exponentially costs at most `limit` steps to ref
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
@@ -36,56 +34,17 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import DocumentNode
 
-from resolvers.breakdown import release_stats_range
-from resolvers.errors import InvalidQuery
-from resolvers.rollup import parse_rollup
-from resolvers.timewindow import InvalidStatsPeriod, parse_stats_period
-
-#: Extra weight of fields that query the database (once per value, like every weight).
-DATABASE_FIELD_WEIGHT = 5
-#: Length of the release-stats series when its arguments cannot be read (the field will
-#: fail; the bound only has to be safe).
-FALLBACK_SERIES = 1
-#: Checkpoints of `Release.crashFreeBreakdown` (1, 2, 7, 14 and 30 days).
-BREAKDOWN_CHECKPOINTS = 5
-
-DATABASE_FIELDS = frozenset(
-    {
-        "Query.project",
-        "Query.releases",
-        "Query.hasHealthData",
-        "Query.releasesHaveHealthData",
-        "Query.oldestHealthData",
-        "Query.changedReleaseAdoptions",
-        "Query.sessionsPerProject",
-        "Query.sessions",
-        "Release.project",
-        "Release.health",
-        "Release.adoption",
-        "Release.adoptionStage",
-        "Release.sessionTimeBounds",
-        "Release.crashFreeBreakdown",
-        "Release.stats",
-        "SessionStats.adoption",
-        "Project.releases",
-        "Project.ingestOutcomes",
-        "Project.crashFreeRates",
-        "Project.sessionsCount",
-        "Project.releasesCount",
-        "Organization.projects",
-        "Organization.environments",
-    }
+from gql.core.cost_rules import (
+    DATABASE_FIELD_WEIGHT,
+    DATABASE_FIELDS,
+    RULES,
+    WEIGHT_RULES,
+    CostLimits,
+    Sizing,
 )
 
-
-@dataclass(frozen=True, slots=True)
-class CostLimits:
-    """The limits the cost is checked against (from the settings)."""
-
-    max_cost: int = 25_000
-    assumed_list_size: int = 50
-    #: Data points of one field of the sessions query (the sessions budget).
-    max_data_points: int = 10_000
+#: The settings' defaults.
+DEFAULT_LIMITS = CostLimits()
 
 
 class CostLimitExceeded(Exception):
@@ -94,120 +53,6 @@ class CostLimitExceeded(Exception):
     def __init__(self, cost: int) -> None:
         super().__init__(cost)
         self.cost = cost
-
-
-@dataclass(frozen=True, slots=True)
-class Sizing:
-    """What a field tells the lists below it: the page size of a connection, the length of
-    a series."""
-
-    page: int = 0
-    series: int = 0
-    #: Below a field whose weight already counts its lists (the sessions query).
-    counted: bool = False
-
-
-#: `(arguments, parent's sizing, limits)` -> (weight multiplier, the field's sizing).
-SizeRule = Callable[[Mapping[str, Any], Sizing, CostLimits], tuple[int, Sizing]]
-
-
-def _connection(args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
-    return 1, Sizing(page=max(0, int(args.get("first", 25))))
-
-
-def _page(_args: Mapping[str, Any], parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
-    return parent.page, parent
-
-
-def _passing(_args: Mapping[str, Any], parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
-    return 1, parent
-
-
-def _series(_args: Mapping[str, Any], parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
-    return parent.series, parent
-
-
-def _release_stats(args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
-    try:
-        rollup = parse_rollup(str(args["interval"]))
-        start, end = args["start"], args["end"]
-        assert isinstance(start, datetime) and isinstance(end, datetime)
-        buckets = release_stats_range(start.timestamp(), end.timestamp(), rollup)[2]
-    except (InvalidQuery, KeyError, AssertionError, ValueError, OverflowError):
-        buckets = FALLBACK_SERIES
-    return 1, Sizing(series=max(0, buckets))
-
-
-def _health(args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
-    period = args.get("healthStatsPeriod")
-    buckets = 0
-    if period is not None:
-        try:
-            buckets = parse_stats_period(str(period)).buckets
-        except InvalidStatsPeriod:
-            buckets = FALLBACK_SERIES
-    return 1, Sizing(series=buckets)
-
-
-def _length_of(name: str) -> SizeRule:
-    def rule(args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
-        value = args.get(name)
-        return (len(value) if isinstance(value, list) else 0), Sizing()
-
-    return rule
-
-
-def _constant(n: int) -> SizeRule:
-    def rule(_args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
-        return n, Sizing()
-
-    return rule
-
-
-def _sessions(_args: Mapping[str, Any], _parent: Sizing, limits: CostLimits) -> tuple[int, Sizing]:
-    # The sessions query enforces its own data-point budget (groups x intervals, as the
-    # REST endpoint does): it costs that budget, and its groups and series are not
-    # multiplied again.
-    return limits.max_data_points, Sizing(counted=True)
-
-
-#: The size of every list field whose length an argument or its parent bounds, and the
-#: fields that tell their children (connections, series). Other lists get
-#: `assumed_list_size`.
-RULES: dict[str, SizeRule] = {
-    "Query.releases": _connection,
-    "Project.releases": _connection,
-    "ReleaseConnection.nodes": _page,
-    "ReleaseConnection.edges": _page,
-    "Release.stats": _release_stats,
-    "Release.health": _health,
-    "SessionStats.series": _passing,
-    **{
-        f"ReleaseStats.{name}": _series
-        for name in (
-            "intervals",
-            "total",
-            "healthy",
-            "errored",
-            "crashed",
-            "abnormal",
-            "unhandled",
-            "durationP50",
-            "durationP90",
-        )
-    },
-    "TimeSeries.intervals": _series,
-    "TimeSeries.values": _series,
-    "Release.crashFreeBreakdown": _constant(BREAKDOWN_CHECKPOINTS),
-    "Query.oldestHealthData": _length_of("releases"),
-    "Query.releasesHaveHealthData": _length_of("releases"),
-    "Query.sessionsPerProject": _length_of("projectIds"),
-    "Query.sessions": _sessions,
-    "Query._entities": _length_of("representations"),
-}
-
-# Rules whose number is a weight (the field's own cost), not a list length.
-_WEIGHT_RULES = frozenset({"Query.sessions"})
 
 
 class CostWalk:
@@ -275,7 +120,7 @@ class CostWalk:
         length, child_sizing = 1, (sizing if sizing.counted else Sizing())
         if rule is not None:
             n, child_sizing = rule(self._arguments(definition, node), sizing, self.limits)
-            if key in _WEIGHT_RULES:
+            if key in WEIGHT_RULES:
                 weight += n
             else:
                 length = n
@@ -316,7 +161,7 @@ def query_cost(
     *,
     variables: Mapping[str, Any] | None = None,
     operation_name: str | None = None,
-    limits: CostLimits = CostLimits(),
+    limits: CostLimits = DEFAULT_LIMITS,
 ) -> int:
     """The cost of the operation; `CostLimitExceeded` as soon as it passes
     `limits.max_cost`. An operation that cannot execute (unknown operation, invalid

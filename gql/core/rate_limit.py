@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import strawberry
 
-from gql.context import Context
+from gql.core.context import Context
 
 
 @strawberry.type(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gql.budget import BudgetState
+import strawberry
+
+from gql.core.budget import BudgetState
 from gql.loaders import Loaders
 from resolvers.options import QueryOptions
 from storage.accounts import AccountStore, TokenInfo
@@ -24,7 +26,7 @@ class Context:
     request: Any = None
     response: Any = None
     #: Whose cost budget this operation spends (a hash of the token), and the budget after
-    #: it was charged (set before execution by gql.limits.QueryCostLimit).
+    #: it was charged (set before execution by gql.core.limits.QueryCostLimit).
     budget_key: str = ""
     cost: BudgetState | None = None
     max_cost: int = 0
@@ -37,3 +39,7 @@ class Context:
     @property
     def org_id(self) -> int:
         return self.token.org_id
+
+
+#: What every field receives as `info`.
+ContextInfo = strawberry.Info[Context, None]

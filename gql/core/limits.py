@@ -12,8 +12,8 @@ from typing import Any
 from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from gql.budget import BudgetState, CostBudget
-from gql.cost import CostLimitExceeded, CostLimits, query_cost
+from gql.core.budget import BudgetState, CostBudget
+from gql.core.cost import CostLimitExceeded, CostLimits, query_cost
 
 MAX_COST_EXCEEDED = "MAX_COST_EXCEEDED"
 RATE_LIMITED = "RATE_LIMITED"

@@ -1,5 +1,5 @@
 """The federation subgraph schema class: entity representations are checked before they
-reach `resolve_reference`, and errors are logged by kind (`gql.errors.log_errors`).
+reach `resolve_reference`, and errors are logged by kind (`gql.core.errors.log_errors`).
 
 This module deliberately has no `from __future__ import annotations`: Strawberry reads
 the annotations of `entities_resolver` as objects to build the `_entities` field.
@@ -14,7 +14,7 @@ from strawberry.federation.schema import FederationAny
 from strawberry.types import ExecutionContext, Info
 from strawberry.types.scalar import ScalarDefinition, scalar
 
-from gql.errors import BadUserInput, log_errors
+from gql.core.errors import BadUserInput, log_errors
 
 #: The `@key` fields of each entity type, as a router sends them in a representation.
 ENTITY_KEYS: Final[Mapping[str, frozenset[str]]] = {

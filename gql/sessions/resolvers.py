@@ -1,9 +1,7 @@
-"""`Query.sessions`: the sessions query in GraphQL, with typed, columnar groups.
-
-The input becomes a `SessionsRequest` (`gql.sessions_input`) answered by the service the
-REST endpoint uses (`resolvers.sessions.service`), so both APIs give the same numbers for
-the same question; only the shape differs (series are columnar lists per field).
-"""
+"""`Query.sessions` answered: the typed input becomes a `SessionsRequest`
+(`gql.sessions.inputs`) answered by the service the REST endpoint uses
+(`resolvers.sessions.service`), so both APIs give the same numbers for the same question;
+here its result is mapped to the columnar GraphQL types."""
 
 from __future__ import annotations
 
@@ -11,90 +9,26 @@ from datetime import UTC, datetime
 
 import strawberry
 
-from gql.context import Context
-from gql.errors import BadUserInput, Forbidden
-from gql.scalars import Count
-from gql.sessions_input import SessionsQueryInput, sessions_request
+from gql.core.context import ContextInfo
+from gql.core.errors import BadUserInput, Forbidden
+from gql.core.scalars import Count
+from gql.sessions.inputs import SessionsQueryInput, sessions_request
+from gql.sessions.types import (
+    SessionFieldSeries,
+    SessionFieldTotal,
+    SessionGroup,
+    SessionGroupBy,
+    SessionsPage,
+    SessionsResult,
+)
 from resolvers.sessions.errors import SessionsQueryError, SessionsQueryForbidden
 from resolvers.sessions.fields import FIELDS, FieldKind
 from resolvers.sessions.result import GroupValue, SessionsGroup
 from resolvers.sessions.service import sessions_query
 from resolvers.sessions.values import Value
 
-Info = strawberry.Info[Context, None]
-
-
-@strawberry.type(description="The group's values of the groupBy dimensions (absent ones are null).")
-class SessionGroupBy:
-    project: strawberry.ID | None
-    release: str | None
-    environment: str | None
-    session_status: str | None
-    sdk_name: str | None = strawberry.field(
-        description="`sdk.name`: the envelope's SDK, e.g. `sentry.cocoa`."
-    )
-    os_name: str | None = strawberry.field(description="`os.name`: e.g. `iOS`, `Android`, `Windows`.")
-    os_major: str | None = strawberry.field(
-        description="`os.major`: the OS with its major version, e.g. `iOS 17`; null when unknown."
-    )
-    browser_name: str | None = strawberry.field(description="`browser.name`: e.g. `Chrome`, `Mobile Safari`.")
-    browser_major: str | None = strawberry.field(
-        description="`browser.major`: the browser with its major version, e.g. `Chrome 120`."
-    )
-    release_version: str | None = strawberry.field(
-        default=None,
-        description='With `groupBy: ["release.version"]`: the version without package and build code.',
-    )
-
-
 #: Fields whose values are whole numbers (sessions and users), exact as `Count`.
 _COUNTED = frozenset({FieldKind.SESSIONS, FieldKind.USERS})
-
-_COUNT_DESCRIPTION = (
-    "The exact count for `sum(session)` and `count_unique(user)` (as `value`, which is a "
-    "Float and so exact only up to 2^53); null for rates and durations."
-)
-
-
-@strawberry.type(description="One field's total over the whole range.")
-class SessionFieldTotal:
-    field: str
-    value: float | None
-    count: Count | None = strawberry.field(description=_COUNT_DESCRIPTION)
-
-
-@strawberry.type(description="One field's values per interval, aligned with `SessionsResult.intervals`.")
-class SessionFieldSeries:
-    field: str
-    values: list[float | None]
-    counts: list[Count | None] | None = strawberry.field(description=_COUNT_DESCRIPTION)
-
-
-@strawberry.type
-class SessionGroup:
-    by: SessionGroupBy
-    totals: list[SessionFieldTotal] | None = strawberry.field(description="Null when includeTotals is false.")
-    series: list[SessionFieldSeries] | None = strawberry.field(
-        description="Null when includeSeries is false."
-    )
-
-
-@strawberry.type
-class SessionsPage:
-    previous_cursor: str
-    has_previous: bool
-    next_cursor: str
-    has_next: bool
-
-
-@strawberry.type(description="The sessions API's answer; the same numbers as the REST endpoint.")
-class SessionsResult:
-    start: datetime
-    end: datetime
-    intervals: list[datetime]
-    query: str
-    groups: list[SessionGroup]
-    page: SessionsPage
 
 
 def _instant(seconds: int) -> datetime:
@@ -154,11 +88,10 @@ def _group(group: SessionsGroup, fields: list[str]) -> SessionGroup:
     )
 
 
-async def resolve_sessions(info: Info, organization: str, query: SessionsQueryInput) -> SessionsResult:
+async def answer(info: ContextInfo, query: SessionsQueryInput) -> SessionsResult:
+    """The caller's organization's answer to `query`; Sentry's refusals as coded errors."""
     ctx = info.context
-    if organization != ctx.token.org_slug:
-        raise BadUserInput("The requested resource does not exist")
-    projects = {p.id: p.slug for p in await ctx.accounts.projects_of_org(ctx.org_id)}
+    projects = {p.id: p.slug for p in await ctx.loaders.projects_by_org.load(ctx.org_id)}
     try:
         request = sessions_request(query, datetime.fromtimestamp(ctx.now, UTC))
         result = await sessions_query(

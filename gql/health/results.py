@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import strawberry
 
-from gql.enums import AdoptionStage, HealthStat
-from gql.scalars import Count
+from gql.core.enums import AdoptionStage, HealthStat
+from gql.core.scalars import Count
 from resolvers.adoption_stage import AdoptionStage as StageResult
 from resolvers.bounds import SessionTimeBounds
 from resolvers.crash_free import CrashFreeCheckpoint as CheckpointResult
@@ -160,9 +160,3 @@ class CrashFreeRates:
     @classmethod
     def from_result(cls, r: RatesResult) -> CrashFreeRates:
         return cls(current=r.current, previous=r.previous)
-
-
-@strawberry.type(description="An environment record of the organization.")
-class Environment:
-    id: strawberry.ID
-    name: str

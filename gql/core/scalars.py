@@ -9,7 +9,7 @@ from typing import Any, Final, NewType
 
 import strawberry
 
-from gql.errors import BadUserInput
+from gql.core.errors import BadUserInput
 from resolvers.timetext import INSTANT_RANGE, InstantOutOfRange, checked_instant
 
 #: RFC 3339 section 5.6 `date-time` (ABNF literals are case-insensitive, so `t` and `z`

@@ -1,0 +1,50 @@
+"""Relay-style pages: `PageInfo` and opaque offset cursors."""
+
+from __future__ import annotations
+
+import base64
+
+import strawberry
+
+from gql.core.errors import BadUserInput
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+    @classmethod
+    def of(cls, offset: int, cursors: list[str], total: int) -> PageInfo:
+        """The page of `cursors` starting at `offset` among `total` items."""
+        return cls(
+            has_next_page=offset + len(cursors) < total,
+            has_previous_page=offset > 0,
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
+        )
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        prefix, _, value = text.partition(":")
+        if prefix != "offset" or not value.isdigit():
+            raise ValueError(text)
+        return int(value)
+    except (ValueError, UnicodeDecodeError):
+        raise BadUserInput("Invalid cursor") from None
+
+
+def page_offset(after: str | None) -> int:
+    """The offset of the first item after the cursor `after` (0 without one)."""
+    offset = decode_cursor(after)
+    return offset + 1 if after is not None else offset
