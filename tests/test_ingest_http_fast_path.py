@@ -105,6 +105,23 @@ def _scope(path: str = "/api/42/envelope/") -> dict[str, Any]:
     }
 
 
+async def _call(
+    app: RelhealthApp, messages: list[dict[str, Any]], sent: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Call the app on `POST /api/42/envelope/` with the given request messages; the
+    messages it sent (also into `sent`, for a call that raises)."""
+    out = [] if sent is None else sent
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        out.append(message)
+
+    await app(_scope(), receive, send)
+    return out
+
+
 async def test_a_body_in_several_chunks(app: RelhealthApp) -> None:
     body = _envelope(_SESSION)
     messages = [
@@ -112,15 +129,7 @@ async def test_a_body_in_several_chunks(app: RelhealthApp) -> None:
         {"type": "http.request", "body": b"", "more_body": True},
         {"type": "http.request", "body": body[10:], "more_body": False},
     ]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0)
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(_scope(), receive, send)
+    sent = await _call(app, messages)
     assert sent[0]["status"] == 200
     assert sent[1]["body"] == b"{}"
     assert app.state.services.body_budget.used == 0
@@ -131,15 +140,7 @@ async def test_a_client_gone_before_its_body_gets_no_answer_and_holds_no_budget(
         {"type": "http.request", "body": b"{}\n", "more_body": True},
         {"type": "http.disconnect"},
     ]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0)
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(_scope(), receive, send)
+    sent = await _call(app, messages)
     assert sent == []
     assert app.state.services.body_budget.used == 0
     async with _client(app) as client:
@@ -156,15 +157,8 @@ async def test_an_unexpected_error_is_a_500_and_raised(
     monkeypatch.setattr(app.state.services.series_limit, "admit", broken)
     messages = [{"type": "http.request", "body": _envelope(_SESSION), "more_body": False}]
     sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0)
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
     with pytest.raises(RuntimeError, match="boom"):
-        await app(_scope(), receive, send)
+        await _call(app, messages, sent)
     assert sent[0]["status"] == 500
     assert sent[1]["body"] == b"Internal Server Error"
     assert app.state.services.body_budget.used == 0
