@@ -209,8 +209,7 @@ async def _sqlite_transaction(
         if not (rows.sketches or rows.durations):
             return [], work
         keys = sketches.touched(rows.sketches, rows.durations)
-        cursor = db.execute(sketches.SQLITE_SELECT, (sketches.sqlite_keys(keys),))
-        stored = sketches.stored_of(cursor.fetchall())
+        stored = sketches.sqlite_stored(db, keys)  # one row back, not one per sketch
         return sketches.merged_rows(rows.sketches, rows.durations, stored, sort=False), work
 
     return await sqlite_transaction(conn, prepare, upsert)
