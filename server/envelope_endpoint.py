@@ -23,18 +23,20 @@ import asyncio
 import logging
 from collections.abc import Callable
 from typing import TypeVar
+from urllib.parse import parse_qsl
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from ingest.credentials import Credentials, request_credentials
 from ingest.encoding import content_codings
 from ingest.errors import IngestError
 from ingest.items import merge_outcomes
-from ingest.request import IngestLimits, header_credentials, ingest_envelope
+from ingest.request import header_credentials, ingest_envelope
 from server.body_budget import BodyBudget
 from server.quota import rate_limited, session_units, too_many_requests
-from server.responses import JSONResponse
 from server.services import Services
 from storage.accounts import KeyInfo
 from storage.types import WriteBatch
@@ -56,21 +58,74 @@ _PREFLIGHT_HEADERS = {
     ),
     "Access-Control-Max-Age": "3600",
 }
+_JSON = (b"content-type", b"application/json")
+_RAW_CORS_HEADERS = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in CORS_HEADERS.items()]
+#: What the status of a request whose client went away before its body arrived is counted
+#: as in the request metrics (nothing is answered).
+CLIENT_CLOSED = 499
 
 
 async def envelope_preflight(request: Request) -> Response:
     return Response(status_code=200, headers=_PREFLIGHT_HEADERS)
 
 
-async def envelope_endpoint(request: Request) -> Response:
-    services: Services = request.app.state.services
-    received_at = services.clock.now()
-    try:
-        body = await _accept(request, services, received_at)
-    except IngestError as exc:
-        headers = {**CORS_HEADERS, **exc.headers, "X-Sentry-Error": exc.detail}
-        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
-    return JSONResponse(body, headers=CORS_HEADERS)
+class _Disconnected(Exception):
+    """The client went away before its whole body arrived."""
+
+
+class EnvelopeEndpoint:
+    """The endpoint as a raw ASGI app: no Request or Response objects, routing or
+    middleware, which were most of a one-session envelope's cost on the event loop.
+    `server.app.RelhealthApp` calls `handle` directly for `POST /api/{id}/envelope/`;
+    other spellings of the path (runs of slashes, a root path) reach it through Starlette's
+    router, as `__call__`. Its answers are those of a Starlette JSON response: the same
+    headers, CORS included, and a 500 for an unexpected error, as Starlette's error
+    middleware sends."""
+
+    def __init__(self) -> None:
+        self.services: Services | None = None
+
+    def bind(self, services: Services) -> None:
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handle(scope["path_params"]["project_id"], scope, receive, send)
+
+    async def handle(self, raw_project: str, scope: Scope, receive: Receive, send: Send) -> int:
+        """Answer one request; the status answered (`CLIENT_CLOSED`: none)."""
+        services = self.services
+        assert services is not None, "server not started"
+        received_at = services.clock.now()
+        try:
+            body = await _accept(raw_project, scope, receive, services, received_at)
+        except IngestError as exc:
+            headers = {**CORS_HEADERS, **exc.headers, "X-Sentry-Error": exc.detail}
+            raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+            await _respond(send, exc.status, orjson.dumps(exc.body()), raw)
+            return exc.status
+        except _Disconnected:
+            return CLIENT_CLOSED
+        except Exception:
+            await _respond(
+                send, 500, b"Internal Server Error", [(b"content-type", b"text/plain; charset=utf-8")], None
+            )
+            raise
+        await _respond(send, 200, orjson.dumps(body), _RAW_CORS_HEADERS)
+        return 200
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+    content_type: tuple[bytes, bytes] | None = _JSON,
+) -> None:
+    raw = [*headers, (b"content-length", str(len(body)).encode())]
+    if content_type is not None:
+        raw.append(content_type)
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 _FORBIDDEN = "event submission rejected with_reason: ProjectId"
@@ -84,21 +139,47 @@ INLINE_BODY_LIMIT = 4 * 1024
 _T = TypeVar("_T")
 
 
-async def _accept(request: Request, services: Services, received_at: float) -> dict[str, str]:
+class _Incoming:
+    """What the endpoint reads of the request's scope, with Starlette's meanings: `headers`
+    by lower-case name, the last of repeated ones (as the credential rules take them),
+    `first` the first of repeated ones (as `Request.headers.get` gives)."""
+
+    __slots__ = ("client_ip", "content_length", "headers", "query", "user_agent")
+
+    def __init__(self, scope: Scope) -> None:
+        raw = scope["headers"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
+        first = headers
+        if len(headers) != len(raw):  # a repeated name: rare, so only then a second pass
+            first = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in reversed(raw)}
+        self.headers = headers
+        self.content_length = first.get("content-length")
+        self.user_agent = first.get("user-agent")
+        forwarded = first.get("x-forwarded-for")
+        client = scope.get("client")
+        if forwarded:
+            self.client_ip: str | None = forwarded.split(",")[0].strip() or None
+        else:
+            self.client_ip = client[0] if client else None
+        # Most SDKs authenticate by header: an empty query string needs no parsing.
+        query_string = scope.get("query_string")
+        self.query = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True) if query_string else []
+
+
+async def _accept(
+    raw_project: str, scope: Scope, receive: Receive, services: Services, received_at: float
+) -> dict[str, str]:
     settings = services.settings
-    raw_project = request.path_params["project_id"]
     if not raw_project.isdigit() or not raw_project.isascii():
         raise IngestError(400, "bad project path parameter")
     project_id = int(raw_project)
-    declared = request.headers.get("content-length")
+    request = _Incoming(scope)
+    declared = request.content_length
     if declared is not None and declared.isdigit() and int(declared) > settings.max_body_size:
         raise IngestError(413, _SIZE_LIMIT_DETAIL)
 
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    # Most SDKs authenticate by header: an empty query string needs no parsing.
-    query = list(request.query_params.multi_items()) if request.scope.get("query_string") else []
-    credentials = request_credentials(headers, query)
-    codings = content_codings(headers.get("content-encoding"))
+    credentials = request_credentials(request.headers, request.query)
+    codings = content_codings(request.headers.get("content-encoding"))
     key: KeyInfo | None = None
     if credentials is not None:
         key = await _lookup(services, credentials.public_key)
@@ -107,23 +188,23 @@ async def _accept(request: Request, services: Services, received_at: float) -> d
 
     held = [0]  # bytes of this body counted against the process's body budget
     try:
-        return await _process(request, services, received_at, project_id, credentials, key, codings, held)
+        raw = await _read_body(receive, settings.max_body_size, services.body_budget, held)
+        return await _process(raw, request, services, received_at, project_id, credentials, key, codings)
     finally:
         services.body_budget.give(held[0])
 
 
 async def _process(
-    request: Request,
+    raw: bytes,
+    request: _Incoming,
     services: Services,
     received_at: float,
     project_id: int,
     credentials: Credentials | None,
     key: KeyInfo | None,
     codings: list[str],
-    held: list[int],
 ) -> dict[str, str]:
     settings = services.settings
-    raw = await _read_body(request, settings.max_body_size, services.body_budget, held)
     if credentials is None or (key is not None and key.project_id != project_id):
         credentials = await _off_loop(
             services,
@@ -142,13 +223,7 @@ async def _process(
         raise IngestError(403, _FORBIDDEN)
 
     found: Credentials = credentials
-    limits = IngestLimits(
-        max_envelope_size=settings.max_envelope_size,
-        max_item_size=settings.max_session_item_size,
-        max_items=settings.max_envelope_items,
-        max_buckets=settings.max_session_buckets,
-    )
-    client_ip = _client_ip(request)
+    limits = services.ingest_limits
     ingested = await _off_loop(
         services,
         raw,
@@ -159,15 +234,16 @@ async def _process(
             project_id=project_id,
             credentials=found,
             received_at=received_at,
-            client_ip=client_ip,
-            user_agent=request.headers.get("user-agent"),
+            client_ip=request.client_ip,
+            user_agent=request.user_agent,
             limits=limits,
         ),
     )
     items = await services.series_limit.admit(project_id, ingested.items, received_at)
-    batch = WriteBatch()
-    for item in items:
-        batch.extend(item)
+    batch = items[0] if len(items) == 1 else WriteBatch()
+    if len(items) != 1:
+        for item in items:
+            batch.extend(item)
     batch.outcomes = merge_outcomes(batch.outcomes)
 
     limited = _apply_quota(services, project_id, batch, received_at)
@@ -215,27 +291,25 @@ def _apply_quota(services: Services, project_id: int, batch: WriteBatch, receive
     return retry
 
 
-async def _read_body(request: Request, limit: int, budget: BodyBudget, held: list[int]) -> bytes:
+async def _read_body(receive: Receive, limit: int, budget: BodyBudget, held: list[int]) -> bytes:
     """The body, at most `limit` bytes; twice its size is counted in `held` against the
     budget (the chunks, then the joined copy)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise IngestError(413, _SIZE_LIMIT_DETAIL)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise IngestError(413, _SIZE_LIMIT_DETAIL)
-        if not budget.take(2 * len(chunk)):
-            raise IngestError(503, "failed to queue envelope")
-        held[0] += 2 * len(chunk)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _client_ip(request: Request) -> str | None:
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded:
-        return forwarded.split(",")[0].strip() or None
-    return request.client.host if request.client else None
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            continue
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise IngestError(413, _SIZE_LIMIT_DETAIL)
+            if not budget.take(2 * len(chunk)):
+                raise IngestError(503, "failed to queue envelope")
+            held[0] += 2 * len(chunk)
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)

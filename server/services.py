@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ingest.request import IngestLimits
 from jobs.retention import RetentionTask
 from resolvers.options import QueryOptions
 from server.body_budget import BodyBudget
@@ -39,6 +40,8 @@ class Services:
     #: Envelopes being decoded and validated in worker threads (`ingest_concurrency`).
     ingest_slots: asyncio.Semaphore = field(init=False)
     body_budget: BodyBudget = field(init=False)
+    #: The envelope limits of `settings`, built once rather than per request.
+    ingest_limits: IngestLimits = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -47,6 +50,12 @@ class Services:
         self.series_limit = SeriesLimit(self.store, s.new_releases_per_hour, s.new_environments_per_hour)
         self.ingest_slots = asyncio.Semaphore(s.ingest_concurrency)
         self.body_budget = BodyBudget(s.ingest_body_budget)
+        self.ingest_limits = IngestLimits(
+            max_envelope_size=s.max_envelope_size,
+            max_item_size=s.max_session_item_size,
+            max_items=s.max_envelope_items,
+            max_buckets=s.max_session_buckets,
+        )
         self.query_options = QueryOptions(
             max_data_points=s.max_data_points,
             adoption_threshold=s.adoption_threshold,

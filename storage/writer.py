@@ -61,7 +61,7 @@ class BatchWriter:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.in_flight += 1
         try:
-            await self._queue.put(_Pending(batch, done))
+            self._queue.put_nowait(_Pending(batch, done))  # unbounded: never waits
             await done
         finally:
             self.in_flight -= 1

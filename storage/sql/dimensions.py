@@ -169,11 +169,17 @@ class ClientSeries:
         dimensions comes back unchanged, at the cost of one look per increment."""
         # Identity first (ingest shares one NO_DIMENSIONS object), equality for copies
         # (e.g. increments unpickled from an import worker).
-        dimensioned = [
-            inc
-            for inc in batch.increments
-            if inc.dimensions is not NO_DIMENSIONS and inc.dimensions != NO_DIMENSIONS
-        ]
+        # The increments of one item share one dimensions object: each distinct object is
+        # compared (a dataclass comparison) once, not once per increment.
+        plain: dict[int, bool] = {id(NO_DIMENSIONS): True}
+        dimensioned = []
+        for inc in batch.increments:
+            dims = inc.dimensions
+            is_plain = plain.get(id(dims))
+            if is_plain is None:
+                is_plain = plain[id(dims)] = dims == NO_DIMENSIONS
+            if not is_plain:
+                dimensioned.append(inc)
         if not dimensioned:
             return batch, []
         await self._ensure_values(dimensioned)
@@ -181,11 +187,15 @@ class ClientSeries:
         first_seen: dict[ClientKey, float] = {}
         folded: dict[int, int] = {}
         per_dims: dict[tuple[int, ClientDimensions], tuple[list[int], bool]] = {}
+        last: tuple[int, ClientDimensions] | None = None
+        found: tuple[list[int], bool] = ([], False)
         for inc in dimensioned:
-            key = (inc.project_id, inc.dimensions)
-            found = per_dims.get(key)
-            if found is None:
-                found = per_dims[key] = self._clients(inc.project_id, inc.dimensions)
+            if last is None or inc.dimensions is not last[1] or inc.project_id != last[0]:
+                last = (inc.project_id, inc.dimensions)
+                hit = per_dims.get(last)
+                if hit is None:
+                    hit = per_dims[last] = self._clients(inc.project_id, inc.dimensions)
+                found = hit
             clients, was_folded = found
             if was_folded:
                 folded[inc.project_id] = folded.get(inc.project_id, 0) + 1

@@ -194,7 +194,7 @@ async def _sqlite_transaction(conn: AsyncConnection, work: Work, blobs: list[Ske
         cursor = db.execute(SQLITE_RANGE_SELECT, (sqlite_ranges(ranges),))
         return merged_rows(blobs, sketches.stored_of(cursor.fetchall()))
 
-    return await sqlite_transaction(conn, work, merged, upsert)
+    return await sqlite_transaction(conn, lambda db: (merged(db), work), upsert)
 
 
 def _key(row: SketchRow) -> SketchKey:

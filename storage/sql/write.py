@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from storage.sql import copy, sketches
 from storage.sql.catalogue import Catalogue
 from storage.sql.dimensions import ClientSeries, client_rows
-from storage.sql.fold import SketchKey, fact_rows
+from storage.sql.fold import FactRows, SketchKey, fact_rows
 from storage.types import WriteBatch
 
 #: Default minute retention of a bare store (seconds; 0 = forever): nothing is dropped unless
@@ -132,30 +132,32 @@ class FactWriter:
         # lock in one order); SQLite has a single writer at a time.
         sort = dialect != "sqlite"
         cutoff = self.minute_cutoff()
-        big = len(merged.increments) > _FOLD_IN_THREAD
-        if big:
-            # Folding a big group takes tens of milliseconds or more: off the event loop.
-            rows = await asyncio.to_thread(
-                fact_rows, merged, dict(series_ids), sort=sort, minute_cutoff=cutoff
-            )
-            await asyncio.to_thread(client_rows, rows, client_work, sort=sort)  # client dimensions
-        else:
-            rows = fact_rows(merged, series_ids, sort=sort, minute_cutoff=cutoff)
-            client_rows(rows, client_work, sort=sort)  # client dimensions
         statements = self._statements.get(dialect)
         if statements is None:
             statements = self._statements[dialect] = tuple(
                 _render(t, dialect) for t in (*_FACT_STATEMENTS, sketches.UPSERT_TEMPLATE)
             )
-        plain = zip(statements[:-1], rows.all(), strict=True)
-        work: Work = [(sql, params) for sql, params in plain if params]
-        if import_chunk is not None:
-            work.append((_render(_IMPORT_CHUNK_INSERT, dialect), [import_chunk]))
         upsert = statements[-1]
+        extra: Work = []
+        if import_chunk is not None:
+            extra.append((_render(_IMPORT_CHUNK_INSERT, dialect), [import_chunk]))
+
+        def fold() -> tuple[FactRows, Work]:
+            rows = fact_rows(merged, series_ids, sort=sort, minute_cutoff=cutoff)
+            client_rows(rows, client_work, sort=sort)  # client dimensions
+            plain = zip(statements[:-1], rows.all(), strict=True)
+            return rows, [*((sql, params) for sql, params in plain if params), *extra]
+
         if dialect == "sqlite":
             async with self.engine.connect() as conn:
-                if await _sqlite_transaction(conn, work, rows.sketches, rows.durations, upsert):
+                if await _sqlite_transaction(conn, fold, upsert):
                     return
+        big = len(merged.increments) > _FOLD_IN_THREAD
+        if big:
+            # Folding a big group takes tens of milliseconds or more: off the event loop.
+            rows, work = await asyncio.to_thread(fold)
+        else:
+            rows, work = fold()
         async with self.engine.begin() as conn:
             if rows.sketches or rows.durations:
                 blobs = await _merge_sketches(conn, rows.sketches, rows.durations, sort=sort, in_thread=big)
@@ -190,35 +192,38 @@ async def _merge_sketches(
 
 
 async def _sqlite_transaction(
-    conn: AsyncConnection,
-    work: Work,
-    members: Mapping[SketchKey, set[str]],
-    bins: Mapping[SketchKey, Mapping[int, int]],
-    upsert: str,
+    conn: AsyncConnection, fold: Callable[[], tuple[FactRows, Work]], upsert: str
 ) -> bool:
     """The live writer's transaction on aiosqlite's thread (`sqlite_transaction`): the
-    touched sketches read by key and merged with the batch's members and bins."""
+    group folded into rows there too, then the touched sketches read by key and merged
+    with the group's members and bins.
 
-    def merged(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
-        if not (members or bins):
-            return []
-        keys = sketches.touched(members, bins)
-        cursor = db.execute(sketches.SQLITE_SELECT, (sketches.sqlite_keys(keys),))
-        return sketches.merged_rows(members, bins, sketches.stored_of(cursor.fetchall()), sort=False)
+    Folding on that thread takes it off the event loop, which under ingest load is the
+    bottleneck (every request's HTTP and parsing work runs there), while the thread
+    mostly waits between commits. The series ids the fold looks up are the catalogue's
+    own dict, only ever added to on the loop: single lookups need no copy.
+    """
 
-    return await sqlite_transaction(conn, work, merged, upsert)
+    def prepare(db: sqlite3.Connection) -> tuple[Sequence[tuple[Any, ...]], Work]:
+        rows, work = fold()
+        if not (rows.sketches or rows.durations):
+            return [], work
+        keys = sketches.touched(rows.sketches, rows.durations)
+        stored = sketches.sqlite_stored(db, keys)  # one row back, not one per sketch
+        return sketches.merged_rows(rows.sketches, rows.durations, stored, sort=False), work
+
+    return await sqlite_transaction(conn, prepare, upsert)
 
 
 async def sqlite_transaction(
     conn: AsyncConnection,
-    work: Work,
-    sketch_rows: Callable[[sqlite3.Connection], Sequence[tuple[Any, ...]]],
+    prepare: Callable[[sqlite3.Connection], tuple[Sequence[tuple[Any, ...]], Work]],
     upsert: str,
 ) -> bool:
-    """Run a whole write transaction (BEGIN IMMEDIATE, the sketches' read-merge-write by
-    `sketch_rows`, which reads the stored sketches and returns the rows to upsert, every
-    executemany, COMMIT) as one function on aiosqlite's thread; False when the driver
-    connection is not aiosqlite's.
+    """Run a whole write transaction (BEGIN IMMEDIATE, `prepare`, which reads the stored
+    sketches and returns the merged sketch rows to upsert and the other statements' rows,
+    every executemany, COMMIT) as one function on aiosqlite's thread; False when the
+    driver connection is not aiosqlite's.
 
     Each awaited driver call is a round trip to that thread whose answer waits its turn in
     the event loop, behind every request being served; under ingest load those waits,
@@ -241,7 +246,7 @@ async def sqlite_transaction(
             db.rollback()
         db.execute("BEGIN IMMEDIATE")
         try:
-            blobs = sketch_rows(db)
+            blobs, work = prepare(db)
             if blobs:
                 db.executemany(upsert, blobs)
             for sql, params in work:
