@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -28,9 +29,10 @@ from server.services import Services
 from server.sessions_endpoint import sessions_endpoint
 from server.settings import Settings
 from storage.accounts import AccountStore
-from storage.engine import create_engine, shares_one_database
+from storage.engine import create_engine, is_sqlite, shares_one_database
 from storage.readiness import check_writable
 from storage.schema import ensure_schema
+from storage.sql.committer import SqliteCommitter
 from storage.store import SessionStore
 from storage.writer import BatchWriter
 
@@ -57,12 +59,21 @@ async def build_services(settings: Settings, clock: Clock | None = None) -> Serv
         write_engine = create_engine(
             settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, writer=True
         )
+    write_store = SessionStore(write_engine, **store_options) if write_engine else store
+    committer = None
+    if write_engine is not None and is_sqlite(settings.database_url):
+        # A SQLite file: group commits on a thread of their own (storage/sql/committer.py).
+        committer = SqliteCommitter(
+            str(make_url(settings.database_url).database),
+            write_store.writer,
+            synchronous=settings.sqlite_synchronous,
+        )
     return Services(
         settings=settings,
         engine=engine,
         store=store,
         accounts=AccountStore(engine),
-        writer=BatchWriter(SessionStore(write_engine, **store_options) if write_engine else store),
+        writer=BatchWriter(write_store, committer=committer),
         clock=clock,
         metrics=Metrics(),
         write_engine=write_engine,

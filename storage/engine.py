@@ -77,19 +77,24 @@ SQLITE_PAGE_SIZE = 65536
 def _install_sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # WAL: readers never block the writer and a killed process loses no committed
-        # transaction. busy_timeout: several processes may write the same file.
-        cursor = dbapi_connection.cursor()
-        # Before WAL: a database in WAL mode can no longer change its page size.
-        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # 32 MiB of page cache per connection (grown only as used): SQLite's default of
-        # 2 MiB holds just 31 pages of 64 KiB, fewer than a 90-day question seeks through.
-        cursor.execute("PRAGMA cache_size=-32768")
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+        sqlite_pragmas(dbapi_connection, synchronous)
+
+
+def sqlite_pragmas(connection: Any, synchronous: str) -> None:
+    """The settings of every SQLite connection relhealth opens (a DB-API connection)."""
+    # WAL: readers never block the writer and a killed process loses no committed
+    # transaction. busy_timeout: several processes may write the same file.
+    cursor = connection.cursor()
+    # Before WAL: a database in WAL mode can no longer change its page size.
+    cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # 32 MiB of page cache per connection (grown only as used): SQLite's default of
+    # 2 MiB holds just 31 pages of 64 KiB, fewer than a 90-day question seeks through.
+    cursor.execute("PRAGMA cache_size=-32768")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
 
 
 class StatementCounter:

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 
 from storage.protocol import Store
+from storage.sql.committer import SqliteCommitter
 from storage.types import WriteBatch
 
 log = logging.getLogger(__name__)
@@ -27,22 +28,43 @@ class _Pending:
 
 
 class BatchWriter:
-    def __init__(self, store: Store, *, max_group: int = 500, max_group_increments: int = 50_000) -> None:
+    """With a `committer` (a SQLite file), the groups are cut and committed on the
+    committer's own thread (storage/sql/committer.py) and this class only hands batches
+    to it; otherwise they are cut here, on the event loop."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_group: int = 500,
+        max_group_increments: int = 50_000,
+        committer: SqliteCommitter | None = None,
+    ) -> None:
         self.store = store
+        self.committer = committer
         self.max_group = max_group
         #: A group stops growing past this many increments, so that one commit (and the
         #: requests waiting on it) stays short however big the envelopes are.
         self.max_group_increments = max_group_increments
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._running = False
         self.in_flight = 0
 
     async def start(self) -> None:
+        if self.committer is not None:
+            await self.committer.start()
+            self._running = True
+            return
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="relhealth-batch-writer")
 
     async def stop(self) -> None:
         """Finish everything queued, then stop."""
+        if self.committer is not None:
+            self._running = False
+            await self.committer.stop()
+            return
         if self._task is None:
             return
         await self._queue.join()
@@ -54,6 +76,13 @@ class BatchWriter:
     async def write(self, batch: WriteBatch) -> None:
         """Return once `batch` is committed; raise if it could not be."""
         if not batch:
+            return
+        if self.committer is not None and self._running:
+            self.in_flight += 1
+            try:
+                await self.committer.write(batch)
+            finally:
+                self.in_flight -= 1
             return
         if self._task is None:
             await self.store.apply([batch])
@@ -68,6 +97,8 @@ class BatchWriter:
 
     @property
     def depth(self) -> int:
+        if self.committer is not None:
+            return self.committer.depth
         return self._queue.qsize()
 
     async def _run(self) -> None:

@@ -38,6 +38,10 @@ class Catalogue:
         self._series_ids: dict[SeriesTriple, int] = {}
         self._project_orgs: dict[int, int] = {}
 
+    def known_ids(self) -> dict[SeriesTriple, int]:
+        """Every series id known so far (the cache itself: read it, never change it)."""
+        return self._series_ids
+
     async def series_for(self, batch: WriteBatch) -> dict[SeriesTriple, int]:
         """Ids of every series of the batch (created first when new)."""
         wanted: dict[SeriesTriple, float] = {}

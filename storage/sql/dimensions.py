@@ -55,6 +55,10 @@ from storage.types import (
     WriteBatch,
 )
 
+#: Per client value, its (project, release, environment) -> series id map and the
+#: increments to write to those series (`ClientSeries.expand`).
+ClientWork = list[tuple[dict[Any, int], WriteBatch]]
+
 #: Default of the setting `dimension_values_per_project`.
 DEFAULT_VALUES_PER_PROJECT = 200
 #: The value that stands for every value over the cap (name and major).
@@ -162,7 +166,7 @@ class ClientSeries:
         self._folded: set[tuple[int, Value]] = set()
         self._series: dict[ClientKey, int] = {}
 
-    async def expand(self, batch: WriteBatch) -> tuple[WriteBatch, list[tuple[dict[Any, int], WriteBatch]]]:
+    async def expand(self, batch: WriteBatch) -> tuple[WriteBatch, ClientWork]:
         """The batch to write to the base series (with an outcome per folded increment
         added) and, per client value, the increments to write to its series with their
         (project, release, environment) -> series id map. A batch without client
@@ -314,7 +318,7 @@ class ClientSeries:
                 self._series[(p, r, e, c)] = sid
 
 
-def client_rows(rows: FactRows, work: list[tuple[dict[Any, int], WriteBatch]], *, sort: bool) -> None:
+def client_rows(rows: FactRows, work: ClientWork, *, sort: bool) -> None:
     """Fold the client increments of `expand` into `rows`, hourly and daily buckets only.
 
     Each value's increments are folded by the same `fact_rows` as the base series (into
@@ -330,9 +334,23 @@ def client_rows(rows: FactRows, work: list[tuple[dict[Any, int], WriteBatch]], *
         for into, extra in zip(target, folded.all(), strict=True):
             into.extend(row for row in extra if row[0] != MINUTE)
         # Sketch members and duration bins are keyed (granularity, series, bucket, kind):
-        # client series ids are their own, so no key meets a base series' key.
-        rows.sketches.update((k, v) for k, v in folded.sketches.items() if k[0] != MINUTE)
-        rows.durations.update((k, v) for k, v in folded.durations.items() if k[0] != MINUTE)
+        # client series ids are their own, so no key meets a base series' key; two work
+        # items of one client value (two envelopes of a group commit) meet and merge.
+        for key, members in folded.sketches.items():
+            if key[0] != MINUTE:
+                held = rows.sketches.get(key)
+                if held is None:
+                    rows.sketches[key] = members
+                else:
+                    held |= members
+        for key, bins in folded.durations.items():
+            if key[0] != MINUTE:
+                held_bins = rows.durations.get(key)
+                if held_bins is None:
+                    rows.durations[key] = bins
+                else:
+                    for b, n in bins.items():
+                        held_bins[b] = held_bins.get(b, 0) + n
     if sort:
         for into in target:
             into.sort()

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.sql import copy, sketches
 from storage.sql.catalogue import Catalogue
-from storage.sql.dimensions import ClientSeries, client_rows
+from storage.sql.dimensions import ClientSeries, ClientWork, client_rows
 from storage.sql.fold import FactRows, SketchKey, fact_rows
 from storage.types import WriteBatch
 
@@ -107,6 +107,46 @@ class FactWriter:
             return None
         return int(self.now()) - self.minute_retention
 
+    async def prepare(self, batch: WriteBatch) -> tuple[WriteBatch, ClientWork]:
+        """What must happen on the event loop before a batch is folded: its series ids
+        (created when new) and its client-dimension series (`dimensions.py`)."""
+        await self.catalogue.series_for(batch)
+        return await self.clients.expand(batch)
+
+    def statements(self) -> tuple[str, ...]:
+        """The fact upserts, then the sketch upsert, in this engine's dialect."""
+        dialect = self.engine.dialect.name
+        found = self._statements.get(dialect)
+        if found is None:
+            found = self._statements[dialect] = tuple(
+                _render(t, dialect) for t in (*_FACT_STATEMENTS, sketches.UPSERT_TEMPLATE)
+            )
+        return found
+
+    def folder(
+        self,
+        batch: WriteBatch,
+        client_work: ClientWork,
+        *,
+        sort: bool,
+        extra: Sequence[tuple[str, list[tuple[Any, ...]]]] = (),
+    ) -> Callable[[], tuple[FactRows, Work]]:
+        """The fold of a prepared batch into rows and statements, run where the caller
+        chooses (the event loop, a worker thread, the database's thread). The series ids
+        are the catalogue's own dict, only ever added to on the loop: the fold's single
+        lookups need no copy."""
+        series_ids = self.catalogue.known_ids()
+        cutoff = self.minute_cutoff()
+        statements = self.statements()
+
+        def fold() -> tuple[FactRows, Work]:
+            rows = fact_rows(batch, series_ids, sort=sort, minute_cutoff=cutoff)
+            client_rows(rows, client_work, sort=sort)  # client dimensions
+            plain = zip(statements[:-1], rows.all(), strict=True)
+            return rows, [*((sql, params) for sql, params in plain if params), *extra]
+
+        return fold
+
     async def apply(
         self,
         batches: Sequence[WriteBatch],
@@ -124,30 +164,16 @@ class FactWriter:
         if len(batches) > 1:
             for batch in batches:
                 merged.extend(batch)
-        series_ids = await self.catalogue.series_for(merged)
-        # -- client dimensions: the increments of each client series (dimensions.py) --
-        merged, client_work = await self.clients.expand(merged)
+        merged, client_work = await self.prepare(merged)
         dialect = self.engine.dialect.name
         # Rows are sorted by key only where writers can run concurrently (PostgreSQL, to
         # lock in one order); SQLite has a single writer at a time.
         sort = dialect != "sqlite"
-        cutoff = self.minute_cutoff()
-        statements = self._statements.get(dialect)
-        if statements is None:
-            statements = self._statements[dialect] = tuple(
-                _render(t, dialect) for t in (*_FACT_STATEMENTS, sketches.UPSERT_TEMPLATE)
-            )
-        upsert = statements[-1]
         extra: Work = []
         if import_chunk is not None:
             extra.append((_render(_IMPORT_CHUNK_INSERT, dialect), [import_chunk]))
-
-        def fold() -> tuple[FactRows, Work]:
-            rows = fact_rows(merged, series_ids, sort=sort, minute_cutoff=cutoff)
-            client_rows(rows, client_work, sort=sort)  # client dimensions
-            plain = zip(statements[:-1], rows.all(), strict=True)
-            return rows, [*((sql, params) for sql, params in plain if params), *extra]
-
+        fold = self.folder(merged, client_work, sort=sort, extra=extra)
+        upsert = self.statements()[-1]
         if dialect == "sqlite":
             async with self.engine.connect() as conn:
                 if await _sqlite_transaction(conn, fold, upsert):
@@ -203,16 +229,7 @@ async def _sqlite_transaction(
     mostly waits between commits. The series ids the fold looks up are the catalogue's
     own dict, only ever added to on the loop: single lookups need no copy.
     """
-
-    def prepare(db: sqlite3.Connection) -> tuple[Sequence[tuple[Any, ...]], Work]:
-        rows, work = fold()
-        if not (rows.sketches or rows.durations):
-            return [], work
-        keys = sketches.touched(rows.sketches, rows.durations)
-        stored = sketches.sqlite_stored(db, keys)  # one row back, not one per sketch
-        return sketches.merged_rows(rows.sketches, rows.durations, stored, sort=False), work
-
-    return await sqlite_transaction(conn, prepare, upsert)
+    return await sqlite_transaction(conn, sketch_merger(fold), upsert)
 
 
 async def sqlite_transaction(
@@ -241,20 +258,46 @@ async def sqlite_transaction(
         return False
 
     def transaction() -> None:
-        db = driver._conn
-        if db.in_transaction:
-            db.rollback()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            blobs, work = prepare(db)
-            if blobs:
-                db.executemany(upsert, blobs)
-            for sql, params in work:
-                db.executemany(sql, params)
-            db.commit()
-        except BaseException:
-            db.rollback()
-            raise
+        run_transaction(driver._conn, prepare, upsert)
 
     await run_in_thread(transaction)
     return True
+
+
+def run_transaction(
+    db: sqlite3.Connection,
+    prepare: Callable[[sqlite3.Connection], tuple[Sequence[tuple[Any, ...]], Work]],
+    upsert: str,
+) -> None:
+    """BEGIN IMMEDIATE, `prepare`, every executemany, COMMIT, on the calling thread (the
+    connection's own); rolled back on any error, and left outside a transaction."""
+    if db.in_transaction:
+        db.rollback()
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        blobs, work = prepare(db)
+        if blobs:
+            db.executemany(upsert, blobs)
+        for sql, params in work:
+            db.executemany(sql, params)
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+
+
+def sketch_merger(
+    fold: Callable[[], tuple[FactRows, Work]],
+) -> Callable[[sqlite3.Connection], tuple[Sequence[tuple[Any, ...]], Work]]:
+    """`prepare` for `run_transaction`: the fold, then the touched sketches read by key
+    (one packed row back, not one per sketch) and merged with the new members and bins."""
+
+    def prepare(db: sqlite3.Connection) -> tuple[Sequence[tuple[Any, ...]], Work]:
+        rows, work = fold()
+        if not (rows.sketches or rows.durations):
+            return [], work
+        keys = sketches.touched(rows.sketches, rows.durations)
+        stored = sketches.sqlite_stored(db, keys)
+        return sketches.merged_rows(rows.sketches, rows.durations, stored, sort=False), work
+
+    return prepare
