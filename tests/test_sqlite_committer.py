@@ -24,7 +24,9 @@ AT = NOW - NOW % HOUR - HOUR
 
 
 def _batch(user: str, release: str = "r@1") -> WriteBatch:
-    return WriteBatch([SessionIncrement(42, release, "prod", AT + 60, started_count=1, user=user, duration=3.0)])
+    return WriteBatch(
+        [SessionIncrement(42, release, "prod", AT + 60, started_count=1, user=user, duration=3.0)]
+    )
 
 
 async def _totals(store: SessionStore) -> tuple[int, int]:

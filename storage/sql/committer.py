@@ -68,6 +68,9 @@ class SqliteCommitter:
         self.groups = 0
         self.sketches = SketchCache()
         self._preparing = 0
+        #: Set while no write is preparing (what `stop` waits for).
+        self._prepared = asyncio.Event()
+        self._prepared.set()
 
     @property
     def depth(self) -> int:
@@ -93,8 +96,8 @@ class SqliteCommitter:
             return
         # Writes still preparing on the loop (series ids) are queued before the thread is
         # told to stop, so that each of them is committed too.
-        while self._preparing:
-            await asyncio.sleep(0.001)
+        if self._preparing:
+            await self._prepared.wait()
         with self._wake:
             self._stopping = True
             self._wake.notify()
@@ -107,10 +110,13 @@ class SqliteCommitter:
         if self._thread is None or self._loop is None:
             raise RuntimeError("the committer is not running")
         self._preparing += 1
+        self._prepared.clear()
         try:
             prepared, client_work = await self.writer.prepare(batch)
         finally:
             self._preparing -= 1
+            if not self._preparing:
+                self._prepared.set()
         done = self._loop.create_future()
         with self._wake:
             self._pending.append(_Part(prepared, client_work, done))
