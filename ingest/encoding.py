@@ -63,6 +63,10 @@ def decoded_chunks(body: bytes, codings: list[str], *, max_size: int) -> Iterato
     Raises IngestError 400 (while iterating) when the body does not decode, 413 when any
     stage's output exceeds `max_size` bytes.
     """
+    if not codings and len(body) <= CHUNK and len(body) <= max_size:
+        # An uncompressed envelope of one chunk (nearly every SDK envelope): itself,
+        # without three generators around it.
+        return iter((body,)) if body else iter(())
     stream: Iterator[bytes] = iter((body,)) if body else iter(())
     for coding in reversed(codings):
         stream = _bounded(_DECODERS[coding](stream), max_size)
