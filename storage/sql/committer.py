@@ -22,15 +22,14 @@ import logging
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from storage.engine import sqlite_pragmas
 from storage.sql import sketches
 from storage.sql.dimensions import ClientWork
-from storage.sql.fold import FactRows, SketchKey
-from storage.sql.write import FactWriter, Work, run_transaction
+from storage.sql.fold import SketchKey
+from storage.sql.write import FactWriter, run_transaction, sketch_merger
 from storage.types import WriteBatch
 
 log = logging.getLogger(__name__)
@@ -188,33 +187,20 @@ class SqliteCommitter:
                 work.extend(part.client_work)
         fold = self.writer.folder(merged, work, sort=False)
         written: dict[SketchKey, bytes] = {}
-        run_transaction(db, self._merger(fold, written), self.writer.statements()[-1])
+        run_transaction(db, sketch_merger(fold, self._read, written), self.writer.statements()[-1])
         # Only once committed (a rolled back transaction raised above: the cache keeps
         # what the file still holds).
         self.sketches.update(written)
 
-    def _merger(
-        self, fold: Callable[[], tuple[FactRows, Work]], written: dict[SketchKey, bytes]
-    ) -> Callable[[sqlite3.Connection], tuple[Sequence[tuple[Any, ...]], Work]]:
-        """`run_transaction`'s `prepare`: the fold, then the touched sketches merged with
-        the new members and bins, read from the cache where it still holds them."""
-
-        def prepare(db: sqlite3.Connection) -> tuple[Sequence[tuple[Any, ...]], Work]:
-            rows, work = fold()
-            if not (rows.sketches or rows.durations):
-                return [], work
-            keys = sketches.touched(rows.sketches, rows.durations)
-            # Within the transaction, which holds the write lock: no other connection
-            # can commit between this check and our write.
-            (version,) = db.execute("PRAGMA data_version").fetchone()
-            stored, missing = self.sketches.lookup(keys, int(version))
-            if missing:
-                stored.update(sketches.sqlite_stored(db, missing))
-            merged = sketches.merged_rows(rows.sketches, rows.durations, stored, sort=False)
-            written.update(((g, s, b, k), blob) for g, s, b, k, blob in merged)
-            return merged, work
-
-        return prepare
+    def _read(self, db: sqlite3.Connection, keys: list[SketchKey]) -> dict[SketchKey, bytes]:
+        """The stored sketches of `keys`, from the cache where it still holds them."""
+        # Within the transaction, which holds the write lock: no other connection can
+        # commit between this check and our write.
+        (version,) = db.execute("PRAGMA data_version").fetchone()
+        stored, missing = self.sketches.lookup(keys, int(version))
+        if missing:
+            stored.update(sketches.sqlite_stored(db, missing))
+        return stored
 
     def _settle(self, group: list[_Part], exc: BaseException | None) -> None:
         assert self._loop is not None

@@ -288,16 +288,21 @@ def run_transaction(
 
 def sketch_merger(
     fold: Callable[[], tuple[FactRows, Work]],
+    read: Callable[[sqlite3.Connection, list[SketchKey]], dict[SketchKey, bytes]] = sketches.sqlite_stored,
+    written: dict[SketchKey, bytes] | None = None,
 ) -> Callable[[sqlite3.Connection], tuple[Sequence[tuple[Any, ...]], Work]]:
     """`prepare` for `run_transaction`: the fold, then the touched sketches read by key
-    (one packed row back, not one per sketch) and merged with the new members and bins."""
+    (`read`: by default one packed row back, not one per sketch) and merged with the new
+    members and bins; the merged blobs also go into `written` when given."""
 
     def prepare(db: sqlite3.Connection) -> tuple[Sequence[tuple[Any, ...]], Work]:
         rows, work = fold()
         if not (rows.sketches or rows.durations):
             return [], work
-        keys = sketches.touched(rows.sketches, rows.durations)
-        stored = sketches.sqlite_stored(db, keys)
-        return sketches.merged_rows(rows.sketches, rows.durations, stored, sort=False), work
+        stored = read(db, sketches.touched(rows.sketches, rows.durations))
+        merged = sketches.merged_rows(rows.sketches, rows.durations, stored, sort=False)
+        if written is not None:
+            written.update(((g, s, b, k), blob) for g, s, b, k, blob in merged)
+        return merged, work
 
     return prepare
