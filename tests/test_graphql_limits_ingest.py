@@ -19,6 +19,7 @@ from storage.types import USER_SEEN, SessionIncrement, WriteBatch
 pytestmark = pytest.mark.slow
 
 RELEASES, DAYS = 100, 41
+ENVELOPES = 10
 
 
 def _iso(ts: float) -> str:
@@ -75,10 +76,14 @@ def test_envelopes_are_answered_within_a_second_during_the_heaviest_query(live_s
     auth = {"Authorization": f"Bearer {token}"}
     results: dict[str, list[tuple[float, dict]]] = {"heavy": [], "attack": []}
     in_flight = threading.Event()
+    enough = threading.Event()
 
     def query(name: str, text: str, times: int) -> None:
+        # Runs at least `times` times, and keeps running until the envelope loop has sent
+        # enough envelopes, so that every envelope meets a query in flight however fast
+        # the machine answers one.
         with httpx.Client(timeout=120, trust_env=False) as client:
-            for _ in range(times):
+            while len(results[name]) < times or (name == "heavy" and not enough.is_set()):
                 in_flight.set()
                 started = time.perf_counter()
                 r = client.post(f"{server.url}/graphql", json={"query": text}, headers=auth)
@@ -97,7 +102,7 @@ def test_envelopes_are_answered_within_a_second_during_the_heaviest_query(live_s
         '{"init":true,"started":"%s","status":"exited","attrs":{"release":"app@ingest"}}\n'
     )
     with httpx.Client(timeout=30, trust_env=False) as client:
-        while any(t.is_alive() for t in threads) or len(latencies) < 5:
+        while any(t.is_alive() for t in threads):
             started = time.perf_counter()
             r = client.post(
                 f"{server.url}/api/7/envelope/",
@@ -106,26 +111,27 @@ def test_envelopes_are_answered_within_a_second_during_the_heaviest_query(live_s
             )
             latencies.append(time.perf_counter() - started)
             assert r.status_code == 200, r.text
+            if len(latencies) >= ENVELOPES:
+                enough.set()
             time.sleep(0.05)
     for t in threads:
         t.join()
 
     ((_, refused),) = results["attack"]
     assert refused["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
-    assert len(results["heavy"]) == 3
+    assert len(results["heavy"]) >= 3
     for _, body in results["heavy"]:
         assert "errors" not in body, body
         assert body["extensions"]["cost"]["requested"] > settings.graphql_max_cost * 0.9
         assert len(body["data"]["a0"]["nodes"][0]["stats"]["intervals"]) == DAYS * 24
     heavy_time = sum(d for d, _ in results["heavy"])
-    # The query is heavy (it kept the server busy for a while) ...
-    assert heavy_time > 0.3, heavy_time
-    # ... and every envelope, sent throughout, was answered within a second.
+    # Every envelope, sent while the heaviest allowed query kept running, was answered
+    # within a second.
     # (Run with -s to see the figures.)
     print(
         f"heavy queries {heavy_time:.2f} s in all, {len(latencies)} envelopes, slowest {max(latencies):.3f} s"
     )
-    assert len(latencies) >= 5
+    assert len(latencies) >= ENVELOPES
     assert max(latencies) < 1.0, (max(latencies), sorted(latencies)[-5:], heavy_time)
 
 
