@@ -128,7 +128,7 @@ class Context:
         return await request(
             self.port,
             "POST",
-            "/graphql",
+            "/graphql/v1",
             bearer(token or self.accounts.token),
             p.graphql_body(query, variables),
             **kwargs,
@@ -381,7 +381,7 @@ async def graphql_nested_statements(ctx: Context) -> None:
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://attacks") as client:
                 response = await client.post(
-                    "/graphql", content=p.graphql_body(query), headers=bearer(ctx.accounts.token)
+                    "/graphql/v1", content=p.graphql_body(query), headers=bearer(ctx.accounts.token)
                 )
             reply = Reply(status=response.status_code, body=response.content, size=len(response.content))
         except Exception as exc:  # an app that raises still has a statement count
@@ -420,9 +420,11 @@ def _big_json_body(size: int) -> Iterator[bytes]:
 
 async def graphql_big_body(ctx: Context) -> None:
     headers = bearer(ctx.accounts.token)
-    declared = await request(ctx.port, "POST", "/graphql", headers, _big_json_body(BIG_BODY), length=BIG_BODY)
+    declared = await request(
+        ctx.port, "POST", "/graphql/v1", headers, _big_json_body(BIG_BODY), length=BIG_BODY
+    )
     ctx.note("declared_length", declared, sent_mib=round(declared.sent / MIB, 1))
-    chunked = await request(ctx.port, "POST", "/graphql", headers, _big_json_body(BIG_BODY))
+    chunked = await request(ctx.port, "POST", "/graphql/v1", headers, _big_json_body(BIG_BODY))
     ctx.note("chunked", chunked, sent_mib=round(chunked.sent / MIB, 1))
 
 
@@ -551,7 +553,7 @@ async def cors_preflight(ctx: Context) -> None:
     reply = await request(
         ctx.port,
         "OPTIONS",
-        "/graphql",
+        "/graphql/v1",
         {
             "Origin": origin,
             "Access-Control-Request-Method": "POST",
@@ -568,7 +570,7 @@ async def cors_preflight(ctx: Context) -> None:
     post = await request(
         ctx.port,
         "POST",
-        "/graphql",
+        "/graphql/v1",
         {**bearer(ctx.accounts.token), "Origin": origin},
         p.graphql_body("{ __typename }"),
     )
@@ -576,7 +578,7 @@ async def cors_preflight(ctx: Context) -> None:
     refused = await request(
         ctx.port,
         "OPTIONS",
-        "/graphql",
+        "/graphql/v1",
         {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
     )
     ctx.note(
@@ -675,7 +677,7 @@ ATTACKS = [
     ),
     Attack(
         "graphql_big_body",
-        "a 200 MiB POST body to /graphql (declared length, then chunked)",
+        "a 200 MiB POST body to /graphql/v1 (declared length, then chunked)",
         graphql_big_body,
     ),
     Attack(
@@ -692,7 +694,7 @@ ATTACKS = [
     ),
     Attack("federation_release_entity", "_entities with a Release representation", federation_release_entity),
     Attack(
-        "cors_preflight", "OPTIONS /graphql with Origin and Access-Control-Request-Method", cors_preflight
+        "cors_preflight", "OPTIONS /graphql/v1 with Origin and Access-Control-Request-Method", cors_preflight
     ),
     Attack("import_id_cross_org", "two organizations import with the same ?import_id=", import_id_cross_org),
     Attack("metrics_open", "GET /metrics without a token: does it list per-project data?", metrics_open),

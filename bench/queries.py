@@ -102,7 +102,7 @@ class Scenario:
 
 
 def _gql(query: str, variables: dict[str, Any]) -> Request:
-    return Request("POST", "/graphql", json.dumps({"query": query, "variables": variables}).encode())
+    return Request("POST", "/graphql/v1", json.dumps({"query": query, "variables": variables}).encode())
 
 
 def _rest(org: str, params: list[tuple[str, str]]) -> Request:

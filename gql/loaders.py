@@ -3,6 +3,8 @@ loaders themselves live with their domain."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gql.federation.loaders import ReleaseSeenLoader
 from gql.health.loaders import (
     AdoptionStageByReleaseLoader,
@@ -16,10 +18,17 @@ from gql.health.loaders import (
 )
 from gql.organizations.loaders import EnvironmentsByOrgLoader, ProjectsByOrgLoader
 from gql.projects.loaders import OutcomesByProjectLoader, ProjectByIdLoader
-from gql.releases.loaders import ProjectReleasesByProjectLoader, ReleasesCountByProjectLoader
+from gql.releases.loaders import (
+    FirstSeenByProjectLoader,
+    ProjectReleasesByProjectLoader,
+    ReleasesCountByProjectLoader,
+)
 from resolvers.options import QueryOptions
 from storage.accounts import AccountStore
 from storage.protocol import Store
+
+if TYPE_CHECKING:
+    from gql.health.scoped import ProjectSummaryLoader
 
 
 class Loaders:
@@ -47,3 +56,6 @@ class Loaders:
         self.project_releases = ProjectReleasesByProjectLoader(store, options)
         self.ingest_outcomes = OutcomesByProjectLoader(store)
         self.projects_by_org = ProjectsByOrgLoader(accounts)
+        self.first_seen_by_project = FirstSeenByProjectLoader(store)
+        #: API v2's project totals; made on first use (it needs the request's info).
+        self.project_summary: ProjectSummaryLoader | None = None

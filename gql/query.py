@@ -1,33 +1,37 @@
-"""The root `Query` type, composed of the domains' root fields in the order the SDL
-prints them (`schema.graphql`)."""
+"""The root `Query` type of API v2: entry points only; everything else hangs off entities.
+`sessions` stays as the Sentry-compatible escape hatch."""
 
 from __future__ import annotations
 
 import strawberry
 
+from gql import nodes
 from gql.core.rate_limit import RateLimit, resolve_rate_limit
-from gql.health import fields as health_fields
-from gql.organizations import fields as organizations_fields
-from gql.projects import fields as projects_fields
-from gql.releases import fields as releases_fields
+from gql.organizations.types import Environment, OrganizationHealth
+from gql.projects.health import ProjectHealth
+from gql.projects.types import Project
+from gql.releases.health import ReleaseHealth
+from gql.releases.types import Release
 from gql.sessions import fields as sessions_fields
 from gql.sessions.types import SessionsResult
 
 
-@strawberry.type
+@strawberry.type(description="The entry points of the API.")
 class Query:
-    organization = organizations_fields.organization
-    project = projects_fields.project
-    release = releases_fields.release
-    releases = releases_fields.releases
-    has_health_data = health_fields.has_health_data
-    releases_have_health_data = health_fields.releases_have_health_data
-    oldest_health_data = health_fields.oldest_health_data
-    changed_release_adoptions = health_fields.changed_release_adoptions
-    sessions_per_project = health_fields.sessions_per_project
+    viewer = nodes.viewer
+    organization = nodes.organization
+    project = nodes.project
+    release = nodes.release
+    node = nodes.node
+    nodes = nodes.nodes
     sessions: SessionsResult = sessions_fields.sessions
 
     rate_limit: RateLimit | None = strawberry.field(
         resolver=resolve_rate_limit,
         description="The caller's query-cost budget after this operation; null outside /graphql.",
     )
+
+
+def entity_types() -> list[type]:
+    """Types reachable only through `node` and the federation entities."""
+    return [Release, Project, ReleaseHealth, ProjectHealth, OrganizationHealth, Environment]

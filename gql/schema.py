@@ -1,5 +1,5 @@
 """The Strawberry schema (a Federation v2 subgraph) and its execution extensions. The
-root fields come from the domains (`gql.query`)."""
+root fields come from the domains (`gql.v1.query`)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,6 @@ from gql.core.limits import QueryCostLimit
 from gql.core.scalars import Count, CountScalar, DateTimeScalar
 from gql.core.yielding import YieldingLists
 from gql.federation.subgraph import FIELD_SET, SubgraphSchema
-from gql.projects.types import Project
-from gql.query import Query
-from gql.releases.types import Release
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,20 +38,22 @@ class GraphQLLimits:
     cache_bytes: int = 32 * 1024 * 1024
 
 
-def build_schema(
-    limits: GraphQLLimits = GraphQLLimits(),
-    *,
-    cache: DocumentCache | None = None,
-    budget: CostBudget | None = None,
+def build_subgraph(
+    query: type,
+    types: list[type],
+    limits: GraphQLLimits,
+    cache: DocumentCache | None,
+    budget: CostBudget | None,
 ) -> strawberry.Schema:
+    """A subgraph schema of `query` with every limit and extension of the API."""
     # Validation rules are built once: cached documents were validated by exactly these.
     rules = document_rules(limits.max_depth, limits.max_aliases)
     # Shared by every request of this schema (one per server process).
     cache = cache if cache is not None else DocumentCache(limits.cache_bytes)
     budget = budget if budget is not None else CostBudget(limits.budget, limits.budget_window)
     return SubgraphSchema(
-        query=Query,
-        types=[Release, Project],
+        query=query,
+        types=types,
         federation_version="2.5",
         execution_context_class=ExecutionContext,
         scalar_overrides={FieldSet: FIELD_SET},
@@ -75,4 +74,16 @@ def build_schema(
     )
 
 
-__all__ = ["GraphQLLimits", "Query", "build_schema"]
+def build_schema(
+    limits: GraphQLLimits = GraphQLLimits(),
+    *,
+    cache: DocumentCache | None = None,
+    budget: CostBudget | None = None,
+) -> strawberry.Schema:
+    """The current API (v2), served at /graphql."""
+    from gql.query import Query, entity_types
+
+    return build_subgraph(Query, entity_types(), limits, cache, budget)
+
+
+__all__ = ["GraphQLLimits", "build_schema", "build_subgraph"]

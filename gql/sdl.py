@@ -47,11 +47,25 @@ def print_sdl(schema: strawberry.Schema) -> str:
         if isinstance(node, DirectiveDefinitionNode | TypeDefinitionNode)
     }
     missing = list(_omitted_definitions(schema, defined))
-    if not missing:
-        return printed + "\n"
-    block = "\n\n".join([_HEADING + "\n" + missing[0], *missing[1:]])
     schema_node = next((n for n in document.definitions if isinstance(n, SchemaDefinitionNode)), None)
-    at = schema_node.loc.end if schema_node is not None and schema_node.loc is not None else 0
+    if schema_node is not None and schema_node.loc is not None:
+        # Strawberry prints directive definitions (`@oneOf`) before the schema block; they
+        # move after it, so that Federation's `@link` stays the document's header.
+        begin, at = schema_node.loc.start, schema_node.loc.end
+        before = [
+            printed[n.loc.start : n.loc.end] for n in document.definitions if n.loc and n.loc.end <= begin
+        ]
+        printed = printed[begin:]
+        at -= begin
+        after = "\n\n".join(before)
+    else:
+        at, after = 0, ""
+    if not missing:
+        head, tail = printed[:at], printed[at:].lstrip("\n")
+        return (f"{head}\n\n{after}\n\n{tail}" if after else printed) + "\n"
+    block = "\n\n".join([_HEADING + "\n" + missing[0], *missing[1:]])
+    if after:
+        block = f"{after}\n\n{block}"
     head, tail = printed[:at], printed[at:].lstrip("\n")
     return (f"{head}\n\n{block}\n\n{tail}" if head else f"{block}\n\n{tail}") + "\n"
 

@@ -258,12 +258,15 @@ async def release_overview(
     stat: str = "sessions",
     with_adoption: bool = True,
     retention: Mapping[int, int] | None = None,
+    window: tuple[float, float] | None = None,
 ) -> dict[ProjectRelease, ReleaseOverview]:
     """The release overview of section 5.4. This project applies `environments` to every
     number and uses the same `now` everywhere. `with_adoption=False` leaves `adoption`
     out (None) for callers that get it from `release_adoption` themselves (the GraphQL
     loaders share one adoption computation between `health` and `adoption`). With
-    `retention`, windows whose buckets are deleted raise `RetentionExceeded`."""
+    `retention`, windows whose buckets are deleted raise `RetentionExceeded`. `window`
+    (unix seconds `[start, end]`, widened to whole hours) replaces the summary period's
+    window for the totals (API v2's range scopes)."""
     summary = stats_period(summary_period)
     if health_stats_period is not None:
         stats_period(health_stats_period)
@@ -274,7 +277,7 @@ async def release_overview(
     project_ids = tuple(sorted({p for p, _ in pairs}))
     releases = [r for _, r in pairs]
     flt = _pairs_filter(releases, environments)
-    start, end = widen(now - summary.seconds, now, HOUR)
+    start, end = widen(*(window or (now - summary.seconds, now)), HOUR)
     totals = await store.aggregate(
         AggregateQuery(
             project_ids=project_ids,
@@ -307,7 +310,7 @@ async def release_overview(
         pair for pair in pairs if not (agg := totals.totals.get(GroupKey(*pair))) or not agg.counters.started
     ]
     recheck: set[ProjectRelease] = set()
-    if missing and summary_period != "90d":
+    if missing and (window is not None or summary_period != "90d"):
         recheck = await releases_with_health_data(
             store, missing, now=now, environments=environments, retention=retention
         )

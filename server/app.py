@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from server.clock import Clock, SystemClock
 from server.cors import CorsMiddleware, CorsPolicy
 from server.envelope_endpoint import EnvelopeEndpoint, envelope_preflight
-from server.graphql_endpoint import GraphQLEndpoint
+from server.graphql_endpoint import V1_SUNSET, GraphQLEndpoint
 from server.import_endpoint import import_endpoint
 from server.metrics import CONTENT_TYPE_LATEST, Metrics
 from server.request_metrics import RequestMetricsMiddleware, RequestRecorder
@@ -102,7 +102,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> RelhealthApp:
             if services.write_engine is not None:
                 await services.write_engine.dispose()
 
-    graphql = _LazyGraphQL()
+    graphql_v1 = _LazyGraphQL()
+    graphql = _LazyGraphQL(v1=graphql_v1)
     envelope = EnvelopeEndpoint()
     recorder = RequestRecorder()
     routes = [
@@ -117,6 +118,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> RelhealthApp:
         Route("/metrics", metrics),
         # Every method reaches the endpoint, which answers the others 405 in GraphQL JSON.
         Route("/graphql", graphql),
+        Route("/graphql/v1", graphql_v1),
         Mount("/static", StaticFiles(packages=[("server", "static")]), name="static"),
     ]
     app = RelhealthApp(routes=routes, lifespan=lifespan)
@@ -161,13 +163,21 @@ class RelhealthApp(Starlette):
 
 
 class _LazyGraphQL:
-    """The GraphQL endpoint needs the services, which exist only after startup."""
+    """The GraphQL endpoints (v2 at /graphql, the frozen v1 at /graphql/v1) need the
+    services, which exist only after startup."""
 
-    def __init__(self) -> None:
+    def __init__(self, v1: _LazyGraphQL | None = None) -> None:
         self.endpoint: GraphQLEndpoint | None = None
+        self.v1 = v1
 
     def bind(self, services: Services) -> None:
         self.endpoint = GraphQLEndpoint(services)
+        if self.v1 is not None:
+            from gql.v1.schema import build_v1_schema
+
+            self.v1.endpoint = GraphQLEndpoint(
+                services, build_v1_schema, budget=self.endpoint.app.budget, sunset=V1_SUNSET
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self.endpoint is not None, "server not started"

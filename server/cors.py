@@ -40,7 +40,7 @@ class CorsPolicy:
 
 def covers(path: str) -> bool:
     """The query APIs: GraphQL and the REST API, but not the envelope endpoint."""
-    if path.rstrip("/") == "/graphql":
+    if path.rstrip("/") in ("/graphql", "/graphql/v1"):
         return True
     return path.startswith("/api/0/") and not path.rstrip("/").endswith("/envelope")
 

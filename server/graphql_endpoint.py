@@ -1,10 +1,12 @@
-"""/graphql: GraphiQL for browsers, Bearer-token auth for everything that executes."""
+"""/graphql (the current API, v2) and /graphql/v1 (the frozen v1 until its sunset): GraphiQL
+for browsers, Bearer-token auth for everything that executes."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,15 @@ from server.services import Services
 GRAPHIQL_PAGE = Path(__file__).parent / "static" / "graphiql.html"
 
 
+#: When /graphql/v1 stops answering (RFC 8594 `Sunset`); the CHANGELOG announces it.
+V1_SUNSET = "Wed, 30 Jun 2027 00:00:00 GMT"
+#: Where its successor answers (RFC 5829 `successor-version`); the CHANGELOG's migration
+#: table says which v2 field replaces each v1 field.
+V1_MIGRATION = '</graphql>; rel="successor-version"'
+
+#: Builds the schema an endpoint serves, from the limits and the shared cost budget.
+SchemaBuilder = Callable[..., Any]
+
 TIMEOUT = "TIMEOUT"
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 
@@ -73,11 +84,15 @@ def graphql_limits(services: Services) -> GraphQLLimits:
 
 
 class RelhealthGraphQL(GraphQL[Context, None]):
-    def __init__(self, services: Services) -> None:
+    def __init__(
+        self, services: Services, build: SchemaBuilder = build_schema, budget: CostBudget | None = None
+    ) -> None:
         self.limits = limits = graphql_limits(services)
+        # One document cache per schema (a cached document was validated against it); the
+        # cost budget is the token's, whichever version it spends it on.
         self.cache = DocumentCache(limits.cache_bytes)
-        self.budget = CostBudget(limits.budget, limits.budget_window)
-        schema = build_schema(limits, cache=self.cache, budget=self.budget)
+        self.budget = budget if budget is not None else CostBudget(limits.budget, limits.budget_window)
+        schema = build(limits, cache=self.cache, budget=self.budget)
         super().__init__(schema, graphql_ide=None, allow_queries_via_get=True)
         self.services = services
         self.settings = settings = services.settings
@@ -272,11 +287,41 @@ class GraphQLEndpoint:
     """Serves GraphiQL to browsers without a token (the page itself holds no data) and
     requires `Authorization: Bearer <token>` for every operation."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(
+        self,
+        services: Services,
+        build: SchemaBuilder = build_schema,
+        *,
+        budget: CostBudget | None = None,
+        sunset: str | None = None,
+    ) -> None:
         self.services = services
-        self.app = RelhealthGraphQL(services)
+        self.app = RelhealthGraphQL(services, build, budget)
+        #: Set for a deprecated version: every answer carries `Deprecation` and `Sunset`.
+        self.sunset = sunset
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.sunset is None:
+            await self.serve(scope, receive, send)
+            return
+        sunset = self.sunset
+
+        async def announcing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"deprecation", b"true"),
+                        (b"sunset", sunset.encode()),
+                        (b"link", V1_MIGRATION.encode()),
+                    ],
+                }
+            await send(message)
+
+        await self.serve(scope, receive, announcing)
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         if request.method not in ("GET", "POST"):
             refusal = ProtocolError(

@@ -59,7 +59,7 @@ class Backend:
     async def gql(self, query: str, token: str | None = None, **variables: Any) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token or self.token}"}
         r = await self.app.client.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=headers
+            "/graphql/v1", json={"query": query, "variables": variables}, headers=headers
         )
         body: dict[str, Any] = r.json()
         return body

@@ -81,7 +81,7 @@ async def _gql(app, version: str):
         % version
     )
     r = await app.client.post(
-        "/graphql",
+        "/graphql/v1",
         json={"query": q, "variables": {"now": "2025-06-02T10:00:30Z"}},
         headers={"Authorization": f"Bearer {app.token}"},
     )

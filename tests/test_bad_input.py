@@ -47,7 +47,7 @@ def gql(app_token):
 
     async def run(query, **variables):
         r = await app.client.post(
-            "/graphql",
+            "/graphql/v1",
             json={"query": query, "variables": variables},
             headers={"Authorization": f"Bearer {token}"},
         )
@@ -111,7 +111,7 @@ async def test_ids_out_of_range_are_bad_user_input(make_app, database_url, query
     elif "_entities" in query:
         variable = {"__typename": "Release", "projectId": value, "version": "v"}
     r = await app.client.post(
-        "/graphql",
+        "/graphql/v1",
         json={"query": query, "variables": {"id": variable}},
         headers={"Authorization": f"Bearer {token}"},
     )
@@ -377,7 +377,7 @@ async def test_json_nested_past_the_decoder_is_400(app_token):
     deep = "[" * 100_000 + "]" * 100_000
     body = '{"query": "{ __typename }", "variables": {"v": ' + deep + "}}"
     r = await app.client.post(
-        "/graphql",
+        "/graphql/v1",
         content=body,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
@@ -394,13 +394,13 @@ async def test_lists_in_variables_are_bounded(make_app, database_url):
     headers = {"Authorization": f"Bearer {token}"}
     for query, item in ((q, lambda i: "1"), (q_pairs, lambda i: {"projectId": "1", "version": f"v{i}"})):
         r = await app.client.post(
-            "/graphql",
+            "/graphql/v1",
             json={"query": query, "variables": {"v": [item(i) for i in range(5_000)]}},
             headers=headers,
         )
         _assert_bad_user_input(r.json(), "more than 1000 items")
         r = await app.client.post(
-            "/graphql",
+            "/graphql/v1",
             json={"query": query, "variables": {"v": [item(i) for i in range(1000)]}},
             headers=headers,
         )

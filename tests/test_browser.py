@@ -74,7 +74,7 @@ def test_graphiql_runs_a_query_in_chromium(live_server, sqlite_url, tmp_path):
             page = await browser.new_page()
             external: list[str] = []
             page.on("request", lambda r: None if r.url.startswith(server.url) else external.append(r.url))
-            await page.goto(f"{server.url}/graphql#token={token}&query={quote(query)}")
+            await page.goto(f"{server.url}/graphql/v1#token={token}&query={quote(query)}")
             await page.wait_for_selector(".graphiql-container", timeout=20000)
             await page.click(".graphiql-execute-button")
             result = page.locator(".result-window")

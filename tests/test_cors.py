@@ -31,7 +31,7 @@ def _preflight_headers(
     }
 
 
-@pytest.mark.parametrize("path", ["/graphql", "/api/0/organizations/acme/sessions/"])
+@pytest.mark.parametrize("path", ["/graphql/v1", "/api/0/organizations/acme/sessions/"])
 async def test_preflight_for_an_allowed_origin(make_app, sqlite_url, path):
     app, _ = await _app(make_app, sqlite_url, cors_allowed_origins=[APP], cors_max_age=900)
     r = await app.client.options(path, headers=_preflight_headers(APP, "GET"))
@@ -46,7 +46,7 @@ async def test_preflight_for_an_allowed_origin(make_app, sqlite_url, path):
     assert "Origin" in r.headers["vary"]
 
 
-@pytest.mark.parametrize("path", ["/graphql", "/api/0/organizations/acme/sessions/"])
+@pytest.mark.parametrize("path", ["/graphql/v1", "/api/0/organizations/acme/sessions/"])
 async def test_preflight_refused(make_app, sqlite_url, path):
     app, _ = await _app(make_app, sqlite_url, cors_allowed_origins=[APP])
     r = await app.client.options(path, headers=_preflight_headers(OTHER))
@@ -67,10 +67,10 @@ async def test_preflight_refused(make_app, sqlite_url, path):
 
 async def test_no_origin_is_allowed_by_default(make_app, sqlite_url):
     app, token = await _app(make_app, sqlite_url)
-    r = await app.client.options("/graphql", headers=_preflight_headers(APP))
+    r = await app.client.options("/graphql/v1", headers=_preflight_headers(APP))
     assert r.status_code == 403
     r = await app.client.post(
-        "/graphql", json=QUERY, headers={"Origin": APP, "Authorization": f"Bearer {token}"}
+        "/graphql/v1", json=QUERY, headers={"Origin": APP, "Authorization": f"Bearer {token}"}
     )
     assert r.status_code == 200
     assert "access-control-allow-origin" not in r.headers
@@ -80,7 +80,7 @@ async def test_no_origin_is_allowed_by_default(make_app, sqlite_url):
 async def test_actual_responses_name_allowed_origins_only(make_app, sqlite_url):
     app, token = await _app(make_app, sqlite_url, cors_allowed_origins=[APP, "https://other.app"])
     auth = {"Authorization": f"Bearer {token}"}
-    r = await app.client.post("/graphql", json=QUERY, headers={"Origin": APP, **auth})
+    r = await app.client.post("/graphql/v1", json=QUERY, headers={"Origin": APP, **auth})
     assert r.status_code == 200 and r.json()["data"] == {"project": {"slug": "web"}}
     assert r.headers["access-control-allow-origin"] == APP
     assert r.headers["vary"] == "Origin"
@@ -92,11 +92,11 @@ async def test_actual_responses_name_allowed_origins_only(make_app, sqlite_url):
     assert r.status_code == 200
     assert r.headers["access-control-allow-origin"] == APP
     # Errors are readable by the allowed page too (it must see the 401 to ask for a token).
-    r = await app.client.post("/graphql", json=QUERY, headers={"Origin": APP})
+    r = await app.client.post("/graphql/v1", json=QUERY, headers={"Origin": APP})
     assert r.status_code == 401
     assert r.headers["access-control-allow-origin"] == APP
     for headers in ({"Origin": OTHER, **auth}, auth):
-        r = await app.client.post("/graphql", json=QUERY, headers=headers)
+        r = await app.client.post("/graphql/v1", json=QUERY, headers=headers)
         assert r.status_code == 200
         assert "access-control-allow-origin" not in r.headers
         assert r.headers["vary"] == "Origin"
@@ -104,11 +104,11 @@ async def test_actual_responses_name_allowed_origins_only(make_app, sqlite_url):
 
 async def test_any_origin_when_configured(make_app, sqlite_url):
     app, token = await _app(make_app, sqlite_url, cors_allowed_origins=["*"])
-    r = await app.client.options("/graphql", headers=_preflight_headers(OTHER))
+    r = await app.client.options("/graphql/v1", headers=_preflight_headers(OTHER))
     assert r.status_code == 204
     assert r.headers["access-control-allow-origin"] == "*"
     r = await app.client.post(
-        "/graphql", json=QUERY, headers={"Origin": OTHER, "Authorization": f"Bearer {token}"}
+        "/graphql/v1", json=QUERY, headers={"Origin": OTHER, "Authorization": f"Bearer {token}"}
     )
     assert r.headers["access-control-allow-origin"] == "*"
     r = await app.client.get("/healthz", headers={"Origin": APP})  # not a query API

@@ -22,7 +22,7 @@ PAGE = b"""<!doctype html>
 <script>
 const params = new URLSearchParams(location.hash.slice(1));
 const out = document.getElementById("out");
-fetch(params.get("api") + "/graphql", {
+fetch(params.get("api") + "/graphql/v1", {
   method: "POST",
   headers: {"Content-Type": "application/json", "Authorization": "Bearer " + params.get("token")},
   body: JSON.stringify({query: '{ release(projectId: "1", version: "web@1.0") { health { totalSessions } } }'}),

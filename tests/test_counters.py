@@ -64,7 +64,9 @@ async def _setup(make_app, url):
 
 
 async def _gql(app, token: str, query: str) -> dict:
-    r = await app.client.post("/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"})
+    r = await app.client.post(
+        "/graphql/v1", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert "errors" not in body, body

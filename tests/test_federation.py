@@ -62,7 +62,7 @@ async def _setup(make_app, url):
 
 async def _entities(app, token, representations):
     r = await app.client.post(
-        "/graphql",
+        "/graphql/v1",
         json={"query": ENTITIES, "variables": {"representations": representations}},
         headers={"Authorization": f"Bearer {token}"},
     )
@@ -170,7 +170,7 @@ async def test_many_references_are_chunked_and_bounded(make_app, sqlite_url, mon
     counter = StatementCounter(app.services.engine)
     try:
         r = await app.client.post(
-            "/graphql",
+            "/graphql/v1",
             json={"query": query, "variables": {"r": reps}},
             headers={"Authorization": f"Bearer {token}"},
         )
@@ -184,7 +184,7 @@ async def test_many_references_are_chunked_and_bounded(make_app, sqlite_url, mon
     assert sum(e is not None for e in found) == 1
     assert counter.count <= 6  # token + project + three chunks of release lookups
     r = await app.client.post(
-        "/graphql",
+        "/graphql/v1",
         json={"query": query, "variables": {"r": [*reps, reps[0]]}},
         headers={"Authorization": f"Bearer {token}"},
     )

@@ -198,7 +198,7 @@ def test_apollo_gateway_composes_relhealth_with_another_subgraph(live_server, no
             "RELHEALTH_TOKEN": token,
             "SUBGRAPHS": json.dumps(
                 [
-                    {"name": "relhealth", "url": f"{server.url}/graphql"},
+                    {"name": "relhealth", "url": f"{server.url}/graphql/v1"},
                     {"name": "deployments", "url": deployments.url},
                 ]
             ),

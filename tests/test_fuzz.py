@@ -1,5 +1,5 @@
 """Schemathesis fuzzing of the query APIs on a live server with data in the store:
-GraphQL (`/graphql`, from introspection) and the sessions endpoint (from
+GraphQL (`/graphql/v1`, from introspection) and the sessions endpoint (from
 `server/static/openapi.json`). Checks: no 5xx, no masked `Unexpected error.`, every
 response within a latency bound and the process's memory within a growth bound.
 
@@ -250,7 +250,7 @@ def _fuzz(strategy, call, max_examples: int, name: str, pid: int) -> Budget:
 
 def test_graphql_fuzz(server):
     base_url, session, pid = server
-    schema = schemathesis.graphql.from_url(f"{base_url}/graphql", headers=dict(session.headers))
+    schema = schemathesis.graphql.from_url(f"{base_url}/graphql/v1", headers=dict(session.headers))
     strategies = [result.ok().as_strategy() for result in schema.get_all_operations()]
     assert len(strategies) >= 10  # every root field, `_entities` included
     _fuzz(

@@ -50,7 +50,7 @@ def _session(project, release, *, started, user=None, crashed=False, sid=None, e
 
 async def _gql(client, token, query, **variables):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    r = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+    r = await client.post("/graphql/v1", json={"query": query, "variables": variables}, headers=headers)
     return r
 
 
@@ -68,7 +68,7 @@ async def test_missing_or_bad_token_is_401(make_app, sqlite_url):
 
 async def test_graphiql_page_opens_in_a_browser_without_token(make_app, sqlite_url):
     app, _, _ = await _setup(make_app, sqlite_url)
-    r = await app.client.get("/graphql", headers={"Accept": "text/html"})
+    r = await app.client.get("/graphql/v1", headers={"Accept": "text/html"})
     assert r.status_code == 200
     assert "graphiql" in r.text.lower()
 

@@ -11,7 +11,7 @@ from graphql import parse
 
 from gql.core.budget import CostBudget
 from gql.core.cost import CostLimitExceeded, CostLimits, query_cost
-from gql.schema import build_schema
+from gql.v1.schema import build_v1_schema as build_schema
 from storage.engine import StatementCounter
 from tests.backend_support import WEB, backend, session, sid, ts
 
@@ -135,7 +135,7 @@ async def test_over_the_maximum_is_refused_before_execution(make_app, sqlite_url
     counter = StatementCounter(b.app.services.engine)
     try:
         r = await b.app.client.post(
-            "/graphql", json={"query": ATTACK}, headers={"Authorization": f"Bearer {b.token}"}
+            "/graphql/v1", json={"query": ATTACK}, headers={"Authorization": f"Bearer {b.token}"}
         )
         refused = counter.count
         counter.reset()
@@ -180,9 +180,9 @@ async def test_over_the_budget_is_rate_limited_per_token(make_app, sqlite_url):
     other = await b.accounts.create_token("acme", ["org:read"])
     q = '{ releases(projectIds: ["1"], first: 40) { nodes { version } } }'  # 86 points
     headers = {"Authorization": f"Bearer {b.token}"}
-    ok = await b.app.client.post("/graphql", json={"query": q}, headers=headers)
+    ok = await b.app.client.post("/graphql/v1", json={"query": q}, headers=headers)
     assert ok.status_code == 200 and "errors" not in ok.json()
-    refused = await b.app.client.post("/graphql", json={"query": q}, headers=headers)
+    refused = await b.app.client.post("/graphql/v1", json={"query": q}, headers=headers)
     assert refused.status_code == 429
     body = refused.json()
     assert body["data"] is None
@@ -192,7 +192,7 @@ async def test_over_the_budget_is_rate_limited_per_token(make_app, sqlite_url):
     assert body["extensions"]["cost"]["budget"]["remaining"] == 14
     # Another token has its own budget.
     theirs = await b.app.client.post(
-        "/graphql", json={"query": q}, headers={"Authorization": f"Bearer {other}"}
+        "/graphql/v1", json={"query": q}, headers={"Authorization": f"Bearer {other}"}
     )
     assert theirs.status_code == 200 and "errors" not in theirs.json()
 

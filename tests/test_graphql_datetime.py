@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from gql.core.scalars import SPEC_URL, serialize_datetime
-from gql.schema import build_schema
+from gql.v1.schema import build_v1_schema as build_schema
 from storage.types import SessionIncrement
 from tests.backend_support import WEB, backend
 

@@ -1,4 +1,4 @@
-"""Limits of /graphql: body size, document tokens, the parse/validation cache bounded in
+"""Limits of /graphql/v1: body size, document tokens, the parse/validation cache bounded in
 bytes that keeps only valid documents, and the execution timeout."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from graphql import parse
 
 from gql.core.cache import DocumentCache, document_bytes
 from gql.core.cost import CostLimits
-from gql.schema import GraphQLLimits, build_schema
+from gql.schema import GraphQLLimits
+from gql.v1.schema import build_v1_schema as build_schema
 from resolvers import health
 from tests.backend_support import backend
 
@@ -21,7 +22,7 @@ async def test_body_over_the_limit_is_413_with_a_graphql_error(make_app, sqlite_
     b = await backend(make_app, sqlite_url, graphql_max_body_size=4096)
     headers = {"Authorization": f"Bearer {b.token}"}
     big = '{ organization(slug: "%s") { slug } }' % ("x" * 5000)
-    r = await b.app.client.post("/graphql", json={"query": big}, headers=headers)
+    r = await b.app.client.post("/graphql/v1", json={"query": big}, headers=headers)
     assert r.status_code == 413
     error = r.json()["errors"][0]
     assert error["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
@@ -33,12 +34,12 @@ async def test_body_over_the_limit_is_413_with_a_graphql_error(make_app, sqlite_
             yield b" " * 1000
 
     r = await b.app.client.post(
-        "/graphql", content=chunks(), headers={**headers, "Content-Type": "application/json"}
+        "/graphql/v1", content=chunks(), headers={**headers, "Content-Type": "application/json"}
     )
     assert r.status_code == 413
     # Just under the limit still works.
     ok = await b.app.client.post(
-        "/graphql", json={"query": '{ organization(slug: "%s") { slug } }' % ("x" * 3000)}, headers=headers
+        "/graphql/v1", json={"query": '{ organization(slug: "%s") { slug } }' % ("x" * 3000)}, headers=headers
     )
     assert ok.status_code == 200 and ok.json()["data"] == {"organization": None}
 
@@ -163,7 +164,7 @@ async def test_execution_timeout_answers_timeout(make_app, sqlite_url, monkeypat
     monkeypatch.setattr(health, "releases_by_stability", slow)
     started = time.perf_counter()
     r = await b.app.client.post(
-        "/graphql",
+        "/graphql/v1",
         json={"query": '{ releases(projectIds: ["1"]) { totalCount } }'},
         headers={"Authorization": f"Bearer {b.token}"},
     )

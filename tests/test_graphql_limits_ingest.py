@@ -12,7 +12,7 @@ import pytest
 from graphql import parse
 
 from gql.core.cost import CostLimitExceeded, CostLimits, query_cost
-from gql.schema import build_schema
+from gql.v1.schema import build_v1_schema as build_schema
 from server.settings import Settings
 from storage.types import USER_SEEN, SessionIncrement, WriteBatch
 
@@ -86,7 +86,7 @@ def test_envelopes_are_answered_within_a_second_during_the_heaviest_query(live_s
             while len(results[name]) < times or (name == "heavy" and not enough.is_set()):
                 in_flight.set()
                 started = time.perf_counter()
-                r = client.post(f"{server.url}/graphql", json={"query": text}, headers=auth)
+                r = client.post(f"{server.url}/graphql/v1", json={"query": text}, headers=auth)
                 results[name].append((time.perf_counter() - started, r.json()))
 
     threads = [

@@ -1,4 +1,4 @@
-"""/graphql's protocol, over HTTP against the app: Apollo's automatic persisted queries
+"""/graphql/v1's protocol, over HTTP against the app: Apollo's automatic persisted queries
 (POST and GET), GET caching headers, 405 for mutations over GET, batching on and off,
 and JSON errors (never plain text) for every malformed request."""
 
@@ -23,14 +23,14 @@ def _pq(digest: str, version: Any = 1) -> dict[str, Any]:
 
 
 async def _post(b: Backend, body: Any, **headers: str) -> Any:
-    return await b.app.client.post("/graphql", json=body, headers={**_headers(b), **headers})
+    return await b.app.client.post("/graphql/v1", json=body, headers={**_headers(b), **headers})
 
 
 async def _get(b: Backend, **params: Any) -> Any:
     headers = _headers(b)
     headers.update(params.pop("headers", {}))
     encoded = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in params.items()}
-    return await b.app.client.get("/graphql", params=encoded, headers=headers)
+    return await b.app.client.get("/graphql/v1", params=encoded, headers=headers)
 
 
 def _code(body: dict[str, Any]) -> str:
@@ -170,19 +170,21 @@ async def test_protocol_errors_are_graphql_json_never_plain_text(make_app, sqlit
     c = b.app.client
     cases = [
         (
-            await c.post("/graphql", content=b"{not json", headers={**h, "Content-Type": "application/json"}),
+            await c.post(
+                "/graphql/v1", content=b"{not json", headers={**h, "Content-Type": "application/json"}
+            ),
             400,
         ),
-        (await c.post("/graphql", content=b"query=x", headers={**h, "Content-Type": "text/plain"}), 415),
-        (await c.post("/graphql", json={}, headers=h), 400),
-        (await c.post("/graphql", json={"query": 1}, headers=h), 400),
-        (await c.post("/graphql", json={"query": QUERY, "variables": [1]}, headers=h), 400),
-        (await c.post("/graphql", json="a string", headers=h), 400),
-        (await c.get("/graphql", headers=h), 400),
-        (await c.get("/graphql", params={"query": QUERY, "variables": "{bad"}, headers=h), 400),
-        (await c.put("/graphql", json={"query": QUERY}, headers=h), 405),
-        (await c.delete("/graphql", headers=h), 405),
-        (await c.post("/graphql", json=[{"query": QUERY}], headers=h), 400),
+        (await c.post("/graphql/v1", content=b"query=x", headers={**h, "Content-Type": "text/plain"}), 415),
+        (await c.post("/graphql/v1", json={}, headers=h), 400),
+        (await c.post("/graphql/v1", json={"query": 1}, headers=h), 400),
+        (await c.post("/graphql/v1", json={"query": QUERY, "variables": [1]}, headers=h), 400),
+        (await c.post("/graphql/v1", json="a string", headers=h), 400),
+        (await c.get("/graphql/v1", headers=h), 400),
+        (await c.get("/graphql/v1", params={"query": QUERY, "variables": "{bad"}, headers=h), 400),
+        (await c.put("/graphql/v1", json={"query": QUERY}, headers=h), 405),
+        (await c.delete("/graphql/v1", headers=h), 405),
+        (await c.post("/graphql/v1", json=[{"query": QUERY}], headers=h), 400),
     ]
     for response, status in cases:
         assert response.status_code == status, (response.request.method, response.text)

@@ -1,5 +1,5 @@
 """Allowlist mode: `relhealth persisted-queries add|list|remove` registers operations of
-`.graphql` files in the `persisted_query` table (SQLite and PostgreSQL), and /graphql
+`.graphql` files in the `persisted_query` table (SQLite and PostgreSQL), and /graphql/v1
 then runs only those for every token but an org:admin one."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _pq(digest: str) -> dict[str, Any]:
 
 async def _post(b: Backend, body: Any, token: str | None = None) -> Any:
     headers = {"Authorization": f"Bearer {token or b.token}"}
-    return (await b.app.client.post("/graphql", json=body, headers=headers)).json()
+    return (await b.app.client.post("/graphql/v1", json=body, headers=headers)).json()
 
 
 def _code(body: dict[str, Any]) -> str:
@@ -100,7 +100,7 @@ async def test_allowlist_runs_only_registered_operations(make_app, database_url,
     assert _code(mismatch) == "PERSISTED_QUERY_HASH_MISMATCH"
     # Over GET too.
     r = await b.app.client.get(
-        "/graphql",
+        "/graphql/v1",
         params={"extensions": f'{{"persistedQuery":{{"version":1,"sha256Hash":"{slug.sha256}"}}}}'},
         headers={"Authorization": f"Bearer {b.token}"},
     )

@@ -49,7 +49,7 @@ class Relhealth:
             "RELHEALTH_PORT": str(self.port),
             **{f"RELHEALTH_{k.upper()}": v for k, v in settings.items()},
         }
-        self.url = f"http://127.0.0.1:{self.port}/graphql"
+        self.url = f"http://127.0.0.1:{self.port}/graphql/v1"
         _cli(self.env, "migrate")
         _cli(self.env, "projects", "create", "acme", "web", "--id", "1")
         self.token = _cli(self.env, "tokens", "create", "acme", "--scope", "org:read")

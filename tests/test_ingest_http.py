@@ -372,7 +372,7 @@ async def test_drops_are_visible_in_metrics_and_graphql(make_app, sqlite_url):
     assert 'relhealth_ingest_items_accepted_total{project_id="42",item_type="sessions"} 5' in metrics
     token = await app.services.accounts.create_token("acme", ["org:read"])
     r = await app.client.post(
-        "/graphql",
+        "/graphql/v1",
         headers={"Authorization": f"Bearer {token}"},
         json={"query": '{ project(id: "42") { ingestOutcomes { itemType kind reason count } } }'},
     )

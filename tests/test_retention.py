@@ -310,7 +310,7 @@ async def _api(make_app, url: str):
 
     async def gql(query: str, **variables: object):
         r = await app.client.post(  # type: ignore[attr-defined]
-            "/graphql", json={"query": query, "variables": variables}, headers=headers
+            "/graphql/v1", json={"query": query, "variables": variables}, headers=headers
         )
         return r.json()
 
@@ -460,7 +460,7 @@ async def test_release_stats_beyond_daily_retention_says_so(make_app, sqlite_url
     token = await app.services.accounts.create_token("acme", ["org:read"])
     q = """{ release(projectId: "1", version: "r@1") { stats(stat: SESSIONS, interval: "1d",
         start: "2020-01-01T00:00:00Z", end: "2020-01-05T00:00:00Z") { totals { total } } } }"""
-    r = await app.client.post("/graphql", json={"query": q}, headers={"Authorization": f"Bearer {token}"})
+    r = await app.client.post("/graphql/v1", json={"query": q}, headers={"Authorization": f"Bearer {token}"})
     error = r.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert error["message"] == (

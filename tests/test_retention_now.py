@@ -77,7 +77,7 @@ async def gql(make_app, database_url):  # type: ignore[no-untyped-def]
             declared += ", $start: DateTime!"
         query = "query(%s) { %s }" % (declared, FIELDS[field])
         r = await app.client.post(
-            "/graphql",
+            "/graphql/v1",
             headers={"Authorization": f"Bearer {token}"},
             json={"query": query, "variables": variables},
         )

@@ -24,6 +24,6 @@ def test_schema_file_matches_export() -> None:
 
 def test_schema_is_a_federation_subgraph_with_entity_keys() -> None:
     sdl = (ROOT / "schema.graphql").read_text()
-    assert 'type Release @key(fields: "projectId version")' in sdl
-    assert 'type Project @key(fields: "id")' in sdl
+    assert 'type Release implements Node @key(fields: "id") @key(fields: "projectId version")' in sdl
+    assert 'type Project implements Node @key(fields: "id") @key(fields: "projectId")' in sdl
     assert "_entities(representations: [_Any!]!): [_Entity]!" in sdl

@@ -51,7 +51,7 @@ def test_graphql_core_builds_the_published_sdl_strictly():
     for definition in FEDERATION_DEFINITIONS:
         assert definition in sdl, definition
     assert print_directive(schema.get_directive("key")) == FEDERATION_DEFINITIONS[1]
-    assert 'type Release @key(fields: "projectId version")' in sdl
+    assert 'type Release implements Node @key(fields: "id") @key(fields: "projectId version")' in sdl
     # the schema block stays first: Federation's @link reads as the document's header
     assert sdl.startswith('schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])')
 

@@ -33,7 +33,7 @@ def _sdk(mode: str, dsn: str, release: str, compression: str, *users: str, expec
 
 def _query(server, token: str, query: str) -> dict:
     r = httpx.post(
-        f"{server.url}/graphql",
+        f"{server.url}/graphql/v1",
         json={"query": query},
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,

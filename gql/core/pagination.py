@@ -9,12 +9,14 @@ import strawberry
 from gql.core.errors import BadUserInput
 
 
-@strawberry.type
+@strawberry.type(description="Where a page is among all items (Relay).")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Whether items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Whether items precede this page.")
+    start_cursor: str | None = strawberry.field(description="The first item's cursor; null on an empty page.")
+    end_cursor: str | None = strawberry.field(
+        description="The last item's cursor (pass as `after` for the next page); null on an empty page."
+    )
 
     @classmethod
     def of(cls, offset: int, cursors: list[str], total: int) -> PageInfo:

@@ -16,10 +16,13 @@ from strawberry.types.scalar import ScalarDefinition, scalar
 
 from gql.core.errors import BadUserInput, log_errors
 
-#: The `@key` fields of each entity type, as a router sends them in a representation.
-ENTITY_KEYS: Final[Mapping[str, frozenset[str]]] = {
-    "Project": frozenset({"id"}),
-    "Release": frozenset({"projectId", "version"}),
+#: The `@key`s of each entity type (each a set of fields), as a router sends them in a
+#: representation: API v2 keys a project by its global `id` or its numeric `projectId`,
+#: a release by `id` or by `projectId` and `version` (v1's keys: `id`, and `projectId
+#: version`; a v1 project's `id` is its numeric id, which v2's `id` key accepts too).
+ENTITY_KEYS: Final[Mapping[str, tuple[frozenset[str], ...]]] = {
+    "Project": (frozenset({"id"}), frozenset({"projectId"})),
+    "Release": (frozenset({"id"}), frozenset({"projectId", "version"})),
 }
 
 
@@ -31,12 +34,13 @@ def representation_problem(representation: object) -> str | None:
     if not isinstance(type_name, str) or type_name not in ENTITY_KEYS:
         names = " or ".join(sorted(ENTITY_KEYS))
         return f"An entity representation needs __typename {names}"
-    wanted = ENTITY_KEYS[type_name]
+    keys = ENTITY_KEYS[type_name]
     given = set(representation) - {"__typename"}
-    if given != wanted:
-        return f"A {type_name} representation has exactly the fields {', '.join(sorted(wanted))}"
+    if given not in keys:
+        spelled = " or ".join(", ".join(sorted(k)) for k in keys)
+        return f"A {type_name} representation has exactly the fields {spelled}"
     if not all(
-        isinstance(representation[k], str | int) and not isinstance(representation[k], bool) for k in wanted
+        isinstance(representation[k], str | int) and not isinstance(representation[k], bool) for k in given
     ):
         return f"The key fields of a {type_name} representation are strings"
     return None

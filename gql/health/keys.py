@@ -18,9 +18,18 @@ class HealthKey(KeyWithOptions):
     health_stats_period: str | None
     stat: str
     now: float
+    #: Unix seconds `[start, end]` replacing the summary period's window (v2 range scopes).
+    window: tuple[float, float] | None = None
 
     def options(self) -> Hashable:
-        return (self.environments, self.summary_period, self.health_stats_period, self.stat, self.now)
+        return (
+            self.environments,
+            self.summary_period,
+            self.health_stats_period,
+            self.stat,
+            self.now,
+            self.window,
+        )
 
 
 @dataclass(frozen=True, slots=True)

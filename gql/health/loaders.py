@@ -40,6 +40,7 @@ class ReleaseHealthByReleaseLoader(DataLoader[HealthKey, health.ReleaseOverview 
                 stat=k.stat,
                 with_adoption=False,  # SessionStats.adoption uses its own loader
                 retention=options.retention,
+                window=k.window,
             )
 
         super().__init__(load_fn=grouped_loader(fetch))

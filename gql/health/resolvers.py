@@ -1,4 +1,4 @@
-"""The storage questions behind the root health fields (`gql.health.fields`): each takes
+"""The storage questions behind the root health fields (`gql.v1.health_fields`): each takes
 project ids or pairs the caller may read and the field's clock."""
 
 from __future__ import annotations

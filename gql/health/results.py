@@ -63,9 +63,9 @@ class TimeBounds:
     "`[start, date)` widened to whole hours."
 )
 class CrashFreeCheckpoint:
-    date: datetime
-    total_sessions: Count
-    total_users: Count
+    date: datetime = strawberry.field(description="The end of the cumulative window.")
+    total_sessions: Count = strawberry.field(description="Sessions started since `start`.")
+    total_users: Count = strawberry.field(description="Distinct users since `start`.")
     crash_free_sessions: float | None = strawberry.field(
         description="Percent 0..100, `(1 − crashed / total) * 100`; null when totalSessions is 0."
     )
@@ -86,12 +86,14 @@ class CrashFreeCheckpoint:
 
 @strawberry.type(description="Sessions or users and their status groups.")
 class StatusCounts:
-    total: Count
-    healthy: Count
-    errored: Count
-    crashed: Count
-    abnormal: Count
-    unhandled: Count
+    total: Count = strawberry.field(description="Sessions started, or distinct users.")
+    healthy: Count = strawberry.field(description="Ended without an error.")
+    errored: Count = strawberry.field(
+        description="Had a handled error, and ended neither crashed nor abnormal."
+    )
+    crashed: Count = strawberry.field(description="Ended crashed.")
+    abnormal: Count = strawberry.field(description="Ended abnormally (for example killed by the OS).")
+    unhandled: Count = strawberry.field(description="Ended with an unhandled error that was not a crash.")
 
     @classmethod
     def from_result(cls, c: StatCounts) -> StatusCounts:

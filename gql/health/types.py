@@ -1,146 +1,109 @@
 # mypy: disable-error-code="untyped-decorator"
-# (strawberry.field with arguments is an untyped decorator to mypy 1.x; the resolvers
-# below are fully annotated and the schema is checked by its own tests.)
-"""The release overview (`SessionStats`), adoption, and the answers of the root health
-fields. Plain shapes: the numbers come from `resolvers/` and are only converted here."""
+"""API v2's shapes of release-health numbers shared by the scoped health objects: adoption,
+the columnar series, and the splits by client dimension and release version. Plain
+shapes: the numbers come from `resolvers/` and are only converted here."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from datetime import UTC, datetime
 
 import strawberry
 
-from gql.core.context import ContextInfo
-from gql.core.errors import user_errors
+from gql.core.enums import HealthStat
 from gql.core.scalars import Count
-from gql.core.scope import as_datetime
-from gql.health.keys import AdoptionKey
+from gql.health.results import StatusCounts
+from gql.health.scoped import Summary
 from resolvers import health
-
-if TYPE_CHECKING:
-    from gql.releases.types import Release
+from resolvers.release_stats import ReleaseStats as StatsResult
 
 
-def _count(value: int | None) -> Count | None:
-    return None if value is None else Count(value)
-
-
-@strawberry.type(description="Values over time, columnar: `values[i]` belongs to `intervals[i]`.")
-class TimeSeries:
-    intervals: list[datetime]
-    values: list[Count | None]
-
-
-@strawberry.type(description="24-hour adoption of a release within its project.")
+@strawberry.type(description="A release's share of its project over the 24 hours before the scope's `at`.")
 class Adoption:
-    adoption: float | None = strawberry.field(
-        description="Percent (0..100) of the project's users in the last 24 h; null without data."
+    user_rate: float | None = strawberry.field(
+        description="Percent 0..100 of the project's users; null when the project had none."
     )
-    sessions_adoption: float | None = strawberry.field(
-        description="Percent (0..100) of the project's sessions in the last 24 h."
+    session_rate: float | None = strawberry.field(
+        description="Percent 0..100 of the project's sessions; null when the project had none."
     )
-    users_24h: Count
-    sessions_24h: Count
-    project_users_24h: Count
-    project_sessions_24h: Count
+    users: Count = strawberry.field(description="The release's distinct users.")
+    sessions: Count = strawberry.field(description="The release's sessions started.")
+    project_users: Count = strawberry.field(description="The project's distinct users.")
+    project_sessions: Count = strawberry.field(description="The project's sessions started.")
 
     @classmethod
     def from_result(cls, a: health.ReleaseAdoption) -> Adoption:
         return cls(
-            adoption=a.adoption,
-            sessions_adoption=a.sessions_adoption,
-            users_24h=Count(a.users_24h),
-            sessions_24h=Count(a.sessions_24h),
-            project_users_24h=Count(a.project_users_24h),
-            project_sessions_24h=Count(a.project_sessions_24h),
+            user_rate=a.adoption,
+            session_rate=a.sessions_adoption,
+            users=Count(a.users_24h),
+            sessions=Count(a.sessions_24h),
+            project_users=Count(a.project_users_24h),
+            project_sessions=Count(a.project_sessions_24h),
         )
-
-
-async def load_adoption(info: ContextInfo, key: AdoptionKey) -> Adoption | None:
-    """`Release.adoption` and `SessionStats.adoption` share this loader: asked for both,
-    it is computed once."""
-    with user_errors():
-        found = await info.context.loaders.release_adoption.load(key)
-    return Adoption.from_result(found) if found else None
-
-
-@strawberry.type(description="The release overview: totals over the summary period.")
-class SessionStats:
-    total_sessions: Count | None = strawberry.field(description="Started sessions; null when 0.")
-    total_users: Count | None = strawberry.field(description="Distinct users; null without users.")
-    crash_free_sessions: float | None = strawberry.field(description="Percent, 0..100.")
-    crash_free_users: float | None = strawberry.field(description="Percent, 0..100.")
-    unhandled_session_rate: float | None = strawberry.field(
-        description="Percent of sessions that crashed or ended unhandled."
-    )
-    unhandled_user_rate: float | None
-    sessions_crashed: Count
-    sessions_errored: Count
-    sessions_abnormal: Count
-    sessions_unhandled: Count
-    duration_p50: float | None = strawberry.field(description="Seconds.")
-    duration_p90: float | None = strawberry.field(description="Seconds.")
-    has_health_data: bool
-    series: TimeSeries | None = strawberry.field(
-        description="Health stats (sessions or users per bucket) when healthStatsPeriod is given."
-    )
-    adoption_key: strawberry.Private[AdoptionKey]
-
-    @strawberry.field(
-        description="24-hour adoption for the same environments and `now`; "
-        "null when the release never appeared in session data."
-    )
-    async def adoption(self, info: ContextInfo) -> Adoption | None:
-        return await load_adoption(info, self.adoption_key)
-
-    @classmethod
-    def from_result(cls, o: health.ReleaseOverview, adoption_key: AdoptionKey) -> SessionStats:
-        series = None
-        if o.stats is not None:
-            series = TimeSeries(
-                intervals=[as_datetime(t) for t, _ in o.stats],
-                values=[Count(v) for _, v in o.stats],
-            )
-        return cls(
-            total_sessions=_count(o.total_sessions),
-            total_users=_count(o.total_users),
-            crash_free_sessions=o.crash_free_sessions,
-            crash_free_users=o.crash_free_users,
-            unhandled_session_rate=o.unhandled_session_rate,
-            unhandled_user_rate=o.unhandled_user_rate,
-            sessions_crashed=Count(o.sessions_crashed),
-            sessions_errored=Count(o.sessions_errored),
-            sessions_abnormal=Count(o.sessions_abnormal),
-            sessions_unhandled=Count(o.sessions_unhandled),
-            duration_p50=o.duration_p50,
-            duration_p90=o.duration_p90,
-            has_health_data=o.has_health_data,
-            series=series,
-            adoption_key=adoption_key,
-        )
-
-
-@strawberry.type
-class HealthDataResult:
-    project_ids: list[strawberry.ID] = strawberry.field(
-        description="Projects with session data in the last 90 days (when projectIds was given)."
-    )
-    releases: list[Annotated[Release, strawberry.lazy("gql.releases.types")]] = strawberry.field(
-        description="Releases with session data in the last 90 days (when releases was given)."
-    )
-
-
-@strawberry.type(description="Started sessions of a project (get_num_sessions_per_project).")
-class ProjectSessionCount:
-    project_id: strawberry.ID
-    sessions: Count
 
 
 @strawberry.type(
-    description="The earliest hour with session data of a release in the last "
-    "90 days (get_oldest_health_data_for_releases)."
+    description="Sessions or users by status over time, columnar: entry `i` of every list "
+    "belongs to `intervals[i]`. The series starts at the first interval boundary after the "
+    "window's start."
 )
-class OldestHealthData:
-    release: Annotated[Release, strawberry.lazy("gql.releases.types")]
-    oldest: datetime
+class HealthSeries:
+    stat: HealthStat = strawberry.field(description="What is counted.")
+    intervals: list[datetime] = strawberry.field(description="Bucket starts.")
+    total: list[Count] = strawberry.field(description="Sessions started, or distinct users, per bucket.")
+    healthy: list[Count] = strawberry.field(description="Healthy, per bucket.")
+    errored: list[Count] = strawberry.field(description="Errored, per bucket.")
+    crashed: list[Count] = strawberry.field(description="Crashed, per bucket.")
+    abnormal: list[Count] = strawberry.field(description="Abnormal, per bucket.")
+    unhandled: list[Count] = strawberry.field(description="Unhandled, per bucket.")
+    duration_p50_seconds: list[float | None] = strawberry.field(
+        description="Median session duration in seconds per bucket; null without durations."
+    )
+    duration_p90_seconds: list[float | None] = strawberry.field(
+        description="90th percentile of session duration in seconds per bucket; null without durations."
+    )
+    totals: StatusCounts = strawberry.field(
+        description="Over the whole series (distinct users are a union, not a sum)."
+    )
+
+    @classmethod
+    def from_result(cls, r: StatsResult) -> HealthSeries:
+        counts = [e.counts for e in r.series]
+        return cls(
+            stat=HealthStat(r.stat),
+            intervals=[datetime.fromtimestamp(e.timestamp, UTC) for e in r.series],
+            total=[Count(c.total) for c in counts],
+            healthy=[Count(c.healthy) for c in counts],
+            errored=[Count(c.errored) for c in counts],
+            crashed=[Count(c.crashed) for c in counts],
+            abnormal=[Count(c.abnormal) for c in counts],
+            unhandled=[Count(c.unhandled) for c in counts],
+            duration_p50_seconds=[e.duration_p50 for e in r.series],
+            duration_p90_seconds=[e.duration_p90 for e in r.series],
+            totals=StatusCounts.from_result(r.totals),
+        )
+
+
+@strawberry.type(description="Totals of one group of sessions in the scope.")
+class GroupHealth:
+    value: str | None = strawberry.field(
+        description="The group's value (an OS, a browser, an SDK, a version); null when unknown."
+    )
+    sessions: Count = strawberry.field(description="Sessions started.")
+    users: Count = strawberry.field(description="Distinct users.")
+    crash_free_session_rate: float | None = strawberry.field(
+        description="Percent 0..100 of sessions that did not crash; null without sessions."
+    )
+    crash_free_user_rate: float | None = strawberry.field(
+        description="Percent 0..100 of users without a crashed session; null without users."
+    )
+
+    @classmethod
+    def of(cls, value: object, summary: Summary) -> GroupHealth:
+        return cls(
+            value=None if value is None else str(value),
+            sessions=Count(summary.sessions),
+            users=Count(summary.users),
+            crash_free_session_rate=summary.crash_free_session_rate,
+            crash_free_user_rate=summary.crash_free_user_rate,
+        )

@@ -1,143 +1,126 @@
 # mypy: disable-error-code="untyped-decorator"
-# (strawberry.field with arguments is an untyped decorator to mypy 1.x; the resolvers
-# below are fully annotated and the schema is checked by its own tests.)
-"""`Project`, a federation entity, and its ingest outcomes. Its fields are thin: they pass
-their arguments to `gql.projects.resolvers` or the releases page."""
+"""`Project` (API v2): a project's identity, a federation entity; its numbers are on
+`ProjectHealth`, reached through `health(scope:)`."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from gql.core.connection import DEFAULT_PAGE, Connection, page_window
 from gql.core.context import ContextInfo
-from gql.core.enums import ReleaseSort
-from gql.core.ids import parse_id
+from gql.core.enums import ItemType, OutcomeKind
+from gql.core.ids import as_id, global_id, project_id_of
 from gql.core.scalars import Count
-from gql.core.scope import as_datetime
-from gql.federation.entities import project_reference
-from gql.health.results import CrashFreeRates, TimeRangeInput
-from gql.organizations.types import Organization
-from gql.projects import resolvers
-from gql.releases.connection import ReleaseConnection, releases_page
-from gql.releases.types import Release
+from gql.core.scope import HealthScope, Scope, TimeRange
+from gql.federation.entities import key_field
+from gql.node import Node
+from gql.projects.health import ProjectHealth
+from gql.projects.loaders import OutcomesKey
+from gql.releases.types import Release, find_release
 from storage.accounts import ProjectInfo
 
+if TYPE_CHECKING:
+    from gql.organizations.types import Organization
 
-@strawberry.federation.type(keys=["id"], description="A project of the organization.")
-class Project:
-    id: strawberry.ID
-    slug: str
+_PAGE = Annotated[int, strawberry.argument(description="Page size, at most 100.")]
+_AFTER = Annotated[str | None, strawberry.argument(description="The cursor to continue after.")]
+
+
+@strawberry.type(description="How many items ingest accepted, dropped or normalized, by reason.")
+class IngestOutcome:
+    hour: datetime | None = strawberry.field(description="The hour bucket; null in totals.")
+    item_type: ItemType = strawberry.field(description="What was counted.")
+    kind: OutcomeKind = strawberry.field(description="What ingest did.")
+    reason: str | None = strawberry.field(description="Why it was dropped or normalized; null when accepted.")
+    count: Count = strawberry.field(description="How many.")
+
+
+@strawberry.federation.type(
+    keys=["id", "projectId"],
+    description="A project of the organization. Identity only; its numbers are on `health(scope:)`.",
+)
+class Project(Node):
+    project_id: strawberry.ID = strawberry.field(description="The numeric id (as in DSNs and Sentry's APIs).")
+    slug: str = strawberry.field(description="The project's slug.")
     org_slug: strawberry.Private[str]
 
     @classmethod
     def from_info(cls, p: ProjectInfo) -> Project:
-        return cls(id=strawberry.ID(str(p.id)), slug=p.slug, org_slug=p.org_slug)
+        return cls(id=global_id("Project", p.id), project_id=as_id(p.id), slug=p.slug, org_slug=p.org_slug)
 
     @classmethod
     async def resolve_reference(cls, info: ContextInfo, **representation: Any) -> Project | None:
-        """A gateway's `_entities` representation; another organization's project is null."""
-        found = await project_reference(info, representation)
+        """A gateway's representation by `id` or `projectId`; another organization's
+        project is null."""
+        name = "id" if "id" in representation else "projectId"
+        found = await info.context.loaders.project_by_id.load(
+            project_id_of(key_field(representation, name, "Project"))
+        )
         return cls.from_info(found) if found else None
 
-    @strawberry.field
-    def organization(self) -> Organization:
-        return Organization(slug=self.org_slug)
+    @property
+    def number(self) -> int:
+        return int(self.project_id)
 
-    @strawberry.field(description="Releases ordered by stability (get_project_releases_by_stability).")
+    @strawberry.field(description="The organization.")
+    def organization(self) -> Annotated[Organization, strawberry.lazy("gql.organizations.types")]:
+        from gql.organizations.types import Organization
+
+        return Organization.of(self.org_slug)
+
+    @strawberry.field(description="A release by its name; null when it never sent a session.")
+    async def release(
+        self, info: ContextInfo, version: Annotated[str, strawberry.argument(description="The release name.")]
+    ) -> Release | None:
+        return await find_release(info, self.number, version)
+
+    @strawberry.field(description="The releases that sent sessions, most recently first seen first.")
     async def releases(
+        self, info: ContextInfo, first: _PAGE = DEFAULT_PAGE, after: _AFTER = None
+    ) -> Connection[Release]:
+        offset, limit = page_window(first, after)
+        first_seen = await info.context.loaders.first_seen_by_project.load(self.number)
+        ordered = sorted(first_seen, key=lambda r: (-first_seen[r], r))
+        page = [Release.of(self.number, r) for r in ordered[offset : offset + limit]]
+        return Connection.of(page, offset, len(ordered))
+
+    @strawberry.field(description="The project's numbers in a scope.")
+    def health(
         self,
         info: ContextInfo,
-        environments: list[str] | None = None,
-        period: str = "24h",
-        sort: ReleaseSort = ReleaseSort.SESSIONS,
-        first: int = 25,
-        after: str | None = None,
-        now: datetime | None = None,
-    ) -> ReleaseConnection:
-        return await releases_page(
-            info, [parse_id(self.id)], environments, period, sort, first, after, now, per_project=True
-        )
+        scope: Annotated[HealthScope, strawberry.argument(description="Window, environments and `at`.")],
+    ) -> ProjectHealth:
+        return ProjectHealth.of(self.number, Scope.of(scope, info.context.now))
 
-    @strawberry.field(description="A release of this project by version.")
-    def release(self, version: str) -> Release:
-        return Release(project_id=self.id, version=version)
-
-    @strawberry.field(description="Ingest outcomes (accepted, dropped by reason, normalized).")
+    @strawberry.field(
+        description="What ingest did with this project's items in a range (all kept data without one)."
+    )
     async def ingest_outcomes(
         self,
         info: ContextInfo,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        hourly: bool = False,
+        range: Annotated[TimeRange | None, strawberry.argument(description="Only these hours.")] = None,
+        hourly: Annotated[bool, strawberry.argument(description="Per hour instead of totals.")] = False,
     ) -> list[IngestOutcome]:
-        found = await resolvers.ingest_outcomes(info, parse_id(self.id), start, end, hourly)
+        key = OutcomesKey(
+            self.number,
+            None if range is None else int(range.start.timestamp()),
+            None if range is None else int(range.end.timestamp()),
+        )
+        rows = await info.context.loaders.ingest_outcomes.load(key) or []
+        counts: dict[tuple[int | None, str, str, str], int] = {}
+        for _, hour, item, kind, reason, n in rows:
+            k = (hour if hourly else None, item, kind, reason)
+            counts[k] = counts.get(k, 0) + n
         return [
             IngestOutcome(
-                hour=None if h is None else as_datetime(h), item_type=t, kind=k, reason=r, count=Count(n)
+                hour=None if h is None else datetime.fromtimestamp(h, UTC),
+                item_type=ItemType(t),
+                kind=OutcomeKind(k),
+                reason=r or None,
+                count=Count(n),
             )
-            for h, t, k, r, n in found
+            for (h, t, k, r), n in sorted(counts.items(), key=lambda kv: (kv[0][0] or 0, *kv[0][1:]))
         ]
-
-    @strawberry.field(
-        description="Crash-free session percentages in two windows, each "
-        "widened to `rollup` seconds "
-        "(get_current_and_previous_crash_free_rates)."
-    )
-    async def crash_free_rates(
-        self,
-        info: ContextInfo,
-        current: TimeRangeInput,
-        previous: TimeRangeInput,
-        rollup: int = 3600,
-        now: datetime | None = None,
-    ) -> CrashFreeRates:
-        return await resolvers.crash_free_rates(info, parse_id(self.id), (current, previous), rollup, now)
-
-    @strawberry.field(
-        description="Sessions started in `[start, end]` widened to `rollup` "
-        "seconds (get_project_sessions_count). The environment is given by name "
-        'or by record id (not both); the record or name `""` stands for '
-        "sessions without an environment (null or empty); an unknown id "
-        "matches nothing."
-    )
-    async def sessions_count(
-        self,
-        info: ContextInfo,
-        start: datetime,
-        end: datetime,
-        environment: str | None = None,
-        environment_id: strawberry.ID | None = None,
-        rollup: int = 3600,
-        now: datetime | None = None,
-    ) -> Count:
-        return await resolvers.sessions_count(
-            info, parse_id(self.id), (start, end), (environment, environment_id), rollup, now
-        )
-
-    @strawberry.field(
-        description="How many releases have a positive `scope` quantity over "
-        "the period (get_project_releases_count)."
-    )
-    async def releases_count(
-        self,
-        info: ContextInfo,
-        scope: ReleaseSort = ReleaseSort.SESSIONS,
-        period: str = "24h",
-        environments: list[str] | None = None,
-        now: datetime | None = None,
-    ) -> int:
-        return await resolvers.releases_count(info, parse_id(self.id), scope, period, environments, now)
-
-
-@strawberry.type(
-    description="How many session items / aggregate buckets ingest accepted, "
-    "dropped (by reason) or normalized."
-)
-class IngestOutcome:
-    hour: datetime | None = strawberry.field(description="Hour bucket; null for totals.")
-    item_type: str = strawberry.field(description="`session` or `sessions`.")
-    kind: str = strawberry.field(description="`accepted`, `dropped` or `normalized`.")
-    reason: str = strawberry.field(description="Drop or normalization reason; empty for accepted.")
-    count: Count

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 from strawberry.dataloader import DataLoader
@@ -69,3 +69,19 @@ class ProjectReleasesByProjectLoader(DataLoader[ProjectReleasesKey, list[Project
             return found
 
         super().__init__(load_fn=grouped_loader(fetch))
+
+
+class FirstSeenByProjectLoader(DataLoader[int, dict[str, int]]):
+    """Each release of a project that sent sessions, and when it was first seen (unix
+    seconds; 0 when unknown): one statement for every project of a request."""
+
+    def __init__(self, store: Store) -> None:
+        async def load(project_ids: Sequence[int]) -> list[dict[str, int]]:
+            found: dict[int, dict[str, int]] = {p: {} for p in project_ids}
+            for s in await store.series(list(project_ids)):
+                seen = s.first_seen if s.first_seen is not None else 0
+                releases = found[s.project_id]
+                releases[s.release] = min(releases.get(s.release, seen), seen)
+            return [found[p] for p in project_ids]
+
+        super().__init__(load_fn=load)

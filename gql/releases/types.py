@@ -1,143 +1,99 @@
 # mypy: disable-error-code="untyped-decorator"
-# (strawberry.field with arguments is an untyped decorator to mypy 1.x; the resolvers
-# below are fully annotated and the schema is checked by its own tests.)
-"""`Release`, a federation entity. Its fields are thin: they pass their arguments, the
-release's pair and the `now` it inherited to `gql.releases.resolvers`."""
+"""`Release` (API v2): a release's identity, a federation entity. Its numbers are on
+`ReleaseHealth`, reached through `health(scope:)`."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from gql.core.context import ContextInfo
-from gql.core.enums import HealthStat
-from gql.core.ids import parse_id
-from gql.federation.entities import release_reference
-from gql.health.results import CrashFreeCheckpoint, ReleaseAdoptionStage, ReleaseStats, TimeBounds
-from gql.health.types import Adoption, SessionStats
-from gql.releases import resolvers
+from gql.core.ids import as_id, global_id, parse_global_id, project_id_of
+from gql.core.scope import HealthScope, Scope
+from gql.federation.entities import key_field
+from gql.node import Node
+from gql.releases.health import ReleaseHealth
+from gql.releases.version import VersionInfo
 
 if TYPE_CHECKING:
     from gql.projects.types import Project
 
 
-@strawberry.federation.type(keys=["projectId version"], description="A release of a project.")
-class Release:
-    project_id: strawberry.ID
-    version: str
-    #: The `now` of the field that produced this release, inherited by its fields.
-    inherited_now: strawberry.Private[float | None] = None
+@strawberry.federation.type(
+    keys=["id", "projectId version"],
+    description="A release of a project: a version that sent sessions. Identity only; its "
+    "numbers are on `health(scope:)`.",
+)
+class Release(Node):
+    project_id: strawberry.ID = strawberry.field(description="The project's numeric id (as in its DSN).")
+    version: str = strawberry.field(description="The release name the SDK sent, e.g. `web@1.4.2+77`.")
 
     @classmethod
-    async def resolve_reference(cls, info: ContextInfo, **representation: Any) -> Release | None:
-        """A gateway's `_entities` representation, keyed by GraphQL names (`projectId`).
-        Another organization's release, like one never seen in session data, is null."""
-        found = await release_reference(info, representation)
-        return None if found is None else cls(project_id=strawberry.ID(str(found[0])), version=found[1])
+    def of(cls, project_id: int, version: str) -> Release:
+        return cls(
+            id=global_id("Release", project_id, version), project_id=as_id(project_id), version=version
+        )
 
     @property
     def pair(self) -> tuple[int, str]:
-        return (parse_id(self.project_id), self.version)
+        return (int(self.project_id), self.version)
 
-    @strawberry.field
-    async def project(
-        self, info: ContextInfo
-    ) -> Annotated[Project, strawberry.lazy("gql.projects.types")] | None:
-        # Imported here: `Project` refers to `Release` (its `release` field) at import time.
+    @classmethod
+    async def resolve_reference(cls, info: ContextInfo, **representation: Any) -> Release | None:
+        """A gateway's representation by `id`, or by `projectId` and `version` (GraphQL
+        names). Another organization's release, like one never seen, is null."""
+        if "id" in representation:
+            pair = release_key(key_field(representation, "id", "Release"))
+        else:
+            pair = (
+                project_id_of(key_field(representation, "projectId", "Release")),
+                key_field(representation, "version", "Release"),
+            )
+        return await find_release(info, *pair)
+
+    @strawberry.field(description="The project.")
+    async def project(self, info: ContextInfo) -> Annotated[Project, strawberry.lazy("gql.projects.types")]:
         from gql.projects.types import Project
 
         found = await info.context.loaders.project_by_id.load(self.pair[0])
-        return Project.from_info(found) if found else None
-
-    @strawberry.field(description="The release overview (get_release_health_data_overview).")
-    async def health(
-        self,
-        info: ContextInfo,
-        environments: list[str] | None = None,
-        summary_period: str = "24h",
-        health_stats_period: str | None = None,
-        stat: HealthStat = HealthStat.SESSIONS,
-        now: datetime | None = None,
-    ) -> SessionStats:
-        return await resolvers.release_health(
-            info, self.pair, self.inherited_now, environments, summary_period, health_stats_period, stat, now
-        )
+        assert found is not None  # a Release is only made for a readable project
+        return Project.from_info(found)
 
     @strawberry.field(
-        description="24-hour adoption (get_release_adoption); null when the "
-        "release never appeared in session data."
+        description="The version parsed as `package@major.minor.patch-pre+build`; null when "
+        "the name is not a version."
     )
-    async def adoption(
+    def version_info(self) -> VersionInfo | None:
+        return VersionInfo.parse(self.version)
+
+    @strawberry.field(description="The release's numbers in a scope.")
+    def health(
         self,
         info: ContextInfo,
-        environments: list[str] | None = None,
-        now: datetime | None = None,
-    ) -> Adoption | None:
-        return await resolvers.release_adoption(info, self.pair, self.inherited_now, environments, now)
-
-    @strawberry.field(
-        description="Adoption stage in one environment at `now` (release-health.md "
-        "6.2); null without a stage (empty environment, invalid version) or "
-        "for a project that does not exist."
-    )
-    async def adoption_stage(
-        self, info: ContextInfo, environment: str, now: datetime | None = None
-    ) -> ReleaseAdoptionStage | None:
-        return await resolvers.adoption_stage(info, self.pair, self.inherited_now, environment, now)
-
-    @strawberry.field(
-        description="Earliest and latest hour with session data "
-        "(get_release_sessions_time_bounds), up to `now` + 10 s. An empty "
-        "version means every release of the project; empty or null "
-        "`environments` means no environment filter."
-    )
-    async def session_time_bounds(
-        self,
-        info: ContextInfo,
-        environments: list[str] | None = None,
-        now: datetime | None = None,
-    ) -> TimeBounds:
-        return await resolvers.session_time_bounds(info, self.pair, self.inherited_now, environments, now)
-
-    @strawberry.field(
-        description="Cumulative crash-free percentages from `start` at "
-        "start + 1, 2, 7, 14 and 30 days up to `now` (get_crash_free_breakdown)."
-    )
-    async def crash_free_breakdown(
-        self,
-        info: ContextInfo,
-        start: datetime,
-        environments: list[str] | None = None,
-        now: datetime | None = None,
-    ) -> list[CrashFreeCheckpoint]:
-        return await resolvers.crash_free_breakdown(
-            info, self.pair, self.inherited_now, start, environments, now
-        )
-
-    @strawberry.field(
-        description="Series and totals of sessions or users by status "
-        "(get_project_release_stats). `interval` is a period such as `1h` or "
-        "`1d`; the range starts at the first interval boundary after `start`. "
-        "`now` only decides whether minute buckets are still retained."
-    )
-    async def stats(
-        self,
-        info: ContextInfo,
-        stat: HealthStat,
-        interval: str,
-        start: datetime,
-        end: datetime,
-        environments: list[str] | None = None,
-        now: datetime | None = None,
-    ) -> ReleaseStats:
-        return await resolvers.release_stats(
-            info, self.pair, self.inherited_now, stat, interval, (start, end), environments, now
-        )
+        scope: Annotated[HealthScope, strawberry.argument(description="Window, environments and `at`.")],
+    ) -> ReleaseHealth:
+        return ReleaseHealth.of(self.pair, Scope.of(scope, info.context.now))
 
 
-@strawberry.input
-class ProjectReleaseInput:
-    project_id: strawberry.ID
-    version: str
+def release_key(value: str) -> tuple[int, str]:
+    _, parts = parse_global_id(value, "Release")
+    if len(parts) != 2 or not isinstance(parts[0], int) or not isinstance(parts[1], str):
+        raise_invalid(value)
+    return (parts[0], parts[1])
+
+
+def raise_invalid(value: str) -> None:
+    from gql.core.errors import BadUserInput
+
+    raise BadUserInput(f"Invalid id: {value[:40]!r} is not an id this API issued")
+
+
+async def find_release(info: ContextInfo, project_id: int, version: str) -> Release | None:
+    """The release when its project is the caller's and it sent sessions; else null."""
+    loaders = info.context.loaders
+    if await loaders.project_by_id.load(project_id) is None:
+        return None
+    if not await loaders.release_seen.load((project_id, version)):
+        return None
+    return Release.of(project_id, version)

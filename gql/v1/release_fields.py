@@ -11,9 +11,9 @@ import strawberry
 from gql.core.context import ContextInfo
 from gql.core.enums import ReleaseSort
 from gql.core.ids import parse_id
-from gql.projects.resolvers import readable_projects
-from gql.releases.connection import ReleaseConnection, releases_page
-from gql.releases.types import Release
+from gql.v1.project_resolvers import readable_projects
+from gql.v1.release_connection import ReleaseConnection, releases_page
+from gql.v1.release_types import Release
 
 
 @strawberry.field

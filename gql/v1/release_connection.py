@@ -14,7 +14,7 @@ from gql.core.ids import as_id
 from gql.core.pagination import PageInfo, encode_cursor, page_offset
 from gql.core.scope import reference_time
 from gql.releases.ranking import ranked_releases
-from gql.releases.types import Release
+from gql.v1.release_types import Release
 
 #: The largest page `first` may ask for.
 MAX_PAGE = 500

@@ -7,7 +7,7 @@ import strawberry
 
 from gql.core.context import ContextInfo
 from gql.core.ids import parse_id
-from gql.projects.types import Project
+from gql.v1.project_types import Project
 
 
 @strawberry.field

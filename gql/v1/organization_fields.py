@@ -6,7 +6,7 @@ from __future__ import annotations
 import strawberry
 
 from gql.core.context import ContextInfo
-from gql.organizations.types import Organization
+from gql.v1.organization_types import Organization
 
 
 @strawberry.field(description="The caller's organization by slug; null for any other.")

@@ -1,5 +1,5 @@
 """What `Project`'s fields do, and which project ids a caller may read. The fields in
-`gql.projects.types` only pass their arguments here."""
+`gql.v1.project_types` only pass their arguments here."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from gql.health.keys import CrashFreeRatesKey, SessionsCountKey
 from gql.health.results import CrashFreeRates, TimeRangeInput
 from gql.projects.loaders import OutcomeRow, OutcomesKey
 from gql.releases.loaders import ReleasesCountKey
-from gql.releases.types import ProjectReleaseInput
+from gql.v1.release_types import ProjectReleaseInput
 from resolvers.rollup import checked_rollup
 from storage.types import ProjectRelease
 

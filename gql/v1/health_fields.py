@@ -14,9 +14,9 @@ from gql.core.ids import as_id, parse_id
 from gql.core.scalars import Count
 from gql.core.scope import as_datetime, reference_time
 from gql.health import resolvers
-from gql.health.types import HealthDataResult, OldestHealthData, ProjectSessionCount
-from gql.projects.resolvers import readable_pairs, readable_projects
-from gql.releases.types import ProjectReleaseInput, Release
+from gql.v1.health_types import HealthDataResult, OldestHealthData, ProjectSessionCount
+from gql.v1.project_resolvers import readable_pairs, readable_projects
+from gql.v1.release_types import ProjectReleaseInput, Release
 from resolvers.rollup import checked_rollup
 
 

@@ -1,5 +1,5 @@
 """What `Release`'s health fields do: check the project is the caller's, build the loader
-key in the release's scope, load, convert. The fields in `gql.releases.types` only pass
+key in the release's scope, load, convert. The fields in `gql.v1.release_types` only pass
 their arguments here."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from gql.health.keys import (
     TimeBoundsKey,
 )
 from gql.health.results import CrashFreeCheckpoint, ReleaseAdoptionStage, ReleaseStats, TimeBounds
-from gql.health.types import Adoption, SessionStats, load_adoption
+from gql.v1.health_types import Adoption, SessionStats, load_adoption
 from resolvers.errors import InvalidQuery
 from resolvers.rollup import parse_rollup
 from storage.types import ProjectRelease

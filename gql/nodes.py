@@ -1,0 +1,112 @@
+# mypy: disable-error-code="untyped-decorator"
+"""The root entry points of API v2: `viewer`, `organization`, `project`, `release`, `node`
+and `nodes`. One rule for what does not exist: an id or key that names nothing the caller
+may read answers null, never an error; a malformed id is `BAD_USER_INPUT`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+
+from gql.core.context import ContextInfo
+from gql.core.errors import BadUserInput
+from gql.core.ids import parse_global_id, project_id_of
+from gql.core.scope import Scope
+from gql.node import Node
+from gql.organizations.types import Environment, Organization, OrganizationHealth, Viewer
+from gql.projects.health import ProjectHealth
+from gql.projects.types import Project
+from gql.releases.health import ReleaseHealth
+from gql.releases.types import Release, find_release
+
+#: Most ids one `nodes` call takes.
+MAX_NODES = 100
+
+
+async def _project(info: ContextInfo, project_id: int) -> Project | None:
+    found = await info.context.loaders.project_by_id.load(project_id)
+    return Project.from_info(found) if found else None
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadUserInput("Invalid id: not an id this API issued")
+    return value
+
+
+async def resolve_node(info: ContextInfo, id: str) -> Node | None:
+    type_name, parts = parse_global_id(id)
+    org = info.context.token.org_slug
+    try:
+        if type_name == "Organization":
+            return Organization.of(org) if parts == [org] else None
+        if type_name == "OrganizationHealth":
+            return OrganizationHealth.of(org, Scope.from_key(parts[1])) if parts[0] == org else None
+        if type_name == "Environment":
+            found = await info.context.loaders.environments_by_org.load(info.context.org_id)
+            return (
+                Environment(id=strawberry.ID(id), name=parts[1])
+                if parts[0] == org and parts[1] in found
+                else None
+            )
+        if type_name == "Project":
+            return await _project(info, _int(parts[0]))
+        if type_name == "ProjectHealth":
+            project = await _project(info, _int(parts[0]))
+            return None if project is None else ProjectHealth.of(project.number, Scope.from_key(parts[1]))
+        if type_name == "Release":
+            return await find_release(info, _int(parts[0]), str(parts[1]))
+        if type_name == "ReleaseHealth":
+            release = await find_release(info, _int(parts[0]), str(parts[1]))
+            return None if release is None else ReleaseHealth.of(release.pair, Scope.from_key(parts[2]))
+    except (IndexError, TypeError):
+        pass
+    raise BadUserInput(f"Invalid id: {id[:40]!r} is not an id this API issued")
+
+
+@strawberry.field(description="Who is asking: the token's organization and scopes.")
+def viewer(info: ContextInfo) -> Viewer:
+    token = info.context.token
+    return Viewer(organization=Organization.of(token.org_slug), scopes=sorted(token.scopes))
+
+
+@strawberry.field(description="The caller's organization by slug; null for any other.")
+def organization(
+    info: ContextInfo, slug: Annotated[str, strawberry.argument(description="The organization's slug.")]
+) -> Organization | None:
+    return Organization.of(slug) if slug == info.context.token.org_slug else None
+
+
+@strawberry.field(description="A project by its global id or numeric id; null when the caller has none such.")
+async def project(
+    info: ContextInfo, id: Annotated[strawberry.ID, strawberry.argument(description="Global or numeric id.")]
+) -> Project | None:
+    return await _project(info, project_id_of(id))
+
+
+@strawberry.field(description="A release by project and name; null when it never sent a session.")
+async def release(
+    info: ContextInfo,
+    project: Annotated[strawberry.ID, strawberry.argument(description="The project's global or numeric id.")],
+    version: Annotated[str, strawberry.argument(description="The release name.")],
+) -> Release | None:
+    return await find_release(info, project_id_of(project), version)
+
+
+@strawberry.field(description="Any object by its global id; null when the caller has none such.")
+async def node(
+    info: ContextInfo, id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")]
+) -> Node | None:
+    return await resolve_node(info, id)
+
+
+@strawberry.field(
+    description="Objects by their global ids, in order (at most 100); null for each that is gone."
+)
+async def nodes(
+    info: ContextInfo, ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global ids.")]
+) -> list[Node | None]:
+    if len(ids) > MAX_NODES:
+        raise BadUserInput(f"`nodes` takes at most {MAX_NODES} ids.")
+    return [await resolve_node(info, i) for i in ids]
