@@ -21,6 +21,8 @@ DATABASE_FIELD_WEIGHT = 5
 FALLBACK_SERIES = 1
 #: Checkpoints of `Release.crashFreeBreakdown` (1, 2, 7, 14 and 30 days).
 BREAKDOWN_CHECKPOINTS = 5
+#: The longest health-scope window (90 days and an hour of widening), in seconds.
+MAX_WINDOW = 90 * 86400 + 3600
 
 DATABASE_FIELDS = frozenset(
     {
@@ -47,6 +49,43 @@ DATABASE_FIELDS = frozenset(
         "Project.releasesCount",
         "Organization.projects",
         "Organization.environments",
+        # API v2 (ReleaseHealth's numbers share one loader per page; each field still
+        # counts, which keeps the estimate on the safe side).
+        "Query.release",
+        "Query.node",
+        "Query.nodes",
+        "Project.release",
+        "OrganizationHealth.releases",
+        "OrganizationHealth.projects",
+        "ProjectHealth.releases",
+        "ProjectHealth.breakdown",
+        "ProjectHealth.versions",
+        "ProjectHealth.sessions",
+        "ProjectHealth.users",
+        "ProjectHealth.crashFreeSessionRate",
+        "ProjectHealth.crashFreeUserRate",
+        *(
+            f"ReleaseHealth.{name}"
+            for name in (
+                "sessions",
+                "users",
+                "crashFreeSessionRate",
+                "crashFreeUserRate",
+                "unhandledSessionRate",
+                "unhandledUserRate",
+                "sessionsByStatus",
+                "durationP50Seconds",
+                "durationP90Seconds",
+                "hasSessionData",
+                "adoption",
+                "adoptionStage",
+                "firstSessionAt",
+                "lastSessionAt",
+                "series",
+                "crashFreeCheckpoints",
+                "breakdown",
+            )
+        ),
     }
 )
 
@@ -70,14 +109,17 @@ class Sizing:
     series: int = 0
     #: Below a field whose weight already counts its lists (the sessions query).
     counted: bool = False
+    #: Seconds of the health scope's window (API v2), for the series below it.
+    window: float = 0
 
 
 #: `(arguments, parent's sizing, limits)` -> (weight multiplier, the field's sizing).
 SizeRule = Callable[[Mapping[str, Any], Sizing, CostLimits], tuple[int, Sizing]]
 
 
-def _connection(args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
-    return 1, Sizing(page=max(0, int(args.get("first", 25))))
+def _connection(args: Mapping[str, Any], parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
+    # The page size bounds the lists below; a health scope's window stays known to them.
+    return 1, Sizing(page=max(0, int(args.get("first", 25))), window=parent.window)
 
 
 def _page(_args: Mapping[str, Any], parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
@@ -103,7 +145,33 @@ def _release_stats(args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits
     return 1, Sizing(series=max(0, buckets))
 
 
-def _health(args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
+def _scope_window(scope: Any) -> float:
+    """Seconds of a `HealthScope`'s window; the longest one when it cannot be read."""
+    try:
+        window = scope["window"]
+        if window.get("period") is not None:
+            return float(parse_stats_period(str(window["period"].value)).seconds)
+        span = window["range"]
+        return max(0.0, (span["end"] - span["start"]).total_seconds())
+    except (KeyError, TypeError, AttributeError, InvalidStatsPeriod):
+        return float(MAX_WINDOW)
+
+
+def _scoped(args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
+    return 1, Sizing(window=_scope_window(args.get("scope")))
+
+
+def _scoped_series(args: Mapping[str, Any], parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
+    interval = args.get("interval")
+    seconds = getattr(interval, "seconds", None)
+    if not isinstance(seconds, int) or seconds <= 0:
+        return 1, Sizing(series=FALLBACK_SERIES)
+    return 1, Sizing(series=int((parent.window or MAX_WINDOW) // seconds) + 1)
+
+
+def _health(args: Mapping[str, Any], parent: Sizing, limits: CostLimits) -> tuple[int, Sizing]:
+    if "scope" in args:  # API v2's Release.health(scope:)
+        return _scoped(args, parent, limits)
     period = args.get("healthStatsPeriod")
     buckets = 0
     if period is not None:
@@ -169,6 +237,43 @@ RULES: dict[str, SizeRule] = {
     "Query.sessionsPerProject": _length_of("projectIds"),
     "Query.sessions": _sessions,
     "Query._entities": _length_of("representations"),
+    # API v2: scopes, connections and the series below them.
+    "Project.health": _scoped,
+    "Organization.health": _scoped,
+    "ReleaseHealth.series": _scoped_series,
+    "ProjectHealth.previousPeriod": _passing,
+    "ReleaseHealth.crashFreeCheckpoints": _constant(BREAKDOWN_CHECKPOINTS),
+    "Query.nodes": _length_of("ids"),
+    **{
+        f"{owner}.{name}": _connection
+        for owner, names in (
+            ("Organization", ("projects", "environments")),
+            ("OrganizationHealth", ("releases", "projects")),
+            ("Project", ("releases",)),
+            ("ProjectHealth", ("releases", "breakdown", "versions")),
+            ("ReleaseHealth", ("breakdown",)),
+        )
+        for name in names
+    },
+    **{
+        f"{item}{part}": rule
+        for item in ("ReleaseHealth", "ProjectHealth", "Project", "Environment", "GroupHealth")
+        for part, rule in (("Connection.nodes", _page), ("Connection.edges", _page), ("Edge.node", _passing))
+    },
+    **{
+        f"HealthSeries.{name}": _series
+        for name in (
+            "intervals",
+            "total",
+            "healthy",
+            "errored",
+            "crashed",
+            "abnormal",
+            "unhandled",
+            "durationP50Seconds",
+            "durationP90Seconds",
+        )
+    },
 }
 
 # Rules whose number is a weight (the field's own cost), not a list length.

@@ -9,10 +9,10 @@ from typing import Any
 import strawberry
 
 
-@strawberry.enum
+@strawberry.enum(description="What a series counts.")
 class HealthStat(Enum):
-    SESSIONS = "sessions"
-    USERS = "users"
+    SESSIONS = strawberry.enum_value("sessions", description="Sessions started.")
+    USERS = strawberry.enum_value("users", description="Distinct users.")
 
 
 @strawberry.enum
@@ -24,11 +24,15 @@ class SessionStatus(Enum):
     UNHANDLED = "unhandled"
 
 
-@strawberry.enum
+@strawberry.enum(description="A release's adoption stage in an environment (release-health.md 6.2).")
 class AdoptionStage(Enum):
-    ADOPTED = "adopted"
-    LOW_ADOPTION = "low_adoption"
-    REPLACED = "replaced"
+    ADOPTED = strawberry.enum_value(
+        "adopted",
+        description="Its share of the environment's sessions in the last 24 h is at least the "
+        "adoption threshold (setting `adoption_threshold`, 10 % by default).",
+    )
+    LOW_ADOPTION = strawberry.enum_value("low_adoption", description="Never adopted (yet).")
+    REPLACED = strawberry.enum_value("replaced", description="Was adopted, and no longer is.")
 
 
 @strawberry.enum

@@ -27,7 +27,7 @@ def _dt(ts: float | None) -> datetime | None:
     "derived from stored history (release-health.md 6.2)."
 )
 class ReleaseAdoptionStage:
-    stage: AdoptionStage
+    stage: AdoptionStage = strawberry.field(description="The stage.")
     adopted_at: datetime | None = strawberry.field(
         description="First evaluation instant at which the release was adopted (kept across "
         "re-adoption); null when it never was."

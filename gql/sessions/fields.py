@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from typing import Annotated
+
 from gql.core.context import ContextInfo
 from gql.core.errors import BadUserInput
 from gql.sessions.inputs import SessionsQueryInput
@@ -11,7 +13,11 @@ from gql.sessions.resolvers import answer
 from gql.sessions.types import SessionsResult
 
 
-async def resolve_sessions(info: ContextInfo, organization: str, query: SessionsQueryInput) -> SessionsResult:
+async def resolve_sessions(
+    info: ContextInfo,
+    organization: Annotated[str, strawberry.argument(description="The organization's slug.")],
+    query: Annotated[SessionsQueryInput, strawberry.argument(description="Sentry's parameters.")],
+) -> SessionsResult:
     if organization != info.context.token.org_slug:
         raise BadUserInput("The requested resource does not exist")
     return await answer(info, query)

@@ -29,12 +29,20 @@ class SessionsQueryInput:
         ),
     )
     interval: str | None = strawberry.field(default=None, description="Bucket size, default `1h`.")
-    stats_period: str | None = None
-    stats_period_start: str | None = None
-    stats_period_end: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    environments: list[str] | None = None
+    stats_period: str | None = strawberry.field(
+        default=None, description="A look-back such as `24h` or `14d` (Sentry's `statsPeriod`)."
+    )
+    stats_period_start: str | None = strawberry.field(
+        default=None, description="With `statsPeriodEnd`: a window between two look-backs."
+    )
+    stats_period_end: str | None = strawberry.field(
+        default=None, description="With `statsPeriodStart`: the window's end as a look-back."
+    )
+    start: datetime | None = strawberry.field(default=None, description="With `end`: an explicit range.")
+    end: datetime | None = strawberry.field(default=None, description="With `start`: an explicit range.")
+    environments: list[str] | None = strawberry.field(
+        default=None, description="Only these environments; null or empty for all."
+    )
     projects: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Project ids; null or `-1` means every readable project."
     )
@@ -45,11 +53,13 @@ class SessionsQueryInput:
     order_by: str | None = strawberry.field(
         default=None, description="A requested field, `-` for descending."
     )
-    per_page: int | None = None
-    cursor: str | None = None
-    include_totals: bool = True
-    include_series: bool = True
-    now: datetime | None = None
+    per_page: int | None = strawberry.field(default=None, description="Groups per page (1 to 5000).")
+    cursor: str | None = strawberry.field(default=None, description="A page cursor from `page`.")
+    include_totals: bool = strawberry.field(default=True, description="Whether groups carry totals.")
+    include_series: bool = strawberry.field(default=True, description="Whether groups carry series.")
+    now: datetime | None = strawberry.field(
+        default=None, description="The reference time; null for the request's clock."
+    )
 
 
 def _as_given(moment: datetime) -> datetime:
