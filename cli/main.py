@@ -11,16 +11,17 @@ from collections.abc import Sequence
 from server.settings import Settings
 
 EXAMPLE_QUERY = """{
-  releases(projectIds: [%(ids)s], first: 5) {
-    totalCount
-    nodes {
-      projectId
-      version
-      health(healthStatsPeriod: "24h") {
-        totalSessions totalUsers crashFreeSessions crashFreeUsers
-        series { intervals values }
+  organization(slug: "%(org)s") {
+    health(scope: {window: {period: LAST_24_HOURS}}) {
+      releases(first: 5, orderBy: {field: SESSIONS}) {
+        totalCount
+        nodes {
+          release { version project { slug } }
+          sessions users crashFreeSessionRate crashFreeUserRate
+          adoption { userRate sessionRate }
+          series(interval: HOUR) { intervals total crashed }
+        }
       }
-      adoption { adoption sessionsAdoption }
     }
   }
 }"""
@@ -293,13 +294,12 @@ async def _demo_banner(settings: Settings) -> None:
         token = await services.accounts.create_token(org, ["org:read", "org:write"])
         key = await services.accounts.first_key(projects[0].id)
         base = settings.base_url()
-        ids = ", ".join(f'"{p.id}"' for p in projects)
         print("\nrelhealth demo is ready")
         print(f"  GraphiQL:  {base}/graphql#token={token}   (opens already signed in)")
         print(f"  token:     {token}   (send as 'Authorization: Bearer <token>')")
         if key:
             print(f"  DSN:       {dsn(settings, key, projects[0].id)}   (project {projects[0].slug})")
-        print("  example query:\n" + EXAMPLE_QUERY % {"ids": ids})
+        print("  example query:\n" + EXAMPLE_QUERY % {"org": org})
         print(
             f"  curl: curl -s {base}/graphql -H 'Authorization: Bearer {token}' "
             '-H \'Content-Type: application/json\' -d \'{"query":"{ organization(slug: \\"demo\\") '

@@ -17,7 +17,7 @@ from gql.health.loaders import (
     SessionTimeBoundsByReleaseLoader,
 )
 from gql.organizations.loaders import EnvironmentsByOrgLoader, ProjectsByOrgLoader
-from gql.projects.loaders import OutcomesByProjectLoader, ProjectByIdLoader
+from gql.projects.loaders import OutcomesByProjectLoader, ProjectByIdLoader, RecentDataByProjectLoader
 from gql.releases.loaders import (
     FirstSeenByProjectLoader,
     ProjectReleasesByProjectLoader,
@@ -57,5 +57,6 @@ class Loaders:
         self.ingest_outcomes = OutcomesByProjectLoader(store)
         self.projects_by_org = ProjectsByOrgLoader(accounts)
         self.first_seen_by_project = FirstSeenByProjectLoader(store)
+        self.recent_data_by_project = RecentDataByProjectLoader(store, options)
         #: API v2's project totals; made on first use (it needs the request's info).
         self.project_summary: ProjectSummaryLoader | None = None

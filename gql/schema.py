@@ -15,6 +15,7 @@ from gql.core.approximation import ApproximateCounts
 from gql.core.budget import CostBudget
 from gql.core.cache import DocumentCache, ParseAndValidate
 from gql.core.cost import CostLimits
+from gql.core.cost_rules import V2_MODEL, CostModel
 from gql.core.document_limits import VariableLimits, document_rules
 from gql.core.errors import should_mask
 from gql.core.execution import ExecutionContext
@@ -44,6 +45,7 @@ def build_subgraph(
     limits: GraphQLLimits,
     cache: DocumentCache | None,
     budget: CostBudget | None,
+    model: CostModel = V2_MODEL,
 ) -> strawberry.Schema:
     """A subgraph schema of `query` with every limit and extension of the API."""
     # Validation rules are built once: cached documents were validated by exactly these.
@@ -65,7 +67,7 @@ def build_subgraph(
             VariableLimits,
             # Before ParseAndValidate: its on_execute sees a refusal, and refused
             # documents are not cached.
-            lambda: QueryCostLimit(limits.cost, budget),
+            lambda: QueryCostLimit(limits.cost, budget, model),
             lambda: ParseAndValidate(cache, max_tokens=limits.max_tokens, max_length=limits.max_length),
             lambda: MaskErrors(should_mask_error=should_mask),
             YieldingLists,

@@ -11,6 +11,7 @@ from graphql import parse
 
 from gql.core.budget import CostBudget
 from gql.core.cost import CostLimitExceeded, CostLimits, query_cost
+from gql.core.cost_rules import V1_MODEL
 from gql.v1.schema import build_v1_schema as build_schema
 from storage.engine import StatementCounter
 from tests.backend_support import WEB, backend, session, sid, ts
@@ -31,7 +32,7 @@ ATTACK = (
 
 
 def cost(query: str, limits: CostLimits = UNLIMITED, **variables: object) -> int:
-    return query_cost(SCHEMA, parse(query), variables=variables, limits=limits)
+    return query_cost(SCHEMA, parse(query), variables=variables, limits=limits, model=V1_MODEL)
 
 
 def test_lists_multiply_by_first():

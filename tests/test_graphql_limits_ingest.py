@@ -12,6 +12,7 @@ import pytest
 from graphql import parse
 
 from gql.core.cost import CostLimitExceeded, CostLimits, query_cost
+from gql.core.cost_rules import V1_MODEL
 from gql.v1.schema import build_v1_schema as build_schema
 from server.settings import Settings
 from storage.types import USER_SEEN, SessionIncrement, WriteBatch
@@ -41,7 +42,7 @@ def _heaviest_allowed(max_cost: int, start: str, end: str, now: str) -> str:
     for first in range(1, RELEASES + 1):
         q = _stats_query(first, start, end, now)
         try:
-            query_cost(schema, parse(q), limits=CostLimits(max_cost=max_cost))
+            query_cost(schema, parse(q), limits=CostLimits(max_cost=max_cost), model=V1_MODEL)
         except CostLimitExceeded:
             break
         best = q

@@ -211,7 +211,8 @@ async def test_a_range_window_counts_the_hours_it_covers(api):
 
 async def test_project_health_numbers_previous_period_versions_and_breakdown(api):
     q = """{ project(id: "1") { id projectId slug health(scope: {window: {period: LAST_24_HOURS}}) {
-             sessions users crashFreeSessionRate crashFreeUserRate
+             sessions users crashFreeSessionRate crashFreeUserRate hasSessionData
+             previousPeriod { hasSessionData }
              previousPeriod { sessions scope { start end at } }
              versions { totalCount nodes { value sessions } }
              breakdown(by: OS) { totalCount nodes { value sessions users crashFreeSessionRate } } } } }"""
@@ -222,6 +223,7 @@ async def test_project_health_numbers_previous_period_versions_and_breakdown(api
     assert health["crashFreeSessionRate"] == pytest.approx(80.0)
     assert health["crashFreeUserRate"] == pytest.approx(75.0)
     assert health["previousPeriod"]["sessions"] == 0
+    assert health["hasSessionData"] is True  # web@2's session of three days ago counts too
     assert health["previousPeriod"]["scope"]["end"] == "2025-06-01T10:00:30Z"
     assert health["versions"]["nodes"] == [{"value": "1", "sessions": 4}, {"value": "2", "sessions": 1}]
     by_os = {n["value"]: n for n in health["breakdown"]["nodes"]}

@@ -149,12 +149,12 @@ def test_serve_demo_prints_a_working_token_and_query(tmp_path):
     proc = start_server(url, port, "--demo", log=log)
     try:
         text = log.read_text()
-        assert f"GraphiQL:  http://127.0.0.1:{port}/graphql/v1" in text
+        assert f"GraphiQL:  http://127.0.0.1:{port}/graphql#token=" in text
         token = re.search(r"token:\s+(rh_\S+)", text).group(1)  # type: ignore[union-attr]
         assert re.search(rf"DSN:\s+http://[0-9a-f]{{32}}@127\.0\.0\.1:{port}/\d+", text)
         query = text.split("example query:\n", 1)[1].split("\n  curl:", 1)[0]
         r = httpx.post(
-            f"http://127.0.0.1:{port}/graphql/v1",
+            f"http://127.0.0.1:{port}/graphql",
             json={"query": query},
             headers={"Authorization": f"Bearer {token}"},
             trust_env=False,
@@ -162,10 +162,10 @@ def test_serve_demo_prints_a_working_token_and_query(tmp_path):
         )
         body = r.json()
         assert "errors" not in body, body
-        nodes = body["data"]["releases"]["nodes"]
-        assert nodes and all(n["health"]["totalSessions"] for n in nodes)
+        nodes = body["data"]["organization"]["health"]["releases"]["nodes"]
+        assert nodes and all(n["sessions"] and len(n["series"]["total"]) >= 24 for n in nodes)
         page = httpx.get(
-            f"http://127.0.0.1:{port}/graphql/v1", headers={"Accept": "text/html"}, trust_env=False
+            f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"}, trust_env=False
         )
         assert page.status_code == 200 and "graphiql" in page.text.lower()
     finally:

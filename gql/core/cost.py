@@ -34,14 +34,7 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import DocumentNode
 
-from gql.core.cost_rules import (
-    DATABASE_FIELD_WEIGHT,
-    DATABASE_FIELDS,
-    RULES,
-    WEIGHT_RULES,
-    CostLimits,
-    Sizing,
-)
+from gql.core.cost_rules import DATABASE_FIELD_WEIGHT, V2_MODEL, CostLimits, CostModel, Sizing
 
 #: The settings' defaults.
 DEFAULT_LIMITS = CostLimits()
@@ -62,8 +55,10 @@ class CostWalk:
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: VariableValues,
         limits: CostLimits,
+        model: CostModel,
     ) -> None:
         self.schema = schema
+        self.model = model
         self.fragments = fragments
         self.variables = variables
         self.limits = limits
@@ -115,12 +110,13 @@ class CostWalk:
             self.add(scale)
             return
         key = f"{parent.name}.{name}"
-        weight = 1 + (DATABASE_FIELD_WEIGHT if key in DATABASE_FIELDS else 0)
-        rule = RULES.get(key)
+        model = self.model
+        weight = 1 + (DATABASE_FIELD_WEIGHT if key in model.database_fields else 0)
+        rule = model.rules.get(key)
         length, child_sizing = 1, (sizing if sizing.counted else Sizing())
         if rule is not None:
             n, child_sizing = rule(self._arguments(definition, node), sizing, self.limits)
-            if key in WEIGHT_RULES:
+            if key in model.weight_rules:
                 weight += n
             else:
                 length = n
@@ -162,6 +158,7 @@ def query_cost(
     variables: Mapping[str, Any] | None = None,
     operation_name: str | None = None,
     limits: CostLimits = DEFAULT_LIMITS,
+    model: CostModel = V2_MODEL,
 ) -> int:
     """The cost of the operation; `CostLimitExceeded` as soon as it passes
     `limits.max_cost`. An operation that cannot execute (unknown operation, invalid
@@ -176,9 +173,9 @@ def query_cost(
     if not isinstance(root, GraphQLObjectType):
         return 0
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    walk = CostWalk(schema, fragments, coerced, limits)
+    walk = CostWalk(schema, fragments, coerced, limits, model)
     walk.selection_set(operation.selection_set, root, 1, Sizing())
     return walk.total
 
 
-__all__ = ["CostLimitExceeded", "CostLimits", "query_cost"]
+__all__ = ["CostLimitExceeded", "CostLimits", "CostModel", "query_cost"]

@@ -24,6 +24,7 @@ BREAKDOWN_CHECKPOINTS = 5
 #: The longest health-scope window (90 days and an hour of widening), in seconds.
 MAX_WINDOW = 90 * 86400 + 3600
 
+#: v1: the fields that query the database.
 DATABASE_FIELDS = frozenset(
     {
         "Query.project",
@@ -49,43 +50,6 @@ DATABASE_FIELDS = frozenset(
         "Project.releasesCount",
         "Organization.projects",
         "Organization.environments",
-        # API v2 (ReleaseHealth's numbers share one loader per page; each field still
-        # counts, which keeps the estimate on the safe side).
-        "Query.release",
-        "Query.node",
-        "Query.nodes",
-        "Project.release",
-        "OrganizationHealth.releases",
-        "OrganizationHealth.projects",
-        "ProjectHealth.releases",
-        "ProjectHealth.breakdown",
-        "ProjectHealth.versions",
-        "ProjectHealth.sessions",
-        "ProjectHealth.users",
-        "ProjectHealth.crashFreeSessionRate",
-        "ProjectHealth.crashFreeUserRate",
-        *(
-            f"ReleaseHealth.{name}"
-            for name in (
-                "sessions",
-                "users",
-                "crashFreeSessionRate",
-                "crashFreeUserRate",
-                "unhandledSessionRate",
-                "unhandledUserRate",
-                "sessionsByStatus",
-                "durationP50Seconds",
-                "durationP90Seconds",
-                "hasSessionData",
-                "adoption",
-                "adoptionStage",
-                "firstSessionAt",
-                "lastSessionAt",
-                "series",
-                "crashFreeCheckpoints",
-                "breakdown",
-            )
-        ),
     }
 )
 
@@ -152,7 +116,8 @@ def _scope_window(scope: Any) -> float:
         if window.get("period") is not None:
             return float(parse_stats_period(str(window["period"].value)).seconds)
         span = window["range"]
-        return max(0.0, (span["end"] - span["start"]).total_seconds())
+        seconds: float = (span["end"] - span["start"]).total_seconds()
+        return max(0.0, seconds)
     except (KeyError, TypeError, AttributeError, InvalidStatsPeriod):
         return float(MAX_WINDOW)
 
@@ -169,9 +134,7 @@ def _scoped_series(args: Mapping[str, Any], parent: Sizing, _limits: CostLimits)
     return 1, Sizing(series=int((parent.window or MAX_WINDOW) // seconds) + 1)
 
 
-def _health(args: Mapping[str, Any], parent: Sizing, limits: CostLimits) -> tuple[int, Sizing]:
-    if "scope" in args:  # API v2's Release.health(scope:)
-        return _scoped(args, parent, limits)
+def _health(args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
     period = args.get("healthStatsPeriod")
     buckets = 0
     if period is not None:
@@ -237,7 +200,68 @@ RULES: dict[str, SizeRule] = {
     "Query.sessionsPerProject": _length_of("projectIds"),
     "Query.sessions": _sessions,
     "Query._entities": _length_of("representations"),
-    # API v2: scopes, connections and the series below them.
+}
+
+# Rules whose number is a weight (the field's own cost), not a list length.
+WEIGHT_RULES = frozenset({"Query.sessions"})
+
+
+#: API v2: the fields that query the database.
+V2_DATABASE_FIELDS = frozenset(
+    {
+        "Query.project",
+        "Query.release",
+        "Query.node",
+        "Query.nodes",
+        "Query.sessions",
+        "Release.project",
+        "Project.release",
+        "Project.releases",
+        "Project.ingestOutcomes",
+        "Organization.projects",
+        "Organization.environments",
+        # ReleaseHealth's numbers share one loader per page; each field still
+        # counts, which keeps the estimate on the safe side).
+        "OrganizationHealth.releases",
+        "OrganizationHealth.projects",
+        "ProjectHealth.releases",
+        "ProjectHealth.breakdown",
+        "ProjectHealth.versions",
+        "ProjectHealth.sessions",
+        "ProjectHealth.users",
+        "ProjectHealth.crashFreeSessionRate",
+        "ProjectHealth.crashFreeUserRate",
+        "ProjectHealth.hasSessionData",
+        *(
+            f"ReleaseHealth.{name}"
+            for name in (
+                "sessions",
+                "users",
+                "crashFreeSessionRate",
+                "crashFreeUserRate",
+                "unhandledSessionRate",
+                "unhandledUserRate",
+                "sessionsByStatus",
+                "durationP50Seconds",
+                "durationP90Seconds",
+                "hasSessionData",
+                "adoption",
+                "adoptionStage",
+                "firstSessionAt",
+                "lastSessionAt",
+                "series",
+                "crashFreeCheckpoints",
+                "breakdown",
+            )
+        ),
+    }
+)
+
+#: API v2's sized fields.
+V2_RULES: dict[str, SizeRule] = {
+    "Query.sessions": _sessions,
+    "Query._entities": _length_of("representations"),
+    "Release.health": _scoped,
     "Project.health": _scoped,
     "Organization.health": _scoped,
     "ReleaseHealth.series": _scoped_series,
@@ -274,7 +298,22 @@ RULES: dict[str, SizeRule] = {
             "durationP90Seconds",
         )
     },
+    **{
+        f"{item}{part}": rule
+        for item in ("Release",)
+        for part, rule in (("Connection.nodes", _page), ("Connection.edges", _page), ("Edge.node", _passing))
+    },
 }
 
-# Rules whose number is a weight (the field's own cost), not a list length.
-WEIGHT_RULES = frozenset({"Query.sessions"})
+
+@dataclass(frozen=True, slots=True)
+class CostModel:
+    """One schema's per-field knowledge (v1 and v2 name different fields alike)."""
+
+    database_fields: frozenset[str]
+    rules: Mapping[str, SizeRule]
+    weight_rules: frozenset[str] = WEIGHT_RULES
+
+
+V1_MODEL = CostModel(DATABASE_FIELDS, RULES)
+V2_MODEL = CostModel(V2_DATABASE_FIELDS, V2_RULES)

@@ -9,10 +9,15 @@ from typing import Any
 import strawberry
 
 
+def _value(value: str, description: str) -> Any:
+    # Typed Any: `strawberry.enum_value` is typed as its definition, not the member's value.
+    return strawberry.enum_value(value, description=description)
+
+
 @strawberry.enum(description="What a series counts.")
 class HealthStat(Enum):
-    SESSIONS = strawberry.enum_value("sessions", description="Sessions started.")
-    USERS = strawberry.enum_value("users", description="Distinct users.")
+    SESSIONS = _value("sessions", description="Sessions started.")
+    USERS = _value("users", description="Distinct users.")
 
 
 @strawberry.enum
@@ -26,13 +31,13 @@ class SessionStatus(Enum):
 
 @strawberry.enum(description="A release's adoption stage in an environment (release-health.md 6.2).")
 class AdoptionStage(Enum):
-    ADOPTED = strawberry.enum_value(
+    ADOPTED = _value(
         "adopted",
         description="Its share of the environment's sessions in the last 24 h is at least the "
         "adoption threshold (setting `adoption_threshold`, 10 % by default).",
     )
-    LOW_ADOPTION = strawberry.enum_value("low_adoption", description="Never adopted (yet).")
-    REPLACED = strawberry.enum_value("replaced", description="Was adopted, and no longer is.")
+    LOW_ADOPTION = _value("low_adoption", description="Never adopted (yet).")
+    REPLACED = _value("replaced", description="Was adopted, and no longer is.")
 
 
 @strawberry.enum
@@ -44,10 +49,6 @@ class ReleaseSort(Enum):
 
 
 # -- API v2: closed sets ----------------------------------------------------------------
-
-
-def _value(value: str, description: str) -> Any:
-    return strawberry.enum_value(value, description=description)
 
 
 @strawberry.enum(description="A window that ends at the scope's `at` instant, widened to whole hours.")

@@ -14,15 +14,17 @@ from strawberry.extensions import SchemaExtension
 
 from gql.core.budget import BudgetState, CostBudget
 from gql.core.cost import CostLimitExceeded, CostLimits, query_cost
+from gql.core.cost_rules import V2_MODEL, CostModel
 
 MAX_COST_EXCEEDED = "MAX_COST_EXCEEDED"
 RATE_LIMITED = "RATE_LIMITED"
 
 
 class QueryCostLimit(SchemaExtension):
-    def __init__(self, limits: CostLimits, budget: CostBudget) -> None:
+    def __init__(self, limits: CostLimits, budget: CostBudget, model: CostModel = V2_MODEL) -> None:
         super().__init__()
         self.limits = limits
+        self.model = model
         self.budget = budget
         self.requested: int | None = None
         self.state: BudgetState | None = None
@@ -47,6 +49,7 @@ class QueryCostLimit(SchemaExtension):
                 variables=ec.variables,
                 operation_name=ec.operation_name,
                 limits=limits,
+                model=self.model,
             )
         except CostLimitExceeded as exc:
             self.requested = exc.cost

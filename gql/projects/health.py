@@ -10,12 +10,14 @@ import strawberry
 from gql.core.connection import DEFAULT_PAGE, Connection
 from gql.core.context import ContextInfo
 from gql.core.enums import ClientDimension
+from gql.core.errors import user_errors
 from gql.core.ids import global_id
 from gql.core.scalars import Count
 from gql.core.scope import ResolvedScope, Scope
 from gql.health.scoped import ProjectScopeKey, Summary, summary_loader
 from gql.health.types import GroupHealth
 from gql.node import Node
+from gql.projects.loaders import RecentDataKey
 from gql.releases.health import ReleaseHealth
 from gql.releases.ordering import ReleaseOrder, releases_page
 from gql.releases.splits import dimension_page
@@ -69,6 +71,18 @@ class ProjectHealth(Node):
     @strawberry.field(description="Percent 0..100 of users without a crashed session; null without users.")
     async def crash_free_user_rate(self, info: ContextInfo) -> float | None:
         return (await self._summary(info)).crash_free_user_rate
+
+    @strawberry.field(
+        description="Whether the project has any session data in the 90 days before `at`, "
+        "in the scope's environments (whatever the window)."
+    )
+    async def has_session_data(self, info: ContextInfo) -> bool:
+        s = self.context
+        with user_errors():
+            found = await info.context.loaders.recent_data_by_project.load(
+                RecentDataKey(self.project_id, s.environments, s.at)
+            )
+        return bool(found)
 
     @strawberry.field(
         description="The same numbers over the window of the same length just before this "

@@ -1,5 +1,5 @@
-"""Loaders of projects: by id (the access check of every project-scoped field) and their
-ingest outcomes."""
+"""Loaders of projects: by id (the access check of every project-scoped field), their
+ingest outcomes, and whether they have recent session data."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from strawberry.dataloader import DataLoader
 
 from gql.core.batching import ProjectKeyWithOptions, grouped_loader
+from resolvers import health
+from resolvers.options import QueryOptions
 from storage.accounts import AccountStore, ProjectInfo
 from storage.protocol import Store
 
@@ -45,5 +47,28 @@ class OutcomesByProjectLoader(DataLoader[OutcomesKey, list[OutcomeRow] | None]):
             for row in await store.outcomes(project_ids, k.start, k.end):
                 found[row[0]].append(row)
             return found
+
+        super().__init__(load_fn=grouped_loader(fetch))
+
+
+@dataclass(frozen=True, slots=True)
+class RecentDataKey(ProjectKeyWithOptions):
+    """Whether a project has session data in the 90 days before `now`, in `environments`."""
+
+    project_id: int
+    environments: tuple[str, ...] | None
+    now: float
+
+    def options(self) -> Hashable:
+        return (self.environments, self.now)
+
+
+class RecentDataByProjectLoader(DataLoader[RecentDataKey, bool | None]):
+    def __init__(self, store: Store, options: QueryOptions) -> None:
+        async def fetch(project_ids: list[int], k: RecentDataKey) -> dict[int, bool]:
+            found = await health.projects_with_health_data(
+                store, project_ids, now=k.now, environments=k.environments, retention=options.retention
+            )
+            return {p: p in found for p in project_ids}
 
         super().__init__(load_fn=grouped_loader(fetch))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import strawberry
-
 from typing import Annotated
+
+import strawberry
 
 from gql.core.context import ContextInfo
 from gql.core.errors import BadUserInput

@@ -6,6 +6,7 @@ import strawberry
 
 from gql.core.budget import CostBudget
 from gql.core.cache import DocumentCache
+from gql.core.cost_rules import V1_MODEL
 from gql.schema import GraphQLLimits, build_subgraph
 from gql.v1.project_types import Project
 from gql.v1.query import Query
@@ -18,4 +19,4 @@ def build_v1_schema(
     cache: DocumentCache | None = None,
     budget: CostBudget | None = None,
 ) -> strawberry.Schema:
-    return build_subgraph(Query, [Release, Project], limits or GraphQLLimits(), cache, budget)
+    return build_subgraph(Query, [Release, Project], limits or GraphQLLimits(), cache, budget, V1_MODEL)
