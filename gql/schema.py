@@ -15,7 +15,8 @@ from gql.core.approximation import ApproximateCounts
 from gql.core.budget import CostBudget
 from gql.core.cache import DocumentCache, ParseAndValidate
 from gql.core.cost import CostLimits
-from gql.core.cost_rules import V2_MODEL, CostModel
+from gql.core.cost_model_v2 import V2_MODEL
+from gql.core.cost_rules import CostModel
 from gql.core.document_limits import VariableLimits, document_rules
 from gql.core.errors import should_mask
 from gql.core.execution import ExecutionContext

@@ -34,7 +34,8 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import DocumentNode
 
-from gql.core.cost_rules import DATABASE_FIELD_WEIGHT, V2_MODEL, CostLimits, CostModel, Sizing
+from gql.core.cost_model_v2 import V2_MODEL
+from gql.core.cost_rules import DATABASE_FIELD_WEIGHT, CostLimits, CostModel, Sizing
 
 #: The settings' defaults.
 DEFAULT_LIMITS = CostLimits()

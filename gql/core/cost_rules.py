@@ -21,8 +21,6 @@ DATABASE_FIELD_WEIGHT = 5
 FALLBACK_SERIES = 1
 #: Checkpoints of `Release.crashFreeBreakdown` (1, 2, 7, 14 and 30 days).
 BREAKDOWN_CHECKPOINTS = 5
-#: The longest health-scope window (90 days and an hour of widening), in seconds.
-MAX_WINDOW = 90 * 86400 + 3600
 
 #: v1: the fields that query the database.
 DATABASE_FIELDS = frozenset(
@@ -81,20 +79,20 @@ class Sizing:
 SizeRule = Callable[[Mapping[str, Any], Sizing, CostLimits], tuple[int, Sizing]]
 
 
-def _connection(args: Mapping[str, Any], parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
+def connection(args: Mapping[str, Any], parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
     # The page size bounds the lists below; a health scope's window stays known to them.
     return 1, Sizing(page=max(0, int(args.get("first", 25))), window=parent.window)
 
 
-def _page(_args: Mapping[str, Any], parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
+def page(_args: Mapping[str, Any], parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
     return parent.page, parent
 
 
-def _passing(_args: Mapping[str, Any], parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
+def passing(_args: Mapping[str, Any], parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
     return 1, parent
 
 
-def _series(_args: Mapping[str, Any], parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
+def series(_args: Mapping[str, Any], parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
     return parent.series, parent
 
 
@@ -109,31 +107,6 @@ def _release_stats(args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits
     return 1, Sizing(series=max(0, buckets))
 
 
-def _scope_window(scope: Any) -> float:
-    """Seconds of a `HealthScope`'s window; the longest one when it cannot be read."""
-    try:
-        window = scope["window"]
-        if window.get("period") is not None:
-            return float(parse_stats_period(str(window["period"].value)).seconds)
-        span = window["range"]
-        seconds: float = (span["end"] - span["start"]).total_seconds()
-        return max(0.0, seconds)
-    except (KeyError, TypeError, AttributeError, InvalidStatsPeriod):
-        return float(MAX_WINDOW)
-
-
-def _scoped(args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
-    return 1, Sizing(window=_scope_window(args.get("scope")))
-
-
-def _scoped_series(args: Mapping[str, Any], parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
-    interval = args.get("interval")
-    seconds = getattr(interval, "seconds", None)
-    if not isinstance(seconds, int) or seconds <= 0:
-        return 1, Sizing(series=FALLBACK_SERIES)
-    return 1, Sizing(series=int((parent.window or MAX_WINDOW) // seconds) + 1)
-
-
 def _health(args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
     period = args.get("healthStatsPeriod")
     buckets = 0
@@ -145,7 +118,7 @@ def _health(args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits) -> tu
     return 1, Sizing(series=buckets)
 
 
-def _length_of(name: str) -> SizeRule:
+def length_of(name: str) -> SizeRule:
     def rule(args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
         value = args.get(name)
         return (len(value) if isinstance(value, list) else 0), Sizing()
@@ -153,14 +126,14 @@ def _length_of(name: str) -> SizeRule:
     return rule
 
 
-def _constant(n: int) -> SizeRule:
+def constant(n: int) -> SizeRule:
     def rule(_args: Mapping[str, Any], _parent: Sizing, _limits: CostLimits) -> tuple[int, Sizing]:
         return n, Sizing()
 
     return rule
 
 
-def _sessions(_args: Mapping[str, Any], _parent: Sizing, limits: CostLimits) -> tuple[int, Sizing]:
+def sessions_budget(_args: Mapping[str, Any], _parent: Sizing, limits: CostLimits) -> tuple[int, Sizing]:
     # The sessions query enforces its own data-point budget (groups x intervals, as the
     # REST endpoint does): it costs that budget, and its groups and series are not
     # multiplied again.
@@ -171,15 +144,15 @@ def _sessions(_args: Mapping[str, Any], _parent: Sizing, limits: CostLimits) -> 
 #: fields that tell their children (connections, series). Other lists get
 #: `assumed_list_size`.
 RULES: dict[str, SizeRule] = {
-    "Query.releases": _connection,
-    "Project.releases": _connection,
-    "ReleaseConnection.nodes": _page,
-    "ReleaseConnection.edges": _page,
+    "Query.releases": connection,
+    "Project.releases": connection,
+    "ReleaseConnection.nodes": page,
+    "ReleaseConnection.edges": page,
     "Release.stats": _release_stats,
     "Release.health": _health,
-    "SessionStats.series": _passing,
+    "SessionStats.series": passing,
     **{
-        f"ReleaseStats.{name}": _series
+        f"ReleaseStats.{name}": series
         for name in (
             "intervals",
             "total",
@@ -192,118 +165,18 @@ RULES: dict[str, SizeRule] = {
             "durationP90",
         )
     },
-    "TimeSeries.intervals": _series,
-    "TimeSeries.values": _series,
-    "Release.crashFreeBreakdown": _constant(BREAKDOWN_CHECKPOINTS),
-    "Query.oldestHealthData": _length_of("releases"),
-    "Query.releasesHaveHealthData": _length_of("releases"),
-    "Query.sessionsPerProject": _length_of("projectIds"),
-    "Query.sessions": _sessions,
-    "Query._entities": _length_of("representations"),
+    "TimeSeries.intervals": series,
+    "TimeSeries.values": series,
+    "Release.crashFreeBreakdown": constant(BREAKDOWN_CHECKPOINTS),
+    "Query.oldestHealthData": length_of("releases"),
+    "Query.releasesHaveHealthData": length_of("releases"),
+    "Query.sessionsPerProject": length_of("projectIds"),
+    "Query.sessions": sessions_budget,
+    "Query._entities": length_of("representations"),
 }
 
 # Rules whose number is a weight (the field's own cost), not a list length.
 WEIGHT_RULES = frozenset({"Query.sessions"})
-
-
-#: API v2: the fields that query the database.
-V2_DATABASE_FIELDS = frozenset(
-    {
-        "Query.project",
-        "Query.release",
-        "Query.node",
-        "Query.nodes",
-        "Query.sessions",
-        "Release.project",
-        "Project.release",
-        "Project.releases",
-        "Project.ingestOutcomes",
-        "Organization.projects",
-        "Organization.environments",
-        # ReleaseHealth's numbers share one loader per page; each field still
-        # counts, which keeps the estimate on the safe side).
-        "OrganizationHealth.releases",
-        "OrganizationHealth.projects",
-        "ProjectHealth.releases",
-        "ProjectHealth.breakdown",
-        "ProjectHealth.versions",
-        "ProjectHealth.sessions",
-        "ProjectHealth.users",
-        "ProjectHealth.crashFreeSessionRate",
-        "ProjectHealth.crashFreeUserRate",
-        "ProjectHealth.hasSessionData",
-        *(
-            f"ReleaseHealth.{name}"
-            for name in (
-                "sessions",
-                "users",
-                "crashFreeSessionRate",
-                "crashFreeUserRate",
-                "unhandledSessionRate",
-                "unhandledUserRate",
-                "sessionsByStatus",
-                "durationP50Seconds",
-                "durationP90Seconds",
-                "hasSessionData",
-                "adoption",
-                "adoptionStage",
-                "firstSessionAt",
-                "lastSessionAt",
-                "series",
-                "crashFreeCheckpoints",
-                "breakdown",
-            )
-        ),
-    }
-)
-
-#: API v2's sized fields.
-V2_RULES: dict[str, SizeRule] = {
-    "Query.sessions": _sessions,
-    "Query._entities": _length_of("representations"),
-    "Release.health": _scoped,
-    "Project.health": _scoped,
-    "Organization.health": _scoped,
-    "ReleaseHealth.series": _scoped_series,
-    "ProjectHealth.previousPeriod": _passing,
-    "ReleaseHealth.crashFreeCheckpoints": _constant(BREAKDOWN_CHECKPOINTS),
-    "Query.nodes": _length_of("ids"),
-    **{
-        f"{owner}.{name}": _connection
-        for owner, names in (
-            ("Organization", ("projects", "environments")),
-            ("OrganizationHealth", ("releases", "projects")),
-            ("Project", ("releases",)),
-            ("ProjectHealth", ("releases", "breakdown", "versions")),
-            ("ReleaseHealth", ("breakdown",)),
-        )
-        for name in names
-    },
-    **{
-        f"{item}{part}": rule
-        for item in ("ReleaseHealth", "ProjectHealth", "Project", "Environment", "GroupHealth")
-        for part, rule in (("Connection.nodes", _page), ("Connection.edges", _page), ("Edge.node", _passing))
-    },
-    **{
-        f"HealthSeries.{name}": _series
-        for name in (
-            "intervals",
-            "total",
-            "healthy",
-            "errored",
-            "crashed",
-            "abnormal",
-            "unhandled",
-            "durationP50Seconds",
-            "durationP90Seconds",
-        )
-    },
-    **{
-        f"{item}{part}": rule
-        for item in ("Release",)
-        for part, rule in (("Connection.nodes", _page), ("Connection.edges", _page), ("Edge.node", _passing))
-    },
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,4 +189,3 @@ class CostModel:
 
 
 V1_MODEL = CostModel(DATABASE_FIELDS, RULES)
-V2_MODEL = CostModel(V2_DATABASE_FIELDS, V2_RULES)

@@ -14,7 +14,8 @@ from strawberry.extensions import SchemaExtension
 
 from gql.core.budget import BudgetState, CostBudget
 from gql.core.cost import CostLimitExceeded, CostLimits, query_cost
-from gql.core.cost_rules import V2_MODEL, CostModel
+from gql.core.cost_model_v2 import V2_MODEL
+from gql.core.cost_rules import CostModel
 
 MAX_COST_EXCEEDED = "MAX_COST_EXCEEDED"
 RATE_LIMITED = "RATE_LIMITED"
