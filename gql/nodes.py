@@ -42,7 +42,11 @@ async def resolve_node(info: ContextInfo, id: str) -> Node | None:
         if type_name == "Organization":
             return Organization.of(org) if parts == [org] else None
         if type_name == "OrganizationHealth":
-            return OrganizationHealth.of(org, Scope.from_key(parts[1])) if parts[0] == org else None
+            return (
+                OrganizationHealth.of(org, Scope.from_key(parts[1], info.context.now))
+                if parts[0] == org
+                else None
+            )
         if type_name == "Environment":
             found = await info.context.loaders.environments_by_org.load(info.context.org_id)
             return (
@@ -54,12 +58,20 @@ async def resolve_node(info: ContextInfo, id: str) -> Node | None:
             return await _project(info, _int(parts[0]))
         if type_name == "ProjectHealth":
             project = await _project(info, _int(parts[0]))
-            return None if project is None else ProjectHealth.of(project.number, Scope.from_key(parts[1]))
+            return (
+                None
+                if project is None
+                else ProjectHealth.of(project.number, Scope.from_key(parts[1], info.context.now))
+            )
         if type_name == "Release":
             return await find_release(info, _int(parts[0]), str(parts[1]))
         if type_name == "ReleaseHealth":
             release = await find_release(info, _int(parts[0]), str(parts[1]))
-            return None if release is None else ReleaseHealth.of(release.pair, Scope.from_key(parts[2]))
+            return (
+                None
+                if release is None
+                else ReleaseHealth.of(release.pair, Scope.from_key(parts[2], info.context.now))
+            )
     except (IndexError, TypeError):
         pass
     raise BadUserInput(f"Invalid id: {id[:40]!r} is not an id this API issued")

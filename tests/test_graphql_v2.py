@@ -59,7 +59,8 @@ SESSIONS = [
 
 @pytest.fixture
 async def api(make_app, database_url):
-    app = await make_app(Settings(database_url=database_url), FixedClock(NOW))
+    clock = FixedClock(NOW)
+    app = await make_app(Settings(database_url=database_url), clock)
     accounts = app.services.accounts
     await accounts.create_project("acme", "web", 1)
     await accounts.create_project("globex", "shop", 2)
@@ -74,6 +75,7 @@ async def api(make_app, database_url):
         return r.json()
 
     query.app = app  # type: ignore[attr-defined]
+    query.clock = clock  # type: ignore[attr-defined]
     return query
 
 
@@ -148,6 +150,49 @@ async def test_every_scoped_id_includes_its_scope_and_node_recomputes_it(api):
         await api('{ node(id: "%s") { __typename ... on Release { version projectId } } }' % release["id"])
     )
     assert node["node"] == {"__typename": "Release", "version": "web@2", "projectId": "1"}
+
+
+async def test_a_live_scope_keeps_its_id_as_the_clock_moves_and_a_pinned_one_does_not_move(api):
+    """A scope without `at` is live ("the last 24 hours"): one object whose numbers a cache
+    updates in place (and whose pages merge). With `at`, each instant is its own object."""
+    q = (
+        """{ release(project: "1", version: "web@1") {
+             live: health(scope: {window: {period: LAST_24_HOURS}}) { id sessions scope { at } }
+             pinned: health(scope: {window: {period: LAST_24_HOURS}, at: "%s"}) { id sessions scope { at } } } }"""
+        % NOW_ISO
+    )
+    before = _data(await api(q))["release"]
+    api.clock.at = NOW + 21 * HOUR  # web@1's session of 4 h before NOW leaves the live window
+    after = _data(await api(q))["release"]
+    assert before["live"]["id"] == after["live"]["id"]
+    assert (before["live"]["sessions"], after["live"]["sessions"]) == (4, 3)
+    assert after["live"]["scope"]["at"] == "2025-06-03T07:00:30Z"
+    assert before["pinned"] == after["pinned"]  # same id, same numbers, same instant
+    assert before["pinned"]["id"] != before["live"]["id"]
+    # `node` recomputes a live id at the request's clock, a pinned one at its instant.
+    live = _data(await api('{ node(id: "%s") { ... on ReleaseHealth { sessions } } }' % before["live"]["id"]))
+    assert live["node"]["sessions"] == 3
+
+
+async def test_previous_period_steps_back_one_window_at_a_time(api):
+    q = """{ project(id: "1") { health(scope: {window: {period: LAST_48_HOURS}}) { id scope { start end }
+             previousPeriod { id sessions scope { start end at } previousPeriod { scope { start end } } } } } }"""
+    health = _data(await api(q))["project"]["health"]
+    previous = health["previousPeriod"]
+    assert previous["scope"] == {
+        "start": "2025-05-29T10:00:30Z",
+        "end": "2025-05-31T10:00:30Z",
+        "at": "2025-05-31T10:00:30Z",
+    }
+    assert previous["previousPeriod"]["scope"] == {
+        "start": "2025-05-27T10:00:30Z",
+        "end": "2025-05-29T10:00:30Z",
+    }
+    assert previous["sessions"] == 1  # web@2's session of three days ago
+    again = _data(
+        await api('{ node(id: "%s") { ... on ProjectHealth { sessions scope { start } } } }' % previous["id"])
+    )
+    assert again["node"] == {"sessions": 1, "scope": {"start": "2025-05-29T10:00:30Z"}}
 
 
 async def test_the_same_question_has_the_same_answer_in_v1_and_v2(api):

@@ -12,7 +12,7 @@ import strawberry
 from gql.core.context import ContextInfo
 from gql.core.enums import Period
 from gql.core.errors import BadUserInput
-from resolvers.timewindow import parse_stats_period
+from resolvers.timewindow import InvalidStatsPeriod, parse_stats_period
 
 
 def reference_time(info: ContextInfo, now: datetime | None, inherited: float | None = None) -> float:
@@ -83,15 +83,24 @@ MAX_ENVIRONMENTS = 100
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """A resolved health scope: `period` (its text, such as `24h`) or None for a range;
-    `start`/`end` in unix seconds (for a period: `at` minus its length, and `at`);
-    `environments` None for all; `at` in unix seconds."""
+    """A resolved health scope: `period` or None for a range; `start`/`end` in unix
+    seconds (for a period: its length before `at`); `environments` None for all; `at`
+    the evaluation instant.
+
+    Its identity (`key()`, part of every scoped id) is what the client chose: the period
+    or the range, the environments, and `at` only when the client gave it. A scope
+    without `at` is *live* ("the last 24 hours"): its objects keep one id from request to
+    request, so a cache updates them in place and pages merge, while two explicit
+    instants are two objects. `shift` counts `previousPeriod` steps back from a period.
+    """
 
     period: Period | None
     start: float
     end: float
     environments: tuple[str, ...] | None
     at: float
+    given_at: float | None = None
+    shift: int = 0
 
     @classmethod
     def of(cls, given: HealthScope, clock: float) -> Scope:
@@ -100,46 +109,66 @@ class Scope:
         span = window.range or None
         if (period is None) == (span is None):  # @oneOf is validated; variables too
             raise BadUserInput("A scope window is exactly one of `period` and `range`.")
-        at = clock if given.at is None else given.at.timestamp()
+        given_at = None if given.at is None else given.at.timestamp()
         environments = None if given.environments is None else tuple(dict.fromkeys(given.environments))
         if environments is not None and len(environments) > MAX_ENVIRONMENTS:
             raise BadUserInput(f"A scope has at most {MAX_ENVIRONMENTS} environments.")
         if period is not None:
-            seconds = parse_stats_period(period.value).seconds
-            return cls(period, at - seconds, at, environments, at)
+            return cls.of_period(period, environments, given_at, 0, clock)
         assert span is not None
         start, end = span.start.timestamp(), span.end.timestamp()
         if not start < end:
             raise BadUserInput("A scope range needs `start` before `end`.")
         if end - start > MAX_RANGE_SECONDS:
             raise BadUserInput("A scope range spans at most 90 days.")
-        return cls(None, start, end, environments, at)
+        return cls(None, start, end, environments, clock if given_at is None else given_at, given_at)
 
     @classmethod
-    def from_key(cls, key: Any) -> Scope:
-        """The scope a global id holds (`key()`); `BAD_USER_INPUT` for anything else."""
+    def of_period(
+        cls,
+        period: Period,
+        environments: tuple[str, ...] | None,
+        given_at: float | None,
+        shift: int,
+        clock: float,
+    ) -> Scope:
+        """A period `shift` lengths before the one ending at `given_at` (or the clock);
+        a shifted window is evaluated at its own end."""
+        seconds = parse_stats_period(period.value).seconds
+        end = (clock if given_at is None else given_at) - shift * seconds
+        return cls(period, end - seconds, end, environments, end, given_at, shift)
+
+    @classmethod
+    def from_key(cls, key: Any, clock: float) -> Scope:
+        """The scope a global id holds (`key()`), a live one at `clock`;
+        `BAD_USER_INPUT` for anything else."""
         try:
-            period = None if key["p"] is None else Period[key["p"]]
             envs = key["e"]
             environments = None if envs is None else tuple(str(e) for e in envs)
-            return cls(period, float(key["s"]), float(key["t"]), environments, float(key["a"]))
-        except (KeyError, TypeError, ValueError):
+            given_at = None if key["a"] is None else float(key["a"])
+            if key.get("p") is not None:
+                return cls.of_period(Period[key["p"]], environments, given_at, int(key["o"]), clock)
+            at = clock if given_at is None else given_at
+            return cls(None, float(key["s"]), float(key["t"]), environments, at, given_at)
+        except (KeyError, TypeError, ValueError, AttributeError, InvalidStatsPeriod):
             raise BadUserInput("Invalid id: its scope is not one this API issued") from None
 
     def key(self) -> dict[str, Any]:
-        """The scope as it goes into global ids (compact JSON)."""
-        return {
-            "p": None if self.period is None else self.period.name,
-            "s": self.start,
-            "t": self.end,
-            "e": None if self.environments is None else list(self.environments),
-            "a": self.at,
-        }
+        """The scope's identity as it goes into global ids (compact JSON)."""
+        envs = None if self.environments is None else list(self.environments)
+        if self.period is not None:
+            return {"p": self.period.name, "o": self.shift, "e": envs, "a": self.given_at}
+        return {"s": self.start, "t": self.end, "e": envs, "a": self.given_at}
 
     def previous(self) -> Scope:
-        """The window of the same length just before this one (at its start)."""
+        """The window of the same length just before this one, evaluated at its end."""
+        if self.period is not None:
+            base = self.end + self.shift * (self.end - self.start)  # the unshifted window's end
+            return Scope.of_period(self.period, self.environments, self.given_at, self.shift + 1, base)
         length = self.end - self.start
-        return Scope(self.period, self.start - length, self.start, self.environments, self.start)
+        # A range is explicit: its previous range is too, and so is the instant it is
+        # evaluated at.
+        return Scope(None, self.start - length, self.start, self.environments, self.start, self.start)
 
     @property
     def environment_list(self) -> list[str] | None:

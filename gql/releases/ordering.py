@@ -11,6 +11,7 @@ from gql.core.enums import OrderDirection, ReleaseOrderField
 from gql.core.errors import BadUserInput
 from gql.core.scope import Scope
 from gql.releases.health import ReleaseHealth
+from gql.releases.loaders import ProjectReleasesKey
 from resolvers import health
 from resolvers.errors import InvalidQuery
 
@@ -42,19 +43,27 @@ async def releases_page(
     if scope.period is None:
         raise BadUserInput("Releases are ranked over a period: give the scope `window: {period: …}`.")
     try:
-        ranked, total = await health.releases_by_stability(
-            info.context.store,
-            project_ids,
-            now=scope.at,
-            scope=order.field.value,
-            stats_period_name=scope.period.value,
-            environments=scope.environment_list,
-            offset=0 if order.direction is OrderDirection.ASC else offset,
-            limit=None if order.direction is OrderDirection.ASC else limit,
-            retention=info.context.options.retention,
-        )
+        if len(project_ids) == 1:
+            # One project's ranking: batched per request, so that every project of a page
+            # (`OrganizationHealth.projects { nodes { releases } }`) costs one question.
+            key = ProjectReleasesKey(
+                project_ids[0], order.field.value, scope.period.value, scope.environments, scope.at
+            )
+            ranked = list(await info.context.loaders.project_releases.load(key) or [])
+        else:
+            ranked, _ = await health.releases_by_stability(
+                info.context.store,
+                project_ids,
+                now=scope.at,
+                scope=order.field.value,
+                stats_period_name=scope.period.value,
+                environments=scope.environment_list,
+                retention=info.context.options.retention,
+            )
     except InvalidQuery as exc:
         raise BadUserInput(exc.message) from None
+    total = len(ranked)
     if order.direction is OrderDirection.ASC:
-        ranked = ranked[::-1][offset : offset + limit]
+        ranked = ranked[::-1]
+    ranked = ranked[offset : offset + limit]
     return Connection.of([ReleaseHealth.of(pair, scope) for pair in ranked], offset, total)
