@@ -23,6 +23,9 @@ APOLLO_FEDERATION = (
     "graphql@16.15.0",
 )
 
+#: Apollo Client 4 (with its peers graphql and rxjs) for the normalized-cache test of API v2.
+APOLLO_CLIENT = ("@apollo/client@4.3.8", "graphql@16.15.0", "rxjs@7.8.2")
+
 
 def npm_dir(packages: Sequence[str], why: str) -> Path:
     """The cache directory holding node_modules for `packages`, installed if missing."""

@@ -27,18 +27,21 @@ USES = """
 import type { ReleasesPageQuery, ReleasesPageQueryVariables } from "./generated";
 
 export const variables: ReleasesPageQueryVariables = {
-  projectIds: ["1"],
+  slug: "acme",
+  scope: { window: { period: "LAST_24_HOURS" }, environments: ["production"], at: "2025-06-02T10:00:30Z" },
   first: 25,
-  now: "2025-06-02T10:00:30Z",
+  order: { field: "SESSIONS", direction: "DESC" },
 };
 
 export function firstVersion(data: ReleasesPageQuery): string | undefined {
-  const node = data.releases.nodes[0];
-  const sessions: number | string | null | undefined = node?.health.totalSessions;
-  const rate: number | null | undefined = node?.health.crashFreeUsers;
+  const node = data.organization?.health.releases.edges[0]?.node;
+  const sessions: number | string | undefined = node?.sessions;
+  const rate: number | null | undefined = node?.crashFreeUserRate;
+  const next: string | null | undefined = data.organization?.health.releases.pageInfo.endCursor;
   void sessions;
   void rate;
-  return node?.version;
+  void next;
+  return node?.release.version;
 }
 """
 
@@ -47,7 +50,7 @@ import type { ReleasesPageQuery } from "./generated";
 
 export function wrong(data: ReleasesPageQuery): boolean {
   // version is a string, not a boolean: must not compile
-  return data.releases.nodes[0].version;
+  return data.organization!.health.releases.edges[0].node.release.version;
 }
 """
 
@@ -79,29 +82,44 @@ def _tsc(work: Path, node_modules: Path, source: str) -> subprocess.CompletedPro
     )
 
 
-def _block(source: str, opening: str) -> str:
-    """The declaration starting at `opening`, up to its terminating `};` line."""
+def _block(source: str, opening: str, closing: str = "};") -> str:
+    """The declaration starting at `opening`, up to its terminating `closing`."""
     start = source.index(opening)
-    end = source.index("};", start)
-    return source[start : end + 2]
+    end = source.index(closing, start)
+    return source[start : end + len(closing)]
+
+
+def _copy_inputs(work: Path, codegen_yml: str) -> None:
+    work.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "schema.graphql", work / "schema.graphql")
+    (work / "codegen.yml").write_text(codegen_yml)
+    shutil.copytree(ROOT / "docs" / "clients" / "operations", work / "operations")
 
 
 def test_codegen_types_every_scalar_and_typescript_checks_it(tmp_path: Path, node_modules: Path) -> None:
-    shutil.copy(ROOT / "schema.graphql", tmp_path / "schema.graphql")
-    shutil.copy(ROOT / "docs" / "clients" / "codegen.yml", tmp_path / "codegen.yml")
-    shutil.copytree(ROOT / "docs" / "clients" / "operations", tmp_path / "operations")
+    config = (ROOT / "docs" / "clients" / "codegen.yml").read_text()
+    _copy_inputs(tmp_path, config)
     run = _codegen(tmp_path, node_modules)
     assert run.returncode == 0, run.stdout + run.stderr
     generated = (tmp_path / "generated.ts").read_text()
-    scalars = _block(generated, "export type Scalars = {")
-    assert "DateTime: { input: string; output: string; }" in scalars
-    assert "Count: { input: number | string; output: number | string; }" in scalars
+    # typescript-operations inlines each scalar's mapping where it is used: DateTime in the
+    # variables' input type, Count in the answer.
+    scope = _block(generated, "export type HealthScope = {")
+    assert "at?: string | null | undefined;" in scope
+    variables = _block(generated, "export type ReleasesPageQueryVariables = Exact<{", "}>;")
     operation = _block(generated, "export type ReleasesPageQuery = {")
-    for typed in (scalars, operation):
+    for typed in (scope, variables, operation):
         code = [line for line in typed.splitlines() if not line.lstrip().startswith("/**")]
         assert not [line for line in code if "unknown" in line or "any" in line.split()], typed
-    assert "totalSessions: number | string | null" in operation
-    assert "intervals: Array<string>" in operation
+    assert "sessions: number | string," in operation
+    assert "crashFreeUserRate: number | null" in operation
+    assert "endCursor: string | null" in operation
+
+    # strictScalars is in force: without the DateTime mapping, codegen refuses to run.
+    unmapped = tmp_path / "unmapped"
+    _copy_inputs(unmapped, config.replace("        DateTime: string\n", ""))
+    refused = _codegen(unmapped, node_modules)
+    assert refused.returncode != 0 and "Unknown scalar type DateTime" in refused.stdout + refused.stderr
 
     ok = _tsc(tmp_path, node_modules, USES)
     assert ok.returncode == 0, ok.stdout + ok.stderr
