@@ -147,9 +147,14 @@ def _numbers(data: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
     }
 
 
-def test_fetch_more_merges_the_pages_in_order(relhealth):
+@pytest.mark.parametrize("pinned", [True, False], ids=["pinned-at", "live"])
+def test_fetch_more_merges_the_pages_in_order(relhealth, pinned):
+    """With `at` the pages are one snapshot; without it the scope is live ("the last 24
+    hours") and keeps its id from request to request, so the pages merge all the same."""
     server, token, at = relhealth
     scope = _scope(at)
+    if not pinned:
+        del scope["at"]
     page = {"slug": "acme", "scope": scope, "first": 2}
     ascending = {**page, "first": 25, "order": {"field": "SESSIONS", "direction": "ASC"}}
     steps = [
