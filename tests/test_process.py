@@ -164,9 +164,7 @@ def test_serve_demo_prints_a_working_token_and_query(tmp_path):
         assert "errors" not in body, body
         nodes = body["data"]["organization"]["health"]["releases"]["nodes"]
         assert nodes and all(n["sessions"] and len(n["series"]["total"]) >= 24 for n in nodes)
-        page = httpx.get(
-            f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"}, trust_env=False
-        )
+        page = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"}, trust_env=False)
         assert page.status_code == 200 and "graphiql" in page.text.lower()
     finally:
         proc.terminate()
