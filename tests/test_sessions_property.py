@@ -201,7 +201,7 @@ async def _check(sessions: list[dict], queries: list[dict]) -> list:
                     )
                     assert rest.status_code == 200, rest.text
                     gql = await client.post(
-                        "/graphql/v1", headers=headers, json={"query": GQL, "variables": {"q": _gql_input(q)}}
+                        "/graphql", headers=headers, json={"query": GQL, "variables": {"q": _gql_input(q)}}
                     )
                     body = gql.json()
                     assert "errors" not in body, body
