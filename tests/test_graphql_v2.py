@@ -4,6 +4,7 @@ page caps, and v2 == v1 for the same question."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -367,3 +368,33 @@ async def test_pages_cost_the_same_statements_whatever_their_size(make_app, sqli
         assert len(body["data"]["project"]["health"]["releases"]["nodes"]) == n
         counts[n] = counter.count
     assert counts[1] == counts[40], counts
+
+
+async def test_nodes_batch_their_lookups(make_app, sqlite_url):
+    app = await make_app(Settings(database_url=sqlite_url), FixedClock(NOW))
+    await app.services.accounts.create_project("acme", "web", 1)
+    token = await app.services.accounts.create_token("acme", ["org:read"])
+    await app.services.store.apply([WriteBatch([_session(f"web@{i}", 600 + i, f"u{i}") for i in range(30)])])
+    headers = {"Authorization": f"Bearer {token}"}
+    page = '{ project(id: "1") { releases(first: %d) { nodes { id } } } }'
+    counts = {}
+    for n in (1, 30):
+        ids = [
+            e["id"]
+            for e in (await app.client.post("/graphql", json={"query": page % n}, headers=headers)).json()[
+                "data"
+            ]["project"]["releases"]["nodes"]
+        ]
+        q = (
+            "{ nodes(ids: %s) { ... on Release { version health(scope: {window: {period: LAST_24_HOURS}}) { sessions } } } }"
+            % json.dumps(ids)
+        )
+        counter = StatementCounter(app.services.engine)
+        try:
+            body = (await app.client.post("/graphql", json={"query": q}, headers=headers)).json()
+        finally:
+            counter.close()
+        assert "errors" not in body, body
+        assert [n["health"]["sessions"] for n in body["data"]["nodes"]] == [1] * n
+        counts[n] = counter.count
+    assert counts[1] == counts[30], counts
