@@ -15,9 +15,9 @@ ALLOWED_METHODS = ("GET", "POST")
 #: What a frontend sends: the token and a JSON body (the rest are CORS-safelisted anyway).
 ALLOWED_HEADERS = ("Authorization", "Content-Type")
 _SAFELISTED_HEADERS = frozenset({"accept", "accept-language", "content-language", "content-type"})
-#: Readable by the page: REST pagination, the authentication challenge and which counts
-#: are estimates (server/sessions_endpoint.py).
-EXPOSED_HEADERS = ("Link", "WWW-Authenticate", "Relhealth-Approximate")
+#: Readable by browser code: pagination and successor links, the auth challenge, approximate
+#: answers, and the deprecation of /graphql/v1 (RFC 9745 `Deprecation`, RFC 8594 `Sunset`).
+EXPOSED_HEADERS = ("Link", "WWW-Authenticate", "Relhealth-Approximate", "Deprecation", "Sunset")
 _PREFLIGHT_VARY = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
 
 

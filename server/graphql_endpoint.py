@@ -52,7 +52,10 @@ from server.services import Services
 GRAPHIQL_PAGE = Path(__file__).parent / "static" / "graphiql.html"
 
 
-#: When /graphql/v1 stops answering (RFC 8594 `Sunset`); the CHANGELOG announces it.
+#: When /graphql/v1 was deprecated (RFC 9745 `Deprecation`, a structured-field date:
+#: 2026-12-04T00:00:00Z) and when it stops answering (RFC 8594 `Sunset`); the CHANGELOG
+#: announces both.
+V1_DEPRECATED = "@1796342400"
 V1_SUNSET = "Wed, 30 Jun 2027 00:00:00 GMT"
 #: Where its successor answers (RFC 5829 `successor-version`); the CHANGELOG's migration
 #: table says which v2 field replaces each v1 field.
@@ -312,7 +315,7 @@ class GraphQLEndpoint:
                     **message,
                     "headers": [
                         *message.get("headers", []),
-                        (b"deprecation", b"true"),
+                        (b"deprecation", V1_DEPRECATED.encode()),
                         (b"sunset", sunset.encode()),
                         (b"link", V1_MIGRATION.encode()),
                     ],

@@ -398,3 +398,17 @@ async def test_nodes_batch_their_lookups(make_app, sqlite_url):
         assert [n["health"]["sessions"] for n in body["data"]["nodes"]] == [1] * n
         counts[n] = counter.count
     assert counts[1] == counts[30], counts
+
+
+async def test_v1_is_served_deprecated_with_its_sunset_and_successor(api):
+    r = await api.app.client.post(  # type: ignore[attr-defined]
+        "/graphql/v1", json={"query": "{ __typename }"}, headers={"Authorization": "Bearer nope"}
+    )
+    assert r.status_code == 401  # every answer, errors included, announces the sunset
+    assert r.headers["deprecation"] == "@1796342400"  # RFC 9745: deprecated 2026-12-04
+    assert r.headers["sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
+    assert r.headers["link"] == '</graphql>; rel="successor-version"'
+    v1 = _data(await api('{ releases(projectIds: ["1"]) { totalCount } }', path="/graphql/v1"))
+    assert v1 == {"releases": {"totalCount": 2}}
+    current = await api.app.client.post("/graphql", json={"query": "{ __typename }"})  # type: ignore[attr-defined]
+    assert "deprecation" not in current.headers and "sunset" not in current.headers
