@@ -1,6 +1,8 @@
-// A second subgraph: it owns deployments, extends relhealth's `Release` with deployment
-// fields (keyed by projectId + version) and references relhealth's Release and Project.
-// DEPLOYMENTS (JSON): [{id, environment, projectId, version, deployedBy, notes}].
+// A second subgraph: it owns deployments, contributes `deployedBy` and `notes` to
+// relhealth's `Release` (keyed by projectId + version) and `deploymentsCount` to its
+// `Project` (keyed by id, the global id relhealth issued: the subgraph stores it as is).
+// DEPLOYMENTS (JSON): [{id, environment, projectId, version, project, deployedBy, notes}],
+// `project` being the project's relhealth id.
 import { require, serve } from "./deps.mjs";
 
 const { ApolloServer } = require("@apollo/server");
@@ -17,8 +19,9 @@ const typeDefs = parse(`
     notes: String
   }
 
-  type Project @key(fields: "id", resolvable: false) {
+  type Project @key(fields: "id") {
     id: ID!
+    deploymentsCount: Int!
   }
 
   type Deployment {
@@ -41,12 +44,16 @@ const resolvers = {
   Query: { deployments: () => deployments },
   Deployment: {
     release: (d) => ({ projectId: d.projectId, version: d.version }),
-    project: (d) => ({ id: d.projectId }),
+    project: (d) => ({ id: d.project }),
   },
   Release: {
     __resolveReference: (ref) => ({ projectId: ref.projectId, version: ref.version }),
     deployedBy: (r) => byRelease.get(key(r))?.deployedBy ?? null,
     notes: (r) => byRelease.get(key(r))?.notes ?? null,
+  },
+  Project: {
+    __resolveReference: (ref) => ({ id: ref.id }),
+    deploymentsCount: (p) => deployments.filter((d) => d.project === p.id).length,
   },
 };
 
