@@ -12,7 +12,7 @@ import strawberry
 
 from gql.core.context import ContextInfo
 from gql.core.errors import BadUserInput
-from gql.core.ids import parse_global_id, project_id_of
+from gql.core.ids import parse_global_id, parse_id, project_id_of
 from gql.core.scope import Scope
 from gql.node import Node
 from gql.organizations.types import Environment, Organization, OrganizationHealth, Viewer
@@ -31,50 +31,57 @@ async def _project(info: ContextInfo, project_id: int) -> Project | None:
 
 
 def _int(value: Any) -> int:
+    """A record id inside a global id, checked as a numeric id is (a forged id never
+    reaches the database)."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise BadUserInput("Invalid id: not an id this API issued")
-    return value
+    return parse_id(str(value))
+
+
+#: How many key parts each type's global id has.
+KEY_PARTS = {
+    "Organization": 1,
+    "OrganizationHealth": 2,
+    "Environment": 2,
+    "Project": 1,
+    "ProjectHealth": 2,
+    "Release": 2,
+    "ReleaseHealth": 3,
+}
 
 
 async def resolve_node(info: ContextInfo, id: str) -> Node | None:
     type_name, parts = parse_global_id(id)
     org = info.context.token.org_slug
-    try:
-        if type_name == "Organization":
-            return Organization.of(org) if parts == [org] else None
-        if type_name == "OrganizationHealth":
-            return (
-                OrganizationHealth.of(org, Scope.from_key(parts[1], info.context.now))
-                if parts[0] == org
-                else None
-            )
-        if type_name == "Environment":
-            found = await info.context.loaders.environments_by_org.load(info.context.org_id)
-            return (
-                Environment(id=strawberry.ID(id), name=parts[1])
-                if parts[0] == org and parts[1] in found
-                else None
-            )
-        if type_name == "Project":
-            return await _project(info, _int(parts[0]))
-        if type_name == "ProjectHealth":
-            project = await _project(info, _int(parts[0]))
-            return (
-                None
-                if project is None
-                else ProjectHealth.of(project.number, Scope.from_key(parts[1], info.context.now))
-            )
-        if type_name == "Release":
-            return await find_release(info, _int(parts[0]), str(parts[1]))
-        if type_name == "ReleaseHealth":
-            release = await find_release(info, _int(parts[0]), str(parts[1]))
-            return (
-                None
-                if release is None
-                else ReleaseHealth.of(release.pair, Scope.from_key(parts[2], info.context.now))
-            )
-    except (IndexError, TypeError):
-        pass
+    malformed = KEY_PARTS.get(type_name) != len(parts) or (
+        type_name in ("Release", "ReleaseHealth") and not isinstance(parts[1], str)
+    )
+    if malformed:
+        raise BadUserInput(f"Invalid id: {id[:40]!r} is not an id this API issued")
+    # A scope is read before anything is looked up: a malformed one is the caller's error
+    # even where the object it scopes is gone.
+    clock = info.context.now
+    if type_name == "Organization":
+        return Organization.of(org) if parts == [org] else None
+    if type_name == "OrganizationHealth":
+        scope = Scope.from_key(parts[1], clock)
+        return OrganizationHealth.of(org, scope) if parts[0] == org else None
+    if type_name == "Environment":
+        found = await info.context.loaders.environments_by_org.load(info.context.org_id)
+        ok = parts[0] == org and isinstance(parts[1], str) and parts[1] in found
+        return Environment(id=strawberry.ID(id), name=parts[1]) if ok else None
+    if type_name == "Project":
+        return await _project(info, _int(parts[0]))
+    if type_name == "ProjectHealth":
+        scope = Scope.from_key(parts[1], clock)
+        project = await _project(info, _int(parts[0]))
+        return None if project is None else ProjectHealth.of(project.number, scope)
+    if type_name == "Release":
+        return await find_release(info, _int(parts[0]), parts[1])
+    if type_name == "ReleaseHealth":
+        scope = Scope.from_key(parts[2], clock)
+        release = await find_release(info, _int(parts[0]), parts[1])
+        return None if release is None else ReleaseHealth.of(release.pair, scope)
     raise BadUserInput(f"Invalid id: {id[:40]!r} is not an id this API issued")
 
 

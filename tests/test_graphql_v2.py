@@ -412,3 +412,12 @@ async def test_v1_is_served_deprecated_with_its_sunset_and_successor(api):
     assert v1 == {"releases": {"totalCount": 2}}
     current = await api.app.client.post("/graphql", json={"query": "{ __typename }"})  # type: ignore[attr-defined]
     assert "deprecation" not in current.headers and "sunset" not in current.headers
+
+
+@pytest.mark.parametrize("parts", ["[1000000000000000000000000000000]", "[-1]", "[true]", '"x"', "[1, 2, 3]"])
+async def test_a_forged_id_is_the_callers_error(api, parts):
+    import base64
+
+    for type_name in ("Project", "ProjectHealth", "Release", "ReleaseHealth"):
+        forged = base64.urlsafe_b64encode(f"{type_name}:{parts}".encode()).decode().rstrip("=")
+        assert _code(await api('{ node(id: "%s") { id } }' % forged)) == "BAD_USER_INPUT", (type_name, parts)
