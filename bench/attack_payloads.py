@@ -220,28 +220,44 @@ def import_body(org: str, project: str, now: float, releases: int) -> bytes:
 
 # -- GraphQL ------------------------------------------------------------------------------
 
-STATS_FIELDS = "intervals total healthy errored crashed abnormal unhandled durationP50 durationP90"
+STATS_FIELDS = (
+    "intervals total healthy errored crashed abnormal unhandled durationP50Seconds durationP90Seconds"
+)
+#: API v2's largest page and the server's alias limit (`graphql_max_aliases`).
+PAGE_MAX = 100
+MAX_ALIASES = 30
 
 
-def heavy_query(project_id: int, start: float, end: float, aliases: int = 30, first: int = 500) -> str:
-    """`aliases` aliases of `releases(first:)`, each release with hourly stats over
-    [start, end]. Each alias starts one second later, so no two share a dataloader key."""
+def heavy_query(
+    project_id: int, start: float, end: float, aliases: int = MAX_ALIASES, first: int = PAGE_MAX
+) -> str:
+    """`aliases` aliases of the project's releases ranked over 90 days (`first` each, the
+    largest page), each release with its hourly series over [start, end]. Each alias
+    starts one second later, so no two share a dataloader key. (v1's was 30 x 500
+    releases; v2 pages hold 100 and the alias limit stays 30.)"""
     parts = []
     for a in range(aliases):
+        scope = f'{{window: {{range: {{start: "{iso_seconds(start + a)}", end: "{iso_seconds(end)}"}}}}}}'
         parts.append(
-            f'a{a}: releases(projectIds: ["{project_id}"], first: {first}) {{ nodes {{ version '
-            f'stats(stat: SESSIONS, interval: "1h", start: "{iso_seconds(start + a)}", '
-            f'end: "{iso_seconds(end)}") {{ {STATS_FIELDS} }} }} }}'
+            f'a{a}: project(id: "{project_id}") {{ health(scope: {{window: {{period: LAST_90_DAYS}}}}) '
+            f"{{ releases(first: {first}) {{ nodes {{ release {{ version health(scope: {scope}) "
+            f"{{ series(interval: HOUR, stat: SESSIONS) {{ {STATS_FIELDS} }} }} }} }} }} }} }}"
         )
     return "{ " + " ".join(parts) + " }"
 
 
-def nested_query(project_id: int, depth: int = 4, first: int = 15) -> str:
-    """`releases -> project -> releases` nested `depth` levels of releases."""
+def nested_query(project_id: int, depth: int = 3, first: int = 38) -> str:
+    """`project -> releases -> project -> releases`: `depth` levels of releases, the first
+    ranked over 24 h (`health.releases`), the others the project's catalogue, within the
+    depth limit of 12 (v1's 4 levels x 15 fit; in v2 a root entity comes first, so 3
+    levels x 38, 38^3 >= 15^4 release nodes)."""
     inner = "version"
     for _ in range(depth - 1):
         inner = f"version project {{ releases(first: {first}) {{ nodes {{ {inner} }} }} }}"
-    return f'{{ releases(projectIds: ["{project_id}"], first: {first}) {{ nodes {{ {inner} }} }} }}'
+    return (
+        f'{{ project(id: "{project_id}") {{ health(scope: {{window: {{period: LAST_24_HOURS}}}}) '
+        f"{{ releases(first: {first}) {{ nodes {{ release {{ {inner} }} }} }} }} }} }}"
+    )
 
 
 def parser_cache_queries(

@@ -128,7 +128,7 @@ class Context:
         return await request(
             self.port,
             "POST",
-            "/graphql/v1",
+            "/graphql",
             bearer(token or self.accounts.token),
             p.graphql_body(query, variables),
             **kwargs,
@@ -381,7 +381,7 @@ async def graphql_nested_statements(ctx: Context) -> None:
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://attacks") as client:
                 response = await client.post(
-                    "/graphql/v1", content=p.graphql_body(query), headers=bearer(ctx.accounts.token)
+                    "/graphql", content=p.graphql_body(query), headers=bearer(ctx.accounts.token)
                 )
             reply = Reply(status=response.status_code, body=response.content, size=len(response.content))
         except Exception as exc:  # an app that raises still has a statement count
@@ -420,15 +420,24 @@ def _big_json_body(size: int) -> Iterator[bytes]:
 
 async def graphql_big_body(ctx: Context) -> None:
     headers = bearer(ctx.accounts.token)
-    declared = await request(
-        ctx.port, "POST", "/graphql/v1", headers, _big_json_body(BIG_BODY), length=BIG_BODY
-    )
+    declared = await request(ctx.port, "POST", "/graphql", headers, _big_json_body(BIG_BODY), length=BIG_BODY)
     ctx.note("declared_length", declared, sent_mib=round(declared.sent / MIB, 1))
-    chunked = await request(ctx.port, "POST", "/graphql/v1", headers, _big_json_body(BIG_BODY))
+    chunked = await request(ctx.port, "POST", "/graphql", headers, _big_json_body(BIG_BODY))
     ctx.note("chunked", chunked, sent_mib=round(chunked.sent / MIB, 1))
 
 
 BIG_ID = str(p.I64_OVERFLOW)
+DAY_SCOPE = "{window: {period: LAST_24_HOURS}}"
+
+
+def _releases_at(project_id: int, at: str) -> str:
+    """The project's releases page evaluated at `at` (v1's `releases(now:)`)."""
+    return (
+        f'{{ project(id: "{project_id}") {{ health(scope: {{window: {{period: LAST_24_HOURS}}, '
+        f'at: "{at}"}}) {{ releases {{ totalCount nodes {{ sessions }} }} }} }} }}'
+    )
+
+
 FAR_FUTURE = "9999-12-31T23:59:59Z"
 FAR_PAST = "0001-01-01T00:00:00Z"
 
@@ -460,22 +469,18 @@ async def bad_ids_dates_filters(ctx: Context) -> None:
 
     gql: dict[str, tuple[str, dict[str, Any] | None]] = {
         "gql_project_2p63": (f'{{ project(id: "{BIG_ID}") {{ slug }} }}', None),
-        "gql_release_2p63": (f'{{ release(projectId: "{BIG_ID}", version: "x") {{ version }} }}', None),
-        "gql_releases_2p63": (f'{{ releases(projectIds: ["{BIG_ID}"]) {{ totalCount }} }}', None),
-        "gql_now_9999": (
-            f'{{ releases(projectIds: ["{pid}"], now: "{FAR_FUTURE}") '
-            "{ totalCount nodes { health { totalSessions } } } }",
+        "gql_release_2p63": (f'{{ release(project: "{BIG_ID}", version: "x") {{ version }} }}', None),
+        "gql_releases_2p63": (
+            f'{{ organization(slug: "{ORG}") {{ health(scope: {DAY_SCOPE}) '
+            f'{{ releases(projects: ["{BIG_ID}"]) {{ totalCount }} }} }} }}',
             None,
         ),
-        "gql_now_0001": (
-            f'{{ releases(projectIds: ["{pid}"], now: "{FAR_PAST}") '
-            "{ totalCount nodes { health { totalSessions } } } }",
-            None,
-        ),
+        "gql_now_9999": (_releases_at(pid, FAR_FUTURE), None),
+        "gql_now_0001": (_releases_at(pid, FAR_PAST), None),
         "gql_stats_9999": (
-            f'{{ release(projectId: "{pid}", version: "web@1.0.0") {{ stats(stat: '
-            f'SESSIONS, interval: "1h", start: "9999-12-31T00:00:00Z", end: "{FAR_FUTURE}") '
-            "{ total } } }",
+            f'{{ release(project: "{pid}", version: "web@1.0.0") {{ health(scope: {{window: '
+            f'{{range: {{start: "9999-12-31T00:00:00Z", end: "{FAR_FUTURE}"}}}}}}) '
+            "{ series(interval: HOUR) { total } } } }",
             None,
         ),
         "gql_sessions_3000_parens": (sessions, {"q": p.nested_filter()}),
@@ -509,13 +514,13 @@ async def huge_count(ctx: Context) -> None:
         "normal_envelope", await ctx.envelope(acc.web.id, acc.web.key, p.session_envelope(now, "web@normal"))
     )
     reply = await ctx.graphql(
-        f'{{ releases(projectIds: ["{acc.web.id}"]) {{ nodes {{ version health {{ totalSessions }} '
-        "adoption { adoption sessionsAdoption } } } }"
+        f'{{ project(id: "{acc.web.id}") {{ health(scope: {DAY_SCOPE}) {{ releases {{ nodes {{ '
+        "release { version } sessions adoption { userRate sessionRate } } } } } }"
     )
     ctx.note("releases", reply)
     body = reply.json()
     with contextlib.suppress(TypeError, KeyError, AttributeError):
-        ctx.findings["releases"] = body["data"]["releases"]["nodes"]
+        ctx.findings["releases"] = body["data"]["project"]["health"]["releases"]["nodes"]
     rest = await ctx.rest_sessions(
         [("field", "sum(session)"), ("groupBy", "release"), ("statsPeriod", "1d"), ("interval", "1d")]
     )
@@ -534,7 +539,7 @@ async def federation_release_entity(ctx: Context) -> None:
     )
     query = (
         "query($r: [_Any!]!) { _entities(representations: $r) { __typename "
-        "... on Release { projectId version health { totalSessions } } "
+        f"... on Release {{ projectId version health(scope: {DAY_SCOPE}) {{ sessions }} }} "
         "... on Project { id slug } } }"
     )
     representations = [
@@ -553,7 +558,7 @@ async def cors_preflight(ctx: Context) -> None:
     reply = await request(
         ctx.port,
         "OPTIONS",
-        "/graphql/v1",
+        "/graphql",
         {
             "Origin": origin,
             "Access-Control-Request-Method": "POST",
@@ -570,7 +575,7 @@ async def cors_preflight(ctx: Context) -> None:
     post = await request(
         ctx.port,
         "POST",
-        "/graphql/v1",
+        "/graphql",
         {**bearer(ctx.accounts.token), "Origin": origin},
         p.graphql_body("{ __typename }"),
     )
@@ -578,7 +583,7 @@ async def cors_preflight(ctx: Context) -> None:
     refused = await request(
         ctx.port,
         "OPTIONS",
-        "/graphql/v1",
+        "/graphql",
         {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
     )
     ctx.note(
@@ -677,7 +682,7 @@ ATTACKS = [
     ),
     Attack(
         "graphql_big_body",
-        "a 200 MiB POST body to /graphql/v1 (declared length, then chunked)",
+        "a 200 MiB POST body to /graphql (declared length, then chunked)",
         graphql_big_body,
     ),
     Attack(
@@ -694,7 +699,7 @@ ATTACKS = [
     ),
     Attack("federation_release_entity", "_entities with a Release representation", federation_release_entity),
     Attack(
-        "cors_preflight", "OPTIONS /graphql/v1 with Origin and Access-Control-Request-Method", cors_preflight
+        "cors_preflight", "OPTIONS /graphql with Origin and Access-Control-Request-Method", cors_preflight
     ),
     Attack("import_id_cross_org", "two organizations import with the same ?import_id=", import_id_cross_org),
     Attack("metrics_open", "GET /metrics without a token: does it list per-project data?", metrics_open),

@@ -215,16 +215,22 @@ def _pairs(page: list[tuple[int, str]]) -> str:
     return ", ".join(f"({sql_literal(p)}, {sql_literal(r)})" for p, r in page)
 
 
-def page_sql(src: Source, page: list[tuple[int, str]], lo: int, hi: int) -> list[str]:
-    """The releases page's statements for its releases: totals, hourly series, project users."""
-    where = src.where(lo, hi, f"(project_id, release) IN ({_pairs(page)})")
+def page_sql(
+    src: Source, page: list[tuple[int, str]], lo: int, hi: int, sparkline: tuple[int, int] = (0, 0)
+) -> list[str]:
+    """The releases page's statements for its releases: totals, the sparkline (daily
+    sessions over `sparkline`, `queries.sparkline_range`), project users."""
+    pairs = f"(project_id, release) IN ({_pairs(page)})"
+    where = src.where(lo, hi, pairs)
+    days = Source(src.kind, DAY)
     pids = sorted({p for p, _ in page})
     return [
         f"SELECT project_id, release, {src.sessions}, {src.counter['crashed']}, {src.users},"
         f" {src.users_crashed}, {src.errored_set}, {src.durations}"
         f" FROM {src.table}{where} GROUP BY project_id, release",
-        f"SELECT project_id, release, {src.bucket} AS b, {src.sessions} FROM {src.table}{where}"
-        " GROUP BY project_id, release, b",
+        f"SELECT project_id, release, {days.bucket} AS b, {days.sessions} FROM {days.table}"
+        + days.where(*sparkline, pairs)
+        + " GROUP BY project_id, release, b",
         f"SELECT project_id, {src.users} FROM {src.table}"
         + src.where(lo, hi, f"project_id IN ({sql_list(pids)})")
         + " GROUP BY project_id",
@@ -414,13 +420,23 @@ class ClickHousePeer:
             out[r]["users"] = int(u)
         return out
 
-    def releases_page(self, src: Source, pids: list[int], lo: int, hi: int, first: int = 25) -> Any:
+    def releases_page(
+        self, src: Source, pids: list[int], lo: int, hi: int, sparkline: tuple[int, int], first: int = 25
+    ) -> Any:
         page, project_sessions = choose_page(self.query(ranked_sql(src, pids, lo, hi)), first)
         if not page:
             return {}
-        totals_sql, series_sql, users_sql = page_sql(src, page, lo, hi)
+        totals_sql, series_sql, users_sql = page_sql(src, page, lo, hi, sparkline)
+        days = dict.fromkeys(range(*sparkline, DAY), 0)
         out: dict[tuple[int, str], dict[str, Any]] = {
-            pr: {"sessions": 0, "crashed": 0, "users": 0, "users_crashed": 0, "errored_set": 0, "series": {}}
+            pr: {
+                "sessions": 0,
+                "crashed": 0,
+                "users": 0,
+                "users_crashed": 0,
+                "errored_set": 0,
+                "series": dict(days),
+            }
             for pr in page
         }
         for p, r, s, c, u, uc, e, _quantiles in self.query(totals_sql):
@@ -580,7 +596,7 @@ def peer_phase(
         (
             "releases_page",
             lambda: base.releases_page(run_sql, 25),
-            lambda peer, src: peer.releases_page(src, pids, lo24, hi24, 25),
+            lambda peer, src: peer.releases_page(src, pids, lo24, hi24, q.sparkline_range(m.now), 25),
             HOUR,
         ),
         (

@@ -23,61 +23,92 @@ from storage.types import Kind
 DAY = 86400
 HOUR = 3600
 
+#: The scope of the releases page (its ranking and totals) and of its sparkline.
+_PAGE_SCOPE = "{window: {period: LAST_24_HOURS}, at: $now}"
+_SPARKLINE_SCOPE = "{window: {period: LAST_14_DAYS}, at: $now}"
+
+# The releases page: v1's `releases(period: "24h") { health(summaryPeriod: "24h",
+# healthStatsPeriod: "14d") adoption }`. Its sparkline is a second scope on the release:
+# 14 daily buckets, from the first day boundary after `now - 14 d` to `now`'s day.
 RELEASES_PAGE = """
-query ReleasesPage($projectIds: [ID!]!, $first: Int!, $now: DateTime!) {
-  releases(projectIds: $projectIds, first: $first, period: "24h", now: $now) {
-    totalCount
-    nodes {
-      projectId
-      version
-      health(summaryPeriod: "24h", healthStatsPeriod: "14d") {
-        totalSessions totalUsers crashFreeSessions crashFreeUsers
-        sessionsCrashed sessionsErrored sessionsAbnormal sessionsUnhandled
-        unhandledSessionRate unhandledUserRate durationP50 durationP90 hasHealthData
-        series { intervals values }
+query ReleasesPage($org: String!, $projectIds: [ID!]!, $first: Int!, $now: DateTime!) {
+  organization(slug: $org) {
+    health(scope: %s) {
+      releases(first: $first, projects: $projectIds) {
+        totalCount
+        nodes {
+          release {
+            projectId
+            version
+            last14: health(scope: %s) { series(interval: DAY) { intervals total } }
+          }
+          sessions users crashFreeSessionRate crashFreeUserRate
+          sessionsByStatus { crashed errored abnormal unhandled }
+          unhandledSessionRate unhandledUserRate durationP50Seconds durationP90Seconds hasSessionData
+          adoption { userRate sessionRate users sessions projectUsers projectSessions }
+        }
       }
-      adoption { adoption sessionsAdoption users24h sessions24h projectUsers24h projectSessions24h }
     }
   }
 }
-"""
+""" % (_PAGE_SCOPE, _SPARKLINE_SCOPE)
 
-_STATS_FIELDS = """
-      stats(stat: SESSIONS, interval: "1d", start: $start, end: $end) {
-        intervals total healthy errored crashed abnormal unhandled durationP50 durationP90
-        totals { total healthy errored crashed abnormal unhandled }
+# v1's `Release.stats(stat: SESSIONS, interval: "1d", start, end)`: the series of a range
+# scope starts at the first day boundary after `start` and covers `end`'s day, as v1's did.
+_STATS = """
+      health(scope: {window: {range: {start: $start, end: $end}}, at: $end}) {
+        series(interval: DAY, stat: SESSIONS) {
+          intervals total healthy errored crashed abnormal unhandled
+          durationP50Seconds durationP90Seconds
+          totals { total healthy errored crashed abnormal unhandled }
+        }
       }
 """
 
 RELEASE_DETAILS = (
     """
 query ReleaseDetails($projectId: ID!, $version: String!, $start: DateTime!, $end: DateTime!) {
-  release(projectId: $projectId, version: $version) {
+  release(project: $projectId, version: $version) {
     projectId
     version
 %s
   }
 }
 """
-    % _STATS_FIELDS
+    % _STATS
 )
 
-# The same field for N releases at once (statement counts for 1 and 50 releases).
+# The same field for N releases at once (statement counts for few and many releases):
+# the releases with sessions in the 90 days before `now`, each with the range's series.
 RELEASE_DETAILS_MANY = (
     """
-query ReleaseDetailsMany($projectIds: [ID!]!, $first: Int!, $now: DateTime!,
+query ReleaseDetailsMany($org: String!, $projectIds: [ID!]!, $first: Int!, $now: DateTime!,
                          $start: DateTime!, $end: DateTime!) {
-  releases(projectIds: $projectIds, first: $first, period: "90d", now: $now) {
-    nodes {
-      projectId
-      version
+  organization(slug: $org) {
+    health(scope: {window: {period: LAST_90_DAYS}, at: $now}) {
+      releases(first: $first, projects: $projectIds) {
+        nodes {
+          release {
+            projectId
+            version
 %s
+          }
+        }
+      }
     }
   }
 }
 """
-    % _STATS_FIELDS
+    % _STATS
 )
+
+#: API v2's largest page (`first` above it is BAD_USER_INPUT).
+PAGE_MAX = 100
+
+
+def page_nodes(body: Any) -> list[Any]:
+    """The nodes of a v2 releases page (`organization.health.releases`)."""
+    return list(body["data"]["organization"]["health"]["releases"]["nodes"])
 
 
 def iso(ts: float) -> str:
@@ -102,7 +133,7 @@ class Scenario:
 
 
 def _gql(query: str, variables: dict[str, Any]) -> Request:
-    return Request("POST", "/graphql/v1", json.dumps({"query": query, "variables": variables}).encode())
+    return Request("POST", "/graphql", json.dumps({"query": query, "variables": variables}).encode())
 
 
 def _rest(org: str, params: list[tuple[str, str]]) -> Request:
@@ -230,8 +261,8 @@ class Baselines:
                         out[tuple(row[:n])][kind] = int(row[n + i])
         return dict(out)
 
-    # releases page: 25 releases by sessions over 24h; their 24h overview with an hourly
-    # series of sessions (the series follows the summary period), and 24h adoption.
+    # releases page: 25 releases by sessions over 24h; their 24h overview, 24h adoption,
+    # and a sparkline: daily sessions over the 14 days before now (`sparkline_range`).
     def releases_page(self, run: Callable[[str, list[Any]], list[Any]], first: int = 25) -> Any:
         d = self.dialect
         now = self.m.now
@@ -269,14 +300,22 @@ class Baselines:
             f" AND release IN ({_ph(d, 3 + npp, nr)}))"
         )
         args = [start, end, *page_pids, *releases]
-        # 2. hourly counters of the page's releases: the series, and the totals
-        hourly = run(
-            "SELECT r.project_id, r.release, f.bucket, SUM(f.started), SUM(f.crashed),"
-            " SUM(f.abnormal), SUM(f.unhandled), SUM(f.errored_preaggr), SUM(f.dur_count)"
+        # 2. the counters of the page's releases over 24h
+        totals = run(
+            "SELECT r.project_id, r.release, SUM(f.started), SUM(f.crashed), SUM(f.dur_count)"
             " FROM fact_counter f JOIN release_env r ON r.id = f.series_id"
             + where
-            + " GROUP BY r.project_id, r.release, f.bucket",
+            + " GROUP BY r.project_id, r.release",
             args,
+        )
+        # 2b. their sparkline: daily sessions over the 14 days before now
+        lo14, hi14 = sparkline_range(now)
+        daily = run(
+            "SELECT r.project_id, r.release, f.bucket, SUM(f.started)"
+            " FROM fact_counter f JOIN release_env r ON r.id = f.series_id"
+            + where.replace(f"granularity = {HOUR}", f"granularity = {DAY}")
+            + " GROUP BY r.project_id, r.release, f.bucket",
+            [lo14, hi14, *page_pids, *releases],
         )
         # 3. the error set and users, 4. the duration sketch, per release over 24h
         per_release = self.distinct(
@@ -301,7 +340,7 @@ class Baselines:
             pr: {
                 "sessions": 0,
                 "crashed": 0,
-                "series": {},
+                "series": dict.fromkeys(range(lo14, hi14, DAY), 0),
                 "users": 0,
                 "users_crashed": 0,
                 "errored_set": 0,
@@ -310,13 +349,15 @@ class Baselines:
             }
             for pr in page
         }
-        for p, r, b, s, c, _a, _u, _e, dc in hourly:
+        for p, r, s, c, dc in totals:
             if (p, r) in wanted:
                 o = out[(p, r)]
                 o["sessions"] += int(s or 0)
                 o["crashed"] += int(c or 0)
                 o["dur_count"] += int(dc or 0)
-                o["series"][int(b)] = int(s or 0)
+        for p, r, b, s in daily:
+            if (p, r) in wanted:
+                out[(p, r)]["series"][int(b)] = int(s or 0)
         for (p, r), counts in per_release.items():
             if (int(p), r) in wanted:
                 o = out[(int(p), r)]
@@ -490,6 +531,15 @@ def _crash_free(crashed: int, total: int) -> float | None:
     return max(0.0, 100.0 - 100.0 * crashed / total)
 
 
+def sparkline_range(now: float) -> tuple[int, int]:
+    """The day buckets `[lo, hi)` of the releases page's sparkline, a `LAST_14_DAYS` series
+    of API v2 (release-health.md 5.11): from the first day boundary strictly after
+    `now - 14 d` up to and including `now`'s day, so 14 buckets whose first is whole and
+    whose last is the day so far (v1's `healthStatsPeriod: "14d"` answered 24 hourly
+    buckets of the summary period instead, an upstream quirk)."""
+    return (int((now - 14 * DAY) // DAY) + 1) * DAY, (int(now // DAY) + 1) * DAY
+
+
 def _widen_start(t: float, size: int) -> int:
     return int(t // size) * size
 
@@ -509,35 +559,46 @@ def _close(a: float | None, b: float | None, tol: float = 1e-6) -> bool:
     return close(a, b, tol)
 
 
+def _times(intervals: list[str]) -> list[int]:
+    return [int(datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()) for t in intervals]
+
+
 def check_releases_page(body: Any, base: Any, tol: Tolerance = EXACT) -> Agreement:
     out = Agreement(tol)
-    nodes = body["data"]["releases"]["nodes"]
-    page = [(int(n["projectId"]), n["version"]) for n in nodes]
+    nodes = page_nodes(body)
+    page = [(int(n["release"]["projectId"]), n["release"]["version"]) for n in nodes]
     if set(page) != set(base["page"]):
         out.fail("page", sorted(set(page) - set(base["page"])), sorted(set(base["page"]) - set(page)))
         return out
     for n in nodes:
-        pair = (int(n["projectId"]), n["version"])
+        pair = (int(n["release"]["projectId"]), n["release"]["version"])
         o = base["releases"][pair]
-        h = n["health"]
         a = n["adoption"] or {}
-        out.exact((pair, "sessions"), h["totalSessions"] or 0, o["sessions"])
-        out.exact((pair, "crash_free"), h["crashFreeSessions"], o["crash_free"])
-        out.exact((pair, "sessions_adoption"), a.get("sessionsAdoption"), o["sessions_adoption"])
-        out.distinct((pair, "users"), h["totalUsers"] or 0, o["users"])
+        out.exact((pair, "sessions"), n["sessions"], o["sessions"])
+        out.exact((pair, "crash_free"), n["crashFreeSessionRate"], o["crash_free"])
+        out.exact((pair, "sessions_adoption"), a.get("sessionRate"), o["sessions_adoption"])
+        out.distinct((pair, "users"), n["users"], o["users"])
         users = (o["users"], o["users_crashed"])
         out.rate(
-            (pair, "crash_free_users"), h["crashFreeUsers"], o["crash_free_users"], users, complement=True
+            (pair, "crash_free_users"), n["crashFreeUserRate"], o["crash_free_users"], users, complement=True
         )
         project_users = round(100.0 * o["users"] / o["adoption"]) if o["adoption"] else 0
-        out.rate((pair, "adoption"), a.get("adoption"), o["adoption"], (o["users"], project_users))
+        out.rate((pair, "adoption"), a.get("userRate"), o["adoption"], (o["users"], project_users))
+        # the sparkline: the same day buckets, the same sessions in each
+        series = n["release"]["last14"]["series"]
+        times = _times(series["intervals"])
+        if times != sorted(o["series"]):
+            out.fail((pair, "sparkline buckets"), times, sorted(o["series"]))
+            continue
+        for t, total in zip(times, series["total"], strict=True):
+            out.exact((pair, "sparkline", t), total, o["series"][t])
     return out
 
 
 def check_release_details(body: Any, base: Any, tol: Tolerance = EXACT) -> Agreement:
     out = Agreement(tol)
-    s = body["data"]["release"]["stats"]
-    times = [int(datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()) for t in s["intervals"]]
+    s = body["data"]["release"]["health"]["series"]
+    times = _times(s["intervals"])
     for i, t in enumerate(times):
         b = base["series"].get(t, {"total": 0, "crashed": 0, "errored": 0, "healthy": 0})
         for key in ("total", "crashed"):

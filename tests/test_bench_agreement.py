@@ -102,6 +102,47 @@ def test_the_sessions_check_reads_the_http_groups_against_the_reference():
     assert not q.check_sessions_by_release({"groups": []}, ref, TOL).equal
 
 
+def _page_body(sparkline: list[int], start: int) -> dict:
+    """A v2 releases page of one release (`queries.RELEASES_PAGE`'s shape)."""
+    node = {
+        "release": {
+            "projectId": "1",
+            "version": "a@1",
+            "last14": {
+                "series": {
+                    "intervals": [q.iso(start + i * q.DAY) for i in range(len(sparkline))],
+                    "total": sparkline,
+                }
+            },
+        },
+        "sessions": 10,
+        "users": 4,
+        "crashFreeSessionRate": 90.0,
+        "crashFreeUserRate": 75.0,
+        "adoption": {"userRate": 50.0, "sessionRate": 25.0},
+    }
+    return {"data": {"organization": {"health": {"releases": {"nodes": [node]}}}}}
+
+
+def test_the_releases_page_check_reads_v2_and_compares_the_14_day_sparkline():
+    now = 1_750_000_000.0  # 2025-06-15T15:06:40Z
+    lo, hi = q.sparkline_range(now)
+    # the first day boundary after now - 14 d, up to and including now's day
+    assert (q.iso(lo), q.iso(hi)) == ("2025-06-02T00:00:00Z", "2025-06-16T00:00:00Z")
+    days = list(range(lo, hi, q.DAY))
+    series = dict.fromkeys(days, 0) | {days[-1]: 3}
+    o = {"sessions": 10, "users": 4, "users_crashed": 1, "crash_free": 90.0, "crash_free_users": 75.0}
+    base = {
+        "page": [(1, "a@1")],
+        "releases": {(1, "a@1"): {**o, "adoption": 50.0, "sessions_adoption": 25.0, "series": series}},
+    }
+    good = q.check_releases_page(_page_body([0] * 13 + [3], lo), base)
+    assert good.equal and good.compared == 6 + 14
+    assert not q.check_releases_page(_page_body([0] * 12 + [1, 2], lo), base).equal
+    shifted = q.check_releases_page(_page_body([0] * 13 + [3], lo + q.DAY), base)
+    assert [p[0][1] for p in shifted.problems] == ["sparkline buckets"]
+
+
 def test_the_status_check_bounds_healthy_and_errored_by_the_error_set():
     ref = {
         "totals": {"healthy": 9000, "errored": 700, "crashed": 200, "abnormal": 50, "unhandled": 50},

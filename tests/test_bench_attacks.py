@@ -91,24 +91,25 @@ def _depth(node, level=0) -> int:
     return max((_depth(s, level + 1) for s in selections), default=level)
 
 
-def test_nested_query_fits_the_depth_limit_with_four_levels_of_releases():
-    query = p.nested_query(7, depth=4, first=15)
+def test_nested_query_fits_the_depth_limit_with_three_levels_of_releases():
+    query = p.nested_query(7)
     doc = parse(query)
-    assert _depth(doc.definitions[0]) <= 12
-    assert query.count("releases(") == 4 and query.count("first: 15") == 4
+    assert _depth(doc.definitions[0]) == 12
+    assert query.count("releases(") == 3 and query.count("first: 38") == 3
+    assert 38**3 >= 15**4  # at least as many release nodes as v1's 4 levels of 15
 
 
-def test_heavy_query_has_thirty_distinct_aliases():
+def test_heavy_query_has_thirty_distinct_aliases_of_full_pages():
     start, end = NOW - 41 * 86400, NOW
     query = p.heavy_query(7, start, end)
     op = parse(query).definitions[0]
     assert isinstance(op, OperationDefinitionNode)
     fields = op.selection_set.selections
     assert len(fields) == 30
-    assert all(isinstance(f, FieldNode) and f.name.value == "releases" for f in fields)
+    assert all(isinstance(f, FieldNode) and f.name.value == "project" for f in fields)
     assert len({f.alias.value for f in fields}) == 30
-    assert query.count("first: 500") == 30 and query.count('interval: "1h"') == 30
-    # No two aliases share stats arguments (no dataloader sharing).
+    assert query.count("first: 100") == 30 and query.count("interval: HOUR") == 30
+    # No two aliases share series arguments (no dataloader sharing).
     assert len(set(re.findall(r'start: "([^"]+)"', query))) == 30
 
 
