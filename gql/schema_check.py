@@ -104,7 +104,7 @@ _SECTION = re.compile(r"^## \[(?P<name>[^\]]+)\]", re.MULTILINE)
 def changelog_sections(changelog_md: str) -> dict[str, str]:
     """Each `## [name]` section of a Keep a Changelog file, by name."""
     heads = list(_SECTION.finditer(changelog_md))
-    ends = [h.start() for h in heads[1:]] + [len(changelog_md)]
+    ends = [h.start() for h in heads[1:]] + [len(changelog_md)] if heads else []
     return {h["name"]: changelog_md[h.end() : end] for h, end in zip(heads, ends, strict=True)}
 
 

@@ -230,4 +230,24 @@ def test_cli_checks_this_codes_schema_by_default():
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.startswith("GraphQL schema against schema.released.graphql: 0 breaking")
+    # Exactly the breaks schema-breaks.toml announces (the v1 -> v2 break), and they pass.
+    announced = parse_announcements((ROOT / "schema-breaks.toml").read_text())
+    n = sum(len(a.changes) for a in announced)
+    assert n > 0
+    assert proc.stdout.startswith(f"GraphQL schema against schema.released.graphql: {n} breaking")
+    assert proc.stdout.rstrip().endswith("OK")
+
+
+def test_a_changelog_without_sections_has_none():
+    assert changelog_sections("# Changelog\n\nNothing yet.\n") == {}
+
+
+def test_v1_still_serves_everything_released():
+    """/graphql/v1 is frozen: against the last release it breaks nothing (it only gained
+    descriptions), so v1 clients keep working until the sunset."""
+    from gql.v1.schema import build_v1_schema
+
+    report = check(
+        (ROOT / "schema.released.graphql").read_text(), print_sdl(build_v1_schema()), "", "# Changelog\n"
+    )
+    assert report.breaking == [] and report.ok, render(report, "schema.released.graphql", "(none)")
