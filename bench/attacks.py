@@ -297,12 +297,12 @@ async def ingest_series_flood(ctx: Context) -> None:
     await asyncio.gather(*(worker() for _ in range(FLOOD_CONCURRENCY)))
     await _count_series(ctx)
     outcomes = await ctx.graphql(
-        f'{{ project(id: "{acc.web.id}") {{ ingestOutcomes {{ itemType kind reason count }} }} }}'
+        f'{{ project(id: "{acc.web.id}") {{ ingestOutcomes(first: 100) {{ nodes {{ itemType kind reason count }} }} }} }}'
     )
     ctx.note("ingest_outcomes", outcomes)
     body = outcomes.json()
     with contextlib.suppress(TypeError, KeyError, AttributeError):
-        ctx.findings["ingest_outcomes"] = body["data"]["project"]["ingestOutcomes"]
+        ctx.findings["ingest_outcomes"] = body["data"]["project"]["ingestOutcomes"]["nodes"]
 
 
 async def _count_series(ctx: Context) -> None:

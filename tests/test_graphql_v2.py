@@ -421,3 +421,29 @@ async def test_a_forged_id_is_the_callers_error(api, parts):
     for type_name in ("Project", "ProjectHealth", "Release", "ReleaseHealth"):
         forged = base64.urlsafe_b64encode(f"{type_name}:{parts}".encode()).decode().rstrip("=")
         assert _code(await api('{ node(id: "%s") { id } }' % forged)) == "BAD_USER_INPUT", (type_name, parts)
+
+
+async def test_ingest_outcomes_are_a_connection_of_enums(api):
+    from storage.types import OutcomeIncrement
+
+    app = api.app  # type: ignore[attr-defined]
+    await app.services.store.apply(
+        [
+            WriteBatch(
+                [],
+                outcomes=[
+                    OutcomeIncrement(1, "session", "accepted", "", NOW - 600, 3),
+                    OutcomeIncrement(1, "session", "dropped", "too_old", NOW - 600, 2),
+                    OutcomeIncrement(1, "sessions", "normalized", "environment_removed", NOW - 2 * HOUR, 1),
+                ],
+            )
+        ]
+    )
+    q = """{ project(id: "1") { ingestOutcomes(first: 2) { totalCount pageInfo { hasNextPage }
+             nodes { hour itemType kind reason count } } } }"""
+    page = _data(await api(q))["project"]["ingestOutcomes"]
+    assert page["totalCount"] == 3 and page["pageInfo"]["hasNextPage"] is True
+    assert page["nodes"] == [
+        {"hour": None, "itemType": "SESSION", "kind": "ACCEPTED", "reason": None, "count": 3},
+        {"hour": None, "itemType": "SESSION", "kind": "DROPPED", "reason": "too_old", "count": 2},
+    ]

@@ -120,7 +120,7 @@ V2_RULES: dict[str, SizeRule] = {
         for owner, names in (
             ("Organization", ("projects", "environments")),
             ("OrganizationHealth", ("releases", "projects")),
-            ("Project", ("releases",)),
+            ("Project", ("releases", "ingestOutcomes")),
             ("ProjectHealth", ("releases", "breakdown", "versions")),
             ("ReleaseHealth", ("breakdown",)),
         )
@@ -128,7 +128,14 @@ V2_RULES: dict[str, SizeRule] = {
     },
     **{
         f"{item}{part}": rule
-        for item in ("ReleaseHealth", "ProjectHealth", "Project", "Environment", "GroupHealth")
+        for item in (
+            "ReleaseHealth",
+            "ProjectHealth",
+            "Project",
+            "Environment",
+            "GroupHealth",
+            "IngestOutcome",
+        )
         for part, rule in (("Connection.nodes", page), ("Connection.edges", page), ("Edge.node", passing))
     },
     **{

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gql.core.connection import DEFAULT_PAGE, Connection, page_window
+from gql.core.connection import DEFAULT_PAGE, Connection, page_of, page_window
 from gql.core.context import ContextInfo
 from gql.core.enums import ItemType, OutcomeKind
 from gql.core.ids import as_id, global_id, project_id_of
@@ -96,14 +96,17 @@ class Project(Node):
         return ProjectHealth.of(self.number, Scope.of(scope, info.context.now))
 
     @strawberry.field(
-        description="What ingest did with this project's items in a range (all kept data without one)."
+        description="What ingest did with this project's items in a range (all kept data "
+        "without one): totals by item type, kind and reason, or the same per hour, oldest first."
     )
     async def ingest_outcomes(
         self,
         info: ContextInfo,
         range: Annotated[TimeRange | None, strawberry.argument(description="Only these hours.")] = None,
         hourly: Annotated[bool, strawberry.argument(description="Per hour instead of totals.")] = False,
-    ) -> list[IngestOutcome]:
+        first: _PAGE = DEFAULT_PAGE,
+        after: _AFTER = None,
+    ) -> Connection[IngestOutcome]:
         key = OutcomesKey(
             self.number,
             None if range is None else int(range.start.timestamp()),
@@ -114,7 +117,7 @@ class Project(Node):
         for _, hour, item, kind, reason, n in rows:
             k = (hour if hourly else None, item, kind, reason)
             counts[k] = counts.get(k, 0) + n
-        return [
+        outcomes = [
             IngestOutcome(
                 hour=None if h is None else datetime.fromtimestamp(h, UTC),
                 item_type=ItemType(t),
@@ -124,3 +127,4 @@ class Project(Node):
             )
             for (h, t, k, r), n in sorted(counts.items(), key=lambda kv: (kv[0][0] or 0, *kv[0][1:]))
         ]
+        return page_of(outcomes, first, after)
