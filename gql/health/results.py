@@ -5,6 +5,7 @@ here. Series are columnar: `intervals[i]` belongs to index `i` of every other li
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import strawberry
 
@@ -127,20 +128,29 @@ class ReleaseStats:
 
     @classmethod
     def from_result(cls, r: StatsResult) -> ReleaseStats:
-        counts = [e.counts for e in r.series]
+        columns = series_columns(r)
         return cls(
             stat=HealthStat(r.stat),
-            intervals=[datetime.fromtimestamp(e.timestamp, UTC) for e in r.series],
-            total=[Count(c.total) for c in counts],
-            healthy=[Count(c.healthy) for c in counts],
-            errored=[Count(c.errored) for c in counts],
-            crashed=[Count(c.crashed) for c in counts],
-            abnormal=[Count(c.abnormal) for c in counts],
-            unhandled=[Count(c.unhandled) for c in counts],
-            duration_p50=[e.duration_p50 for e in r.series],
-            duration_p90=[e.duration_p90 for e in r.series],
+            duration_p50=columns.pop("p50"),
+            duration_p90=columns.pop("p90"),
             totals=StatusCounts.from_result(r.totals),
+            **columns,
         )
+
+
+def series_columns(r: StatsResult) -> dict[str, Any]:
+    """A release-stats series as columns (v1's `ReleaseStats` and v2's `HealthSeries`):
+    `intervals`, the six status counts, and the duration percentiles as `p50` / `p90`."""
+    counts = [e.counts for e in r.series]
+    return {
+        "intervals": [datetime.fromtimestamp(e.timestamp, UTC) for e in r.series],
+        **{
+            name: [Count(getattr(c, name)) for c in counts]
+            for name in ("total", "healthy", "errored", "crashed", "abnormal", "unhandled")
+        },
+        "p50": [e.duration_p50 for e in r.series],
+        "p90": [e.duration_p90 for e in r.series],
+    }
 
 
 @strawberry.input(description="A time range `[start, end]`.")

@@ -5,13 +5,13 @@ shapes: the numbers come from `resolvers/` and are only converted here."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import strawberry
 
 from gql.core.enums import HealthStat
 from gql.core.scalars import Count
-from gql.health.results import StatusCounts
+from gql.health.results import StatusCounts, series_columns
 from gql.health.scoped import Summary
 from resolvers import health
 from resolvers.release_stats import ReleaseStats as StatsResult
@@ -68,19 +68,13 @@ class HealthSeries:
 
     @classmethod
     def from_result(cls, r: StatsResult) -> HealthSeries:
-        counts = [e.counts for e in r.series]
+        columns = series_columns(r)
         return cls(
             stat=HealthStat(r.stat),
-            intervals=[datetime.fromtimestamp(e.timestamp, UTC) for e in r.series],
-            total=[Count(c.total) for c in counts],
-            healthy=[Count(c.healthy) for c in counts],
-            errored=[Count(c.errored) for c in counts],
-            crashed=[Count(c.crashed) for c in counts],
-            abnormal=[Count(c.abnormal) for c in counts],
-            unhandled=[Count(c.unhandled) for c in counts],
-            duration_p50_seconds=[e.duration_p50 for e in r.series],
-            duration_p90_seconds=[e.duration_p90 for e in r.series],
+            duration_p50_seconds=columns.pop("p50"),
+            duration_p90_seconds=columns.pop("p90"),
             totals=StatusCounts.from_result(r.totals),
+            **columns,
         )
 
 
