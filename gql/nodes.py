@@ -12,7 +12,7 @@ import strawberry
 
 from gql.core.context import ContextInfo
 from gql.core.errors import BadUserInput
-from gql.core.ids import parse_global_id, parse_id, project_id_of
+from gql.core.ids import invalid_id, parse_global_id, parse_id, project_id_of
 from gql.core.scope import Scope
 from gql.node import Node
 from gql.organizations.types import Environment, Organization, OrganizationHealth, Viewer
@@ -57,7 +57,7 @@ async def resolve_node(info: ContextInfo, id: str) -> Node | None:
         type_name in ("Release", "ReleaseHealth") and not isinstance(parts[1], str)
     )
     if malformed:
-        raise BadUserInput(f"Invalid id: {id[:40]!r} is not an id this API issued")
+        raise invalid_id(id)
     # A scope is read before anything is looked up: a malformed one is the caller's error
     # even where the object it scopes is gone.
     clock = info.context.now
@@ -82,7 +82,7 @@ async def resolve_node(info: ContextInfo, id: str) -> Node | None:
         scope = Scope.from_key(parts[2], clock)
         release = await find_release(info, _int(parts[0]), parts[1])
         return None if release is None else ReleaseHealth.of(release.pair, scope)
-    raise BadUserInput(f"Invalid id: {id[:40]!r} is not an id this API issued")
+    raise invalid_id(id)
 
 
 @strawberry.field(description="Who is asking: the token's organization and scopes.")

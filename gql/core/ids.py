@@ -36,6 +36,11 @@ def as_id(value: int) -> strawberry.ID:
 MAX_GLOBAL_ID = 4096
 
 
+def invalid_id(value: str) -> BadUserInput:
+    """The error for an id this API did not issue (malformed, forged, of another type)."""
+    return BadUserInput(f"Invalid id: {str(value)[:40]!r} is not an id this API issued")
+
+
 def global_id(type_name: str, *parts: object) -> strawberry.ID:
     text = f"{type_name}:{json.dumps(list(parts), separators=(',', ':'), ensure_ascii=False)}"
     return strawberry.ID(base64.urlsafe_b64encode(text.encode()).decode().rstrip("="))
@@ -54,7 +59,7 @@ def parse_global_id(value: str, *expected: str) -> tuple[str, list[Any]]:
         if not type_name.isidentifier() or not isinstance(parts, list):
             raise ValueError
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BadUserInput(f"Invalid id: {text[:40]!r} is not an id this API issued") from None
+        raise invalid_id(text) from None
     if expected and type_name not in expected:
         raise BadUserInput(f"Invalid id: expected the id of a {' or '.join(expected)}, got a {type_name}'s")
     return type_name, parts
@@ -68,5 +73,5 @@ def project_id_of(value: str) -> int:
         return parse_id(text)
     _, parts = parse_global_id(text, "Project")
     if len(parts) != 1 or not isinstance(parts[0], int) or isinstance(parts[0], bool):
-        raise BadUserInput(f"Invalid id: {text[:40]!r} is not an id this API issued")
+        raise invalid_id(text)
     return parse_id(str(parts[0]))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.core.context import ContextInfo
-from gql.core.ids import as_id, global_id, parse_global_id, parse_id, project_id_of
+from gql.core.ids import as_id, global_id, invalid_id, parse_global_id, parse_id, project_id_of
 from gql.core.scope import HealthScope, Scope
 from gql.federation.entities import key_field
 from gql.node import Node
@@ -79,16 +79,10 @@ class Release(Node):
 def release_key(value: str) -> tuple[int, str]:
     _, parts = parse_global_id(value, "Release")
     if len(parts) != 2 or not isinstance(parts[1], str) or type(parts[0]) is not int:
-        raise_invalid(value)
+        raise invalid_id(value)
     # A forged project part (true, -1, 10**30) must not reach the database: a number
     # outside the column's range fails the whole batch of references, not just this one.
     return (parse_id(str(parts[0])), parts[1])
-
-
-def raise_invalid(value: str) -> None:
-    from gql.core.errors import BadUserInput
-
-    raise BadUserInput(f"Invalid id: {value[:40]!r} is not an id this API issued")
 
 
 async def find_release(info: ContextInfo, project_id: int, version: str) -> Release | None:
