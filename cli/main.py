@@ -79,7 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     add_persisted_queries(sub)
 
+    from cli.gates import add_parsers as add_gates
     from cli.schema_check import add_parser as add_schema_check
+
+    add_gates(sub)
 
     add_schema_check(sub)
 
@@ -119,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cli import persisted_queries
 
         return persisted_queries.run(settings, args)
+    if args.command in ("gate", "gates"):
+        from cli import gates
+
+        return gates.run_gate(settings, args) if args.command == "gate" else gates.run_gates(settings, args)
     if args.command == "cleanup":
         return asyncio.run(_cleanup(settings))
     parser.error(f"unknown command {args.command}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gql.federation.loaders import ReleaseSeenLoader
+from gql.gates.loaders import GateByIdLoader, GatesByProjectLoader
 from gql.health.loaders import (
     AdoptionStageByReleaseLoader,
     CrashFreeBreakdownByReleaseLoader,
@@ -28,6 +29,7 @@ from storage.accounts import AccountStore
 from storage.protocol import Store
 
 if TYPE_CHECKING:
+    from gql.gates.dimension import DimensionSummaryLoader
     from gql.health.scoped import ProjectSummaryLoader
 
 
@@ -60,3 +62,7 @@ class Loaders:
         self.recent_data_by_project = RecentDataByProjectLoader(store, options)
         #: API v2's project totals; made on first use (it needs the request's info).
         self.project_summary: ProjectSummaryLoader | None = None
+        self.gate_by_id = GateByIdLoader(accounts.engine, org_id)
+        self.gates_by_project = GatesByProjectLoader(accounts.engine, org_id)
+        #: Dimension-filtered numbers of health gates; made on first use, likewise.
+        self.gate_dimension: DimensionSummaryLoader | None = None

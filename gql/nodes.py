@@ -14,6 +14,7 @@ from gql.core.context import ContextInfo
 from gql.core.errors import BadUserInput
 from gql.core.ids import invalid_id, parse_global_id, parse_id, project_id_of
 from gql.core.scope import Scope
+from gql.gates.types import HealthGate
 from gql.node import Node
 from gql.organizations.types import Environment, Organization, OrganizationHealth, Viewer
 from gql.projects.health import ProjectHealth
@@ -47,6 +48,7 @@ KEY_PARTS = {
     "ProjectHealth": 2,
     "Release": 2,
     "ReleaseHealth": 3,
+    "HealthGate": 1,
 }
 
 
@@ -82,6 +84,9 @@ async def resolve_node(info: ContextInfo, id: str) -> Node | None:
         scope = Scope.from_key(parts[2], clock)
         release = await find_release(info, _int(parts[0]), parts[1])
         return None if release is None else ReleaseHealth.of(release.pair, scope)
+    if type_name == "HealthGate":
+        gate = await info.context.loaders.gate_by_id.load(_int(parts[0]))
+        return None if gate is None else HealthGate.of(gate)
     raise invalid_id(id)
 
 

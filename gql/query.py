@@ -7,6 +7,7 @@ import strawberry
 
 from gql import nodes
 from gql.core.rate_limit import RateLimit, resolve_rate_limit
+from gql.gates.types import HealthGate
 from gql.organizations.types import Environment, OrganizationHealth
 from gql.projects.health import ProjectHealth
 from gql.projects.types import Project
@@ -34,4 +35,4 @@ class Query:
 
 def entity_types() -> list[type]:
     """Types reachable only through `node` and the federation entities."""
-    return [Release, Project, ReleaseHealth, ProjectHealth, OrganizationHealth, Environment]
+    return [Release, Project, ReleaseHealth, ProjectHealth, OrganizationHealth, Environment, HealthGate]

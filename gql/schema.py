@@ -47,6 +47,7 @@ def build_subgraph(
     cache: DocumentCache | None,
     budget: CostBudget | None,
     model: CostModel = V2_MODEL,
+    mutation: type | None = None,
 ) -> strawberry.Schema:
     """A subgraph schema of `query` with every limit and extension of the API."""
     # Validation rules are built once: cached documents were validated by exactly these.
@@ -56,6 +57,7 @@ def build_subgraph(
     budget = budget if budget is not None else CostBudget(limits.budget, limits.budget_window)
     return SubgraphSchema(
         query=query,
+        mutation=mutation,
         types=types,
         federation_version="2.5",
         execution_context_class=ExecutionContext,
@@ -84,9 +86,10 @@ def build_schema(
     budget: CostBudget | None = None,
 ) -> strawberry.Schema:
     """The current API (v2), served at /graphql."""
+    from gql.gates.mutations import Mutation
     from gql.query import Query, entity_types
 
-    return build_subgraph(Query, entity_types(), limits, cache, budget)
+    return build_subgraph(Query, entity_types(), limits, cache, budget, mutation=Mutation)
 
 
 __all__ = ["GraphQLLimits", "build_schema", "build_subgraph"]

@@ -67,6 +67,13 @@ V2_DATABASE_FIELDS = frozenset(
         "Project.ingestOutcomes",
         "Organization.projects",
         "Organization.environments",
+        # Health gates: reads batched per page, writes one statement or two each.
+        "Project.healthGates",
+        "HealthGate.project",
+        "ReleaseHealth.gate",
+        "Mutation.createHealthGate",
+        "Mutation.updateHealthGate",
+        "Mutation.deleteHealthGate",
         # ReleaseHealth's numbers share one loader per page; each field still
         # counts, which keeps the estimate on the safe side).
         "OrganizationHealth.releases",
@@ -120,7 +127,7 @@ V2_RULES: dict[str, SizeRule] = {
         for owner, names in (
             ("Organization", ("projects", "environments")),
             ("OrganizationHealth", ("releases", "projects")),
-            ("Project", ("releases", "ingestOutcomes")),
+            ("Project", ("releases", "ingestOutcomes", "healthGates")),
             ("ProjectHealth", ("releases", "breakdown", "versions")),
             ("ReleaseHealth", ("breakdown",)),
         )
@@ -135,6 +142,7 @@ V2_RULES: dict[str, SizeRule] = {
             "Environment",
             "GroupHealth",
             "IngestOutcome",
+            "HealthGate",
         )
         for part, rule in (("Connection.nodes", page), ("Connection.edges", page), ("Edge.node", passing))
     },

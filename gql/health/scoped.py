@@ -58,7 +58,8 @@ class Summary:
 EMPTY = Summary(0, 0, None, None)
 
 
-def _quoted(value: str) -> str:
+def quoted(value: str) -> str:
+    """A search-filter value, quoted and escaped."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -68,8 +69,10 @@ async def grouped(
     project_ids: list[int],
     group_by: tuple[str, ...],
     release: str | None = None,
+    where: str = "",
 ) -> list[SessionsGroup]:
-    """The groups of the scope's sessions in `project_ids` (of one release, if given)."""
+    """The groups of the scope's sessions in `project_ids` (of one release, if given, and
+    matching the search filter `where`)."""
     ctx = info.context
     readable = {p.id: p.slug for p in await ctx.loaders.projects_by_org.load(ctx.org_id)}
     projects = {p: readable[p] for p in project_ids if p in readable}
@@ -91,7 +94,9 @@ async def grouped(
         interval=INTERVAL,
         environments=environments,
         projects=tuple(projects),
-        filter=SearchFilter.parse("" if release is None else f"release:{_quoted(release)}"),
+        filter=SearchFilter.parse(
+            " ".join(([] if release is None else [f"release:{quoted(release)}"]) + [where])
+        ),
         order_by=(f"-{SESSIONS}",) if group_by else (),
         per_page=MAX_GROUPS if group_by else None,
         include_series=False,

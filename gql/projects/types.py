@@ -16,6 +16,7 @@ from gql.core.ids import as_id, global_id, project_id_of
 from gql.core.scalars import Count
 from gql.core.scope import HealthScope, Scope, TimeRange
 from gql.federation.entities import key_field
+from gql.gates.types import HealthGate
 from gql.node import Node
 from gql.projects.health import ProjectHealth
 from gql.projects.loaders import OutcomesKey
@@ -86,6 +87,15 @@ class Project(Node):
         ordered = sorted(first_seen, key=lambda r: (-first_seen[r], r))
         page = [Release.of(self.number, r) for r in ordered[offset : offset + limit]]
         return Connection.of(page, offset, len(ordered))
+
+    @strawberry.field(
+        description="The project's health gates: the all-environments gate first, then by environment."
+    )
+    async def health_gates(
+        self, info: ContextInfo, first: _PAGE = DEFAULT_PAGE, after: _AFTER = None
+    ) -> Connection[HealthGate]:
+        found = await info.context.loaders.gates_by_project.load(self.number)
+        return page_of([HealthGate.of(g) for g in found], first, after)
 
     @strawberry.field(description="The project's numbers in a scope.")
     def health(

@@ -17,6 +17,8 @@ from gql.core.errors import user_errors
 from gql.core.ids import global_id
 from gql.core.scalars import Count
 from gql.core.scope import ResolvedScope, Scope
+from gql.gates.evaluate import evaluate_gate
+from gql.gates.types import GateEvaluation
 from gql.health.keys import (
     AdoptionKey,
     AdoptionStageKey,
@@ -207,6 +209,21 @@ class ReleaseHealth(Node):
                 BreakdownKey(self.pair, s.start, s.environments, s.at)
             )
         return [CrashFreeCheckpoint.from_result(c) for c in found or []]
+
+    @strawberry.field(
+        description="The verdict of the project's health gate for `environment` (the gate "
+        "naming it, else the all-environments gate), computed in that environment over the "
+        "gate's window ending at the scope's `at` (the scope's window and environments do not "
+        "apply); null when no gate matches."
+    )
+    async def gate(
+        self,
+        info: ContextInfo,
+        environment: Annotated[
+            str | None, strawberry.argument(description="The environment; null for every environment.")
+        ] = None,
+    ) -> GateEvaluation | None:
+        return await evaluate_gate(info, self.pair, self.context.at, environment)
 
     @strawberry.field(
         description="The release's sessions split by a client dimension (platform, OS, "
