@@ -29,6 +29,7 @@ from storage.protocol import Store
 
 if TYPE_CHECKING:
     from gql.health.scoped import ProjectSummaryLoader
+    from gql.releases.comparison_loaders import ComparisonLoaders
 
 
 class Loaders:
@@ -60,3 +61,5 @@ class Loaders:
         self.recent_data_by_project = RecentDataByProjectLoader(store, options)
         #: API v2's project totals; made on first use (it needs the request's info).
         self.project_summary: ProjectSummaryLoader | None = None
+        #: Release comparison's loaders; made on first use (they need the request's info).
+        self.comparison: ComparisonLoaders | None = None
