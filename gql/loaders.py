@@ -31,6 +31,7 @@ from storage.protocol import Store
 if TYPE_CHECKING:
     from gql.gates.dimension import DimensionSummaryLoader
     from gql.health.scoped import ProjectSummaryLoader
+    from gql.releases.comparison_loaders import ComparisonLoaders
 
 
 class Loaders:
@@ -66,3 +67,5 @@ class Loaders:
         self.gates_by_project = GatesByProjectLoader(accounts.engine, org_id)
         #: Dimension-filtered numbers of health gates; made on first use, likewise.
         self.gate_dimension: DimensionSummaryLoader | None = None
+        #: Release comparison's loaders; made on first use (they need the request's info).
+        self.comparison: ComparisonLoaders | None = None

@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.clock import Clock, SystemClock
+from server.comparison_endpoint import comparison_endpoint
 from server.cors import CorsMiddleware, CorsPolicy
 from server.envelope_endpoint import EnvelopeEndpoint, envelope_preflight
 from server.graphql_endpoint import V1_SUNSET, GraphQLEndpoint
@@ -113,6 +114,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> RelhealthApp:
         Route("/api/{project_id}/envelope", envelope_preflight, methods=["OPTIONS"]),
         Route("/api/0/organizations/{org}/sessions/", sessions_endpoint, methods=["GET"]),
         Route("/api/0/organizations/{org}/sessions/import/", import_endpoint, methods=["POST"]),
+        Route(
+            "/api/0/organizations/{org}/releases/{version:path}/comparison/",
+            comparison_endpoint,
+            methods=["GET"],
+        ),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),

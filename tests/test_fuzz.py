@@ -264,9 +264,13 @@ def test_graphql_fuzz(server, path):
     )
 
 
-def _sessions_operation():
+SESSIONS_PATH = "/api/0/organizations/{org}/sessions/"
+COMPARISON_PATH = "/api/0/organizations/{org}/releases/{version}/comparison/"
+
+
+def _operation(path: str = SESSIONS_PATH):
     schema = schemathesis.openapi.from_dict(json.loads(SPEC.read_text()))
-    (result,) = list(schema.get_all_operations())
+    (result,) = [r for r in schema.get_all_operations() if r.ok().path == path]
     return result.ok()
 
 
@@ -315,7 +319,7 @@ def _realistic(draw, strategy):
 
 def test_sessions_endpoint_fuzz(server):
     base_url, session, pid = server
-    operation = _sessions_operation()
+    operation = _operation()
     orgs = st.sampled_from(["acme", "acme", "acme", "globex", "nope"])
     positive = orgs.flatmap(lambda org: operation.as_strategy(path_parameters={"org": org}))
     negative = orgs.flatmap(
@@ -331,6 +335,42 @@ def test_sessions_endpoint_fuzz(server):
         pid=pid,
     )
     # answers were exercised too, not only errors (typically 20-45 of 250 cases)
+    assert budget.statuses.get(200, 0) >= MAX_EXAMPLES // 25, budget.statuses
+
+
+def test_comparison_endpoint_fuzz(server):
+    base_url, session, pid = server
+    operation = _operation(COMPARISON_PATH)
+    versions = st.sampled_from(["web@1.0.0", "web@1.1.0", "app@2.0", "nope"])
+    path = st.fixed_dictionaries({"org": st.sampled_from(["acme", "acme", "nope"]), "version": versions})
+    positive = path.flatmap(lambda p: operation.as_strategy(path_parameters=p))
+    negative = path.flatmap(lambda p: operation.as_strategy(GenerationMode.NEGATIVE, path_parameters=p))
+    realistic = {
+        "project": st.sampled_from(["1", "2"]),
+        "against": st.sampled_from(["previous", "baseline", "release:web@1.0.0", "release:nope"]),
+        "query": st.sampled_from(["os.name:iOS", "release:web@1.1.0", "session.status:crashed"]),
+        "environment": st.lists(st.sampled_from(["production", "staging"]), max_size=2),
+    }
+
+    @st.composite
+    def answers(draw, strategy):
+        case = draw(strategy)
+        case.query["statsPeriod"] = draw(st.sampled_from(["1h", "24h", "7d", "90d"]))
+        for name in ("start", "end"):
+            case.query.pop(name, None)
+        for name, values in realistic.items():
+            if name in ("project", "against") or draw(st.booleans()):
+                case.query[name] = draw(values)
+        return case
+
+    auth = {"Authorization": session.headers["Authorization"]}
+    budget = _fuzz(
+        st.one_of(answers(positive), positive, negative),
+        lambda case: case.call(base_url=base_url, session=session, headers=auth, timeout=30),
+        max_examples=MAX_EXAMPLES // 2,
+        name="comparison",
+        pid=pid,
+    )
     assert budget.statuses.get(200, 0) >= MAX_EXAMPLES // 25, budget.statuses
 
 

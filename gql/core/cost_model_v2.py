@@ -22,6 +22,7 @@ from gql.core.cost_rules import (
     series,
     sessions_budget,
 )
+from resolvers.comparison import METRICS
 from resolvers.timewindow import InvalidStatsPeriod, parse_stats_period
 
 #: The longest health-scope window (90 days and an hour of widening), in seconds.
@@ -106,6 +107,7 @@ V2_DATABASE_FIELDS = frozenset(
                 "series",
                 "crashFreeCheckpoints",
                 "breakdown",
+                "comparison",
             )
         ),
     }
@@ -121,6 +123,8 @@ V2_RULES: dict[str, SizeRule] = {
     "ReleaseHealth.series": _scoped_series,
     "ProjectHealth.previousPeriod": passing,
     "ReleaseHealth.crashFreeCheckpoints": constant(BREAKDOWN_CHECKPOINTS),
+    # A comparison answers one row per compared rate.
+    "ReleaseComparison.rates": constant(len(METRICS)),
     "Query.nodes": length_of("ids"),
     **{
         f"{owner}.{name}": connection

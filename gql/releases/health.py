@@ -30,6 +30,8 @@ from gql.health.keys import (
 from gql.health.results import CrashFreeCheckpoint, ReleaseAdoptionStage, StatusCounts, TimeBounds
 from gql.health.types import Adoption, GroupHealth, HealthSeries
 from gql.node import Node
+from gql.releases.comparison import ReleaseComparison, compare_release
+from gql.releases.comparison_inputs import AgainstArg, FilterArg, MinSessionsArg, MinUsersArg, guard_of
 from gql.releases.splits import dimension_page
 from resolvers import health
 from resolvers.release_stats import StatCounts
@@ -237,3 +239,20 @@ class ReleaseHealth(Node):
         after: Annotated[str | None, strawberry.argument(description="The cursor to continue after.")] = None,
     ) -> Connection[GroupHealth]:
         return await dimension_page(info, self.context, [self.pair[0]], by.value, first, after, self.pair[1])
+
+    @strawberry.field(
+        description="The release compared with another release, its previous release or the "
+        "baseline of the project's other releases, in this scope (optionally only sessions "
+        "with one client-dimension value): every rate with its Wilson interval, the "
+        "difference with Newcombe's interval, and verdicts."
+    )
+    async def comparison(
+        self,
+        info: ContextInfo,
+        against: AgainstArg,
+        filter: FilterArg = None,
+        min_sessions: MinSessionsArg = None,
+        min_users: MinUsersArg = None,
+    ) -> ReleaseComparison:
+        guard = guard_of(min_sessions, min_users)
+        return await compare_release(info, self.pair, self.context, against, filter, guard)
