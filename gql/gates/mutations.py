@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import strawberry
 
 from gql.core.context import ContextInfo
-from gql.core.enums import ClientDimension, Period
+from gql.core.dimension_filter import DimensionFilter
+from gql.core.enums import Period
 from gql.core.errors import Forbidden
 from gql.core.ids import invalid_id, parse_global_id, parse_id, project_id_of
 from gql.gates.evaluate import levels_of
@@ -43,12 +44,6 @@ class UserError:
     code: UserErrorCode = strawberry.field(description="What is wrong, for a program.")
 
 
-@strawberry.input(description="Narrow a gate's numbers to one client-dimension value.")
-class GateDimensionInput:
-    dimension: ClientDimension = strawberry.field(description="The dimension, e.g. `OS`.")
-    value: str = strawberry.field(description="Its value, e.g. `iOS` (at most 256 characters).")
-
-
 def _level(what: str, effect: str) -> Any:
     return strawberry.field(
         default=None, description=f"{what} below this percent 0..100 {effect}; null: not checked."
@@ -63,7 +58,7 @@ class HealthGateInput:
     environment: str | None = strawberry.field(
         default=None, description="The environment (at most 256 characters); null: every environment."
     )
-    dimension: GateDimensionInput | None = strawberry.field(
+    dimension: DimensionFilter | None = strawberry.field(
         default=None, description="Only sessions of this client-dimension value; null: all sessions."
     )
     window: Period = strawberry.field(

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from gql.core.context import ContextInfo
+from gql.core.dimension_filter import DimensionFilter
 from gql.core.enums import _value
 from gql.core.scalars import Count
 from gql.core.scope import Scope
-from gql.releases.comparison_inputs import ComparisonTarget, DimensionFilter, target_of
+from gql.releases.comparison_inputs import ComparisonTarget, target_of
 from gql.releases.comparison_loaders import CountsKey, comparison_loaders
 from resolvers import comparison as stats
 from resolvers.release_comparison import (

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import strawberry
 
-from gql.core.enums import ClientDimension
+from gql.core.dimension_filter import DimensionFilter
 from gql.core.errors import BadUserInput
 from resolvers import comparison as stats
 from resolvers.release_comparison import AGAINST_BASELINE, AGAINST_PREVIOUS, AGAINST_RELEASE, Target
@@ -27,12 +27,6 @@ class ComparisonTarget:
         default=strawberry.UNSET,
         description="`true`: every other release of the project over the same window together.",
     )
-
-
-@strawberry.input(description="Only sessions with one value of a client dimension.")
-class DimensionFilter:
-    dimension: ClientDimension = strawberry.field(description="The dimension.")
-    value: str = strawberry.field(description="Its value, e.g. `iOS` for `OS`.")
 
 
 def target_of(against: ComparisonTarget) -> Target:
