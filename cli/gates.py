@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from datetime import datetime
 from typing import Any
@@ -64,7 +65,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     gate.add_argument("--at", help="evaluate at this RFC 3339 instant (default: now)")
     gate.add_argument("--json", action="store_true", help="print the verdict as JSON")
     gate.add_argument("--url", help="a remote relhealth, e.g. https://relhealth.example.com")
-    gate.add_argument("--token", help="an org:read API token of the remote relhealth")
+    gate.add_argument(
+        "--token",
+        default=os.environ.get("RELHEALTH_TOKEN"),
+        help="an org:read API token of the remote relhealth (default: $RELHEALTH_TOKEN, which "
+        "keeps it out of process listings and CI logs)",
+    )
     gate.add_argument("--database-url")
 
     def usage_error(message: str) -> None:
