@@ -260,7 +260,9 @@ def test_mutations_need_org_write_and_report_user_errors(api: Api) -> None:
     assert api.data("query($id: ID!) { node(id: $id) { id } }", id=gate["id"])["node"] is None
 
 
-def test_cli_exit_codes_over_http(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exit_codes_over_http(
+    api: Api, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     gate = _create(api, environment="production", crashFreeSessionsTarget=99, crashFreeSessionsCritical=95)
     remote = ["gate", "--project", "1", "--release", "app@2.0", "--environment", "production"]
     remote += ["--url", api.server.url, "--token", api.read]
@@ -288,6 +290,13 @@ def test_cli_exit_codes_over_http(api: Api, capsys: pytest.CaptureFixture[str]) 
     main(remote)
     out = capsys.readouterr().out
     assert "rule: crash-free sessions 96 % is below the critical level 97 %" in out
+    # The token may come from RELHEALTH_TOKEN instead of the command line.
+    i = remote.index("--token")
+    without_token = remote[:i] + remote[i + 2 :]
+    monkeypatch.setenv("RELHEALTH_TOKEN", remote[i + 1])
+    assert main(without_token) == 2
+    monkeypatch.setenv("RELHEALTH_TOKEN", "rh_wrong")
+    assert main(without_token) == 4
     assert "crash free sessions" in out and "96 %" in out and "target 99 critical 97" in out
 
     # Errors: 4. No gate for staging; a token that is not valid; a server that is not there.
