@@ -147,7 +147,7 @@ class AlertTask:
         states = await alerts.states(self.engine, rule.id)
         releases = await self._releases(rule, at)
         numbers = await self._numbers(rule, releases, at)
-        thresholds = thresholds_of(spec)
+        thresholds = spec.thresholds()
         found = []
         for release in releases:
             previous = states.get(release)
@@ -214,18 +214,6 @@ class AlertTask:
                 value = None if o.adoption is None else o.adoption.sessions_adoption
             found[release] = rules.Numbers(o.total_sessions or 0, o.total_users or 0, value)
         return found
-
-
-def thresholds_of(spec: alerts.AlertRuleSpec) -> rules.Thresholds:
-    return rules.Thresholds(
-        direction=rules.Direction(spec.direction),
-        warning=spec.warning,
-        critical=spec.critical,
-        warning_resolve=spec.warning_resolve,
-        critical_resolve=spec.critical_resolve,
-        min_sessions=spec.min_sessions,
-        min_users=spec.min_users,
-    )
 
 
 @contextlib.asynccontextmanager

@@ -16,7 +16,7 @@ from sqlalchemy import BigInteger, Column, Float, Index, Table, UniqueConstraint
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import Field, SQLModel
 
-from resolvers.alerts import Level, TransitionKind
+from resolvers.alerts import Direction, Level, Thresholds, TransitionKind
 
 
 class AlertRuleRow(SQLModel, table=True):
@@ -102,6 +102,17 @@ class AlertRuleSpec:
     min_sessions: int = 0
     min_users: int = 0
     enabled: bool = True
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(
+            direction=Direction(self.direction),
+            warning=self.warning,
+            critical=self.critical,
+            warning_resolve=self.warning_resolve,
+            critical_resolve=self.critical_resolve,
+            min_sessions=self.min_sessions,
+            min_users=self.min_users,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,10 +249,24 @@ async def every(engine: AsyncEngine, *, enabled_only: bool = False) -> list[Aler
 
 
 async def states(engine: AsyncEngine, rule_id: int) -> dict[str, State]:
+    return (await states_of(engine, [rule_id]))[rule_id]
+
+
+async def states_of(engine: AsyncEngine, rule_ids: Sequence[int]) -> dict[int, dict[str, State]]:
+    """The state of each release of each rule, by release, in one statement."""
     t = ALERT_STATE
+    found: dict[int, dict[str, State]] = {r: {} for r in rule_ids}
+    if not rule_ids:
+        return found
     async with engine.connect() as conn:
-        rows = (await conn.execute(select(t).where(t.c.rule_id == rule_id))).all()
-    return {str(r.release): State(Level(r.level), r.value, int(r.evaluated_through)) for r in rows}
+        rows = (
+            await conn.execute(
+                select(t).where(t.c.rule_id.in_(sorted(set(rule_ids)))).order_by(t.c.rule_id, t.c.release)
+            )
+        ).all()
+    for r in rows:
+        found[int(r.rule_id)][str(r.release)] = State(Level(r.level), r.value, int(r.evaluated_through))
+    return found
 
 
 async def incidents(engine: AsyncEngine, rule_ids: Sequence[int]) -> dict[int, list[Incident]]:
