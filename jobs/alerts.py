@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gql.core.enums import Period
+from jobs.periodic import PeriodicTask
 from resolvers import alerts as rules
 from resolvers.bounds import BOUNDS_EPOCH
 from resolvers.filters import environment_filter
@@ -68,7 +69,9 @@ def period_seconds(period: str) -> int:
     return int(period[:-1]) * _UNITS[period[-1]]
 
 
-class AlertTask:
+class AlertTask(PeriodicTask):
+    name = "relhealth-alerts"
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -87,19 +90,6 @@ class AlertTask:
         self.now = now
         self.catchup = catchup
         self.hook = hook
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self.interval > 0 and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="relhealth-alerts")
-
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
 
     async def _run(self) -> None:
         while True:
