@@ -136,6 +136,10 @@ def test_a_rule_through_the_api_and_its_incident(
         ],
     }
 
+    assert main(["alerts", "list", "--project", "1"]) == 0
+    listed = capsys.readouterr().out
+    assert "crash_free_sessions below warning=95.0 critical=None\tlatest\t{'app@2.0': 'OK'}" in listed
+
     deleted = api.data(DELETE, id=rule["id"])["deleteAlertRule"]
     assert deleted == {"deletedAlertRuleId": rule["id"], "userErrors": []}
     assert api.data(INCIDENTS, id=rule["id"])["node"] is None
