@@ -108,7 +108,13 @@ class AlertTask(PeriodicTask):
             found: list[alerts.Transition] = []
             skipped = 0
             for rule in await alerts.every(self.engine, enabled_only=True):
-                done, missed = await self._evaluate_rule(rule, through)
+                try:
+                    done, missed = await self._evaluate_rule(rule, through)
+                except Exception:
+                    # One broken rule (a window beyond retention, deleted meanwhile) must
+                    # not stop the others; its minutes are retried at the next pass.
+                    log.exception("alert rule %s: evaluation failed", rule.id)
+                    continue
                 found.extend(done)
                 skipped += missed
             return PassResult(found, skipped)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -215,3 +216,22 @@ def test_the_evaluator_lock_is_exclusive(world: World) -> None:
         return outer, inner, again
 
     assert world.server.run(nested) == (True, False, True)
+
+
+def test_the_server_evaluates_by_itself(live_server: Any, sqlite_url: str) -> None:
+    """The server's own `AlertTask` (every second here) records the incident."""
+    clock = FixedClock(_minute(1))
+    server = live_server(Settings(database_url=sqlite_url, alert_interval_seconds=1), clock)
+    _, key = server.run(lambda: server.services.accounts.create_project("acme", "mobile", 1))
+    world = World(server, key, clock)
+    rule = world.rule()
+    world.send("app@2.0", "2025-06-02T12:00:00Z", 40, 10)  # 50 sessions, 10 crashed: 80 %
+    deadline = time.monotonic() + 15
+    while not world.incidents(rule.id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [incident] = world.incidents(rule.id)
+    assert (incident.level, incident.open_value, incident.opened_at.strftime("%H:%M")) == (
+        Level.CRITICAL,
+        80.0,
+        "12:01",
+    )
