@@ -79,10 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     add_persisted_queries(sub)
 
+    from cli.alerts import add_parser as add_alerts
     from cli.gates import add_parsers as add_gates
     from cli.schema_check import add_parser as add_schema_check
 
     add_gates(sub)
+    add_alerts(sub)
 
     add_schema_check(sub)
 
@@ -126,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cli import gates
 
         return gates.run_gate(settings, args) if args.command == "gate" else gates.run_gates(settings, args)
+    if args.command == "alerts":
+        from cli import alerts
+
+        return alerts.run(settings, args)
     if args.command == "cleanup":
         return asyncio.run(_cleanup(settings))
     parser.error(f"unknown command {args.command}")

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gql.alerts.loaders import (
+    AlertRuleByIdLoader,
+    AlertRulesByProjectLoader,
+    IncidentsByRuleLoader,
+    StatesByRuleLoader,
+)
 from gql.federation.loaders import ReleaseSeenLoader
 from gql.gates.loaders import GateByIdLoader, GatesByProjectLoader
 from gql.health.loaders import (
@@ -65,6 +71,10 @@ class Loaders:
         self.project_summary: ProjectSummaryLoader | None = None
         self.gate_by_id = GateByIdLoader(accounts.engine, org_id)
         self.gates_by_project = GatesByProjectLoader(accounts.engine, org_id)
+        self.alert_rule_by_id = AlertRuleByIdLoader(accounts.engine, org_id)
+        self.alert_rules_by_project = AlertRulesByProjectLoader(accounts.engine, org_id)
+        self.alert_incidents = IncidentsByRuleLoader(accounts.engine)
+        self.alert_states = StatesByRuleLoader(accounts.engine)
         #: Dimension-filtered numbers of health gates; made on first use, likewise.
         self.gate_dimension: DimensionSummaryLoader | None = None
         #: Release comparison's loaders; made on first use (they need the request's info).

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import strawberry
 
+from gql.alerts.types import AlertRule
 from gql.core.context import ContextInfo
 from gql.core.errors import BadUserInput
 from gql.core.ids import invalid_id, parse_global_id, parse_id, project_id_of
@@ -49,6 +50,7 @@ KEY_PARTS = {
     "Release": 2,
     "ReleaseHealth": 3,
     "HealthGate": 1,
+    "AlertRule": 1,
 }
 
 
@@ -87,6 +89,9 @@ async def resolve_node(info: ContextInfo, id: str) -> Node | None:
     if type_name == "HealthGate":
         gate = await info.context.loaders.gate_by_id.load(_int(parts[0]))
         return None if gate is None else HealthGate.of(gate)
+    if type_name == "AlertRule":
+        rule = await info.context.loaders.alert_rule_by_id.load(_int(parts[0]))
+        return None if rule is None else AlertRule.of(rule)
     raise invalid_id(id)
 
 

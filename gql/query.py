@@ -6,6 +6,7 @@ from __future__ import annotations
 import strawberry
 
 from gql import nodes
+from gql.alerts.types import AlertRule
 from gql.core.rate_limit import RateLimit, resolve_rate_limit
 from gql.gates.types import HealthGate
 from gql.organizations.types import Environment, OrganizationHealth
@@ -35,4 +36,13 @@ class Query:
 
 def entity_types() -> list[type]:
     """Types reachable only through `node` and the federation entities."""
-    return [Release, Project, ReleaseHealth, ProjectHealth, OrganizationHealth, Environment, HealthGate]
+    return [
+        Release,
+        Project,
+        ReleaseHealth,
+        ProjectHealth,
+        OrganizationHealth,
+        Environment,
+        HealthGate,
+        AlertRule,
+    ]

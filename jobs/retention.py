@@ -11,13 +11,13 @@ clock, the same clock the queries judge retention by.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from jobs.periodic import PeriodicTask
 from storage.retention import delete_expired
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,11 @@ log = logging.getLogger(__name__)
 FIRST_RUN_DELAY = 300.0
 
 
-class RetentionTask:
+class RetentionTask(PeriodicTask):
     """`delete_expired` on `engine` every `interval` seconds (0: never), judged by
     `now()` (the server clock) against `retention` (granularity -> seconds)."""
+
+    name = "relhealth-retention"
 
     def __init__(
         self,
@@ -42,19 +44,6 @@ class RetentionTask:
         self.interval = interval
         self.now = now
         self.retention = retention
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self.interval > 0 and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="relhealth-retention")
-
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
 
     async def run_once(self) -> dict[str, int]:
         deleted = await delete_expired(self.engine, now=self.now(), retention=self.retention)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingest.request import IngestLimits
+from jobs.alerts import AlertTask
 from jobs.retention import RetentionTask
 from resolvers.options import QueryOptions
 from server.body_budget import BodyBudget
@@ -73,4 +74,16 @@ class Services:
             interval=self.settings.retention_interval_seconds,
             now=self.clock.now,
             retention=self.query_options.retention,
+        )
+
+    def alert_task(self) -> AlertTask:
+        """The alert evaluator of this server (`alert_interval_seconds`; 0 disables it):
+        one process at a time evaluates, judged by the server clock."""
+        return AlertTask(
+            self.engine,
+            self.store,
+            self.query_options,
+            interval=self.settings.alert_interval_seconds,
+            now=self.clock.now,
+            catchup=self.settings.alert_catchup_minutes,
         )

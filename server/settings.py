@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     #: How often the cleanup task deletes expired buckets (0: never; run `relhealth
     #: cleanup` from cron instead). Every server process runs it; that is harmless.
     retention_interval_seconds: int = Field(default=3600, ge=0)
+    #: How often each server process tries to become the alert evaluator (0: never; run
+    #: `relhealth alerts evaluate` from cron instead). One process at a time evaluates.
+    alert_interval_seconds: int = Field(default=60, ge=0)
+    #: The most minutes one pass catches up per rule after a stop; older ones are skipped.
+    alert_catchup_minutes: int = Field(default=60, ge=1)
 
     # GraphQL.
     graphql_max_depth: int = 12

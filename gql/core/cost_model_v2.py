@@ -75,6 +75,15 @@ V2_DATABASE_FIELDS = frozenset(
         "Mutation.createHealthGate",
         "Mutation.updateHealthGate",
         "Mutation.deleteHealthGate",
+        # Alert rules: reads batched per page (rules, their states and incidents), writes
+        # one statement or a few each.
+        "Project.alertRules",
+        "AlertRule.project",
+        "AlertRule.states",
+        "AlertRule.incidents",
+        "Mutation.createAlertRule",
+        "Mutation.updateAlertRule",
+        "Mutation.deleteAlertRule",
         # ReleaseHealth's numbers share one loader per page; each field still
         # counts, which keeps the estimate on the safe side).
         "OrganizationHealth.releases",
@@ -131,7 +140,8 @@ V2_RULES: dict[str, SizeRule] = {
         for owner, names in (
             ("Organization", ("projects", "environments")),
             ("OrganizationHealth", ("releases", "projects")),
-            ("Project", ("releases", "ingestOutcomes", "healthGates")),
+            ("Project", ("releases", "ingestOutcomes", "healthGates", "alertRules")),
+            ("AlertRule", ("incidents",)),
             ("ProjectHealth", ("releases", "breakdown", "versions")),
             ("ReleaseHealth", ("breakdown",)),
         )
@@ -147,6 +157,8 @@ V2_RULES: dict[str, SizeRule] = {
             "GroupHealth",
             "IngestOutcome",
             "HealthGate",
+            "AlertRule",
+            "AlertIncident",
         )
         for part, rule in (("Connection.nodes", page), ("Connection.edges", page), ("Edge.node", passing))
     },

@@ -30,7 +30,7 @@ class UserErrorCode(Enum):
     INVALID = strawberry.enum_value("invalid", description="The value is not allowed (the message says why).")
     TAKEN = strawberry.enum_value("taken", description="The project already has a gate for that environment.")
     NOT_FOUND = strawberry.enum_value(
-        "not_found", description="The project or gate does not exist, or is not the caller's."
+        "not_found", description="The project, gate or alert rule does not exist, or is not the caller's."
     )
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from gql.alerts.types import AlertRule
 from gql.core.connection import DEFAULT_PAGE, Connection, page_of, page_window
 from gql.core.context import ContextInfo
 from gql.core.enums import ItemType, OutcomeKind
@@ -96,6 +97,13 @@ class Project(Node):
     ) -> Connection[HealthGate]:
         found = await info.context.loaders.gates_by_project.load(self.number)
         return page_of([HealthGate.of(g) for g in found], first, after)
+
+    @strawberry.field(description="The project's alert rules, oldest first.")
+    async def alert_rules(
+        self, info: ContextInfo, first: _PAGE = DEFAULT_PAGE, after: _AFTER = None
+    ) -> Connection[AlertRule]:
+        found = await info.context.loaders.alert_rules_by_project.load(self.number)
+        return page_of([AlertRule.of(r) for r in found], first, after)
 
     @strawberry.field(description="The project's numbers in a scope.")
     def health(
