@@ -21,6 +21,7 @@ from gql.projects.health import ProjectHealth
 from gql.projects.types import Project
 from gql.releases.health import ReleaseHealth
 from gql.releases.types import Release, find_release
+from gql.webhooks.types import WebhookEndpoint
 
 #: Most ids one `nodes` call takes.
 MAX_NODES = 100
@@ -49,6 +50,7 @@ KEY_PARTS = {
     "Release": 2,
     "ReleaseHealth": 3,
     "HealthGate": 1,
+    "WebhookEndpoint": 1,
 }
 
 
@@ -87,6 +89,9 @@ async def resolve_node(info: ContextInfo, id: str) -> Node | None:
     if type_name == "HealthGate":
         gate = await info.context.loaders.gate_by_id.load(_int(parts[0]))
         return None if gate is None else HealthGate.of(gate)
+    if type_name == "WebhookEndpoint":
+        endpoint = await info.context.loaders.webhook_endpoint_by_id.load(_int(parts[0]))
+        return None if endpoint is None else WebhookEndpoint.of(endpoint)
     raise invalid_id(id)
 
 

@@ -15,6 +15,7 @@ from gql.releases.health import ReleaseHealth
 from gql.releases.types import Release
 from gql.sessions import fields as sessions_fields
 from gql.sessions.types import SessionsResult
+from gql.webhooks.types import WebhookEndpoint
 
 
 @strawberry.type(description="The entry points of the API.")
@@ -35,4 +36,13 @@ class Query:
 
 def entity_types() -> list[type]:
     """Types reachable only through `node` and the federation entities."""
-    return [Release, Project, ReleaseHealth, ProjectHealth, OrganizationHealth, Environment, HealthGate]
+    return [
+        Release,
+        Project,
+        ReleaseHealth,
+        ProjectHealth,
+        OrganizationHealth,
+        Environment,
+        HealthGate,
+        WebhookEndpoint,
+    ]

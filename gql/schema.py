@@ -86,7 +86,7 @@ def build_schema(
     budget: CostBudget | None = None,
 ) -> strawberry.Schema:
     """The current API (v2), served at /graphql."""
-    from gql.gates.mutations import Mutation
+    from gql.mutation import Mutation
     from gql.query import Query, entity_types
 
     return build_subgraph(Query, entity_types(), limits, cache, budget, mutation=Mutation)

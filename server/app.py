@@ -94,9 +94,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> RelhealthApp:
         await services.writer.start()
         retention = services.retention_task()
         retention.start()
+        sender = services.webhook_sender()
+        sender.start()
         try:
             yield
         finally:
+            await sender.stop()
             await retention.stop()
             await services.writer.stop()
             await services.engine.dispose()

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingest.request import IngestLimits
 from jobs.retention import RetentionTask
+from jobs.webhooks import WebhookSender
 from resolvers.options import QueryOptions
 from server.body_budget import BodyBudget
 from server.clock import Clock
@@ -73,4 +74,16 @@ class Services:
             interval=self.settings.retention_interval_seconds,
             now=self.clock.now,
             retention=self.query_options.retention,
+        )
+
+    def webhook_sender(self) -> WebhookSender:
+        """The delivery task of this server's webhook outbox (`webhook_interval_seconds`;
+        0 disables it), on the server clock."""
+        s = self.settings
+        return WebhookSender(
+            self.engine,
+            interval=s.webhook_interval_seconds,
+            timeout=s.webhook_timeout_seconds,
+            allow_private=s.webhook_allow_private,
+            now=self.clock.now,
         )

@@ -215,3 +215,6 @@ IMPORT_CHUNK = table(ImportChunk)
 # Health gates (issue 10), likewise in their own module.
 from storage.gates import HEALTH_GATE, HealthGateRow  # noqa: E402, F401
 from storage.persisted_queries import PERSISTED_QUERY, PersistedQuery  # noqa: E402, F401
+
+# Webhook endpoints, outbox and delivery log (issue 10), likewise.
+from storage.webhooks import WebhookDeliveryRow, WebhookEndpointRow, WebhookOutboxRow  # noqa: E402, F401

@@ -1,0 +1,14 @@
+# mypy: disable-error-code="untyped-decorator"
+"""API v2's root `Mutation`: every domain's mutations in one type."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gql.gates.mutations import Mutation as HealthGateMutations
+from gql.webhooks.mutations import WebhookMutations
+
+
+@strawberry.type(description="The operations that change data. Every one needs a token with `org:write`.")
+class Mutation(HealthGateMutations, WebhookMutations):
+    pass
