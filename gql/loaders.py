@@ -30,6 +30,7 @@ from gql.releases.loaders import (
     ProjectReleasesByProjectLoader,
     ReleasesCountByProjectLoader,
 )
+from gql.webhooks.loaders import AttemptsByEventLoader, WebhookEndpointByIdLoader
 from resolvers.options import QueryOptions
 from storage.accounts import AccountStore
 from storage.protocol import Store
@@ -77,5 +78,7 @@ class Loaders:
         self.alert_states = StatesByRuleLoader(accounts.engine)
         #: Dimension-filtered numbers of health gates; made on first use, likewise.
         self.gate_dimension: DimensionSummaryLoader | None = None
+        self.webhook_endpoint_by_id = WebhookEndpointByIdLoader(accounts.engine, org_id)
+        self.webhook_attempts = AttemptsByEventLoader(accounts.engine)
         #: Release comparison's loaders; made on first use (they need the request's info).
         self.comparison: ComparisonLoaders | None = None

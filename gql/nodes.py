@@ -22,6 +22,7 @@ from gql.projects.health import ProjectHealth
 from gql.projects.types import Project
 from gql.releases.health import ReleaseHealth
 from gql.releases.types import Release, find_release
+from gql.webhooks.types import WebhookEndpoint
 
 #: Most ids one `nodes` call takes.
 MAX_NODES = 100
@@ -51,6 +52,7 @@ KEY_PARTS = {
     "ReleaseHealth": 3,
     "HealthGate": 1,
     "AlertRule": 1,
+    "WebhookEndpoint": 1,
 }
 
 
@@ -92,6 +94,9 @@ async def resolve_node(info: ContextInfo, id: str) -> Node | None:
     if type_name == "AlertRule":
         rule = await info.context.loaders.alert_rule_by_id.load(_int(parts[0]))
         return None if rule is None else AlertRule.of(rule)
+    if type_name == "WebhookEndpoint":
+        endpoint = await info.context.loaders.webhook_endpoint_by_id.load(_int(parts[0]))
+        return None if endpoint is None else WebhookEndpoint.of(endpoint)
     raise invalid_id(id)
 
 

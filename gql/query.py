@@ -16,6 +16,7 @@ from gql.releases.health import ReleaseHealth
 from gql.releases.types import Release
 from gql.sessions import fields as sessions_fields
 from gql.sessions.types import SessionsResult
+from gql.webhooks.types import WebhookEndpoint
 
 
 @strawberry.type(description="The entry points of the API.")
@@ -45,4 +46,5 @@ def entity_types() -> list[type]:
         Environment,
         HealthGate,
         AlertRule,
+        WebhookEndpoint,
     ]

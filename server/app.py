@@ -96,9 +96,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> RelhealthApp:
         retention.start()
         alerting = services.alert_task()
         alerting.start()
+        sender = services.webhook_sender()
+        sender.start()
         try:
             yield
         finally:
+            await sender.stop()
             await alerting.stop()
             await retention.stop()
             await services.writer.stop()

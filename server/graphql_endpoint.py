@@ -164,6 +164,7 @@ class RelhealthGraphQL(GraphQL[Context, None]):
             response=response,
             budget_key=request.scope.get("relhealth.token_key", ""),
             max_cost=self.limits.cost.max_cost,
+            webhook_allow_private=services.settings.webhook_allow_private,
         )
 
     async def run(  # type: ignore[override]

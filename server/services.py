@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ingest.request import IngestLimits
 from jobs.alerts import AlertTask
 from jobs.retention import RetentionTask
+from jobs.webhooks import WebhookSender
 from resolvers.options import QueryOptions
 from server.body_budget import BodyBudget
 from server.clock import Clock
@@ -86,4 +87,16 @@ class Services:
             interval=self.settings.alert_interval_seconds,
             now=self.clock.now,
             catchup=self.settings.alert_catchup_minutes,
+        )
+
+    def webhook_sender(self) -> WebhookSender:
+        """The delivery task of this server's webhook outbox (`webhook_interval_seconds`;
+        0 disables it), on the server clock."""
+        s = self.settings
+        return WebhookSender(
+            self.engine,
+            interval=s.webhook_interval_seconds,
+            timeout=s.webhook_timeout_seconds,
+            allow_private=s.webhook_allow_private,
+            now=self.clock.now,
         )

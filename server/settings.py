@@ -139,6 +139,14 @@ class Settings(BaseSettings):
     #: revalidated with ETag / If-None-Match).
     graphql_get_max_age: int = Field(default=30, ge=0)
 
+    # Webhooks (README "Webhooks").
+    #: Deliver to loopback, private and link-local addresses too (tests, private networks).
+    webhook_allow_private: bool = False
+    #: How often each server process looks for due deliveries, in seconds (0: never).
+    webhook_interval_seconds: float = Field(default=1.0, ge=0)
+    #: How long one delivery may take before it counts as failed, in seconds.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
     #: Bearer token required by GET /metrics, which then shows per-tenant series too; None
     #: leaves it open, with the ingest counters summed over every project (no tenant data).
     metrics_token: str | None = None

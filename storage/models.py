@@ -216,3 +216,6 @@ IMPORT_CHUNK = table(ImportChunk)
 from storage.alerts import ALERT_INCIDENT, ALERT_RULE, ALERT_STATE  # noqa: E402, F401
 from storage.gates import HEALTH_GATE, HealthGateRow  # noqa: E402, F401
 from storage.persisted_queries import PERSISTED_QUERY, PersistedQuery  # noqa: E402, F401
+
+# Webhook endpoints, outbox and delivery log (issue 10), likewise.
+from storage.webhooks import WebhookDeliveryRow, WebhookEndpointRow, WebhookOutboxRow  # noqa: E402, F401

@@ -30,6 +30,8 @@ class Context:
     budget_key: str = ""
     cost: BudgetState | None = None
     max_cost: int = 0
+    #: Webhook URLs may name loopback and private addresses (`webhook_allow_private`).
+    webhook_allow_private: bool = False
 
     def __post_init__(self) -> None:
         # Retention is judged against the later of a field's `now` and this clock.

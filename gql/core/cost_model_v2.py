@@ -22,6 +22,7 @@ from gql.core.cost_rules import (
     series,
     sessions_budget,
 )
+from jobs.webhooks import MAX_ATTEMPTS
 from resolvers.comparison import METRICS
 from resolvers.timewindow import InvalidStatsPeriod, parse_stats_period
 
@@ -84,6 +85,15 @@ V2_DATABASE_FIELDS = frozenset(
         "Mutation.createAlertRule",
         "Mutation.updateAlertRule",
         "Mutation.deleteAlertRule",
+        # Webhooks: endpoints are one statement per organization, deliveries one per
+        # endpoint, attempts batched per page.
+        "Organization.webhookEndpoints",
+        "WebhookEndpoint.deliveries",
+        "WebhookDelivery.attemptLog",
+        "Mutation.createWebhookEndpoint",
+        "Mutation.updateWebhookEndpoint",
+        "Mutation.deleteWebhookEndpoint",
+        "Mutation.pingWebhookEndpoint",
         # ReleaseHealth's numbers share one loader per page; each field still
         # counts, which keeps the estimate on the safe side).
         "OrganizationHealth.releases",
@@ -135,10 +145,13 @@ V2_RULES: dict[str, SizeRule] = {
     # A comparison answers one row per compared rate.
     "ReleaseComparison.rates": constant(len(METRICS)),
     "Query.nodes": length_of("ids"),
+    # At most one attempt per backoff step within 24 hours (jobs/webhooks.py).
+    "WebhookDelivery.attemptLog": constant(MAX_ATTEMPTS),
     **{
         f"{owner}.{name}": connection
         for owner, names in (
-            ("Organization", ("projects", "environments")),
+            ("Organization", ("projects", "environments", "webhookEndpoints")),
+            ("WebhookEndpoint", ("deliveries",)),
             ("OrganizationHealth", ("releases", "projects")),
             ("Project", ("releases", "ingestOutcomes", "healthGates", "alertRules")),
             ("AlertRule", ("incidents",)),
@@ -159,6 +172,8 @@ V2_RULES: dict[str, SizeRule] = {
             "HealthGate",
             "AlertRule",
             "AlertIncident",
+            "WebhookEndpoint",
+            "WebhookDelivery",
         )
         for part, rule in (("Connection.nodes", page), ("Connection.edges", page), ("Edge.node", passing))
     },

@@ -75,3 +75,12 @@ def project_id_of(value: str) -> int:
     if len(parts) != 1 or not isinstance(parts[0], int) or isinstance(parts[0], bool):
         raise invalid_id(text)
     return parse_id(str(parts[0]))
+
+
+def record_id_of(value: str, type_name: str, what: str) -> int:
+    """The record id inside a global id of `type_name` that has one key part (a gate, a
+    webhook endpoint); `BAD_USER_INPUT` for anything else."""
+    _, parts = parse_global_id(value, type_name)
+    if len(parts) != 1 or not isinstance(parts[0], int) or isinstance(parts[0], bool):
+        raise invalid_id(value)
+    return parse_id(str(parts[0]), what)

@@ -15,7 +15,7 @@ from gql.core.context import ContextInfo
 from gql.core.dimension_filter import DimensionFilter
 from gql.core.enums import Period
 from gql.core.errors import Forbidden
-from gql.core.ids import invalid_id, parse_global_id, parse_id, project_id_of
+from gql.core.ids import project_id_of, record_id_of
 from gql.gates.evaluate import levels_of
 from gql.gates.types import HealthGate
 from resolvers import gates as rules
@@ -30,7 +30,9 @@ class UserErrorCode(Enum):
     INVALID = strawberry.enum_value("invalid", description="The value is not allowed (the message says why).")
     TAKEN = strawberry.enum_value("taken", description="The project already has a gate for that environment.")
     NOT_FOUND = strawberry.enum_value(
-        "not_found", description="The project, gate or alert rule does not exist, or is not the caller's."
+        "not_found",
+        description="The project, gate, alert rule or webhook endpoint does not exist, or is not "
+        "the caller's.",
     )
 
 
@@ -156,10 +158,7 @@ def _taken(exc: gates.GateExists) -> UserError:
 
 
 def _gate_id(id: str) -> int:
-    _, parts = parse_global_id(id, "HealthGate")
-    if len(parts) != 1 or not isinstance(parts[0], int) or isinstance(parts[0], bool):
-        raise invalid_id(id)
-    return parse_id(str(parts[0]), "gate")
+    return record_id_of(id, "HealthGate", "gate")
 
 
 _GONE = UserError(field=["id"], message="No such health gate.", code=UserErrorCode.NOT_FOUND)

@@ -15,6 +15,8 @@ from gql.node import Node
 from gql.projects.health import ProjectHealth
 from gql.releases.health import ReleaseHealth
 from gql.releases.ordering import ReleaseOrder, releases_page
+from gql.webhooks.types import WebhookEndpoint
+from storage import webhooks
 
 if TYPE_CHECKING:
     from gql.projects.types import Project
@@ -103,6 +105,15 @@ class Organization(Node):
         envs = [Environment(id=global_id("Environment", self.slug, n), name=n) for n in sorted(found)]
         offset, limit = page_window(first, after)
         return Connection.of(envs[offset : offset + limit], offset, len(envs))
+
+    @strawberry.field(
+        description="The organization's webhook endpoints, oldest first (needs no more than org:read)."
+    )
+    async def webhook_endpoints(
+        self, info: ContextInfo, first: _PAGE = DEFAULT_PAGE, after: _AFTER = None
+    ) -> Connection[WebhookEndpoint]:
+        found = await webhooks.endpoints_of(info.context.accounts.engine, info.context.org_id)
+        return page_of([WebhookEndpoint.of(e) for e in found], first, after)
 
     @strawberry.field(description="The organization's numbers in a scope.")
     def health(
