@@ -25,6 +25,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -37,7 +38,7 @@ from resolvers.filters import environment_filter
 from resolvers.health import release_overview
 from resolvers.options import QueryOptions
 from resolvers.timewindow import widen
-from storage import alerts
+from storage import alerts, webhooks
 from storage.protocol import Store
 from storage.types import HOUR, AggregateQuery, Quantity
 
@@ -51,9 +52,35 @@ LOCK_NAMESPACE = 0x7268000A
 _UNITS = {"h": 3600, "d": 86400}
 
 
+#: The webhook event type of alert transitions (one of storage.webhooks.EVENT_TYPES).
+ALERT_EVENT = "alert.transition"
+
+
 async def on_transition(conn: AsyncConnection, transition: alerts.Transition) -> None:
-    """Called inside each transition's transaction. The webhook outbox rows of
-    docs/alerts.md will be written here; nothing yet."""
+    """Called inside each transition's transaction: one `alert.transition` webhook event
+    per subscribed endpoint goes into the outbox in the same commit as the state change,
+    keyed by (rule, release, minute, level), so a re-evaluated minute never sends twice
+    and a process killed before the commit sends nothing."""
+    t = transition
+    rule = t.rule
+    await webhooks.enqueue(
+        conn,
+        rule.org_id,
+        ALERT_EVENT,
+        f"alert:{rule.id}:{t.release}:{t.at}:{t.after.name}",
+        {
+            "rule": {"id": rule.id, "name": rule.spec.name, "metric": rule.spec.metric},
+            "projectId": rule.project_id,
+            "environment": rule.spec.environment,
+            "release": t.release,
+            "from": t.before.name,
+            "to": t.after.name,
+            "kind": t.kind.value,
+            "at": datetime.fromtimestamp(t.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "value": t.value,
+        },
+        at=float(t.at),
+    )
 
 
 @dataclass(frozen=True, slots=True)

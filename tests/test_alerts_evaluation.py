@@ -240,3 +240,39 @@ def test_the_server_evaluates_by_itself(live_server: Any, sqlite_url: str) -> No
         80.0,
         "12:01",
     )
+
+
+def test_each_transition_enqueues_one_webhook_event_in_its_own_transaction(world: World) -> None:
+    """The outbox row is written with the transition: four transitions, four events for
+    the subscribed endpoint, none for the unsubscribed one, and none more on a re-run."""
+    from storage import webhooks
+
+    engine = world.server.services.engine
+    subscribed = world.server.run(
+        lambda: webhooks.create_endpoint(
+            engine, 1, "http://127.0.0.1:9/hook", ["alert.transition"], True, now=NOON
+        )
+    )
+    world.server.run(
+        lambda: webhooks.create_endpoint(
+            engine, 1, "http://127.0.0.1:9/other", ["gate.verdict_changed"], True, now=NOON
+        )
+    )
+    rule = world.rule()
+    assert len(_walk(world, rule)) == 4
+
+    async def outbox() -> list[tuple[int, dict[str, Any]]]:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(webhooks.OUTBOX).order_by(webhooks.OUTBOX.c.id))).all()
+        return [(int(r.endpoint_id), json.loads(r.payload)) for r in rows]
+
+    events = world.server.run(outbox)
+    assert [e for e, _ in events] == [subscribed.id] * 4
+    assert [(p["to"], p["kind"], p["at"], p["value"]) for _, p in events] == [
+        ("WARNING", "open", "2025-06-02T12:03:00Z", 92.0),
+        ("CRITICAL", "escalate", "2025-06-02T12:04:00Z", 88.0),
+        ("WARNING", "deescalate", "2025-06-02T12:05:00Z", 94.0),
+        ("OK", "resolve", "2025-06-02T12:07:00Z", 97.0),
+    ]
+    assert events[0][1]["release"] == "app@2.0" and events[0][1]["rule"]["id"] == rule.id
+    assert world.evaluate() == [] and len(world.server.run(outbox)) == 4
