@@ -11,8 +11,8 @@ import strawberry
 from gql.alerts.types import AlertDirection, AlertMetric, AlertRule
 from gql.core.context import ContextInfo
 from gql.core.enums import Period
-from gql.core.errors import Forbidden
 from gql.core.ids import invalid_id, parse_global_id, parse_id, project_id_of
+from gql.core.permissions import require_write
 from gql.gates.mutations import MAX_NAME, UserError, UserErrorCode
 from resolvers import alerts as rules
 from storage import alerts
@@ -144,12 +144,6 @@ class DeleteAlertRulePayload:
     user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success.")
 
 
-def _require_write(info: ContextInfo) -> int:
-    if not info.context.token.can_write():
-        raise Forbidden("Changing alert rules needs a token with the org:write scope.")
-    return info.context.org_id
-
-
 def _rule_id(id: str) -> int:
     _, parts = parse_global_id(id, "AlertRule")
     if len(parts) != 1 or not isinstance(parts[0], int) or isinstance(parts[0], bool):
@@ -168,7 +162,7 @@ class AlertMutation:
         info: ContextInfo,
         input: Annotated[CreateAlertRuleInput, strawberry.argument(description="The project and settings.")],
     ) -> AlertRulePayload:
-        org_id = _require_write(info)
+        org_id = require_write(info, "alert rules")
         spec, errors = input.spec()
         project = await info.context.loaders.project_by_id.load(project_id_of(input.project))
         if project is None:
@@ -193,7 +187,7 @@ class AlertMutation:
         id: Annotated[strawberry.ID, strawberry.argument(description="The rule's global id.")],
         input: Annotated[AlertRuleInput, strawberry.argument(description="The new settings.")],
     ) -> AlertRulePayload:
-        org_id = _require_write(info)
+        org_id = require_write(info, "alert rules")
         rule_id = _rule_id(id)
         spec, errors = input.spec()
         if errors:
@@ -209,7 +203,7 @@ class AlertMutation:
         info: ContextInfo,
         id: Annotated[strawberry.ID, strawberry.argument(description="The rule's global id.")],
     ) -> DeleteAlertRulePayload:
-        org_id = _require_write(info)
+        org_id = require_write(info, "alert rules")
         if not await alerts.remove(info.context.accounts.engine, org_id, _rule_id(id)):
             return DeleteAlertRulePayload(deleted_alert_rule_id=None, user_errors=[_GONE])
         return DeleteAlertRulePayload(deleted_alert_rule_id=id, user_errors=[])

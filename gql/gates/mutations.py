@@ -14,8 +14,8 @@ import strawberry
 from gql.core.context import ContextInfo
 from gql.core.dimension_filter import DimensionFilter
 from gql.core.enums import Period
-from gql.core.errors import Forbidden
 from gql.core.ids import project_id_of, record_id_of
+from gql.core.permissions import require_write
 from gql.gates.evaluate import levels_of
 from gql.gates.types import HealthGate
 from resolvers import gates as rules
@@ -122,12 +122,6 @@ class DeleteHealthGatePayload:
     user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success.")
 
 
-def _require_write(info: ContextInfo) -> int:
-    if not info.context.token.can_write():
-        raise Forbidden("Changing health gates needs a token with the org:write scope.")
-    return info.context.org_id
-
-
 def _invalid(rule: gates.GateRule) -> list[UserError]:
     errors = [
         UserError(field=["input", name], message=message, code=UserErrorCode.INVALID)
@@ -174,7 +168,7 @@ class Mutation:
             CreateHealthGateInput, strawberry.argument(description="The project and the rules.")
         ],
     ) -> CreateHealthGatePayload:
-        org_id = _require_write(info)
+        org_id = require_write(info, "health gates")
         rule = input.rule()
         errors = _invalid(rule)
         project = await info.context.loaders.project_by_id.load(project_id_of(input.project))
@@ -203,7 +197,7 @@ class Mutation:
         id: Annotated[strawberry.ID, strawberry.argument(description="The gate's global id.")],
         input: Annotated[HealthGateInput, strawberry.argument(description="The new rules.")],
     ) -> UpdateHealthGatePayload:
-        org_id = _require_write(info)
+        org_id = require_write(info, "health gates")
         gate_id = _gate_id(id)
         rule = input.rule()
         errors = _invalid(rule)
@@ -223,7 +217,7 @@ class Mutation:
         info: ContextInfo,
         id: Annotated[strawberry.ID, strawberry.argument(description="The gate's global id.")],
     ) -> DeleteHealthGatePayload:
-        org_id = _require_write(info)
+        org_id = require_write(info, "health gates")
         if not await gates.remove(info.context.accounts.engine, org_id, _gate_id(id)):
             return DeleteHealthGatePayload(deleted_health_gate_id=None, user_errors=[_GONE])
         return DeleteHealthGatePayload(deleted_health_gate_id=id, user_errors=[])

@@ -11,8 +11,8 @@ from typing import Annotated
 import strawberry
 
 from gql.core.context import ContextInfo
-from gql.core.errors import Forbidden
 from gql.core.ids import record_id_of
+from gql.core.permissions import require_write
 from gql.gates.mutations import UserError, UserErrorCode
 from gql.webhooks.types import WebhookDelivery, WebhookEndpoint, WebhookEventType
 from jobs.webhook_urls import check_url
@@ -75,12 +75,6 @@ class PingWebhookEndpointPayload:
     user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success.")
 
 
-def _require_write(info: ContextInfo) -> int:
-    if not info.context.token.can_write():
-        raise Forbidden("Changing webhook endpoints needs a token with the org:write scope.")
-    return info.context.org_id
-
-
 def _endpoint_id(id: str) -> int:
     return record_id_of(id, "WebhookEndpoint", "webhook endpoint")
 
@@ -122,7 +116,7 @@ class WebhookMutations:
             CreateWebhookEndpointInput, strawberry.argument(description="The URL and event types.")
         ],
     ) -> CreateWebhookEndpointPayload:
-        org_id = _require_write(info)
+        org_id = require_write(info, "webhook endpoints")
         errors = await _invalid(info, input.url, input.event_types)
         if errors:
             return CreateWebhookEndpointPayload(webhook_endpoint=None, secret=None, user_errors=errors)
@@ -145,7 +139,7 @@ class WebhookMutations:
         id: _ID,
         input: Annotated[UpdateWebhookEndpointInput, strawberry.argument(description="What to change.")],
     ) -> UpdateWebhookEndpointPayload:
-        org_id = _require_write(info)
+        org_id = require_write(info, "webhook endpoints")
         endpoint_id = _endpoint_id(id)
         errors = await _invalid(info, input.url, input.event_types)
         if errors:
@@ -164,7 +158,7 @@ class WebhookMutations:
 
     @strawberry.mutation(description="Delete a webhook endpoint, its pending events and its delivery log.")
     async def delete_webhook_endpoint(self, info: ContextInfo, id: _ID) -> DeleteWebhookEndpointPayload:
-        org_id = _require_write(info)
+        org_id = require_write(info, "webhook endpoints")
         if not await webhooks.delete_endpoint(info.context.accounts.engine, org_id, _endpoint_id(id)):
             return DeleteWebhookEndpointPayload(deleted_webhook_endpoint_id=None, user_errors=[_GONE])
         return DeleteWebhookEndpointPayload(deleted_webhook_endpoint_id=id, user_errors=[])
@@ -174,7 +168,7 @@ class WebhookMutations:
         "retries) like every other event: a way to test a receiver."
     )
     async def ping_webhook_endpoint(self, info: ContextInfo, id: _ID) -> PingWebhookEndpointPayload:
-        org_id = _require_write(info)
+        org_id = require_write(info, "webhook endpoints")
         endpoint_id = _endpoint_id(id)
         engine = info.context.accounts.engine
         endpoint = (await webhooks.endpoints_by_ids(engine, org_id, [endpoint_id])).get(endpoint_id)
