@@ -38,7 +38,7 @@ from resolvers.filters import environment_filter
 from resolvers.health import release_overview
 from resolvers.options import QueryOptions
 from resolvers.timewindow import widen
-from storage import alerts, webhooks
+from storage import alerts, events
 from storage.protocol import Store
 from storage.types import HOUR, AggregateQuery, Quantity
 
@@ -52,23 +52,25 @@ LOCK_NAMESPACE = 0x7268000A
 _UNITS = {"h": 3600, "d": 86400}
 
 
-#: The webhook event type of alert transitions (one of storage.webhooks.EVENT_TYPES).
-ALERT_EVENT = "alert.transition"
+#: The event type of alert transitions.
+ALERT_EVENT = events.ALERT_TRANSITION
 
 
 async def on_transition(conn: AsyncConnection, transition: alerts.Transition) -> None:
-    """Called inside each transition's transaction: one `alert.transition` webhook event
-    per subscribed endpoint goes into the outbox in the same commit as the state change,
-    keyed by (rule, release, minute, level), so a re-evaluated minute never sends twice
-    and a process killed before the commit sends nothing."""
+    """Called inside each transition's transaction: one `alert.transition` event goes into
+    the event log (and, through it, one webhook outbox row per subscribed endpoint) in the
+    same commit as the state change, keyed by (rule, release, minute, level), so a
+    re-evaluated minute never sends twice and a process killed before the commit sends
+    nothing."""
     t = transition
     rule = t.rule
-    await webhooks.enqueue(
+    await events.publish(
         conn,
-        rule.org_id,
-        ALERT_EVENT,
-        f"alert:{rule.id}:{t.release}:{t.at}:{t.after.name}",
-        {
+        org_id=rule.org_id,
+        project_id=rule.project_id,
+        event_type=ALERT_EVENT,
+        event_key=f"alert:{rule.id}:{t.release}:{t.at}:{t.after.name}",
+        payload={
             "rule": {"id": rule.id, "name": rule.spec.name, "metric": rule.spec.metric},
             "projectId": rule.project_id,
             "environment": rule.spec.environment,

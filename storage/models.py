@@ -214,6 +214,9 @@ IMPORT_CHUNK = table(ImportChunk)
 # its table is on SQLModel.metadata with the others.
 # Health gates and alerts (issue 10), likewise in their own modules.
 from storage.alerts import ALERT_INCIDENT, ALERT_RULE, ALERT_STATE  # noqa: E402, F401
+
+# The health event log that feeds webhooks and subscriptions (issue 10), likewise.
+from storage.events import HEALTH_EVENT, HealthEventRow  # noqa: E402, F401
 from storage.gates import HEALTH_GATE, HealthGateRow  # noqa: E402, F401
 from storage.persisted_queries import PERSISTED_QUERY, PersistedQuery  # noqa: E402, F401
 

@@ -38,7 +38,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import Field, SQLModel
 
 #: Event types an endpoint may subscribe to. `ping` is sent by `pingWebhookEndpoint` to
-#: the one endpoint pinged, whatever it subscribes to.
+#: the one endpoint pinged, whatever it subscribes to. The same as `storage.events.EVENT_TYPES`
+#: (which imports this module, hence the repetition).
 EVENT_TYPES = ("alert.transition", "gate.verdict_changed", "adoption.stage_changed")
 PING = "ping"
 

@@ -349,3 +349,9 @@ def test_endpoint_management(live: tuple[Any, Api, Api]) -> None:
         {"code": "NOT_FOUND"}
     ]
     assert read.data(DELIVERIES, id=endpoint["id"])["node"] is None
+
+
+def test_webhook_event_types_are_the_event_logs() -> None:
+    from storage import events
+
+    assert webhooks.EVENT_TYPES == events.EVENT_TYPES
