@@ -82,9 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cli.alerts import add_parser as add_alerts
     from cli.gates import add_parsers as add_gates
     from cli.schema_check import add_parser as add_schema_check
+    from cli.webhooks import add_parser as add_webhooks
 
     add_gates(sub)
     add_alerts(sub)
+    add_webhooks(sub)
 
     add_schema_check(sub)
 
@@ -132,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cli import alerts
 
         return alerts.run(settings, args)
+    if args.command == "webhooks":
+        from cli import webhooks
+
+        return webhooks.run(settings, args)
     if args.command == "cleanup":
         return asyncio.run(_cleanup(settings))
     parser.error(f"unknown command {args.command}")
