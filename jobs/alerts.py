@@ -31,6 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gql.core.enums import Period
+from jobs.changes import detect_changes
 from jobs.periodic import PeriodicTask
 from resolvers import alerts as rules
 from resolvers.bounds import BOUNDS_EPOCH
@@ -146,6 +147,11 @@ class AlertTask(PeriodicTask):
                     continue
                 found.extend(done)
                 skipped += missed
+            try:
+                # Gate verdicts and adoption stages, for this minute only (jobs/changes.py).
+                await detect_changes(self.engine, self.store, self.options, through)
+            except Exception:
+                log.exception("change detection failed; retrying at the next pass")
             return PassResult(found, skipped)
 
     async def _evaluate_rule(

@@ -17,6 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Field, SQLModel
 
+from storage import changes
+
 
 class HealthGateRow(SQLModel, table=True):
     __tablename__ = "health_gate"
@@ -123,10 +125,16 @@ async def update(engine: AsyncEngine, org_id: int, gate_id: int, rule: GateRule)
 
 
 async def remove(engine: AsyncEngine, org_id: int, gate_id: int) -> bool:
+    """Delete a gate with the verdicts the change detector recorded for it (one
+    transaction; a later gate must not inherit them should its id be reused)."""
     t = HEALTH_GATE
     async with engine.begin() as conn:
-        result = await conn.execute(delete(t).where(t.c.id == gate_id, t.c.org_id == org_id))
-    return bool(result.rowcount)
+        found = (await conn.execute(select(t.c.id).where(t.c.id == gate_id, t.c.org_id == org_id))).first()
+        if found is None:
+            return False
+        await changes.forget_gate(conn, gate_id)
+        await conn.execute(delete(t).where(t.c.id == gate_id))
+    return True
 
 
 async def by_ids(engine: AsyncEngine, org_id: int | None, ids: Iterable[int]) -> dict[int, Gate]:

@@ -215,6 +215,9 @@ IMPORT_CHUNK = table(ImportChunk)
 # Health gates and alerts (issue 10), likewise in their own modules.
 from storage.alerts import ALERT_INCIDENT, ALERT_RULE, ALERT_STATE  # noqa: E402, F401
 
+# The last gate verdicts and adoption stages the change detector saw (issue 10), likewise.
+from storage.changes import ADOPTION_STAGE_STATE, GATE_VERDICT_STATE  # noqa: E402, F401
+
 # The health event log that feeds webhooks and subscriptions (issue 10), likewise.
 from storage.events import HEALTH_EVENT, HealthEventRow  # noqa: E402, F401
 from storage.gates import HEALTH_GATE, HealthGateRow  # noqa: E402, F401

@@ -277,12 +277,15 @@ def test_each_transition_enqueues_one_webhook_event_in_its_own_transaction(world
     assert events[0][1]["release"] == "app@2.0" and events[0][1]["rule"]["id"] == rule.id
     assert world.evaluate() == [] and len(world.server.run(outbox)) == 4
 
-    # The event log holds the same four events once, in commit order, for subscriptions.
+    # The event log holds the same four events once, in commit order, for subscriptions
+    # (beside the releases' adoption-stage changes, jobs/changes.py).
     from storage import events as event_log
 
-    logged = world.server.run(lambda: event_log.events_after(engine, 0))
+    alert_only = ["alert.transition"]
+    logged = world.server.run(lambda: event_log.events_after(engine, 0, types=alert_only))
     assert [(e.event_type, e.project_id, e.payload) for e in logged] == [
         ("alert.transition", 1, p) for _, p in events
     ]
-    assert world.server.run(lambda: event_log.last_id(engine)) == logged[-1].id
-    assert world.server.run(lambda: event_log.events_after(engine, logged[1].id)) == logged[2:]
+    assert world.server.run(lambda: event_log.last_id(engine)) >= logged[-1].id
+    after = world.server.run(lambda: event_log.events_after(engine, logged[1].id, types=alert_only))
+    assert after == logged[2:]

@@ -1,11 +1,14 @@
 """`ReleaseHealth.gate`: the matching gate's verdict on a release, from batched loaders (a
-page of releases asking the same gate costs the same statements as one release)."""
+page of releases asking the same gate costs the same statements as one release). The
+change detector (`jobs/changes.py`) calls `decide` too, so its `gate.verdict_changed`
+events never disagree with the API."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
-from gql.core.context import ContextInfo
+from gql.core.context import Context, ContextInfo
 from gql.core.enums import Period
 from gql.core.errors import user_errors
 from gql.core.scalars import Count
@@ -29,10 +32,20 @@ def levels_of(r: GateRule) -> rules.GateLevels:
     )
 
 
-async def _summary(info: ContextInfo, gate: Gate, pair: ProjectRelease, scope: Scope) -> Summary:
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A gate's verdict on one release, with the scope and numbers it was made on."""
+
+    gate: Gate
+    scope: Scope
+    numbers: rules.Numbers
+    verdict: rules.Verdict
+
+
+async def _summary(ctx: Context, gate: Gate, pair: ProjectRelease, scope: Scope) -> Summary:
     r = gate.rule
     if r.dimension is not None and r.dimension_value is not None:
-        return await dimension_loader(info).load(DimensionKey(pair, scope, r.dimension, r.dimension_value))
+        return await dimension_loader(ctx).load(DimensionKey(pair, scope, r.dimension, r.dimension_value))
     assert scope.period is not None
     key = HealthKey(
         pair=pair,
@@ -43,31 +56,30 @@ async def _summary(info: ContextInfo, gate: Gate, pair: ProjectRelease, scope: S
         now=scope.at,
     )
     with user_errors():
-        o = await info.context.loaders.release_health.load(key)
+        o = await ctx.loaders.release_health.load(key)
     assert o is not None
     return Summary(o.total_sessions or 0, o.total_users or 0, o.crash_free_sessions, o.crash_free_users)
 
 
-async def _adoption(info: ContextInfo, pair: ProjectRelease, scope: Scope) -> float | None:
+async def _adoption(ctx: Context, pair: ProjectRelease, scope: Scope) -> float | None:
     with user_errors():
-        found = await info.context.loaders.release_adoption.load(
-            AdoptionKey(pair, scope.environments, scope.at)
-        )
+        found = await ctx.loaders.release_adoption.load(AdoptionKey(pair, scope.environments, scope.at))
     return None if found is None else found.sessions_adoption
 
 
-async def evaluate_gate(
-    info: ContextInfo, pair: ProjectRelease, at: float, environment: str | None
-) -> GateEvaluation | None:
+async def decide(ctx: Context, pair: ProjectRelease, at: float, environment: str | None) -> Decision | None:
     """The verdict of the gate for `environment` (the project's gate naming it, else its
     all-environments gate), computed in that environment (all of them for None) over the
-    gate's window ending at `at`; None when the project has neither gate."""
-    gate = matching(await info.context.loaders.gates_by_project.load(pair[0]), environment)
+    gate's window ending at `at`; None when the project has neither gate. The one code
+    path of `ReleaseHealth.gate`, `relhealth gate` and the change detector
+    (`jobs/changes.py`): batched by the context's loaders, so a page of releases asking
+    the same gate costs the same statements as one."""
+    gate = matching(await ctx.loaders.gates_by_project.load(pair[0]), environment)
     if gate is None:
         return None
     environments = None if environment is None else (environment,)
     scope = Scope.of_period(Period[gate.rule.time_window], environments, None, 0, at)
-    summary, adoption = await asyncio.gather(_summary(info, gate, pair, scope), _adoption(info, pair, scope))
+    summary, adoption = await asyncio.gather(_summary(ctx, gate, pair, scope), _adoption(ctx, pair, scope))
     numbers = rules.Numbers(
         sessions=summary.sessions,
         users=summary.users,
@@ -75,17 +87,27 @@ async def evaluate_gate(
         crash_free_users=summary.crash_free_user_rate,
         adoption=adoption,
     )
-    verdict = rules.evaluate(levels_of(gate.rule), numbers)
+    return Decision(gate, scope, numbers, rules.evaluate(levels_of(gate.rule), numbers))
+
+
+async def evaluate_gate(
+    info: ContextInfo, pair: ProjectRelease, at: float, environment: str | None
+) -> GateEvaluation | None:
+    """`ReleaseHealth.gate`: `decide` as GraphQL types."""
+    found = await decide(info.context, pair, at, environment)
+    if found is None:
+        return None
+    verdict, n = found.verdict, found.numbers
     return GateEvaluation(
-        gate=HealthGate.of(gate),
+        gate=HealthGate.of(found.gate),
         verdict=GateOutcome(verdict.outcome.value),
         rule=verdict.rule,
         decided_by=None if verdict.deciding is None else GateCheck.of(verdict.deciding),
         checks=[GateCheck.of(c) for c in verdict.checks],
-        scope=ResolvedScope.of(scope),
-        sessions=Count(summary.sessions),
-        users=Count(summary.users),
-        crash_free_session_rate=summary.crash_free_session_rate,
-        crash_free_user_rate=summary.crash_free_user_rate,
-        adoption=adoption,
+        scope=ResolvedScope.of(found.scope),
+        sessions=Count(n.sessions),
+        users=Count(n.users),
+        crash_free_session_rate=n.crash_free_sessions,
+        crash_free_user_rate=n.crash_free_users,
+        adoption=n.adoption,
     )

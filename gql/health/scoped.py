@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from strawberry.dataloader import DataLoader
 
-from gql.core.context import ContextInfo
+from gql.core.context import Context, ContextInfo
 from gql.core.errors import BadUserInput
 from gql.core.scope import Scope
 from resolvers.sessions.errors import SessionsQueryError
@@ -73,7 +73,19 @@ async def grouped(
 ) -> list[SessionsGroup]:
     """The groups of the scope's sessions in `project_ids` (of one release, if given, and
     matching the search filter `where`)."""
-    ctx = info.context
+    return await grouped_in(info.context, scope, project_ids, group_by, release, where)
+
+
+async def grouped_in(
+    ctx: Context,
+    scope: Scope,
+    project_ids: list[int],
+    group_by: tuple[str, ...],
+    release: str | None = None,
+    where: str = "",
+) -> list[SessionsGroup]:
+    """`grouped` with the context alone: the change detector (`jobs/changes.py`) asks it
+    outside any GraphQL request."""
     readable = {p.id: p.slug for p in await ctx.loaders.projects_by_org.load(ctx.org_id)}
     projects = {p: readable[p] for p in project_ids if p in readable}
     environments: tuple[str, ...] = ()
