@@ -44,7 +44,8 @@ else
   echo "pipeline: halted (relhealth gate exited $?)"
 fi
 
-# 5. Within a minute the server's evaluator sees it: the webhook fires (after the
+# 5. Within a minute the server's evaluator sees it: the alert goes CRITICAL and the
+#    gate's verdict for shop@2.0 changes to FAIL. The webhook fires for both (after the
 #    receiver's two refusals, relhealth retries) and the receiver prints each event once.
-until grep -q '"alert.transition"' deliveries.jsonl; do sleep 1; done
+until grep -q '"to": "CRITICAL"' deliveries.jsonl && grep -q '"to": "FAIL"' deliveries.jsonl; do sleep 1; done
 cat deliveries.jsonl

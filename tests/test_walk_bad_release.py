@@ -4,12 +4,14 @@ CLI, the real Sentry SDK in `examples/shop_app.py` and `relhealth webhooks recei
 
 Worked by hand: shop@1.0 sends 300 healthy sessions; shop@2.0, the latest release, sends
 200 with every tenth crashed: 180/200 = 90 % crash-free sessions. The gate (WARN below 99,
-FAIL below 97, at least 100 sessions) says FAIL, so `relhealth gate` exits 2. The alert
+FAIL below 97, at least 100 sessions) says FAIL, so `relhealth gate` exits 2, and its
+change of verdict is a `gate.verdict_changed` event. The alert
 rule (latest release, last hour, WARNING below 99, CRITICAL below 97, 100 sessions) goes
 from OK straight to CRITICAL at 90: one `alert.transition` event, delivered once."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -76,3 +78,12 @@ def test_a_bad_release_fails_the_gate_and_fires_the_webhook(tmp_path: Path) -> N
         for a in alerts
     ] == [("shop@2.0", "OK", "CRITICAL", 90.0)]
     assert len({d["delivery"] for d in deliveries}) == len(deliveries)
+    # The gate's verdicts as the evaluator saw them: each release's changes chain from
+    # none, and end at PASS for shop@1.0 (300 healthy sessions) and FAIL for shop@2.0.
+    # (A pass that ran while the SDK was still sending may have seen fewer than 100
+    # sessions first: INSUFFICIENT_DATA.)
+    gates = [d["payload"] for d in deliveries if d["event"] == "gate.verdict_changed"]
+    for release, final in (("shop@1.0", "PASS"), ("shop@2.0", "FAIL")):
+        steps = [(g["from"], g["to"]) for g in gates if g["release"] == release]
+        assert steps and steps[0][0] is None and steps[-1][1] == final
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(steps))
