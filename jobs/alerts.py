@@ -31,11 +31,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gql.core.enums import Period
+from jobs import alert_metrics
 from jobs.periodic import PeriodicTask
 from resolvers import alerts as rules
 from resolvers.bounds import BOUNDS_EPOCH
 from resolvers.filters import environment_filter
-from resolvers.health import release_overview
 from resolvers.options import QueryOptions
 from resolvers.timewindow import widen
 from storage import alerts, events
@@ -171,7 +171,7 @@ class AlertTask(PeriodicTask):
         spec = rule.spec
         states = await alerts.states(self.engine, rule.id)
         releases = await self._releases(rule, at)
-        numbers = await self._numbers(rule, releases, at)
+        numbers = await alert_metrics.rate_numbers(self.store, self.options, rule, releases, at)
         thresholds = spec.thresholds()
         found = []
         for release in releases:
@@ -213,32 +213,6 @@ class AlertTask(PeriodicTask):
             g.release: lo for g, (lo, hi) in bounds.items() if g.release is not None and hi >= in_window
         }
         return rules.select_releases(selector, spec.selector_argument, first_seen, at)
-
-    async def _numbers(
-        self, rule: alerts.AlertRule, releases: list[str], at: int
-    ) -> dict[str, rules.Numbers]:
-        spec = rule.spec
-        metric = rules.AlertMetric(spec.metric)
-        overview = await release_overview(
-            self.store,
-            rule.org_id,
-            [(rule.project_id, r) for r in releases],
-            now=at,
-            environments=None if spec.environment is None else (spec.environment,),
-            summary_period=Period[spec.time_window].value,
-            with_adoption=metric is rules.AlertMetric.ADOPTION,
-            retention=self.options.retention,
-        )
-        found = {}
-        for (_, release), o in overview.items():
-            if metric is rules.AlertMetric.CRASH_FREE_SESSIONS:
-                value = o.crash_free_sessions
-            elif metric is rules.AlertMetric.CRASH_FREE_USERS:
-                value = o.crash_free_users
-            else:
-                value = None if o.adoption is None else o.adoption.sessions_adoption
-            found[release] = rules.Numbers(o.total_sessions or 0, o.total_users or 0, value)
-        return found
 
 
 @contextlib.asynccontextmanager

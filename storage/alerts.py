@@ -46,6 +46,11 @@ class AlertRuleRow(SQLModel, table=True):
     evaluated_through: int | None = Field(default=None, sa_type=BigInteger)
     created_at: datetime
     updated_at: datetime
+    # Added by migration 0014 (columns in the migrated order).
+    #: A client dimension of the sessions query (`os.name`, ...) and its value: only those
+    #: sessions are counted. Both None: every session (as health gates).
+    dimension: str | None = Field(default=None, max_length=32)
+    dimension_value: str | None = Field(default=None, max_length=256)
 
 
 class AlertStateRow(SQLModel, table=True):
@@ -102,6 +107,8 @@ class AlertRuleSpec:
     min_sessions: int = 0
     min_users: int = 0
     enabled: bool = True
+    dimension: str | None = None
+    dimension_value: str | None = None
 
     def thresholds(self) -> Thresholds:
         return Thresholds(

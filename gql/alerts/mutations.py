@@ -10,6 +10,7 @@ import strawberry
 
 from gql.alerts.types import AlertDirection, AlertMetric, AlertRule
 from gql.core.context import ContextInfo
+from gql.core.dimension_filter import DimensionFilter
 from gql.core.enums import Period
 from gql.core.ids import invalid_id, parse_global_id, parse_id, project_id_of
 from gql.core.permissions import require_write
@@ -74,6 +75,12 @@ class AlertRuleInput:
         default=0, description="Fewer users than this is INSUFFICIENT_DATA, never firing (0: no minimum)."
     )
     enabled: bool = strawberry.field(default=True, description="Whether the rule is evaluated.")
+    filter: DimensionFilter | None = strawberry.field(
+        default=None,
+        description="Only sessions of this client-dimension value are counted (e.g. `OS` `iOS`: "
+        "crash-free sessions on iOS only), for the rate and for adoption's project total; "
+        "the releases are still picked from every session. Null: every session.",
+    )
 
     def spec(self) -> tuple[alerts.AlertRuleSpec, list[UserError]]:
         errors: list[UserError] = []
@@ -93,11 +100,17 @@ class AlertRuleInput:
             min_sessions=self.min_sessions,
             min_users=self.min_users,
             enabled=self.enabled,
+            dimension=None if self.filter is None else self.filter.dimension.value,
+            dimension_value=None if self.filter is None else self.filter.value,
         )
         errors += [_invalid([name], message) for name, message in rules.validate(spec.thresholds())]
-        for name, value in (("name", self.name), ("environment", self.environment)):
+        for path, value in (
+            (["name"], self.name),
+            (["environment"], self.environment),
+            (["filter", "value"], spec.dimension_value),
+        ):
             if value is not None and not 0 < len(value) <= MAX_NAME:
-                errors.append(_invalid([name], f"1 to {MAX_NAME} characters."))
+                errors.append(_invalid(path, f"1 to {MAX_NAME} characters."))
         return spec, errors
 
 

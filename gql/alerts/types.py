@@ -12,7 +12,7 @@ import strawberry
 
 from gql.core.connection import DEFAULT_PAGE, Connection, page_of
 from gql.core.context import ContextInfo
-from gql.core.enums import Period, _value
+from gql.core.enums import ClientDimension, Period, _value
 from gql.core.ids import global_id
 from gql.core.scalars import Count
 from gql.node import Node
@@ -73,6 +73,12 @@ class AlertReleaseSelector:
     kind: AlertReleaseSelection = strawberry.field(description="How the releases are picked.")
     created_within_hours: int | None = strawberry.field(description="N, for CREATED_WITHIN_HOURS; else null.")
     version: str | None = strawberry.field(description="The version, for VERSION; else null.")
+
+
+@strawberry.type(description="The client-dimension value an alert rule's numbers are narrowed to.")
+class AlertDimensionFilter:
+    dimension: ClientDimension = strawberry.field(description="The dimension, e.g. `OS`.")
+    value: str = strawberry.field(description="Its value, e.g. `iOS`.")
 
 
 @strawberry.type(description="A rule's current level for one release.")
@@ -159,6 +165,15 @@ class AlertRule(Node):
     @strawberry.field(description="The environment; null: every environment.")
     def environment(self) -> str | None:
         return self.rule.spec.environment
+
+    @strawberry.field(
+        description="Only sessions of this client-dimension value are counted; null: every session."
+    )
+    def filter(self) -> AlertDimensionFilter | None:
+        s = self.rule.spec
+        if s.dimension is None or s.dimension_value is None:
+            return None
+        return AlertDimensionFilter(dimension=ClientDimension(s.dimension), value=s.dimension_value)
 
     @strawberry.field(description="The releases evaluated.")
     def releases(self) -> AlertReleaseSelector:
