@@ -5,14 +5,48 @@ so an alert and the API never disagree."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gql.core.enums import Period
 from resolvers import alerts as rules
 from resolvers.health import release_overview
 from resolvers.options import QueryOptions
 from resolvers.sessions.fields import CLIENT_KEYS
+from resolvers.stages import release_adoption_stages
 from storage.alerts import AlertRule, AlertRuleSpec
 from storage.protocol import Store
 from storage.types import Cond, Filter
+
+#: A release's numbers and new level given its level before (`Judge(release, before)`).
+Judge = Callable[[str, rules.Level], tuple[rules.Numbers, rules.Level]]
+
+_NO_VALUE = rules.Numbers(0, 0, None)
+
+
+async def judge(store: Store, options: QueryOptions, rule: AlertRule, releases: list[str], at: int) -> Judge:
+    """Fetch what the rule needs at minute `at` for `releases` (a fixed number of store
+    queries), and answer each release's numbers and level."""
+    spec = rule.spec
+    if rules.AlertMetric(spec.metric) is rules.AlertMetric.ADOPTION_STAGE:
+        assert spec.environment is not None and spec.stage is not None and spec.stage_level is not None
+        environment, target, level = spec.environment, spec.stage, rules.Level(spec.stage_level)
+        stages = await release_adoption_stages(
+            store, [(rule.project_id, r, environment) for r in releases], now=at, options=options
+        )
+
+        def by_stage(release: str, before: rules.Level) -> tuple[rules.Numbers, rules.Level]:
+            found = stages.get((rule.project_id, release, environment))
+            return _NO_VALUE, rules.stage_level(target, None if found is None else found.stage, level)
+
+        return by_stage
+    numbers = await rate_numbers(store, options, rule, releases, at)
+    thresholds = spec.thresholds()
+
+    def by_rate(release: str, before: rules.Level) -> tuple[rules.Numbers, rules.Level]:
+        n = numbers.get(release, _NO_VALUE)
+        return n, rules.level(thresholds, n, before)
+
+    return by_rate
 
 
 def dimension_filter(spec: AlertRuleSpec) -> Filter | None:

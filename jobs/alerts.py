@@ -168,19 +168,16 @@ class AlertTask(PeriodicTask):
         return found, skipped
 
     async def _evaluate_minute(self, rule: alerts.AlertRule, at: int) -> list[alerts.Transition]:
-        spec = rule.spec
         states = await alerts.states(self.engine, rule.id)
         releases = await self._releases(rule, at)
-        numbers = await alert_metrics.rate_numbers(self.store, self.options, rule, releases, at)
-        thresholds = spec.thresholds()
+        judge = await alert_metrics.judge(self.store, self.options, rule, releases, at)
         found = []
         for release in releases:
             previous = states.get(release)
             if previous is not None and previous.evaluated_through >= at:
                 continue  # this minute is committed for the release already
             before = rules.Level.OK if previous is None else previous.level
-            n = numbers.get(release, rules.Numbers(0, 0, None))
-            after = rules.level(thresholds, n, before)
+            n, after = judge(release, before)
             kind = rules.transition(before, after)
             if kind is None:
                 continue

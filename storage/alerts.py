@@ -51,6 +51,9 @@ class AlertRuleRow(SQLModel, table=True):
     #: sessions are counted. Both None: every session (as health gates).
     dimension: str | None = Field(default=None, max_length=32)
     dimension_value: str | None = Field(default=None, max_length=256)
+    #: ADOPTION_STAGE rules: the stage watched (`adopted`, ...) and the level while in it.
+    stage: str | None = Field(default=None, max_length=32)
+    stage_level: str | None = Field(default=None, max_length=32)
 
 
 class AlertStateRow(SQLModel, table=True):
@@ -109,6 +112,8 @@ class AlertRuleSpec:
     enabled: bool = True
     dimension: str | None = None
     dimension_value: str | None = None
+    stage: str | None = None
+    stage_level: str | None = None
 
     def thresholds(self) -> Thresholds:
         return Thresholds(

@@ -12,7 +12,7 @@ import strawberry
 
 from gql.core.connection import DEFAULT_PAGE, Connection, page_of
 from gql.core.context import ContextInfo
-from gql.core.enums import ClientDimension, Period, _value
+from gql.core.enums import AdoptionStage, ClientDimension, Period, _value
 from gql.core.ids import global_id
 from gql.core.scalars import Count
 from gql.node import Node
@@ -35,6 +35,13 @@ class AlertMetric(Enum):
         "adoption",
         "Percent 0..100: the release's share of the project's sessions in the 24 hours before "
         "the evaluated minute, in the rule's environment.",
+    )
+    ADOPTION_STAGE = _value(
+        "adoption_stage",
+        "The release's adoption stage in the rule's environment (as `ReleaseHealth.adoptionStage`): "
+        "the rule is at its `stageLevel` while the release is in its `stage`, OK otherwise, so an "
+        "incident opens when the release enters the stage and resolves when it leaves it. No "
+        "thresholds, volume or filter; the value is null.",
     )
 
 
@@ -174,6 +181,19 @@ class AlertRule(Node):
         if s.dimension is None or s.dimension_value is None:
             return None
         return AlertDimensionFilter(dimension=ClientDimension(s.dimension), value=s.dimension_value)
+
+    @strawberry.field(description="For ADOPTION_STAGE: the stage watched; else null.")
+    def stage(self) -> AdoptionStage | None:
+        s = self.rule.spec.stage
+        return None if s is None else AdoptionStage(s)
+
+    @strawberry.field(
+        description="For ADOPTION_STAGE: the level (WARNING or CRITICAL) while the release is in "
+        "`stage`; else null."
+    )
+    def stage_level(self) -> AlertLevel | None:
+        s = self.rule.spec.stage_level
+        return None if s is None else AlertLevel(s)
 
     @strawberry.field(description="The releases evaluated.")
     def releases(self) -> AlertReleaseSelector:
