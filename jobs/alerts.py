@@ -31,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gql.core.enums import Period
-from jobs import alert_metrics
+from jobs import alert_metrics, alert_replay
 from jobs.periodic import PeriodicTask
 from resolvers import alerts as rules
 from resolvers.bounds import BOUNDS_EPOCH
@@ -80,6 +80,8 @@ async def on_transition(conn: AsyncConnection, transition: alerts.Transition) ->
             "kind": t.kind.value,
             "at": datetime.fromtimestamp(t.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "value": t.value,
+            # Found by re-evaluating a past minute after late data (`at` is that minute).
+            "late": t.late,
         },
         at=float(t.at),
     )
@@ -111,6 +113,7 @@ class AlertTask(PeriodicTask):
         now: Callable[[], float],
         catchup: int = 60,
         hook: alerts.TransitionHook = on_transition,
+        late_minutes: int = 1440,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -119,6 +122,8 @@ class AlertTask(PeriodicTask):
         self.now = now
         self.catchup = catchup
         self.hook = hook
+        #: How far back (minutes) late data re-evaluates (`jobs/alert_replay.py`).
+        self.late_minutes = late_minutes
 
     async def _run(self) -> None:
         while True:
@@ -134,9 +139,11 @@ class AlertTask(PeriodicTask):
         async with evaluator_lock(self.engine) as got:
             if not got:
                 return PassResult(None)
-            found: list[alerts.Transition] = []
+            enabled = await alerts.every(self.engine, enabled_only=True)
+            # Minutes already evaluated whose data changed first (late data), then new ones.
+            found: list[alerts.Transition] = await alert_replay.replay_marked(self, enabled)
             skipped = 0
-            for rule in await alerts.every(self.engine, enabled_only=True):
+            for rule in enabled:
                 try:
                     done, missed = await self._evaluate_rule(rule, through)
                 except Exception:
