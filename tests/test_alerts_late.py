@@ -74,6 +74,11 @@ def _count(world: AlertWorld, table: Any) -> int:
     return world.server.run(go)  # type: ignore[no-any-return]
 
 
+def _rule_gid(world: AlertWorld) -> str:
+    rules = world.graphql('{ project(id: "1") { alertRules(first: 1) { nodes { id } } } }')
+    return str(rules["project"]["alertRules"]["nodes"][0]["id"])
+
+
 def _send_late(world: AlertWorld) -> None:
     world.send("app@1.0", "2025-06-02T10:15", 80, 20)
     assert _marks(world) == [(1, "10:00")]
@@ -100,6 +105,13 @@ def test_late_crashes_open_and_resolve_a_past_incident(world: AlertWorld) -> Non
     state = world.states(1)["app@1.0"]
     assert (state.level, state.value, hhmm(state.evaluated_through)) == (Level.OK, 100.0, "12:00")
     assert _marks(world) == []
+    incidents = world.graphql(
+        "query($id: ID!) { node(id: $id) { ... on AlertRule { incidents { nodes { openedAt closedAt late } } } } }",
+        id=_rule_gid(world),
+    )["node"]["incidents"]["nodes"]
+    assert incidents == [
+        {"openedAt": "2025-06-02T10:01:00Z", "closedAt": "2025-06-02T12:00:00Z", "late": True}
+    ]
 
     async def outbox() -> list[dict[str, Any]]:
         async with world.engine.connect() as conn:

@@ -144,6 +144,13 @@ class AlertIncident:
     def close_value(self) -> float | None:
         return self.incident.close_value
 
+    @strawberry.field(
+        description="True when a re-evaluation after late data (sessions that arrived after their "
+        "hour ended) opened, escalated or closed it, at the minute it truly happened."
+    )
+    def late(self) -> bool:
+        return self.incident.late
+
 
 @strawberry.type(
     description="A crash-rate or adoption alert: a metric of selected releases of a project, "
