@@ -51,9 +51,10 @@ async def _run(settings: Settings, args: argparse.Namespace, at: float | None) -
             for t in result.transitions:
                 when = datetime.fromtimestamp(t.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                 value = "-" if t.value is None else f"{t.value:g}"
+                late = "\tlate" if t.late else ""  # found re-evaluating a past minute
                 print(
                     f"{when}\trule {t.rule.id}\t{t.release}\t{t.before.name} -> {t.after.name}"
-                    f"\t{t.kind.value}\t{value}"
+                    f"\t{t.kind.value}\t{value}{late}"
                 )
             print(f"{len(result.transitions)} transitions, {result.skipped_minutes} minutes skipped")
         elif args.action == "list":

@@ -31,12 +31,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gql.core.enums import Period
+from jobs import alert_metrics, alert_replay
 from jobs.changes import detect_changes
 from jobs.periodic import PeriodicTask
 from resolvers import alerts as rules
 from resolvers.bounds import BOUNDS_EPOCH
 from resolvers.filters import environment_filter
-from resolvers.health import release_overview
 from resolvers.options import QueryOptions
 from resolvers.timewindow import widen
 from storage import alerts, events
@@ -81,6 +81,8 @@ async def on_transition(conn: AsyncConnection, transition: alerts.Transition) ->
             "kind": t.kind.value,
             "at": datetime.fromtimestamp(t.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "value": t.value,
+            # Found by re-evaluating a past minute after late data (`at` is that minute).
+            "late": t.late,
         },
         at=float(t.at),
     )
@@ -112,6 +114,7 @@ class AlertTask(PeriodicTask):
         now: Callable[[], float],
         catchup: int = 60,
         hook: alerts.TransitionHook = on_transition,
+        late_minutes: int = 1440,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -120,6 +123,8 @@ class AlertTask(PeriodicTask):
         self.now = now
         self.catchup = catchup
         self.hook = hook
+        #: How far back (minutes) late data re-evaluates (`jobs/alert_replay.py`).
+        self.late_minutes = late_minutes
 
     async def _run(self) -> None:
         while True:
@@ -135,9 +140,11 @@ class AlertTask(PeriodicTask):
         async with evaluator_lock(self.engine) as got:
             if not got:
                 return PassResult(None)
-            found: list[alerts.Transition] = []
+            enabled = await alerts.every(self.engine, enabled_only=True)
+            # Minutes already evaluated whose data changed first (late data), then new ones.
+            found: list[alerts.Transition] = await alert_replay.replay_marked(self, enabled)
             skipped = 0
-            for rule in await alerts.every(self.engine, enabled_only=True):
+            for rule in enabled:
                 try:
                     done, missed = await self._evaluate_rule(rule, through)
                 except Exception:
@@ -174,19 +181,16 @@ class AlertTask(PeriodicTask):
         return found, skipped
 
     async def _evaluate_minute(self, rule: alerts.AlertRule, at: int) -> list[alerts.Transition]:
-        spec = rule.spec
         states = await alerts.states(self.engine, rule.id)
         releases = await self._releases(rule, at)
-        numbers = await self._numbers(rule, releases, at)
-        thresholds = spec.thresholds()
+        judge = await alert_metrics.judge(self.store, self.options, rule, releases, at)
         found = []
         for release in releases:
             previous = states.get(release)
             if previous is not None and previous.evaluated_through >= at:
                 continue  # this minute is committed for the release already
             before = rules.Level.OK if previous is None else previous.level
-            n = numbers.get(release, rules.Numbers(0, 0, None))
-            after = rules.level(thresholds, n, before)
+            n, after = judge(release, before)
             kind = rules.transition(before, after)
             if kind is None:
                 continue
@@ -219,32 +223,6 @@ class AlertTask(PeriodicTask):
             g.release: lo for g, (lo, hi) in bounds.items() if g.release is not None and hi >= in_window
         }
         return rules.select_releases(selector, spec.selector_argument, first_seen, at)
-
-    async def _numbers(
-        self, rule: alerts.AlertRule, releases: list[str], at: int
-    ) -> dict[str, rules.Numbers]:
-        spec = rule.spec
-        metric = rules.AlertMetric(spec.metric)
-        overview = await release_overview(
-            self.store,
-            rule.org_id,
-            [(rule.project_id, r) for r in releases],
-            now=at,
-            environments=None if spec.environment is None else (spec.environment,),
-            summary_period=Period[spec.time_window].value,
-            with_adoption=metric is rules.AlertMetric.ADOPTION,
-            retention=self.options.retention,
-        )
-        found = {}
-        for (_, release), o in overview.items():
-            if metric is rules.AlertMetric.CRASH_FREE_SESSIONS:
-                value = o.crash_free_sessions
-            elif metric is rules.AlertMetric.CRASH_FREE_USERS:
-                value = o.crash_free_users
-            else:
-                value = None if o.adoption is None else o.adoption.sessions_adoption
-            found[release] = rules.Numbers(o.total_sessions or 0, o.total_users or 0, value)
-        return found
 
 
 @contextlib.asynccontextmanager

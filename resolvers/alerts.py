@@ -36,6 +36,12 @@ class AlertMetric(Enum):
     CRASH_FREE_SESSIONS = "crash_free_sessions"
     CRASH_FREE_USERS = "crash_free_users"
     ADOPTION = "adoption"
+    #: The release's adoption stage in the rule's environment (release-health.md 6.2).
+    ADOPTION_STAGE = "adoption_stage"
+
+
+#: The adoption stages (`resolvers.adoption_stage.Stage`).
+STAGES = ("adopted", "low_adoption", "replaced")
 
 
 class Direction(Enum):
@@ -106,6 +112,44 @@ def level(t: Thresholds, numbers: Numbers, previous: Level) -> Level:
     if _bad(d, v, t.warning) or (previous in FIRING and _bad(d, v, warning_resolve)):
         return Level.WARNING
     return Level.OK
+
+
+def stage_level(target: str, stage: str | None, configured: Level) -> Level:
+    """An ADOPTION_STAGE rule's level: its configured level (WARNING or CRITICAL) while
+    the release is in the `target` stage, OK otherwise. So the incident opens when the
+    release enters the stage and resolves when it leaves it. `stage` None (a release
+    without a stage: an invalid version) is INSUFFICIENT_DATA."""
+    if stage is None:
+        return Level.INSUFFICIENT_DATA
+    return configured if stage == target else Level.OK
+
+
+def validate_stage(
+    *, stage: str | None, level: Level | None, environment: str | None, t: Thresholds, narrowed: bool
+) -> list[tuple[str, str]]:
+    """`(field, message)` of what an ADOPTION_STAGE rule may not have: stages are per
+    environment, of every session, and judged without thresholds or volume."""
+    problems: list[tuple[str, str]] = []
+    if stage is None or stage not in STAGES:
+        problems.append(("stage", "ADOPTION_STAGE needs the stage it watches."))
+    if level not in FIRING:
+        problems.append(("stageLevel", "stageLevel is WARNING or CRITICAL."))
+    if environment is None:
+        problems.append(("environment", "Adoption stages are per environment: set one."))
+    if narrowed:
+        problems.append(("filter", "Adoption stages count every session: no filter."))
+    for name, value in (
+        ("warning", t.warning),
+        ("critical", t.critical),
+        ("warningResolve", t.warning_resolve),
+        ("criticalResolve", t.critical_resolve),
+    ):
+        if value is not None:
+            problems.append((name, f"ADOPTION_STAGE has no thresholds: leave {name} out."))
+    for name, minimum in (("minSessions", t.min_sessions), ("minUsers", t.min_users)):
+        if minimum:
+            problems.append((name, f"ADOPTION_STAGE has no minimum volume: leave {name} out."))
+    return problems
 
 
 def transition(before: Level, after: Level) -> TransitionKind | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from resolvers import formulas
 from resolvers.errors import InvalidQuery
+from resolvers.filters import both as _both
 from resolvers.filters import environment_filter as _environment_filter
 from resolvers.filters import pair_key as _pair_key
 from resolvers.filters import pairs_filter as _pairs_filter
@@ -29,6 +30,7 @@ from storage.types import (
     HOUR,
     Aggregate,
     AggregateQuery,
+    And,
     Filter,
     GroupKey,
     ProjectRelease,
@@ -189,9 +191,12 @@ async def release_adoption(
     now: float,
     environments: Sequence[str] | None = None,
     retention: Mapping[int, int] | None = None,
+    narrow: Filter | None = None,
 ) -> dict[ProjectRelease, ReleaseAdoption]:
     """24-hour adoption per pair; pairs whose release never appeared in the org's session
-    data are omitted. With `retention`, deleted hourly buckets raise `RetentionExceeded`."""
+    data are omitted. With `retention`, deleted hourly buckets raise `RetentionExceeded`.
+    `narrow` (a client-dimension condition, alert rules) applies to both the release's
+    and the project's counts: the release's share of that slice."""
     if not pairs:
         return {}
     start, end = widen(now - DAY, now, HOUR)
@@ -207,7 +212,7 @@ async def release_adoption(
             granularity=HOUR,
             quantities=wanted,
             group_by=("project_id", "release"),
-            filter=_pairs_filter(releases, environments),
+            filter=_both(_pairs_filter(releases, environments), narrow),
         )
     )
     per_project = await store.aggregate(
@@ -218,7 +223,7 @@ async def release_adoption(
             granularity=HOUR,
             quantities=wanted,
             group_by=("project_id",),
-            filter=_environment_filter(environments),
+            filter=_both(_environment_filter(environments), narrow),
         )
     )
     seen = await store.releases_seen_in_org(org_id, releases)
@@ -259,6 +264,7 @@ async def release_overview(
     with_adoption: bool = True,
     retention: Mapping[int, int] | None = None,
     window: tuple[float, float] | None = None,
+    narrow: Filter | None = None,
 ) -> dict[ProjectRelease, ReleaseOverview]:
     """The release overview of section 5.4. This project applies `environments` to every
     number and uses the same `now` everywhere. `with_adoption=False` leaves `adoption`
@@ -266,7 +272,8 @@ async def release_overview(
     loaders share one adoption computation between `health` and `adoption`). With
     `retention`, windows whose buckets are deleted raise `RetentionExceeded`. `window`
     (unix seconds `[start, end]`, widened to whole hours) replaces the summary period's
-    window for the totals (API v2's range scopes)."""
+    window for the totals (API v2's range scopes). `narrow` (a client-dimension condition:
+    alert rules) narrows the totals and adoption to that slice of sessions."""
     summary = stats_period(summary_period)
     if health_stats_period is not None:
         stats_period(health_stats_period)
@@ -277,6 +284,8 @@ async def release_overview(
     project_ids = tuple(sorted({p for p, _ in pairs}))
     releases = [r for _, r in pairs]
     flt = _pairs_filter(releases, environments)
+    if narrow is not None:
+        flt = And((flt, narrow))
     start, end = widen(*(window or (now - summary.seconds, now)), HOUR)
     totals = await store.aggregate(
         AggregateQuery(
@@ -302,7 +311,9 @@ async def release_overview(
             retention=retention,
         )
     adoption = (
-        await release_adoption(store, org_id, pairs, now=now, environments=environments, retention=retention)
+        await release_adoption(
+            store, org_id, pairs, now=now, environments=environments, retention=retention, narrow=narrow
+        )
         if with_adoption
         else {}
     )

@@ -87,6 +87,7 @@ class Services:
             interval=self.settings.alert_interval_seconds,
             now=self.clock.now,
             catchup=self.settings.alert_catchup_minutes,
+            late_minutes=self.settings.alert_late_minutes,
         )
 
     def webhook_sender(self) -> WebhookSender:

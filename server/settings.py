@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     alert_interval_seconds: int = Field(default=60, ge=0)
     #: The most minutes one pass catches up per rule after a stop; older ones are skipped.
     alert_catchup_minutes: int = Field(default=60, ge=1)
+    #: How far back (minutes before the last evaluated one) data that arrives late
+    #: re-evaluates an alert rule's past minutes (0: never).
+    alert_late_minutes: int = Field(default=1440, ge=0, le=7 * 1440)
 
     # GraphQL.
     graphql_max_depth: int = 12

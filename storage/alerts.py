@@ -12,11 +12,23 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, Float, Index, Table, UniqueConstraint, delete, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Table,
+    UniqueConstraint,
+    delete,
+    false,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import Field, SQLModel
 
 from resolvers.alerts import Direction, Level, Thresholds, TransitionKind
+from storage.alert_history import ALERT_TRANSITION, log
 
 
 class AlertRuleRow(SQLModel, table=True):
@@ -46,6 +58,14 @@ class AlertRuleRow(SQLModel, table=True):
     evaluated_through: int | None = Field(default=None, sa_type=BigInteger)
     created_at: datetime
     updated_at: datetime
+    # Added by migration 0014 (columns in the migrated order).
+    #: A client dimension of the sessions query (`os.name`, ...) and its value: only those
+    #: sessions are counted. Both None: every session (as health gates).
+    dimension: str | None = Field(default=None, max_length=32)
+    dimension_value: str | None = Field(default=None, max_length=256)
+    #: ADOPTION_STAGE rules: the stage watched (`adopted`, ...) and the level while in it.
+    stage: str | None = Field(default=None, max_length=32)
+    stage_level: str | None = Field(default=None, max_length=32)
 
 
 class AlertStateRow(SQLModel, table=True):
@@ -77,6 +97,8 @@ class AlertIncidentRow(SQLModel, table=True):
     escalate_value: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     closed_at: datetime | None = None
     close_value: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    #: Opened, escalated or closed by a late-data re-evaluation (migration 0014).
+    late: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
 
 
 ALERT_RULE: Table = AlertRuleRow.__table__  # type: ignore[attr-defined]
@@ -102,6 +124,10 @@ class AlertRuleSpec:
     min_sessions: int = 0
     min_users: int = 0
     enabled: bool = True
+    dimension: str | None = None
+    dimension_value: str | None = None
+    stage: str | None = None
+    stage_level: str | None = None
 
     def thresholds(self) -> Thresholds:
         return Thresholds(
@@ -145,11 +171,13 @@ class Incident:
     escalate_value: float | None
     closed_at: datetime | None
     close_value: float | None
+    late: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """One (rule, release) level change at the minute `at` (unix seconds)."""
+    """One (rule, release) level change at the minute `at` (unix seconds); `late`: found
+    by re-evaluating that minute after late data came in for it."""
 
     rule: AlertRule
     release: str
@@ -158,6 +186,7 @@ class Transition:
     kind: TransitionKind
     at: int
     value: float | None
+    late: bool = False
 
 
 #: Called inside the transition's transaction (webhook outbox rows come here later).
@@ -200,6 +229,7 @@ async def remove(engine: AsyncEngine, org_id: int | None, rule_id: int) -> bool:
         if found is None:
             return False
         await conn.execute(delete(ALERT_INCIDENT).where(ALERT_INCIDENT.c.rule_id == rule_id))
+        await conn.execute(delete(ALERT_TRANSITION).where(ALERT_TRANSITION.c.rule_id == rule_id))
         await conn.execute(delete(ALERT_STATE).where(ALERT_STATE.c.rule_id == rule_id))
         await conn.execute(delete(t).where(t.c.id == rule_id))
     return True
@@ -346,8 +376,77 @@ async def _record(engine: AsyncEngine, tr: Transition, previous: State | None, h
             )
             if changed.rowcount != 1:
                 raise _Lost
-        await _incident_change(conn, tr)
-        await hook(conn, tr)
+        await _changed(conn, tr, hook)
+
+
+async def _changed(conn: AsyncConnection, tr: Transition, hook: TransitionHook) -> None:
+    """What every transition writes besides the state: its log row, its incident, `hook`."""
+    await log(
+        conn,
+        rule_id=tr.rule.id,
+        release=tr.release,
+        at=tr.at,
+        before=tr.before,
+        after=tr.after,
+        kind=tr.kind.value,
+        value=tr.value,
+        late=tr.late,
+    )
+    await _incident_change(conn, tr)
+    await hook(conn, tr)
+
+
+async def record_replay(
+    engine: AsyncEngine,
+    rule: AlertRule,
+    release: str,
+    found: Sequence[Transition],
+    final: tuple[Level, float | None],
+    previous: State | None,
+    hook: TransitionHook,
+) -> bool:
+    """Commit what a late-data replay found for one (rule, release) in one transaction:
+    each transition (late) with its log row, incident change and `hook`, and the state set
+    to `final`, the level the replay ended at (compare-and-set on `previous`, as `record`).
+    A process killed before the commit changed nothing; the replay is redone."""
+    try:
+        async with engine.begin() as conn:
+            level, value = final
+            s = ALERT_STATE
+            last = max([t.at for t in found] + ([] if previous is None else [previous.evaluated_through]))
+            if previous is None:
+                taken = (
+                    await conn.execute(select(s.c.id).where(s.c.rule_id == rule.id, s.c.release == release))
+                ).first()
+                if taken is not None:
+                    raise _Lost
+                await conn.execute(
+                    s.insert().values(
+                        rule_id=rule.id,
+                        release=release,
+                        level=level.value,
+                        value=value,
+                        evaluated_through=last,
+                    )
+                )
+            elif previous.level is not level:
+                changed = await conn.execute(
+                    s.update()
+                    .where(
+                        s.c.rule_id == rule.id,
+                        s.c.release == release,
+                        s.c.level == previous.level.value,
+                        s.c.evaluated_through == previous.evaluated_through,
+                    )
+                    .values(level=level.value, value=value, evaluated_through=last)
+                )
+                if changed.rowcount != 1:
+                    raise _Lost
+            for tr in sorted(found, key=lambda t: t.at):
+                await _changed(conn, tr, hook)
+    except _Lost:
+        return False
+    return True
 
 
 async def _incident_change(conn: AsyncConnection, tr: Transition) -> None:
@@ -361,16 +460,51 @@ async def _incident_change(conn: AsyncConnection, tr: Transition) -> None:
                 level=tr.after.value,
                 opened_at=at,
                 open_value=tr.value,
+                late=tr.late,
             )
         )
         return
     is_open = (i.c.rule_id == tr.rule.id) & (i.c.release == tr.release) & i.c.closed_at.is_(None)
+    if tr.late:
+        await _late_incident_change(conn, tr, at)
+        return
     if tr.kind is TransitionKind.ESCALATE:
         await conn.execute(
             i.update().where(is_open).values(level=tr.after.value, escalated_at=at, escalate_value=tr.value)
         )
     elif tr.kind is TransitionKind.RESOLVE:
         await conn.execute(i.update().where(is_open).values(closed_at=at, close_value=tr.value))
+
+
+async def _late_incident_change(conn: AsyncConnection, tr: Transition, at: datetime) -> None:
+    """A late escalation or resolution changes the incident that was open at its minute
+    (the latest opened at or before it, not closed by then), which need not be the one
+    open now; a resolution found earlier than the recorded one moves the close back."""
+    i = ALERT_INCIDENT
+    target = (
+        await conn.execute(
+            select(i.c.id)
+            .where(
+                i.c.rule_id == tr.rule.id,
+                i.c.release == tr.release,
+                i.c.opened_at <= at,
+                i.c.closed_at.is_(None) | (i.c.closed_at > at),
+            )
+            .order_by(i.c.opened_at.desc(), i.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if target is None:
+        return
+    this = i.c.id == target.id
+    if tr.kind is TransitionKind.ESCALATE:
+        await conn.execute(
+            i.update()
+            .where(this)
+            .values(level=tr.after.value, escalated_at=at, escalate_value=tr.value, late=True)
+        )
+    elif tr.kind is TransitionKind.RESOLVE:
+        await conn.execute(i.update().where(this).values(closed_at=at, close_value=tr.value, late=True))
 
 
 def _rule(r: object) -> AlertRule:
@@ -401,6 +535,7 @@ def _incident(r: object) -> Incident:
         escalate_value=row["escalate_value"],
         closed_at=None if row["closed_at"] is None else _aware(row["closed_at"]),
         close_value=row["close_value"],
+        late=bool(row["late"]),
     )
 
 

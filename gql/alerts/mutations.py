@@ -8,9 +8,10 @@ from typing import Annotated
 
 import strawberry
 
-from gql.alerts.types import AlertDirection, AlertMetric, AlertRule
+from gql.alerts.types import AlertDirection, AlertLevel, AlertMetric, AlertRule
 from gql.core.context import ContextInfo
-from gql.core.enums import Period
+from gql.core.dimension_filter import DimensionFilter
+from gql.core.enums import AdoptionStage, Period
 from gql.core.ids import invalid_id, parse_global_id, parse_id, project_id_of
 from gql.core.permissions import require_write
 from gql.gates.mutations import MAX_NAME, UserError, UserErrorCode
@@ -74,10 +75,28 @@ class AlertRuleInput:
         default=0, description="Fewer users than this is INSUFFICIENT_DATA, never firing (0: no minimum)."
     )
     enabled: bool = strawberry.field(default=True, description="Whether the rule is evaluated.")
+    filter: DimensionFilter | None = strawberry.field(
+        default=None,
+        description="Only sessions of this client-dimension value are counted (e.g. `OS` `iOS`: "
+        "crash-free sessions on iOS only), for the rate and for adoption's project total; "
+        "the releases are still picked from every session. Null: every session.",
+    )
+    stage: AdoptionStage | None = strawberry.field(
+        default=None,
+        description="For ADOPTION_STAGE (and only then): the stage watched. The rule is at "
+        "`stageLevel` while the release is in this stage in the rule's environment, OK otherwise.",
+    )
+    stage_level: AlertLevel | None = strawberry.field(
+        default=None,
+        description="For ADOPTION_STAGE: WARNING or CRITICAL, the level while the release is in "
+        "`stage`; null: WARNING.",
+    )
 
     def spec(self) -> tuple[alerts.AlertRuleSpec, list[UserError]]:
         errors: list[UserError] = []
         selector, argument = _selector(self.releases, errors)
+        is_stage = self.metric is AlertMetric.ADOPTION_STAGE
+        stage_level = (self.stage_level or AlertLevel.WARNING) if is_stage else self.stage_level
         spec = alerts.AlertRuleSpec(
             name=self.name,
             environment=self.environment,
@@ -93,12 +112,35 @@ class AlertRuleInput:
             min_sessions=self.min_sessions,
             min_users=self.min_users,
             enabled=self.enabled,
+            dimension=None if self.filter is None else self.filter.dimension.value,
+            dimension_value=None if self.filter is None else self.filter.value,
+            stage=None if self.stage is None else self.stage.value,
+            stage_level=None if stage_level is None else stage_level.value,
         )
-        errors += [_invalid([name], message) for name, message in rules.validate(spec.thresholds())]
-        for name, value in (("name", self.name), ("environment", self.environment)):
+        if is_stage:
+            problems = rules.validate_stage(
+                stage=spec.stage,
+                level=rules.Level(spec.stage_level),
+                environment=spec.environment,
+                t=spec.thresholds(),
+                narrowed=self.filter is not None,
+            )
+        else:
+            problems = rules.validate(spec.thresholds())
+            problems += [(n, f"{n} is for ADOPTION_STAGE only.") for n, v in _stage_fields(self) if v]
+        errors += [_invalid([name], message) for name, message in problems]
+        for path, value in (
+            (["name"], self.name),
+            (["environment"], self.environment),
+            (["filter", "value"], spec.dimension_value),
+        ):
             if value is not None and not 0 < len(value) <= MAX_NAME:
-                errors.append(_invalid([name], f"1 to {MAX_NAME} characters."))
+                errors.append(_invalid(path, f"1 to {MAX_NAME} characters."))
         return spec, errors
+
+
+def _stage_fields(given: AlertRuleInput) -> list[tuple[str, bool]]:
+    return [("stage", given.stage is not None), ("stageLevel", given.stage_level is not None)]
 
 
 def _invalid(path: list[str], message: str) -> UserError:

@@ -12,7 +12,7 @@ import strawberry
 
 from gql.core.connection import DEFAULT_PAGE, Connection, page_of
 from gql.core.context import ContextInfo
-from gql.core.enums import Period, _value
+from gql.core.enums import AdoptionStage, ClientDimension, Period, _value
 from gql.core.ids import global_id
 from gql.core.scalars import Count
 from gql.node import Node
@@ -35,6 +35,13 @@ class AlertMetric(Enum):
         "adoption",
         "Percent 0..100: the release's share of the project's sessions in the 24 hours before "
         "the evaluated minute, in the rule's environment.",
+    )
+    ADOPTION_STAGE = _value(
+        "adoption_stage",
+        "The release's adoption stage in the rule's environment (as `ReleaseHealth.adoptionStage`): "
+        "the rule is at its `stageLevel` while the release is in its `stage`, OK otherwise, so an "
+        "incident opens when the release enters the stage and resolves when it leaves it. No "
+        "thresholds, volume or filter; the value is null.",
     )
 
 
@@ -73,6 +80,12 @@ class AlertReleaseSelector:
     kind: AlertReleaseSelection = strawberry.field(description="How the releases are picked.")
     created_within_hours: int | None = strawberry.field(description="N, for CREATED_WITHIN_HOURS; else null.")
     version: str | None = strawberry.field(description="The version, for VERSION; else null.")
+
+
+@strawberry.type(description="The client-dimension value an alert rule's numbers are narrowed to.")
+class AlertDimensionFilter:
+    dimension: ClientDimension = strawberry.field(description="The dimension, e.g. `OS`.")
+    value: str = strawberry.field(description="Its value, e.g. `iOS`.")
 
 
 @strawberry.type(description="A rule's current level for one release.")
@@ -131,6 +144,13 @@ class AlertIncident:
     def close_value(self) -> float | None:
         return self.incident.close_value
 
+    @strawberry.field(
+        description="True when a re-evaluation after late data (sessions that arrived after their "
+        "hour ended) opened, escalated or closed it, at the minute it truly happened."
+    )
+    def late(self) -> bool:
+        return self.incident.late
+
 
 @strawberry.type(
     description="A crash-rate or adoption alert: a metric of selected releases of a project, "
@@ -159,6 +179,28 @@ class AlertRule(Node):
     @strawberry.field(description="The environment; null: every environment.")
     def environment(self) -> str | None:
         return self.rule.spec.environment
+
+    @strawberry.field(
+        description="Only sessions of this client-dimension value are counted; null: every session."
+    )
+    def filter(self) -> AlertDimensionFilter | None:
+        s = self.rule.spec
+        if s.dimension is None or s.dimension_value is None:
+            return None
+        return AlertDimensionFilter(dimension=ClientDimension(s.dimension), value=s.dimension_value)
+
+    @strawberry.field(description="For ADOPTION_STAGE: the stage watched; else null.")
+    def stage(self) -> AdoptionStage | None:
+        s = self.rule.spec.stage
+        return None if s is None else AdoptionStage(s)
+
+    @strawberry.field(
+        description="For ADOPTION_STAGE: the level (WARNING or CRITICAL) while the release is in "
+        "`stage`; else null."
+    )
+    def stage_level(self) -> AlertLevel | None:
+        s = self.rule.spec.stage_level
+        return None if s is None else AlertLevel(s)
 
     @strawberry.field(description="The releases evaluated.")
     def releases(self) -> AlertReleaseSelector:

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.sql import copy, sketches
+from storage.sql import copy, late, sketches
 from storage.sql.catalogue import Catalogue
 from storage.sql.dimensions import ClientSeries, ClientWork, client_rows
 from storage.sql.fold import FactRows, SketchKey, fact_rows
@@ -123,6 +123,10 @@ class FactWriter:
             )
         return found
 
+    def late_statement(self) -> str:
+        """The upsert marking late (project, hour) pairs (`storage.sql.late`)."""
+        return _render(late.UPSERT, self.engine.dialect.name)
+
     def folder(
         self,
         batch: WriteBatch,
@@ -138,12 +142,18 @@ class FactWriter:
         series_ids = self.catalogue.known_ids()
         cutoff = self.minute_cutoff()
         statements = self.statements()
+        now = self.now()
+        mark = self.late_statement()
 
         def fold() -> tuple[FactRows, Work]:
             rows = fact_rows(batch, series_ids, sort=sort, minute_cutoff=cutoff)
             client_rows(rows, client_work, sort=sort)  # client dimensions
             plain = zip(statements[:-1], rows.all(), strict=True)
-            return rows, [*((sql, params) for sql, params in plain if params), *extra]
+            work = [*((sql, params) for sql, params in plain if params), *extra]
+            hours = late.late_hours(batch, now)  # late data for the alert evaluator
+            if hours:
+                work.append((mark, hours))
+            return rows, work
 
         return fold
 

@@ -2,7 +2,7 @@
 the change detector saw per release (issue 10 section 4)
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-14
 
 `jobs/changes.py` compares each minute's verdicts and stages with these rows and publishes
@@ -19,7 +19,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0015"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
