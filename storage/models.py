@@ -210,18 +210,14 @@ FACT_SKETCH = table(SessionSketch)
 INGEST_OUTCOME = table(IngestOutcome)
 IMPORT_CHUNK = table(ImportChunk)
 
-# The allowlist of persisted operations lives in its own module; imported here so that
-# its table is on SQLModel.metadata with the others.
-# Health gates and alerts (issue 10), likewise in their own modules.
+# Tables kept in their own modules, imported here so that they are on SQLModel.metadata
+# with the others: the allowlist of persisted operations; health gates, alerts, the change
+# detector's last verdicts and stages, the health event log and webhooks (issue 10); the
+# dashboard's sign-in sessions (issue 11).
 from storage.alerts import ALERT_INCIDENT, ALERT_RULE, ALERT_STATE  # noqa: E402, F401
-
-# The last gate verdicts and adoption stages the change detector saw (issue 10), likewise.
 from storage.changes import ADOPTION_STAGE_STATE, GATE_VERDICT_STATE  # noqa: E402, F401
-
-# The health event log that feeds webhooks and subscriptions (issue 10), likewise.
+from storage.dashboard_sessions import DASHBOARD_SESSION, DashboardSession  # noqa: E402, F401
 from storage.events import HEALTH_EVENT, HealthEventRow  # noqa: E402, F401
 from storage.gates import HEALTH_GATE, HealthGateRow  # noqa: E402, F401
 from storage.persisted_queries import PERSISTED_QUERY, PersistedQuery  # noqa: E402, F401
-
-# Webhook endpoints, outbox and delivery log (issue 10), likewise.
 from storage.webhooks import WebhookDeliveryRow, WebhookEndpointRow, WebhookOutboxRow  # noqa: E402, F401

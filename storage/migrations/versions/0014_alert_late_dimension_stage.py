@@ -1,7 +1,7 @@
 """alerts: late data, dimension filters and adoption-stage rules (issue 10 section 3)
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-20
 
 `alert_rule.dimension` / `dimension_value`: the client-dimension value a rule's numbers
@@ -21,7 +21,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
