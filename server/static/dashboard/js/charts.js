@@ -54,7 +54,7 @@ function cssVar(name) {
  * A line chart over time. `x` holds ISO instants; each series is {label, values}; `format`
  * renders a y value (legend and axis); `onPick(i)` is called when a line is clicked.
  */
-export function lineChart({ label, x, series, format, yRange = null, onPick = null, height = 260 }) {
+export function lineChart({ label, x, series, format, axisFormat = format, yRange = null, onPick = null, height = 260 }) {
   const container = h("div", { class: "chart", role: "img", "aria-label": label });
   const times = x.map((iso) => Date.parse(iso) / 1000);
   const data = [times, ...series.map((s) => s.values.map((v) => (v === null ? null : Number(v))))];
@@ -69,7 +69,7 @@ export function lineChart({ label, x, series, format, yRange = null, onPick = nu
       width,
       height,
       scales: { x: { time: true }, y: yRange ? { range: yRange } : {} },
-      axes: [axis, { ...axis, size: 64, values: (u, vals) => vals.map((v) => format(v)) }],
+      axes: [axis, { ...axis, size: 70, values: (u, vals) => vals.map((v) => axisFormat(v)) }],
       series: [
         { label: "Time", value: (u, v) => (v === null ? "—" : new Date(v * 1000).toISOString().slice(0, 16).replace("T", " ")) },
         ...series.map((s, i) => ({

@@ -184,6 +184,7 @@ function crashFreeSection(health, P) {
       { label: "Crash-free users", values: usersRate },
     ],
     format: (v) => formatPercent(v, 2),
+    axisFormat: (v) => `${+v.toFixed(1)}%`,
   });
   const table = h(
     "table",
@@ -298,6 +299,7 @@ function adoptionSection(health, P) {
     x: a.intervals,
     series: [{ label: "Adoption (sessions)", values: a.rate }],
     format: (v) => formatPercent(v, 1),
+    axisFormat: (v) => `${+v.toFixed(1)}%`,
     yRange: [0, 100],
     height: 200,
   });
