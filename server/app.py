@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from server.clock import Clock, SystemClock
 from server.comparison_endpoint import comparison_endpoint
 from server.cors import CorsMiddleware, CorsPolicy
+from server.dashboard_auth import session_endpoint
 from server.envelope_endpoint import EnvelopeEndpoint, envelope_preflight
 from server.graphql_endpoint import V1_SUNSET, GraphQLEndpoint
 from server.import_endpoint import import_endpoint
@@ -125,6 +126,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> RelhealthApp:
             comparison_endpoint,
             methods=["GET"],
         ),
+        Route("/auth/session", session_endpoint, methods=["GET", "POST", "DELETE"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),

@@ -32,6 +32,7 @@ from gql.core.cost import CostLimits
 from gql.persisted import PersistedQueryError, QueryStore
 from gql.schema import GraphQLLimits, build_schema
 from server.auth import authenticate
+from server.dashboard_auth import CSRF_HEADER, csrf_matches, find_session, grant_token, session_cookie
 from server.graphql_persisted import PersistedQueries, persisted_status
 from server.graphql_protocol import (
     BAD_REQUEST,
@@ -47,6 +48,7 @@ from server.graphql_protocol import (
 )
 from server.responses import JSONResponse
 from server.services import Services
+from storage.accounts import TokenInfo
 
 # GraphiQL with its assets served by relhealth itself (no CDN): it works offline.
 GRAPHIQL_PAGE = Path(__file__).parent / "static" / "graphiql.html"
@@ -66,6 +68,7 @@ SchemaBuilder = Callable[..., Any]
 
 TIMEOUT = "TIMEOUT"
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+CSRF = "CSRF"
 
 
 def graphql_limits(services: Services) -> GraphQLLimits:
@@ -289,7 +292,8 @@ def _error_result(message: str, code: str) -> ExecutionResult:
 
 class GraphQLEndpoint:
     """Serves GraphiQL to browsers without a token (the page itself holds no data) and
-    requires `Authorization: Bearer <token>` for every operation."""
+    requires `Authorization: Bearer <token>`, or a dashboard session cookie, for every
+    operation."""
 
     def __init__(
         self,
@@ -337,7 +341,10 @@ class GraphQLEndpoint:
         if request.method == "GET" and _wants_html(request) and not {"query", "extensions"} & params.keys():
             await FileResponse(GRAPHIQL_PAGE, media_type="text/html")(scope, receive, send)
             return
-        token, problem = await authenticate(request, self.services.accounts)
+        token, problem, csrf_refusal = await self._authenticate(request)
+        if csrf_refusal is not None:
+            await csrf_refusal(scope, receive, send)
+            return
         if token is None:
             response: Response = JSONResponse(
                 {"errors": [{"message": problem, "extensions": {"code": "UNAUTHENTICATED"}}]},
@@ -361,7 +368,7 @@ class GraphQLEndpoint:
             await response(scope, receive, send)
             return
         scope["relhealth.token"] = token
-        scope["relhealth.token_key"] = _token_key(request)
+        scope.setdefault("relhealth.token_key", _token_key(request))
         if request.method == "POST":
             body = await _read_body(receive, self.services.settings.graphql_max_body_size, request)
             if body is None:
@@ -384,6 +391,26 @@ class GraphQLEndpoint:
             await self.app(scope, receive, send)
         finally:
             self.services.metrics.query_latency.labels("graphql").observe(time.perf_counter() - started)
+
+    async def _authenticate(self, request: Request) -> tuple[TokenInfo | None, str, Response | None]:
+        """The Bearer token's grants; without an `Authorization` header, the dashboard
+        session's (`server/dashboard_auth.py`), whose POSTs must carry its CSRF token (a
+        GET cannot run a mutation, and another site's page cannot read its answer)."""
+        if "authorization" in request.headers or session_cookie(request) is None:
+            token, problem = await authenticate(request, self.services.accounts)
+            return token, problem, None
+        grant = await find_session(request, self.services)
+        if grant is None:
+            return None, "The dashboard session has ended: sign in again.", None
+        if request.method == "POST" and not csrf_matches(request, grant):
+            message = f"A request signed in by the session cookie must carry its CSRF token in {CSRF_HEADER}."
+            refusal = JSONResponse(
+                {"errors": [{"message": message, "extensions": {"code": CSRF}}]}, status_code=403
+            )
+            return None, message, refusal
+        # The budget key of the token, as when it is sent as a Bearer token (`_token_key`).
+        request.scope["relhealth.token_key"] = grant.token_hash[:32]
+        return grant_token(grant), "", None
 
 
 def _token_key(request: Request) -> str:

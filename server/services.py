@@ -19,6 +19,7 @@ from server.metrics import Metrics
 from server.quota import SessionQuota
 from server.series_limit import SeriesLimit
 from server.settings import Settings
+from server.sign_in_limit import SignInLimiter
 from storage.accounts import AccountStore
 from storage.store import SessionStore
 from storage.writer import BatchWriter
@@ -44,6 +45,8 @@ class Services:
     body_budget: BodyBudget = field(init=False)
     #: The envelope limits of `settings`, built once rather than per request.
     ingest_limits: IngestLimits = field(init=False)
+    #: Failed dashboard sign-ins per client address (`POST /auth/session`).
+    sign_in_limit: SignInLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -58,6 +61,7 @@ class Services:
             max_items=s.max_envelope_items,
             max_buckets=s.max_session_buckets,
         )
+        self.sign_in_limit = SignInLimiter(s.sign_in_max_failures, s.sign_in_window_seconds)
         self.query_options = QueryOptions(
             max_data_points=s.max_data_points,
             adoption_threshold=s.adoption_threshold,

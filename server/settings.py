@@ -147,6 +147,14 @@ class Settings(BaseSettings):
     #: How long one delivery may take before it counts as failed, in seconds.
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
+    # Dashboard sign-in (README "Dashboard"): an API token exchanged for a session cookie.
+    #: How long a dashboard session lasts (its cookie's Max-Age), in seconds: 12 h.
+    session_max_age_seconds: int = Field(default=12 * 3600, ge=60, le=30 * 86400)
+    #: Failed sign-ins one client address may make per `sign_in_window_seconds` (per
+    #: server process); over it, 429 until the window ends.
+    sign_in_max_failures: int = Field(default=10, ge=1)
+    sign_in_window_seconds: int = Field(default=300, ge=1)
+
     #: Bearer token required by GET /metrics, which then shows per-tenant series too; None
     #: leaves it open, with the ingest counters summed over every project (no tenant data).
     metrics_token: str | None = None

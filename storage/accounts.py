@@ -56,9 +56,9 @@ def hash_token(token: str) -> str:
 
 class AccountStore:
     """Reads are cached briefly in process: ingest looks a key up on every envelope, and
-    every API request its token and the projects it names. Nothing here deletes a token
-    or a project, or changes a token's scopes, so a cached hit can only go stale through
-    a key's `is_active`, which this process's own changes clear at once."""
+    every API request its token and the projects it names. Nothing here deletes a project
+    or changes a token's scopes, so a cached hit can only go stale through a key's
+    `is_active` or a revoked token, which this process's own changes clear at once."""
 
     KEY_CACHE_SECONDS = 10.0
     #: Tokens and projects found: long enough to spare the round trip on every request.
@@ -140,6 +140,24 @@ class AccountStore:
             await conn.execute(t.update().where(t.c.public_key == public_key).values(is_active=active))
         self._keys.pop(public_key)
         self.key_generation += 1
+
+    async def revoke_token(self, token: str) -> bool:
+        """Delete an API token and the dashboard sessions signed in with it; False when
+        there is no such token. This process stops accepting it at once; others within
+        `ACCOUNT_CACHE_SECONDS` (their sessions end at once: they are read from the table)."""
+        from storage.dashboard_sessions import DASHBOARD_SESSION
+
+        token_hash = hash_token(token)
+        t = API_TOKEN
+        async with self.engine.begin() as conn:
+            token_id = await conn.scalar(select(t.c.id).where(t.c.token_hash == token_hash))
+            if token_id is None:
+                return False
+            s = DASHBOARD_SESSION
+            await conn.execute(s.delete().where(s.c.token_id == token_id))
+            await conn.execute(t.delete().where(t.c.id == token_id))
+        self._tokens.pop(token_hash)
+        return True
 
     async def create_token(self, org_slug: str, scopes: Sequence[str]) -> str:
         bad = [s for s in scopes if s not in SCOPES]

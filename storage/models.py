@@ -212,8 +212,10 @@ IMPORT_CHUNK = table(ImportChunk)
 
 # The allowlist of persisted operations lives in its own module; imported here so that
 # its table is on SQLModel.metadata with the others.
-# Health gates and alerts (issue 10), likewise in their own modules.
+# Health gates and alerts (issue 10), and the dashboard's sessions (issue 11), likewise in
+# their own modules.
 from storage.alerts import ALERT_INCIDENT, ALERT_RULE, ALERT_STATE  # noqa: E402, F401
+from storage.dashboard_sessions import DASHBOARD_SESSION, DashboardSession  # noqa: E402, F401
 from storage.gates import HEALTH_GATE, HealthGateRow  # noqa: E402, F401
 from storage.persisted_queries import PERSISTED_QUERY, PersistedQuery  # noqa: E402, F401
 

@@ -1,5 +1,7 @@
 """GraphiQL in a real headless Chromium against a live server: the page loads its assets
-from relhealth itself (no CDN), takes the token from the URL fragment and runs a query."""
+from relhealth itself (no CDN), exchanges the token of the URL fragment for an HttpOnly
+session cookie (the token then in no URL, no script-readable cookie and no storage) and
+runs a query with that cookie and its CSRF header."""
 
 from __future__ import annotations
 
@@ -73,7 +75,9 @@ def test_graphiql_runs_a_query_in_chromium(live_server, sqlite_url, tmp_path):
             )
             page = await browser.new_page()
             external: list[str] = []
+            sent: list[tuple[str, str, dict[str, str]]] = []
             page.on("request", lambda r: None if r.url.startswith(server.url) else external.append(r.url))
+            page.on("request", lambda r: sent.append((r.method, r.url, r.headers)))
             await page.goto(f"{server.url}/graphql/v1#token={token}&query={quote(query)}")
             await page.wait_for_selector(".graphiql-container", timeout=20000)
             await page.click(".graphiql-execute-button")
@@ -81,8 +85,21 @@ def test_graphiql_runs_a_query_in_chromium(live_server, sqlite_url, tmp_path):
             await result.get_by_text("crashFreeSessions").wait_for(timeout=20000)
             text = await result.inner_text()
             await page.screenshot(path=str(tmp_path / "graphiql.png"))
+            # The fragment is gone from the address bar; scripts see no cookie, no storage holds the token.
+            assert page.url == f"{server.url}/graphql/v1"
+            assert await page.evaluate("document.cookie") == ""
+            stored = await page.evaluate("JSON.stringify(Object.assign({}, window.localStorage))")
+            assert token not in stored
+            cookies = await page.context.cookies()
+            assert [(c["name"], c["httpOnly"], c["sameSite"]) for c in cookies] == [
+                ("relhealth_session", True, "Strict")
+            ]
             await browser.close()
             assert not [u for u in external if not u.startswith("data:")], external
+            assert not [u for _, u, _ in sent if token in u]
+            # The query ran with the cookie and the session's CSRF token, no Authorization.
+            posts = [h for m, u, h in sent if m == "POST" and u.endswith("/graphql/v1")]
+            assert posts and all("x-csrf-token" in h and "authorization" not in h for h in posts)
             return text
 
     text = asyncio.run(drive())
