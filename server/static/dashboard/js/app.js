@@ -21,7 +21,9 @@ let renderCount = 0;
 
 function showSignIn(message = "") {
   meta = null;
+  renderCount++;
   replace(view);
+  view.setAttribute("aria-busy", "false");
   signOutButton.hidden = true;
   orgName.textContent = "";
   signInSection.hidden = false;
@@ -33,6 +35,7 @@ function showSignIn(message = "") {
 async function render() {
   const mine = ++renderCount;
   const current = () => mine === renderCount;
+  view.setAttribute("aria-busy", "true");
   const s = session();
   if (!s) return showSignIn();
   signInSection.hidden = true;
@@ -43,12 +46,16 @@ async function render() {
     try {
       meta = await query("DashboardMeta", { slug: s.organization });
     } catch (error) {
-      if (current() && session()) replace(view, failure("Could not load the organization.", error));
+      if (current() && session()) {
+        replace(view, failure("Could not load the organization.", error));
+        view.setAttribute("aria-busy", "false");
+      }
       return;
     }
     if (!current()) return;
     if (!meta.organization) {
       replace(view, failure("Could not load the organization.", new Error(`${s.organization} is not visible to this session.`)));
+      view.setAttribute("aria-busy", "false");
       meta = null;
       return;
     }
@@ -57,6 +64,8 @@ async function render() {
   const ctx = { session: s, meta, current };
   if (state.page === "release") await renderRelease(view, state, ctx);
   else await renderReleases(view, state, ctx);
+  // Every request of this render has answered (tests and screen readers can rely on it).
+  if (current()) view.setAttribute("aria-busy", "false");
 }
 
 signInForm.addEventListener("submit", async (event) => {
@@ -69,12 +78,14 @@ signInForm.addEventListener("submit", async (event) => {
   signInError.textContent = "";
   const button = signInForm.querySelector("button");
   button.disabled = true;
+  view.setAttribute("aria-busy", "true");
   try {
     await signIn(token);
     tokenInput.value = "";
     await render();
   } catch (error) {
     signInError.textContent = error instanceof SignInError ? error.message : `Sign-in failed: ${error.message}`;
+    view.setAttribute("aria-busy", "false");
   } finally {
     button.disabled = false;
   }
