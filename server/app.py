@@ -17,10 +17,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from server import dashboard
 from server.clock import Clock, SystemClock
 from server.comparison_endpoint import comparison_endpoint
 from server.cors import CorsMiddleware, CorsPolicy
+from server.dashboard import dashboard_file
 from server.dashboard_auth import session_endpoint
+from server.dashboard_operations import DashboardOperations
 from server.envelope_endpoint import EnvelopeEndpoint, envelope_preflight
 from server.graphql_endpoint import V1_SUNSET, GraphQLEndpoint
 from server.import_endpoint import import_endpoint
@@ -89,6 +92,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> RelhealthApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await build_services(settings, clock)
         holder["services"] = services
+        # Before the endpoints exist: the dashboard's first request finds its operations.
+        text = dashboard_file("operations.graphql")
+        services.dashboard_operations = DashboardOperations.parse(None if text is None else text.decode())
+        await services.dashboard_operations.register(services.engine)
         app.state.services = services
         graphql.bind(services)
         envelope.bind(services)
@@ -134,6 +141,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> RelhealthApp:
         Route("/graphql", graphql),
         Route("/graphql/v1", graphql_v1),
         Mount("/static", StaticFiles(packages=[("server", "static")]), name="static"),
+        # The dashboard: its page at / and at the addresses it routes, its assets and the
+        # hashes of its persisted operations (server/dashboard.py).
+        Route("/", dashboard.index, methods=["GET"]),
+        Route("/releases/{anything:path}", dashboard.index, methods=["GET"]),
+        Route("/dashboard/operations.json", dashboard.operations_json, methods=["GET"]),
+        Mount("/dashboard", dashboard.assets(), name="dashboard"),
     ]
     app = RelhealthApp(routes=routes, lifespan=lifespan)
     app.envelope, app.recorder = envelope, recorder

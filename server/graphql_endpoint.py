@@ -109,6 +109,7 @@ class RelhealthGraphQL(GraphQL[Context, None]):
             Allowlist(services.engine, settings.graphql_allowlist_refresh_seconds)
             if settings.graphql_allowlist
             else None,
+            services.dashboard_operations.by_hash,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

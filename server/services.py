@@ -14,6 +14,7 @@ from jobs.webhooks import WebhookSender
 from resolvers.options import QueryOptions
 from server.body_budget import BodyBudget
 from server.clock import Clock
+from server.dashboard_operations import DashboardOperations
 from server.key_catalogue import KeyCatalogue
 from server.metrics import Metrics
 from server.quota import SessionQuota
@@ -36,6 +37,8 @@ class Services:
     metrics: Metrics
     #: The ingest writer's own engine (None: it shares `engine`).
     write_engine: AsyncEngine | None = None
+    #: The dashboard's persisted operations, registered at startup.
+    dashboard_operations: DashboardOperations = field(default_factory=DashboardOperations)
     query_options: QueryOptions = field(init=False)
     quota: SessionQuota | None = field(init=False)
     keys: KeyCatalogue = field(init=False)
