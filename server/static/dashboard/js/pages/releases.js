@@ -135,6 +135,11 @@ function sortAria(state, key) {
   return state.sort === key ? "descending" : null;
 }
 
+/** A cell with its column's name, shown before the value on narrow screens (app.css). */
+function cell(label, attrs, ...children) {
+  return h("td", { ...attrs, dataset: { label } }, ...children);
+}
+
 function releaseRow(node, i, state, showProject) {
   const base = `organization.health.releases.nodes.${i}`;
   const users = state.display === "users";
@@ -161,8 +166,8 @@ function releaseRow(node, i, state, showProject) {
         showProject ? h("span", { class: "project-slug" }, release.project.slug) : null,
       ),
     ),
-    h(
-      "td",
+    cell(
+      "Adoption",
       {},
       h(
         "div",
@@ -172,13 +177,13 @@ function releaseRow(node, i, state, showProject) {
         stage ? badge("stage", stage, STAGE_LABELS[stage]) : null,
       ),
     ),
-    h("td", { class: levelClass(node.crashFreeSessionRate, gate?.crashFreeSessionsTarget, gate?.crashFreeSessionsCritical) }, num(node.crashFreeSessionRate, "pct2", `${base}.crashFreeSessionRate`)),
-    h("td", { class: levelClass(node.crashFreeUserRate, gate?.crashFreeUsersTarget, gate?.crashFreeUsersCritical) }, num(node.crashFreeUserRate, "pct2", `${base}.crashFreeUserRate`)),
-    h("td", {}, num(node.sessions, "count", `${base}.sessions`)),
-    h("td", {}, num(node.users, "count", `${base}.users`)),
-    h("td", {}, sparkline(node.series.total, `${stat} per ${PERIODS[state.period].interval.toLowerCase().replace("_", " ")} of ${release.version}`)),
-    h(
-      "td",
+    cell("Crash-free sessions", { class: levelClass(node.crashFreeSessionRate, gate?.crashFreeSessionsTarget, gate?.crashFreeSessionsCritical) }, num(node.crashFreeSessionRate, "pct2", `${base}.crashFreeSessionRate`)),
+    cell("Crash-free users", { class: levelClass(node.crashFreeUserRate, gate?.crashFreeUsersTarget, gate?.crashFreeUsersCritical) }, num(node.crashFreeUserRate, "pct2", `${base}.crashFreeUserRate`)),
+    cell("Sessions", {}, num(node.sessions, "count", `${base}.sessions`)),
+    cell("Users", {}, num(node.users, "count", `${base}.users`)),
+    cell("Trend", {}, sparkline(node.series.total, `${stat} per ${PERIODS[state.period].interval.toLowerCase().replace("_", " ")} of ${release.version}`)),
+    cell(
+      "Gate",
       {},
       node.gate
         ? [badge("verdict", node.gate.verdict, VERDICT_LABELS[node.gate.verdict], node.gate.rule), h("span", { class: "sr-only" }, ` ${node.gate.rule}`)]
