@@ -308,6 +308,10 @@ async def _demo_banner(settings: Settings) -> None:
         key = await services.accounts.first_key(projects[0].id)
         base = settings.base_url()
         print("\nrelhealth demo is ready")
+        print(
+            f"  Dashboard: {base}/#token={token}   (opens signed in; the token stays in the "
+            "fragment, which browsers never send)"
+        )
         print(f"  GraphiQL:  {base}/graphql#token={token}   (opens already signed in)")
         print(f"  token:     {token}   (send as 'Authorization: Bearer <token>')")
         if key:

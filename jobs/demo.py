@@ -10,7 +10,14 @@ show the three ways SDKs report sessions (`release-health.md` sections 2.3 and 2
   session ids;
 * `mobile` (Android): individual sessions with crashes and abnormal ends (ANRs with their
   mechanism), one user per installation, and one bad release (`mobile@2.4.0`, about 80 %
-  crash-free) that a hotfix replaces the next day.
+  crash-free) that a hotfix replaces the next day; the project's health gate
+  (`BAD_RELEASE_GATE`) FAILs it and PASSes the others.
+
+Sessions carry their SDK's `sdk.name` and the browser ones a realistic `attrs.user_agent`
+(one per user's device), so the release split by SDK, OS and browser has content:
+ingest's own rules derive the dimensions (the Android SDK implies the OS, without a
+version: Android SDKs send no user agent, and each distinct value is a series more to
+write, which `serve --demo` waits for).
 
 Each project ships a dozen releases over the window. A new release reaches production a
 day after staging (and two after development), ramps up over hours (web, api) or days (mobile store rollout)
@@ -36,6 +43,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 from ingest.simulate import aggregate_bucket, session_update
+from storage import gates
 from storage.accounts import AccountStore
 from storage.protocol import Store
 from storage.types import (
@@ -107,7 +115,39 @@ class _Profile:
     median_duration: float  # seconds
     bad_version: str | None = None
     bad_crash: float = 0.0
+    #: The envelope header's `sdk.name` of the project's SDK.
+    sdk: str | None = None
+    #: `attrs.user_agent` values the sessions carry, with their weights (none: no user
+    #: agent). ingest derives the OS and browser dimensions from them.
+    user_agents: tuple[tuple[str, float], ...] = ()
 
+
+_CHROME_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+_CHROME_MAC = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/119.0.0.0 Safari/537.36"
+)
+_SAFARI_MAC = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.1 Safari/605.1.15"
+)
+_FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0"
+_EDGE_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91"
+)
+_SAFARI_IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.2 Mobile/15E148 Safari/604.1"
+)
+_CHROME_ANDROID = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.6099.144 Mobile Safari/537.36"
+)
+_FIREFOX_LINUX = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
 
 _PROFILES: tuple[_Profile, ...] = (
     _Profile(
@@ -126,6 +166,17 @@ _PROFILES: tuple[_Profile, ...] = (
         users=3200,
         anonymous=0.2,
         median_duration=240,
+        sdk="sentry.javascript.browser",
+        user_agents=(
+            (_CHROME_WINDOWS, 0.34),
+            (_CHROME_MAC, 0.14),
+            (_SAFARI_MAC, 0.10),
+            (_FIREFOX_WINDOWS, 0.08),
+            (_EDGE_WINDOWS, 0.07),
+            (_SAFARI_IPHONE, 0.15),
+            (_CHROME_ANDROID, 0.09),
+            (_FIREFOX_LINUX, 0.03),
+        ),
     ),
     _Profile(
         slug="api",
@@ -143,6 +194,7 @@ _PROFILES: tuple[_Profile, ...] = (
         users=0,
         anonymous=1.0,
         median_duration=0,
+        sdk="sentry.python",
     ),
     _Profile(
         slug="mobile",
@@ -175,6 +227,7 @@ _PROFILES: tuple[_Profile, ...] = (
         median_duration=100,
         bad_version="mobile@2.4.0",
         bad_crash=0.19,
+        sdk="sentry.java.android",
     ),
 )
 
@@ -193,6 +246,19 @@ _ENVIRONMENTS = (
     _Environment("staging", 0.04, 24.0, 2.0, team_only=True),
     # A handful of sessions a day from developers running the next build.
     _Environment("development", 0.003, 48.0, 1.0, team_only=True),
+)
+
+#: The health gate of the project with the bad release (all environments, two weeks: the
+#: bad release shipped about a week before the end). Good mobile releases are about 99 %
+#: crash-free in sessions and 97-99 % in users; the bad one about 81 % and 71 %, so it
+#: FAILs on both and the others PASS with a margin.
+BAD_RELEASE_GATE = gates.GateRule(
+    time_window="LAST_14_DAYS",
+    crash_free_sessions_target=97.5,
+    crash_free_sessions_critical=95.0,
+    crash_free_users_target=94.0,
+    crash_free_users_critical=85.0,
+    min_sessions=50,
 )
 
 _TEAM_SIZE = 25
@@ -252,6 +318,12 @@ async def generate_demo(
         # One generator per project: each project's data depends only on the seed.
         rng = random.Random(f"relhealth-demo:{seed}:{profile.slug}")
         projects.append(_plan(info.id, profile, rng, start, end, days))
+
+    for profile, project in zip(_PROFILES, projects, strict=True):
+        if profile.bad_version is not None:
+            org_id = await accounts.organization_id(ORG_SLUG)
+            assert org_id is not None
+            await gates.create(accounts.engine, org_id, project.id, BAD_RELEASE_GATE)
 
     batches = _batches(_simulate(projects, start, end))
     total = sum(len(b.increments) for b in batches)
@@ -445,9 +517,19 @@ def _session(
     unless the session still runs."""
     profile, rng = project.profile, project.rng
     pid, release = project.id, profile.versions[version]
+    agent = _user_agent(profile, user, started)
 
     def send(**update: Any) -> None:
-        increment = session_update(pid, release, started, environment=environment, did=user, **update)
+        increment = session_update(
+            pid,
+            release,
+            started,
+            environment=environment,
+            did=user,
+            sdk_name=profile.sdk,
+            user_agent=agent,
+            **update,
+        )
         if increment is not None:
             out.append(increment)
 
@@ -476,6 +558,22 @@ def _session(
         m = rng.random()
         mechanism = "anr_foreground" if m < 0.6 else "anr_background" if m < 0.85 else None
         send(status="abnormal", sid=sid, errors=errors, abnormal_mechanism=mechanism)
+
+
+def _user_agent(profile: _Profile, user: str | None, started: float) -> str | None:
+    """A user's device keeps its user agent; anonymous sessions take one by their start.
+    Chosen by a hash, not drawn from the project's generator, so that every other number
+    of the demo is what it was before sessions had user agents."""
+    if not profile.user_agents:
+        return None
+    # A user id is a UUID: its first 32 bits are uniform.
+    point = int(user.replace("-", "")[:8], 16) / 0x1_0000_0000 if user is not None else (started * 7.31) % 1.0
+    point *= sum(weight for _, weight in profile.user_agents)
+    for agent, weight in profile.user_agents:
+        point -= weight
+        if point < 0:
+            return agent
+    return profile.user_agents[-1][0]
 
 
 def _server_buckets(
@@ -507,6 +605,7 @@ def _server_buckets(
             exited=n - crashed - errored,
             errored=errored,
             crashed=crashed,
+            sdk_name=profile.sdk,
         )
         if increment is not None:
             out.append(increment)

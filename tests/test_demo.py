@@ -307,3 +307,53 @@ def test_progress_bar_on_a_terminal() -> None:
     empty = Tty()
     ProgressBar(stream=empty).close()
     assert empty.getvalue() == ""
+
+
+async def test_gate_and_client_split_through_the_api(make_app, sqlite_url) -> None:
+    """Through API v2, as the dashboard asks: the mobile project's gate FAILs the bad
+    release and PASSes every other one it has enough sessions of; the releases split by
+    SDK, OS and browser."""
+    from server.clock import FixedClock
+    from server.settings import Settings
+
+    app = await make_app(Settings(database_url=sqlite_url), FixedClock(NOW))
+    info = await generate_demo(app.services.accounts, app.services.store, now=NOW)
+    token = await app.services.accounts.create_token("demo", ["org:read"])
+    query = """{ organization(slug: "demo") { health(scope: {window: {period: LAST_14_DAYS}}) {
+      releases(first: 100) { nodes { release { version project { slug } } sessions
+        gate { verdict crashFreeSessionRate sessions }
+        os: breakdown(by: OS, first: 20) { nodes { value sessions } }
+        browser: breakdown(by: BROWSER, first: 20) { nodes { value sessions } }
+        sdk: breakdown(by: SDK, first: 20) { nodes { value sessions } } } } } } }"""
+    r = await app.client.post("/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"})
+    body = r.json()
+    assert "errors" not in body, body
+    nodes = body["data"]["organization"]["health"]["releases"]["nodes"]
+    by_version = {n["release"]["version"]: n for n in nodes}
+    bad = by_version[info.bad_release[1]]
+    assert bad["gate"]["verdict"] == "FAIL" and bad["gate"]["crashFreeSessionRate"] < 85
+    mobile = [n for n in nodes if n["release"]["project"]["slug"] == "mobile" and n is not bad]
+    judged = [n for n in mobile if n["gate"]["sessions"] >= 50]
+    assert len(judged) >= 5
+    assert all(n["gate"]["verdict"] == "PASS" for n in judged), [
+        (n["release"]["version"], n["gate"]) for n in judged
+    ]
+    # Only the mobile project has a gate.
+    assert all(n["gate"] is None for n in nodes if n["release"]["project"]["slug"] != "mobile")
+
+    sdks = {"web": "sentry.javascript.browser", "api": "sentry.python", "mobile": "sentry.java.android"}
+    for n in nodes:
+        # Every session names its SDK: one value, all of the release's sessions.
+        assert n["sdk"]["nodes"] == [
+            {"value": sdks[n["release"]["project"]["slug"]], "sessions": n["sessions"]}
+        ]
+    web = by_version["web@3.19.0"]
+    os_names = {g["value"] for g in web["os"]["nodes"]}
+    browsers = {g["value"] for g in web["browser"]["nodes"]}
+    assert {"Windows", "Mac OS X", "iOS", "Android"} <= os_names
+    assert {"Chrome", "Firefox", "Safari", "Mobile Safari", "Edge"} <= browsers
+    assert sum(g["sessions"] for g in web["os"]["nodes"]) == web["sessions"]
+    # Windows (Chrome, Firefox, Edge: 49 % of the weight) leads the web OS split.
+    assert web["os"]["nodes"][0]["value"] == "Windows"
+    assert {g["value"] for g in by_version["mobile@2.5.0"]["os"]["nodes"]} == {"Android"}
+    assert by_version["api@1.51.0"]["os"]["nodes"] == []

@@ -251,3 +251,18 @@ def test_sample_envelopes_store_what_the_simulator_stores():
     # Every accepted update and bucket of the samples, crashed, abnormal, errored, exited,
     # aggregates and drift-corrected ones among them.
     assert compared == 24, compared
+
+
+def test_sdk_name_and_user_agent_give_ingest_dimensions():
+    from ingest.dimensions import client_dimensions
+    from ingest.simulate import aggregate_bucket, session_update
+
+    agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0"
+    inc = session_update(
+        1, "web@1", 1000.0, init=True, sdk_name="sentry.javascript.browser", user_agent=agent
+    )
+    assert inc is not None and inc.dimensions is client_dimensions("sentry.javascript.browser", agent)
+    assert (inc.dimensions.os_name, inc.dimensions.browser_major) == ("Windows", "Firefox 121")
+    bucket = aggregate_bucket(1, "api@1", 1000.0, exited=3, sdk_name="sentry.python")
+    assert bucket is not None and bucket.dimensions.sdk_name == "sentry.python"
+    assert bucket.dimensions.os_name is None

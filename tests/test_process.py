@@ -151,6 +151,13 @@ def test_serve_demo_prints_a_working_token_and_query(tmp_path):
         text = log.read_text()
         assert f"GraphiQL:  http://127.0.0.1:{port}/graphql#token=" in text
         token = re.search(r"token:\s+(rh_\S+)", text).group(1)  # type: ignore[union-attr]
+        # The dashboard's address comes first, signing in with the same token.
+        dashboard = f"  Dashboard: http://127.0.0.1:{port}/#token={token}   (opens signed in;"
+        assert text.index(dashboard) < text.index("  GraphiQL:")
+        page = httpx.get(f"http://127.0.0.1:{port}/", trust_env=False)
+        assert page.status_code == 200 and "content-security-policy" in page.headers
+        signed = httpx.post(f"http://127.0.0.1:{port}/auth/session", json={"token": token}, trust_env=False)
+        assert signed.status_code == 200 and signed.json()["organization"] == "demo"
         assert re.search(rf"DSN:\s+http://[0-9a-f]{{32}}@127\.0\.0\.1:{port}/\d+", text)
         query = text.split("example query:\n", 1)[1].split("\n  curl:", 1)[0]
         r = httpx.post(
