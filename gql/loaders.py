@@ -14,6 +14,7 @@ from gql.alerts.loaders import (
 from gql.federation.loaders import ReleaseSeenLoader
 from gql.gates.loaders import GateByIdLoader, GatesByProjectLoader
 from gql.health.loaders import (
+    AdoptionSeriesByReleaseLoader,
     AdoptionStageByReleaseLoader,
     CrashFreeBreakdownByReleaseLoader,
     CrashFreeRatesByProjectLoader,
@@ -58,6 +59,7 @@ class Loaders:
         self.session_time_bounds = SessionTimeBoundsByReleaseLoader(store)
         self.crash_free_breakdown = CrashFreeBreakdownByReleaseLoader(store, options)
         self.release_stats = ReleaseStatsByReleaseLoader(store, options)
+        self.adoption_series = AdoptionSeriesByReleaseLoader(store, options)
         self.crash_free_rates = CrashFreeRatesByProjectLoader(store, options, org_id)
         self.sessions_count = SessionsCountByProjectLoader(store, options)
         self.releases_count = ReleasesCountByProjectLoader(store, options)

@@ -124,6 +124,7 @@ V2_DATABASE_FIELDS = frozenset(
                 "firstSessionAt",
                 "lastSessionAt",
                 "series",
+                "adoptionSeries",
                 "crashFreeCheckpoints",
                 "breakdown",
                 "comparison",
@@ -140,6 +141,7 @@ V2_RULES: dict[str, SizeRule] = {
     "Project.health": _scoped,
     "Organization.health": _scoped,
     "ReleaseHealth.series": _scoped_series,
+    "ReleaseHealth.adoptionSeries": _scoped_series,
     "ProjectHealth.previousPeriod": passing,
     "ReleaseHealth.crashFreeCheckpoints": constant(BREAKDOWN_CHECKPOINTS),
     # A comparison answers one row per compared rate.
@@ -191,6 +193,8 @@ V2_RULES: dict[str, SizeRule] = {
             "durationP90Seconds",
         )
     },
+    "AdoptionSeries.intervals": series,
+    "AdoptionSeries.rate": series,
     **{
         f"{item}{part}": rule
         for item in ("Release",)

@@ -113,3 +113,17 @@ class SessionsCountKey(ProjectKeyWithOptions):
 
     def options(self) -> Hashable:
         return (self.start, self.end, self.environment, self.rollup, self.now)
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptionSeriesKey(KeyWithOptions):
+    pair: ProjectRelease
+    stat: str
+    rollup: int
+    start: float
+    end: float
+    environments: tuple[str, ...] | None
+    now: float
+
+    def options(self) -> Hashable:
+        return (self.stat, self.rollup, self.start, self.end, self.environments, self.now)

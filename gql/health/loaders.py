@@ -8,6 +8,7 @@ from strawberry.dataloader import DataLoader
 from gql.core.batching import grouped_loader
 from gql.health.keys import (
     AdoptionKey,
+    AdoptionSeriesKey,
     AdoptionStageKey,
     BreakdownKey,
     CrashFreeRatesKey,
@@ -16,7 +17,7 @@ from gql.health.keys import (
     SessionsCountKey,
     TimeBoundsKey,
 )
-from resolvers import bounds, crash_free, health, project_sessions, release_stats, stages
+from resolvers import adoption_series, bounds, crash_free, health, project_sessions, release_stats, stages
 from resolvers.adoption_stage import AdoptionStage
 from resolvers.options import QueryOptions
 from resolvers.timetext import to_datetime
@@ -108,6 +109,26 @@ class ReleaseStatsByReleaseLoader(DataLoader[ReleaseStatsKey, release_stats.Rele
             pairs: list[ProjectRelease], k: ReleaseStatsKey
         ) -> dict[ProjectRelease, release_stats.ReleaseStats]:
             return await release_stats.release_stats(
+                store,
+                pairs,
+                stat=k.stat,
+                rollup=k.rollup,
+                start=k.start,
+                end=k.end,
+                environments=k.environments,
+                now=k.now,
+                retention=options.retention,
+            )
+
+        super().__init__(load_fn=grouped_loader(fetch))
+
+
+class AdoptionSeriesByReleaseLoader(DataLoader[AdoptionSeriesKey, adoption_series.AdoptionSeries | None]):
+    def __init__(self, store: Store, options: QueryOptions) -> None:
+        async def fetch(
+            pairs: list[ProjectRelease], k: AdoptionSeriesKey
+        ) -> dict[ProjectRelease, adoption_series.AdoptionSeries]:
+            return await adoption_series.adoption_series(
                 store,
                 pairs,
                 stat=k.stat,

@@ -5,7 +5,7 @@ shapes: the numbers come from `resolvers/` and are only converted here."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import strawberry
 
@@ -13,7 +13,7 @@ from gql.core.enums import HealthStat
 from gql.core.scalars import Count
 from gql.health.results import StatusCounts, series_columns
 from gql.health.scoped import Summary
-from resolvers import health
+from resolvers import adoption_series, health
 from resolvers.release_stats import ReleaseStats as StatsResult
 
 
@@ -75,6 +75,27 @@ class HealthSeries:
             duration_p90_seconds=columns.pop("p90"),
             totals=StatusCounts.from_result(r.totals),
             **columns,
+        )
+
+
+@strawberry.type(
+    description="A release's adoption over time, columnar: entry `i` of `rate` belongs to "
+    "`intervals[i]`, the same buckets as the release's `series` of the same interval."
+)
+class AdoptionSeries:
+    stat: HealthStat = strawberry.field(description="What is counted: sessions or distinct users.")
+    intervals: list[datetime] = strawberry.field(description="Bucket starts.")
+    rate: list[float | None] = strawberry.field(
+        description="Per bucket, percent 0..100 of the project's sessions (or distinct users) "
+        "that were the release's, in the scope's environments; null where the project had none."
+    )
+
+    @classmethod
+    def from_result(cls, r: adoption_series.AdoptionSeries) -> AdoptionSeries:
+        return cls(
+            stat=HealthStat(r.stat),
+            intervals=[datetime.fromtimestamp(t, UTC) for t in r.intervals],
+            rate=r.rate,
         )
 
 

@@ -21,6 +21,7 @@ from gql.gates.evaluate import evaluate_gate
 from gql.gates.types import GateEvaluation
 from gql.health.keys import (
     AdoptionKey,
+    AdoptionSeriesKey,
     AdoptionStageKey,
     BreakdownKey,
     HealthKey,
@@ -28,7 +29,7 @@ from gql.health.keys import (
     TimeBoundsKey,
 )
 from gql.health.results import CrashFreeCheckpoint, ReleaseAdoptionStage, StatusCounts, TimeBounds
-from gql.health.types import Adoption, GroupHealth, HealthSeries
+from gql.health.types import Adoption, AdoptionSeries, GroupHealth, HealthSeries
 from gql.node import Node
 from gql.releases.comparison import ReleaseComparison, compare_release
 from gql.releases.comparison_inputs import AgainstArg, FilterArg, MinSessionsArg, MinUsersArg, guard_of
@@ -199,6 +200,27 @@ class ReleaseHealth(Node):
             found = await info.context.loaders.release_stats.load(key)
         assert found is not None
         return HealthSeries.from_result(found)
+
+    @strawberry.field(
+        description="The release's share of its project's sessions (or distinct users) per "
+        "bucket over the window, in the scope's environments: its adoption over time."
+    )
+    async def adoption_series(
+        self,
+        info: ContextInfo,
+        interval: Annotated[Interval, strawberry.argument(description="The bucket size.")],
+        stat: Annotated[
+            HealthStat, strawberry.argument(description="Share of sessions or of distinct users.")
+        ] = HealthStat.SESSIONS,
+    ) -> AdoptionSeries:
+        s = self.context
+        with user_errors():
+            key = AdoptionSeriesKey(
+                self.pair, stat.value, interval.seconds, s.start, s.end, s.environments, s.at
+            )
+            found = await info.context.loaders.adoption_series.load(key)
+        assert found is not None
+        return AdoptionSeries.from_result(found)
 
     @strawberry.field(
         description="Cumulative crash-free rates from the window's start, 1, 2, 7, 14 and 30 "
