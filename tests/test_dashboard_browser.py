@@ -350,6 +350,50 @@ def test_releases_page_shows_the_api_numbers(browser: Browser) -> None:
         page.context.close()
 
 
+def adoption_variables(q: dict[str, str]) -> dict[str, Any]:
+    env = q.get("environment")
+    period, interval = PERIODS[q.get("period", "14d")]
+    stat = "USERS" if q.get("display") == "users" else "SESSIONS"
+    return {
+        "project": q["project"],
+        "scope": {"window": {"period": period}, "environments": None if env is None else [env]},
+        "interval": interval,
+        "stat": stat,
+        "orderBy": {"field": stat, "direction": "DESC"},
+        "first": 8,
+    }
+
+
+def test_adoption_chart_of_one_project(browser: Browser) -> None:
+    page = signed_in(browser, "/?project=3&environment=production&period=7d")
+    data = browser.demo.api("AdoptionChart", adoption_variables(query_of(page)))
+    nodes = data["project"]["health"]["releases"]["nodes"]
+    assert len(nodes) > 2
+    # One line per release (uPlot's legend: time + one entry per series).
+    assert page.locator("#view .chart .u-legend .u-series").count() == 1 + len(nodes)
+    # The table under the chart: every bucket of every line, as the API says.
+    page.click("details.chart-details summary")
+    checked = assert_numbers_match(page, data, "#adoption-data")
+    assert checked == sum(len(n["adoptionSeries"]["rate"]) for n in nodes)
+    headers = page.eval_on_selector_all("#adoption-data thead a", "as => as.map(a => a.textContent)")
+    assert headers == [n["release"]["version"] for n in nodes]
+    # Click on the most adopted release's line at the last bucket: its page opens.
+    rates = [n["adoptionSeries"]["rate"][-1] or 0 for n in nodes]
+    top = max(range(len(nodes)), key=lambda i: rates[i])
+    box = page.locator("#view .chart .u-over").bounding_box()
+    assert box
+    y = box["y"] + box["height"] * (1 - rates[top] / 100)
+    x = box["x"] + box["width"] - 10  # the last bucket (the cursor snaps to the nearest)
+    page.mouse.move(x, y)
+    legend = page.locator("#view .chart .u-legend .u-series").nth(1 + top).inner_text()
+    assert fmt_percent(nodes[top]["adoptionSeries"]["rate"][-1], 1) in legend  # hover value
+    page.mouse.click(x, y)
+    wait_ready(page)
+    assert urlsplit(page.url).path == f"/releases/3/{quote(nodes[top]['release']['version'], safe='')}"
+    assert page.inner_text("#page-title") == nodes[top]["release"]["version"]
+    page.context.close()
+
+
 def test_sorting_and_display_follow_the_api(browser: Browser) -> None:
     page = signed_in(browser, "/?environment=production")
     orders = {}
