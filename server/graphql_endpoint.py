@@ -292,10 +292,14 @@ class RelhealthGraphQL(GraphQL[Context, None]):
                 variable_values=request_data.variables,
                 context_value=context,
                 operation_name=request_data.operation_name,
-                allowed_operation_types=OperationType.from_http(method),
+                # Subscriptions are served over WebSocket only (server/graphql_ws.py).
+                allowed_operation_types=OperationType.from_http(method) - {OperationType.SUBSCRIPTION},
                 operation_extensions=request_data.extensions,
             )
         except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                message = "Subscriptions are served over WebSocket at /graphql (graphql-transport-ws)."
+                raise ProtocolError(400, message) from None
             if method == "GET":
                 message = "Only queries may be sent with GET; send this operation with POST."
                 raise ProtocolError(405, message, headers={"Allow": "POST"}) from None
