@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -172,3 +173,53 @@ async def test_the_running_broadcaster_delivers_and_stops(engine: AsyncEngine) -
     finally:
         await b.stop()
     assert b._task is None
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def insert(engine: AsyncEngine, event_id: int) -> None:
+    """An event with a chosen id, as a transaction that took its id earlier commits."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            events.HEALTH_EVENT.insert().values(
+                id=event_id,
+                org_id=1,
+                project_id=1,
+                event_type=GATE,
+                event_key=f"explicit-{event_id}",
+                payload="{}",
+                at=datetime.fromtimestamp(0, UTC),
+            )
+        )
+
+
+async def test_a_hole_holds_later_events_back_until_it_fills_or_the_grace_ends(engine: AsyncEngine) -> None:
+    """Ids 1 and 3 commit while 2 is still in flight: 3 waits for 2 (then both go, in
+    order); later 5 commits and 4 never does: 5 waits out the grace, then goes."""
+    clock = Clock()
+    b = Broadcaster(engine, poll_seconds=30, notify_poll_seconds=30, hole_grace=5, clock=clock)
+    s = b.subscribe(EventFilter(1, frozenset({GATE})), 10)
+    await insert(engine, 1)
+    await insert(engine, 3)
+    assert await b.pump() == 1
+    assert drain(s) == [1] and b.position == 1
+    assert b.wait_seconds() == 5  # at the hole: read again when the grace ends, at the latest
+    clock.now += 3
+    assert await b.pump() == 0
+    await insert(engine, 2)
+    assert await b.pump() == 2
+    assert drain(s) == [2, 3] and b.hole_since is None and b.wait_seconds() == 30
+
+    await insert(engine, 5)
+    assert await b.pump() == 0
+    clock.now += 4.9
+    assert await b.pump() == 0
+    clock.now += 0.2
+    assert await b.pump() == 1
+    assert drain(s) == [5] and b.position == 5

@@ -7,6 +7,12 @@ an asyncpg connection of its own) with a slow poll as a safety net (a notificati
 while the listening connection was down is not queued for it), and on SQLite by polling
 every `poll_seconds` (SQLite has no notifications; one indexed query a second).
 
+Ids are handed out when an event is inserted, not when it commits: on PostgreSQL a
+missing id below a committed one may be a transaction still in flight (or one that rolled
+back, or an insert that met the unique key: those ids never appear). The reader stops at
+such a hole for up to `hole_grace` seconds, so an event committed a moment late is still
+sent, and in id order; past the grace it is taken for never coming.
+
 Each subscriber has a bounded queue. A subscriber too slow to take its events is not
 allowed to grow the process's memory: on overflow its subscription is closed with an
 error (it resumes losslessly by resubscribing with `after`)."""
@@ -16,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: Events read per query; a burst larger than this is read in several.
 BATCH = 500
+#: Seconds the reader waits for a missing id to commit before it skips it.
+HOLE_GRACE = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +95,20 @@ class Subscriber:
 
 
 class Broadcaster:
-    def __init__(self, engine: AsyncEngine, *, poll_seconds: float, notify_poll_seconds: float) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        poll_seconds: float,
+        notify_poll_seconds: float,
+        hole_grace: float = HOLE_GRACE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.engine = engine
+        self.hole_grace = hole_grace
+        self.clock = clock
+        #: When the reader first stopped at the hole after `position` (None: no hole).
+        self.hole_since: float | None = None
         self.postgres = engine.dialect.name == "postgresql"
         #: How long the reader sleeps without a wake-up.
         self.poll_seconds = notify_poll_seconds if self.postgres else poll_seconds
@@ -129,23 +150,38 @@ class Broadcaster:
         self._wake.set()
 
     async def pump(self) -> int:
-        """Dispatch every committed event after `position`; how many were read."""
-        read = 0
+        """Dispatch the committed events after `position`, in id order, up to a hole
+        younger than `hole_grace`; how many were dispatched."""
+        sent = 0
         while True:
             batch = await events.events_after(self.engine, self.position, limit=BATCH)
             for e in batch:
+                if e.id != self.position + 1:
+                    now = self.clock()
+                    if self.hole_since is None:
+                        self.hole_since = now
+                    if now - self.hole_since < self.hole_grace:
+                        return sent  # the next wake-up (or `wait_seconds`) reads again
+                self.hole_since = None
                 for s in list(self.subscribers):
                     if s.filter.matches(e):
                         s.offer(e)
                 self.position = e.id
-            read += len(batch)
+                sent += 1
             if len(batch) < BATCH:
-                return read
+                return sent
+
+    def wait_seconds(self) -> float:
+        """How long the reader may sleep: the poll, or less while it waits at a hole."""
+        if self.hole_since is None:
+            return self.poll_seconds
+        left = self.hole_grace - (self.clock() - self.hole_since)
+        return min(self.poll_seconds, max(left, 0.05))
 
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_seconds):
+                async with asyncio.timeout(self.wait_seconds()):
                     await self._wake.wait()
             self._wake.clear()
             try:
