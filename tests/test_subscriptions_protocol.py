@@ -263,3 +263,24 @@ async def test_a_subscriber_that_falls_behind_is_closed_with_an_error(
     wait_open(server.live, server.token, 0)
     assert _key(server.token) not in server.live.services.subscriptions.open
     await ws.close()
+
+
+async def test_the_server_stops_with_subscriptions_open(server: Server) -> None:
+    ws = await server.connect()
+    await subscribe(ws, "1", GATES)
+    wait_open(server.live, server.token, 1)
+    await asyncio.to_thread(server.live.stop)
+    assert not server.live.thread.is_alive()
+    code, _ = await closed(ws)
+    assert code in (1001, 1012)  # going away / service restart
+
+
+async def test_allowlist_mode_applies_to_subscriptions(live_server: Any, sqlite_url: str) -> None:
+    server = Server(live_server, sqlite_url, graphql_allowlist=True)
+    ws = await server.connect()
+    await subscribe(ws, "1", GATES)
+    answer = await message(ws)
+    assert answer["type"] == "error", answer
+    assert answer["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_ALLOWED"
+    assert server.live.services.subscriptions.open == {}
+    await ws.close()
