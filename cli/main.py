@@ -353,6 +353,8 @@ def _serve(settings: Settings, *, demo: bool) -> int:
         workers=settings.workers if settings.workers > 1 else None,
         log_level="info",
         proxy_headers=True,
+        # A larger WebSocket message is refused before it is read whole (close 1009).
+        ws_max_size=settings.subscription_max_message_bytes,
     )
     return 0
 

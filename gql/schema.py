@@ -48,6 +48,7 @@ def build_subgraph(
     budget: CostBudget | None,
     model: CostModel = V2_MODEL,
     mutation: type | None = None,
+    subscription: type | None = None,
 ) -> strawberry.Schema:
     """A subgraph schema of `query` with every limit and extension of the API."""
     # Validation rules are built once: cached documents were validated by exactly these.
@@ -58,6 +59,7 @@ def build_subgraph(
     return SubgraphSchema(
         query=query,
         mutation=mutation,
+        subscription=subscription,
         types=types,
         federation_version="2.5",
         execution_context_class=ExecutionContext,
@@ -88,8 +90,11 @@ def build_schema(
     """The current API (v2), served at /graphql."""
     from gql.mutation import Mutation
     from gql.query import Query, entity_types
+    from gql.subscriptions.root import Subscription
 
-    return build_subgraph(Query, entity_types(), limits, cache, budget, mutation=Mutation)
+    return build_subgraph(
+        Query, entity_types(), limits, cache, budget, mutation=Mutation, subscription=Subscription
+    )
 
 
 __all__ = ["GraphQLLimits", "build_schema", "build_subgraph"]

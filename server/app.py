@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -106,9 +106,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> RelhealthApp:
         alerting.start()
         sender = services.webhook_sender()
         sender.start()
+        hub = services.subscription_hub()
+        await hub.broadcaster.start()
+        services.subscriptions = hub
         try:
             yield
         finally:
+            await hub.broadcaster.stop()
             await sender.stop()
             await alerting.stop()
             await retention.stop()
@@ -139,6 +143,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> RelhealthApp:
         Route("/metrics", metrics),
         # Every method reaches the endpoint, which answers the others 405 in GraphQL JSON.
         Route("/graphql", graphql),
+        # Subscriptions: graphql-transport-ws on the same path (server/graphql_ws.py).
+        WebSocketRoute("/graphql", graphql.websocket),
         Route("/graphql/v1", graphql_v1),
         Mount("/static", StaticFiles(packages=[("server", "static")]), name="static"),
         # The dashboard: its page at / and at the addresses it routes, its assets and the
@@ -209,6 +215,22 @@ class _LazyGraphQL:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self.endpoint is not None, "server not started"
         await self.endpoint(scope, receive, send)
+
+    @property
+    def websocket(self) -> ASGIApp:
+        """The WebSocket side of the endpoint (an ASGI app: Starlette would wrap a method
+        as a session function)."""
+        return _LazyWebSocket(self)
+
+
+class _LazyWebSocket:
+    def __init__(self, graphql: _LazyGraphQL) -> None:
+        self.graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self.graphql.endpoint
+        assert endpoint is not None, "server not started"
+        await endpoint.app(scope, receive, send)
 
 
 async def healthz(request: Request) -> Response:

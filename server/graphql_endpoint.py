@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,13 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.types import Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLRequestData, GraphQLRequestProtocol
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
@@ -46,6 +49,7 @@ from server.graphql_protocol import (
     matches,
     request_data,
 )
+from server.graphql_ws import CappedWebSocketAdapter, SocketState, TransportWSHandler, connect, refuse_legacy
 from server.responses import JSONResponse
 from server.services import Services
 from storage.accounts import TokenInfo
@@ -99,9 +103,17 @@ class RelhealthGraphQL(GraphQL[Context, None]):
         self.cache = DocumentCache(limits.cache_bytes)
         self.budget = budget if budget is not None else CostBudget(limits.budget, limits.budget_window)
         schema = build(limits, cache=self.cache, budget=self.budget)
-        super().__init__(schema, graphql_ide=None, allow_queries_via_get=True)
+        settings = services.settings
+        super().__init__(
+            schema,
+            graphql_ide=None,
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.subscription_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.subscription_max_per_connection,
+        )
         self.services = services
-        self.settings = settings = services.settings
+        self.settings = settings
         self.options = services.query_options
         self.timeout = settings.graphql_timeout_seconds
         self.persisted = PersistedQueries(
@@ -112,7 +124,15 @@ class RelhealthGraphQL(GraphQL[Context, None]):
             services.dashboard_operations.by_hash,
         )
 
+    graphql_transport_ws_handler_class = TransportWSHandler
+    websocket_adapter_class = CappedWebSocketAdapter  # type: ignore[assignment]
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            # server/graphql_ws.py: subscriptions over graphql-transport-ws.
+            if not await refuse_legacy(scope, receive, send):
+                await self.run(WebSocket(scope, receive, send))  # type: ignore[arg-type]
+            return
         # Strawberry answers its HTTP errors in plain text; GraphQL clients expect JSON.
         request = Request(scope, receive)
         try:
@@ -156,7 +176,12 @@ class RelhealthGraphQL(GraphQL[Context, None]):
             )
         return [request_data(item, protocol, f"Operation {i} of the batch: ") for i, item in enumerate(data)]
 
-    async def get_context(self, request: Any, response: Any) -> Context:
+    async def on_ws_connect(self, context: Any) -> None:
+        await connect(self, context)
+
+    async def get_context(self, request: Any, response: Any) -> Any:
+        if isinstance(request, WebSocket):
+            return SocketState()  # each operation gets a Context (server/graphql_ws.py)
         services = self.services
         return Context(
             store=services.store,
@@ -175,6 +200,8 @@ class RelhealthGraphQL(GraphQL[Context, None]):
         self, request: Request, context: Any = UNSET, root_value: Any = UNSET
     ) -> Response:
         response = await super().run(request, context, root_value)
+        if isinstance(request, WebSocket):
+            return response  # the socket is closed by now
         tag = response.headers.get("etag")
         if request.method != "GET":
             if tag is not None:
@@ -269,10 +296,14 @@ class RelhealthGraphQL(GraphQL[Context, None]):
                 variable_values=request_data.variables,
                 context_value=context,
                 operation_name=request_data.operation_name,
-                allowed_operation_types=OperationType.from_http(method),
+                # Subscriptions are served over WebSocket only (server/graphql_ws.py).
+                allowed_operation_types=OperationType.from_http(method) - {OperationType.SUBSCRIPTION},
                 operation_extensions=request_data.extensions,
             )
         except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                message = "Subscriptions are served over WebSocket at /graphql (graphql-transport-ws)."
+                raise ProtocolError(400, message) from None
             if method == "GET":
                 message = "Only queries may be sent with GET; send this operation with POST."
                 raise ProtocolError(405, message, headers={"Allow": "POST"}) from None

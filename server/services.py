@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gql.subscriptions.broadcaster import Broadcaster
+from gql.subscriptions.hub import SubscriptionHub, SubscriptionLimits
 from ingest.request import IngestLimits
 from jobs.alerts import AlertTask
 from jobs.retention import RetentionTask
@@ -50,6 +52,8 @@ class Services:
     ingest_limits: IngestLimits = field(init=False)
     #: Failed dashboard sign-ins per client address (`POST /auth/session`).
     sign_in_limit: SignInLimiter = field(init=False)
+    #: The subscriptions' broadcaster and limits, once started (the app's lifespan).
+    subscriptions: SubscriptionHub | None = None
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -96,6 +100,22 @@ class Services:
             catchup=self.settings.alert_catchup_minutes,
             late_minutes=self.settings.alert_late_minutes,
         )
+
+    def subscription_hub(self) -> SubscriptionHub:
+        """One broadcaster of the health event log for every subscriber of this process."""
+        s = self.settings
+        broadcaster = Broadcaster(
+            self.engine,
+            poll_seconds=s.subscription_poll_seconds,
+            notify_poll_seconds=s.subscription_notify_poll_seconds,
+        )
+        limits = SubscriptionLimits(
+            per_token=s.subscription_max_per_token,
+            per_connection=s.subscription_max_per_connection,
+            queue_size=s.subscription_queue_size,
+            replay_limit=s.subscription_replay_limit,
+        )
+        return SubscriptionHub(self.engine, broadcaster, limits)
 
     def webhook_sender(self) -> WebhookSender:
         """The delivery task of this server's webhook outbox (`webhook_interval_seconds`;

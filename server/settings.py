@@ -142,6 +142,25 @@ class Settings(BaseSettings):
     #: revalidated with ETag / If-None-Match).
     graphql_get_max_age: int = Field(default=30, ge=0)
 
+    # Subscriptions over WebSocket at /graphql (README "Subscriptions").
+    #: How often each process reads the health event log for its subscribers on SQLite (no
+    #: notifications there), in seconds.
+    subscription_poll_seconds: float = Field(default=1.0, gt=0)
+    #: On PostgreSQL subscribers wake on NOTIFY; this slow poll is only the safety net.
+    subscription_notify_poll_seconds: float = Field(default=30.0, gt=0)
+    #: Subscriptions one token may have open at once (per server process).
+    subscription_max_per_token: int = Field(default=20, ge=1)
+    #: Operations one WebSocket connection may have running at once.
+    subscription_max_per_connection: int = Field(default=10, ge=1)
+    #: Seconds a new connection has to send `connection_init` (then: close 4408).
+    subscription_init_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Largest WebSocket message accepted (then: close 1009).
+    subscription_max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    #: Events a subscriber may fall behind before its subscription is closed (overflow).
+    subscription_queue_size: int = Field(default=100, ge=1)
+    #: Most events of the organization read to replay what a resubscribing client missed.
+    subscription_replay_limit: int = Field(default=1000, ge=1)
+
     # Webhooks (README "Webhooks").
     #: Deliver to loopback, private and link-local addresses too (tests, private networks).
     webhook_allow_private: bool = False

@@ -77,4 +77,6 @@ class VariableLimits(SchemaExtension):
         if longest_list(context.variables or {}) > MAX_LIST_ITEMS:
             error = GraphQLError(LIST_TOO_LONG, extensions={"code": "BAD_USER_INPUT"})
             context.result = ExecutionResult(data=None, errors=[error])
+            if hasattr(context.context, "refusal"):
+                context.context.refusal = error  # subscriptions start regardless
         yield

@@ -84,7 +84,10 @@ class QueryCostLimit(SchemaExtension):
         self, message: str, code: str, *, status: int | None = None, retry_after: int | None = None
     ) -> None:
         ec = self.execution_context
-        ec.result = ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": code})])
+        error = GraphQLError(message, extensions={"code": code})
+        ec.result = ExecutionResult(data=None, errors=[error])
+        if hasattr(ec.context, "refusal"):
+            ec.context.refusal = error  # subscriptions start regardless: their fields raise it
         response = getattr(ec.context, "response", None)
         if status is not None and response is not None:
             response.status_code = status
