@@ -124,6 +124,16 @@ def test_late_crashes_open_and_resolve_a_past_incident(world: AlertWorld) -> Non
         ("WARNING", "open", "2025-06-02T10:01:00Z", True),
         ("OK", "resolve", "2025-06-02T12:00:00Z", True),
     ]
+    # Subscribers see the same events, flagged late, at the minute they happened.
+    from gql.subscriptions.types import AlertTransitionEvent
+    from storage import events as event_log
+
+    logged = world.server.run(lambda: event_log.events_after(world.engine, 0, types=["alert.transition"]))
+    seen = [AlertTransitionEvent.of(e) for e in logged]
+    assert [(t.late, t.at.isoformat(), t.value) for t in seen] == [
+        (True, "2025-06-02T10:01:00+00:00", pytest.approx(93.33, abs=0.01)),
+        (True, "2025-06-02T12:00:00+00:00", 100.0),
+    ]
 
     # Re-running adds nothing: the same minute again, and the mark put back (a process
     # killed after the replay's commit, before the mark was deleted).

@@ -163,6 +163,20 @@ def test_a_release_crossing_the_gate_levels_passes_warns_and_fails_once_each(wor
         "adoption": 100.0,
     }
     assert first.payload["at"] == "2025-06-02T12:01:00Z" and first.project_id == 1
+    # Subscriptions read the same payload: every field of the event is there.
+    from gql.gates.types import GateOutcome
+    from gql.subscriptions.types import GateVerdictChangeEvent
+
+    seen = GateVerdictChangeEvent.of(first)
+    assert (seen.from_, seen.to, seen.environment) == (None, GateOutcome.PASS, "production")
+    assert (seen.sessions, seen.users, seen.crash_free_session_rate) == (20, 0, 100.0)
+    assert (seen.crash_free_user_rate, seen.adoption) == (None, 100.0)
+    last = GateVerdictChangeEvent.of(world.events("gate.verdict_changed")[-1])
+    assert (last.to, last.crash_free_session_rate, last.rule) == (
+        GateOutcome.FAIL,
+        88.0,
+        "crash-free sessions 88 % is below the critical level 90 %",
+    )
 
     # Re-running committed minutes adds nothing: the verdict equals the recorded one.
     assert [c for m in (4, 5) for c in world.detect(m) if c.event_type == "gate.verdict_changed"] == []
@@ -233,6 +247,17 @@ def test_a_ramping_release_is_adopted_then_replaced(world: World) -> None:
         {"sessionRate": pytest.approx(15 / 115 * 100), "userRate": 50.0},
     ]
     assert logged[0].payload["projectId"] == 1 and logged[0].payload["environment"] == "production"
+    # Subscriptions read the same payload.
+    from gql.core.enums import AdoptionStage
+    from gql.subscriptions.types import AdoptionStageChangeEvent
+
+    seen = AdoptionStageChangeEvent.of(logged[2])
+    assert (seen.from_, seen.to, seen.release.version) == (
+        AdoptionStage.LOW_ADOPTION,
+        AdoptionStage.ADOPTED,
+        "app@2.0",
+    )
+    assert (seen.session_adoption, seen.user_adoption) == (pytest.approx(15 / 115 * 100), 50.0)
 
     # A re-run, and the next minute with no new data, add nothing.
     assert world.detect(61) == [] and world.detect(62) == []

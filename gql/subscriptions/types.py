@@ -89,6 +89,10 @@ class AlertTransitionEvent(HealthEvent):
     value: float | None = strawberry.field(
         description="The rule's metric at `at`, percent 0..100; null without a value."
     )
+    late: bool = strawberry.field(
+        description="Whether the transition was found later, when data for a past window "
+        "arrived late (its `at` is still the minute it happened at)."
+    )
 
     @classmethod
     def of(cls, e: Event) -> AlertTransitionEvent:
@@ -107,6 +111,7 @@ class AlertTransitionEvent(HealthEvent):
             to=_enum(AlertLevel, p.get("to")),
             kind=_enum(AlertTransitionKind, p.get("kind")),
             value=_number(p.get("value")),
+            late=p.get("late") is True,
         )
 
 
@@ -139,10 +144,6 @@ class GateVerdictChangeEvent(HealthEvent):
         gate = p.get("gate") if isinstance(p.get("gate"), dict) else {}
         numbers = p.get("numbers") if isinstance(p.get("numbers"), dict) else {}
         assert isinstance(gate, dict) and isinstance(numbers, dict)
-
-        def number(camel: str, snake: str) -> Any:
-            return numbers.get(camel, numbers.get(snake))
-
         return cls(
             id=event_id(e),
             at=e.at,
@@ -154,8 +155,8 @@ class GateVerdictChangeEvent(HealthEvent):
             rule=_text(p.get("rule")),
             sessions=_count(numbers.get("sessions")),
             users=_count(numbers.get("users")),
-            crash_free_session_rate=_number(number("crashFreeSessions", "crash_free_sessions")),
-            crash_free_user_rate=_number(number("crashFreeUsers", "crash_free_users")),
+            crash_free_session_rate=_number(numbers.get("crashFreeSessionRate")),
+            crash_free_user_rate=_number(numbers.get("crashFreeUserRate")),
             adoption=_number(numbers.get("adoption")),
         )
 
