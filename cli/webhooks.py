@@ -143,13 +143,15 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             first = delivery not in self.server.seen
             self.server.seen.add(delivery)
-        if first:
-            event = {
-                "event": self.headers.get("relhealth-event"),
-                "delivery": delivery,
-                "payload": json.loads(body or b"null"),
-            }
-            print(json.dumps(event, sort_keys=True), flush=True)
+            if first:
+                event = {
+                    "event": self.headers.get("relhealth-event"),
+                    "delivery": delivery,
+                    "payload": json.loads(body or b"null"),
+                }
+                # Under the lock, in one write: deliveries arrive on several threads.
+                sys.stdout.write(json.dumps(event, sort_keys=True) + "\n")
+                sys.stdout.flush()
         self._answer(204)
 
     def _answer(self, status: int) -> None:
