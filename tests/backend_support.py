@@ -76,6 +76,10 @@ CLOCK = "2021-01-15T00:00:00Z"
 
 
 async def backend(make_app: Any, url: str, clock: str = CLOCK, **settings: Any) -> Backend:
+    # No background pass reads the database while a test counts statements: the webhook
+    # sender's claim every second, and the alert evaluator (their own tests start them).
+    settings.setdefault("webhook_interval_seconds", 0)
+    settings.setdefault("alert_interval_seconds", 0)
     app = await make_app(Settings(database_url=url, **settings), FixedClock(ts(clock)))
     acc = app.services.accounts
     web, _ = await acc.create_project("acme", "web", WEB)

@@ -81,7 +81,13 @@ def gate_payload(release: str, before: str | None, after: str, sessions: int) ->
         "from": before,
         "to": after,
         "at": "2025-06-02T12:07:00Z",
-        "numbers": {"sessions": sessions, "users": 0, "crashFreeSessions": 97.0, "adoption": None},
+        "numbers": {
+            "sessions": sessions,
+            "users": 0,
+            "crashFreeSessionRate": 97.0,
+            "crashFreeUserRate": None,
+            "adoption": None,
+        },
         "rule": f"{after.lower()} rule",
     }
 
@@ -160,14 +166,15 @@ def test_the_graphql_ws_client_gets_each_event_once_in_order(world: tuple[World,
             w.clock.at = _minute(n)
             w.evaluate()
         publish(server, 1, 1, events.GATE_VERDICT_CHANGED, "g1", gate_payload("app@2.0", None, "PASS", 400))
+        # The evaluator's own change detector published the production adoption stages
+        # (below); a staging one is filtered out of the production subscription.
         publish(server, 1, 1, events.ADOPTION_STAGE_CHANGED, "a-staging", adoption_payload("staging"))
-        publish(server, 1, 1, events.ADOPTION_STAGE_CHANGED, "a-production", adoption_payload("production"))
         publish(
             server, 2, 2, events.GATE_VERDICT_CHANGED, "g-other", gate_payload("site@1", "PASS", "FAIL", 3)
         )
 
         mine.wait_for(
-            lambda _: (mine.count("alerts"), mine.count("gates"), mine.count("adoption")) == (4, 1, 1)
+            lambda _: (mine.count("alerts"), mine.count("gates"), mine.count("adoption")) == (4, 1, 2)
         )
         theirs.wait_for(lambda _: theirs.count("gates") == 1)
         # Markers on every subscription, committed last: once they arrived, anything sent
@@ -221,16 +228,23 @@ def test_the_graphql_ws_client_gets_each_event_once_in_order(world: tuple[World,
     ]
     assert {a["ruleName"] for a in alerts[:-1]} == {RULE.name}
     gates = [g["gateVerdictChanges"] for g in mine.received("gates")]
-    assert [(g["release"]["version"], g["from"], g["to"], g["rule"], g["sessions"]) for g in gates] == [
-        ("app@2.0", None, "PASS", "pass rule", 400),
-        ("app@9.9", "PASS", "PASS", "pass rule", 0),
+    assert [
+        (g["release"]["version"], g["from"], g["to"], g["rule"], g["sessions"], g["crashFreeSessionRate"])
+        for g in gates
+    ] == [
+        ("app@2.0", None, "PASS", "pass rule", 400, 97.0),
+        ("app@9.9", "PASS", "PASS", "pass rule", 0, 97.0),
     ]
     adoption = [a["adoptionStageChanges"] for a in mine.received("adoption")]
     assert [
         (a["release"]["version"], a["environment"], a["from"], a["to"], a["sessionAdoption"])
         for a in adoption
     ] == [
-        ("app@2.0", "production", "LOW_ADOPTION", "ADOPTED", 80.0),
+        # The detector's real events at 12:01 (release-health.md 6): app@1.0's 100
+        # sessions at 11:00 and app@2.0's 20 at 12:00 are 100/120 and 20/120 of the
+        # last 24 h, both over the 10 % adoption threshold.
+        ("app@1.0", "production", None, "ADOPTED", pytest.approx(100 / 120 * 100)),
+        ("app@2.0", "production", None, "ADOPTED", pytest.approx(20 / 120 * 100)),
         ("app@9.9", "production", "LOW_ADOPTION", "ADOPTED", 80.0),
     ]
     assert adoption[0]["release"]["project"]["slug"] == "mobile"

@@ -136,6 +136,19 @@ class Broadcaster:
                 await self._listener.close(timeout=5)
             self._listener = None
 
+    async def refresh(self) -> None:
+        """Move `position` to the newest committed event while nobody subscribes. The
+        reader does not read the log without subscribers (an idle server sends no query
+        every poll), so a first subscriber calls this before `subscribe`, so as not to be
+        sent what was committed before it came. With subscribers present (even one that
+        arrived during the read) the position is the reader's and is left alone."""
+        if self.subscribers:
+            return
+        last = await events.last_id(self.engine)
+        if not self.subscribers and last > self.position:
+            self.position = last
+            self.hole_since = None
+
     def subscribe(self, event_filter: EventFilter, capacity: int) -> Subscriber:
         """Registered synchronously: it receives every event after `position`, which no
         await can move between its registration and its first dispatch."""
@@ -187,7 +200,8 @@ class Broadcaster:
             try:
                 if self.postgres and (self._listener is None or self._listener.is_closed()):
                     await self._listen()
-                await self.pump()
+                if self.subscribers:
+                    await self.pump()
             except Exception:
                 log.exception("reading the health event log failed; retrying at the next poll")
 

@@ -51,6 +51,11 @@ class Feed:
     async def events(self) -> AsyncGenerator[Event, None]:
         hub, ctx = self.hub, self.context
         hub.acquire(ctx.budget_key)  # checked in `open_feed`; raced only by the same token
+        try:
+            await hub.broadcaster.refresh()
+        except BaseException:
+            hub.release(ctx.budget_key)
+            raise
         subscriber = hub.broadcaster.subscribe(self.filter, hub.limits.queue_size)
         try:
             # Everything after `subscriber.position` arrives through the queue; what came
