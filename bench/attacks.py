@@ -365,7 +365,14 @@ async def graphql_nested_statements(ctx: Context) -> None:
     from storage.engine import StatementCounter
 
     url = ctx.databases.url(ctx.database)
-    app = create_app(Settings(database_url=url, retention_interval_seconds=0))
+    app = create_app(
+        Settings(
+            database_url=url,
+            retention_interval_seconds=0,
+            alert_interval_seconds=0,
+            webhook_interval_seconds=0,
+        )
+    )
     async with app.router.lifespan_context(app):
         services = app.state.services
         engines = {

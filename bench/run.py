@@ -674,7 +674,11 @@ async def statement_phase(m: Manifest, sc: _Scenarios) -> dict[str, Any]:
     app = create_app(
         Settings(
             database_url=m.database_url,
+            # No background pass (retention, alerts, webhook delivery) may run a
+            # statement while this phase counts them.
             retention_interval_seconds=0,
+            alert_interval_seconds=0,
+            webhook_interval_seconds=0,
             graphql_max_cost=10**9,
             graphql_cost_budget=10**12,
         )
