@@ -8,6 +8,7 @@ import asyncio
 import sys
 from datetime import UTC, datetime
 
+from resolvers.timetext import format_iso
 from server.settings import Settings
 
 
@@ -49,7 +50,7 @@ async def _run(settings: Settings, args: argparse.Namespace, at: float | None) -
                 print("skipped: another process is evaluating")
                 return 0
             for t in result.transitions:
-                when = datetime.fromtimestamp(t.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                when = format_iso(t.at)
                 value = "-" if t.value is None else f"{t.value:g}"
                 late = "\tlate" if t.late else ""  # found re-evaluating a past minute
                 print(

@@ -25,7 +25,6 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -38,6 +37,7 @@ from resolvers import alerts as rules
 from resolvers.bounds import BOUNDS_EPOCH
 from resolvers.filters import environment_filter
 from resolvers.options import QueryOptions
+from resolvers.timetext import format_iso
 from resolvers.timewindow import widen
 from storage import alerts, events
 from storage.protocol import Store
@@ -79,7 +79,7 @@ async def on_transition(conn: AsyncConnection, transition: alerts.Transition) ->
             "from": t.before.name,
             "to": t.after.name,
             "kind": t.kind.value,
-            "at": datetime.fromtimestamp(t.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "at": format_iso(t.at),
             "value": t.value,
             # Found by re-evaluating a past minute after late data (`at` is that minute).
             "late": t.late,

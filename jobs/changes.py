@@ -30,7 +30,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -43,6 +42,7 @@ from gql.gates.evaluate import Decision, decide
 from resolvers import health, stages
 from resolvers.adoption_stage import has_stage_environment, is_valid_version
 from resolvers.options import QueryOptions
+from resolvers.timetext import format_iso
 from resolvers.timewindow import widen
 from storage import changes, events, gates
 from storage.accounts import AccountStore, TokenInfo
@@ -177,7 +177,7 @@ def _gate_change(gate: gates.Gate, release: str, before: str | None, d: Decision
         "release": release,
         "from": before,
         "to": after,
-        "at": _iso(at),
+        "at": format_iso(at),
         "numbers": {
             "sessions": n.sessions,
             "users": n.users,
@@ -243,7 +243,7 @@ async def _stage_changes(
             "release": release,
             "from": before,
             "to": after,
-            "at": _iso(at),
+            "at": format_iso(at),
             "adoption": {"sessionRate": session_rate, "userRate": user_rate},
         }
         # Environment and release are quoted: either may hold a colon.
@@ -318,7 +318,3 @@ async def _activity(store: Store, project_ids: list[int], since: float, at: int)
         for g, (_, hi) in bounds.items()
         if g.project_id is not None and g.release is not None
     }
-
-
-def _iso(at: int) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
