@@ -497,9 +497,39 @@ async def pg_database_exists(name: str) -> bool:
 async def _migrated(cached: Manifest) -> Manifest:
     """A cached dataset brought to the code's schema: migrations that add tables (such as
     0008's persisted queries) leave its facts as they are, and a server refuses a store
-    whose schema is behind."""
+    whose schema is behind. Then settled (`settle`), as a dataset cached before settling
+    was not."""
     await migrate(cached.database_url)
+    await settle(cached.database_url, cached.now)
     return cached
+
+
+async def settle(url: str, now: int) -> None:
+    """The store as a running server leaves it: the alert task's passes (every minute by
+    default) until no late-data mark is left. The load writes every hour of 90 days after
+    it ended, so ingest marks each (project, hour) for the alert evaluator
+    (`storage.sql.late`); a server drains the marks of projects without rules at its
+    first passes (`jobs.alert_replay`), 10,000 a pass. The bench servers run with their
+    background passes off, so without this the store would keep a queue no server keeps.
+    Idempotent: a settled store has no mark left."""
+    from server.app import create_app
+    from server.settings import Settings
+    from storage import alert_history
+
+    app = create_app(
+        Settings(
+            database_url=url,
+            retention_interval_seconds=0,
+            alert_interval_seconds=0,
+            webhook_interval_seconds=0,
+        )
+    )
+    async with app.router.lifespan_context(app):
+        services = app.state.services
+        task = services.alert_task()
+        while await alert_history.marks(services.engine, limit=1):
+            if (await task.run_once(at=now)).transitions is None:
+                raise RuntimeError("another process holds the alert evaluator's lock")
 
 
 async def ensure_dataset(
@@ -535,6 +565,7 @@ async def ensure_dataset(
     manifest_path.unlink(missing_ok=True)
     log(f"generating the {size_name} dataset ({backend}, seed {seed}); cached for later runs")
     manifest = await load_dataset(url, backend, SIZES[size_name], seed, log)
+    await settle(url, manifest.now)
     if backend == "sqlite":
         for suffix in ("-wal", "-shm"):
             Path(f"{tmp}{suffix}").unlink(missing_ok=True)

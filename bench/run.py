@@ -975,7 +975,10 @@ How it is measured (`bench/`):
   aggregates. Medium: 10 million sessions over 90 days, 500,000 users. Loaded through
   `SessionStore.apply` (the production write path) and cached under `bench/.data/` by
   backend, size and seed; its "now" is the generation time and every query passes it.
-  The bench servers run with the retention task off.
+  Then settled as a running server leaves it (`bench.dataset.settle`): the load wrote
+  every hour after it ended, so ingest marked each (project, hour) late for the alert
+  evaluator, and the alert task's passes drain those marks (within minutes on a server).
+  The bench servers run with their background passes (retention, alerts, webhooks) off.
 - **Ingest**: real `relhealth serve` and `uvicorn bench.bare_app:app` processes (same
   uvicorn options) on 127.0.0.1, a fresh database each run, the same raw-asyncio
   keep-alive client (`bench/loadgen.py`) with the same concurrency and bodies, bounded in

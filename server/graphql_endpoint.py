@@ -44,6 +44,7 @@ from server.graphql_protocol import (
     NO_STORE,
     VARY,
     ProtocolError,
+    encode_json,
     error_response,
     etag,
     matches,
@@ -223,10 +224,21 @@ class RelhealthGraphQL(GraphQL[Context, None]):
             return Response(status_code=304, headers=headers)
         return response
 
+    def encode_json(self, data: object) -> bytes:
+        return encode_json(data)
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        # Read by `create_response`, which is not given the request.
+        sub_response.cacheable = request.scope.get("method") == "GET"  # type: ignore[attr-defined]
+        return sub_response
+
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         response = super().create_response(response_data, sub_response)
         ok = isinstance(response_data, dict) and not response_data.get("errors")
-        if ok and response.status_code == 200:
+        if ok and response.status_code == 200 and getattr(sub_response, "cacheable", False):
+            # Only a GET answer is validated (`run`): hashing a POST answer's data was work
+            # thrown away.
             response.headers["ETag"] = etag(response_data.get("data"))
         return response
 

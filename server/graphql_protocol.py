@@ -4,6 +4,7 @@ JSON (never plain text), and the caching headers of GET queries."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -70,6 +71,17 @@ def request_data(item: object, protocol: GraphQLRequestProtocol, where: str = ""
         extensions=item.get("extensions"),
         protocol=protocol,
     )
+
+
+def encode_json(data: object) -> bytes:
+    """An answer as JSON: orjson, several times faster than `json.dumps` on long series
+    (a 90-day release page spent more time in the encoder than in its SQL). Whatever orjson
+    refuses (an integer beyond 64 bits in an extension, say) falls back to the standard
+    encoder, so no answer fails for its encoding."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(data, separators=(",", ":")).encode()
 
 
 def etag(data: object) -> str:
