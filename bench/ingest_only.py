@@ -29,12 +29,8 @@ def main() -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     out = asyncio.run(ingest_phase(args.backend, data_dir, budget))
     print(json.dumps(out, indent=1))
-    print(
-        "ratio sessions",
-        out["sessions"]["ratio_vs_bare"],
-        "aggregates",
-        out["aggregates"]["ratio_vs_bare"],
-    )
+    for kind in ("sessions", "aggregates"):
+        print(f"ratio {kind}", out[kind]["ratio_vs_bare"], "rounds", out[kind]["rounds_ratio_vs_bare"])
 
 
 if __name__ == "__main__":

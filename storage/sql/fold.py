@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from storage import sketch
@@ -46,12 +47,18 @@ class FactRows:
         return (self.counters, self.outcomes)
 
 
+#: A `minute_cutoff` after every bucket: no minute row at all, each increment folded
+#: straight into its hour.
+NO_MINUTES = 2**62
+
+
 def fact_rows(
     batch: WriteBatch,
     series_ids: dict[SeriesTriple, int],
     *,
     sort: bool = True,
     minute_cutoff: int | None = None,
+    series: Sequence[int] | None = None,
 ) -> FactRows:
     """Fold a batch into one row per key and table (sorted by key when `sort`).
 
@@ -64,6 +71,11 @@ def fact_rows(
     increment older than that is folded straight into its hour, which is all the
     coarser levels need of it (its hour key lies before the cutoff, so no minute row
     comes of it).
+
+    `series`, when given, is the series id of each increment by position, and
+    `series_ids` is not read: the client-dimension rows of a whole group are folded in
+    one call so (`storage.sql.dimensions.client_rows`), each increment keyed by its
+    client series.
     """
     finest = GRANULARITIES[0]
     if minute_cutoff is not None and finest != MINUTE:
@@ -77,12 +89,17 @@ def fact_rows(
     durations: dict[tuple[int, int], dict[int, int]] = {}
     isfinite = math.isfinite
     bin_of = sketch.bin_of
-    for inc in batch.increments:
+    ids: Iterable[int] = (
+        (series_ids[(i.project_id, i.release, i.environment)] for i in batch.increments)
+        if series is None
+        else series
+    )
+    for inc, series_id in zip(batch.increments, ids, strict=True):
         started = int(inc.started)
         bucket = started - started % finest
         if cutoff is not None and bucket < cutoff:
             bucket = started - started % second
-        key = (series_ids[(inc.project_id, inc.release, inc.environment)], bucket)
+        key = (series_id, bucket)
         dur = inc.duration
         if dur is not None and not (0 <= dur <= _MAX_DURATION and isfinite(dur)):
             dur = None
