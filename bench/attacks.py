@@ -360,19 +360,10 @@ async def graphql_nested_statements(ctx: Context) -> None:
     import httpx
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from server.app import create_app
-    from server.settings import Settings
+    from bench.quiet_app import quiet_app
     from storage.engine import StatementCounter
 
-    url = ctx.databases.url(ctx.database)
-    app = create_app(
-        Settings(
-            database_url=url,
-            retention_interval_seconds=0,
-            alert_interval_seconds=0,
-            webhook_interval_seconds=0,
-        )
-    )
+    app = quiet_app(ctx.databases.url(ctx.database))
     async with app.router.lifespan_context(app):
         services = app.state.services
         engines = {

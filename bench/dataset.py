@@ -509,21 +509,13 @@ async def settle(url: str, now: int) -> None:
     default) until no late-data mark is left. The load writes every hour of 90 days after
     it ended, so ingest marks each (project, hour) for the alert evaluator
     (`storage.sql.late`); a server drains the marks of projects without rules at its
-    first passes (`jobs.alert_replay`), 10,000 a pass. The bench servers run with their
-    background passes off, so without this the store would keep a queue no server keeps.
-    Idempotent: a settled store has no mark left."""
-    from server.app import create_app
-    from server.settings import Settings
+    first passes (`jobs.alert_replay`), 10,000 a pass. Without this the store measured
+    would hold a queue no running server keeps. Idempotent: a settled store has no mark
+    left."""
+    from bench.quiet_app import quiet_app
     from storage import alert_history
 
-    app = create_app(
-        Settings(
-            database_url=url,
-            retention_interval_seconds=0,
-            alert_interval_seconds=0,
-            webhook_interval_seconds=0,
-        )
-    )
+    app = quiet_app(url)
     async with app.router.lifespan_context(app):
         services = app.state.services
         task = services.alert_task()

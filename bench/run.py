@@ -696,24 +696,13 @@ async def _baseline_runner(m: Manifest) -> Any:
 
 
 async def statement_phase(m: Manifest, sc: _Scenarios) -> dict[str, Any]:
-    from server.app import create_app
-    from server.settings import Settings
+    from bench.quiet_app import quiet_app
     from storage.engine import StatementCounter
 
     # 200 releases' 90-day details cost more than the default maximum (README "Query cost
-    # and limits"); this phase counts statements, so it lifts the cost limits.
-    app = create_app(
-        Settings(
-            database_url=m.database_url,
-            # No background pass (retention, alerts, webhook delivery) may run a
-            # statement while this phase counts them.
-            retention_interval_seconds=0,
-            alert_interval_seconds=0,
-            webhook_interval_seconds=0,
-            graphql_max_cost=10**9,
-            graphql_cost_budget=10**12,
-        )
-    )
+    # and limits"); this phase counts statements, so it lifts the cost limits. No
+    # background pass may run a statement while it counts them.
+    app = quiet_app(m.database_url, graphql_max_cost=10**9, graphql_cost_budget=10**12)
     out: dict[str, Any] = {}
     async with app.router.lifespan_context(app):
         # The releases to filter on, newest first, from the store's catalogue.
@@ -894,11 +883,22 @@ def render_markdown(result: dict[str, Any]) -> str:
         "| target | value | target | value / bound | pass |",
         "| --- | --- | --- | --- | --- |",
     ]
+    # Issue 8 sets its targets for SQLite; elsewhere the same rows are information.
+    binding = meta["backend"] == "sqlite"
     for key, t in tg.items():
         verdict = "not measured" if t["pass"] is None else "yes" if t["pass"] else "**no**"
+        if not binding and t["pass"] is not None:
+            verdict = "(yes)" if t["pass"] else "(no)"
         bound = TARGETS[key][2]
         margin = f"{t['value'] / bound:.2f}" if t["value"] is not None and bound else "-"
         lines.append(f"| {t['what']} | {t['value']} | {t['target']} | {margin} | {verdict} |")
+    if not binding:
+        lines += [
+            "",
+            "The targets are issue 8's for SQLite; on this backend the verdicts (in brackets) are"
+            " information. The store size here is `pg_database_size` without compaction, system"
+            " catalogues included.",
+        ]
     lines += [
         "",
         f"Ingest over HTTP (concurrency {ing['concurrency']}, same client for both servers; "

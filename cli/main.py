@@ -64,6 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     tcreate.add_argument("org")
     tcreate.add_argument("--scope", nargs="+", required=True, dest="scopes")
     tcreate.add_argument("--database-url")
+    trevoke = tokens_sub.add_parser(
+        "revoke",
+        help="revoke an API token (read from standard input: a token on the command line is seen by"
+        " every user of the machine and kept in shell history) and end its dashboard sessions",
+    )
+    trevoke.add_argument("--database-url")
 
     imp = sub.add_parser("import", help="bulk-import historical session data (JSON lines), idempotently")
     imp.add_argument("file")
@@ -106,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_demo(settings))
     if args.command == "projects":
         return asyncio.run(_create_project(settings, args.org, args.project, args.id))
+    if args.command == "tokens" and args.action == "revoke":
+        return asyncio.run(_revoke_token(settings, sys.stdin.readline().strip()))
     if args.command == "tokens":
         return asyncio.run(_create_token(settings, args.org, args.scopes))
     if args.command == "import":
@@ -238,6 +246,28 @@ async def _create_token(settings: Settings, org: str, scopes: list[str]) -> int:
     finally:
         await services.engine.dispose()
     print(token)
+    return 0
+
+
+async def _revoke_token(settings: Settings, token: str) -> int:
+    if not token:
+        print("error: no token on standard input", file=sys.stderr)
+        return 2
+    services = await _open(settings)
+    try:
+        revoked = await services.accounts.revoke_token(token)
+    finally:
+        await services.engine.dispose()
+    if not revoked:
+        print("error: no such token", file=sys.stderr)
+        return 1
+    from storage.accounts import AccountStore
+
+    # Servers cache tokens they have seen; dashboard sessions are read from their table.
+    print(
+        f"token revoked: running servers refuse it within {AccountStore.ACCOUNT_CACHE_SECONDS:g} s,"
+        " its dashboard sessions at once"
+    )
     return 0
 
 
