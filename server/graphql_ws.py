@@ -4,7 +4,8 @@ made total and bounded for a public socket.
 - The legacy `graphql-ws` subprotocol (subscriptions-transport-ws) is refused: close 4406.
 - `connection_init` must carry `{"authorization": "Bearer <token>"}`, checked as HTTP
   tokens are; anything else closes 4403 (the protocol's Forbidden). No `connection_init`
-  within `subscription_init_timeout_seconds`: 4408.
+  within `subscription_init_timeout_seconds`: 4408. The token is looked up again before
+  each event is sent; once it is revoked the connection closes 4403 instead.
 - Only subscriptions run over the socket. Queries and mutations are refused with an
   `error` message (code `OPERATION_NOT_SUPPORTED`): over HTTP they have the timeout, the
   status codes and the caching a socket cannot give, and one path for them keeps one set
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
-from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -43,7 +44,8 @@ from strawberry.utils.aio import aclosing
 
 from gql.core.context import Context
 from gql.persisted import PersistedQueryError
-from storage.accounts import TokenInfo
+from server.graphql_protocol import encode_json
+from storage.accounts import TokenInfo, hash_token
 
 if TYPE_CHECKING:
     from server.graphql_endpoint import RelhealthGraphQL
@@ -52,6 +54,8 @@ OPERATION_NOT_SUPPORTED = "OPERATION_NOT_SUPPORTED"
 TOO_MANY_OPERATIONS = "TOO_MANY_OPERATIONS"
 #: RFC 6455: the message is too big to process.
 MESSAGE_TOO_BIG = 1009
+#: graphql-transport-ws: Forbidden (the close code of a refused `connection_init` too).
+FORBIDDEN = 4403
 
 
 @dataclass
@@ -62,6 +66,8 @@ class SocketState:
     connection_params: Any = None
     token: TokenInfo | None = None
     token_key: str = ""
+    #: `storage.accounts.hash_token` of the token: how its revocation is checked.
+    token_hash: str = ""
     extensions: dict[str, Any] = field(default_factory=dict)
 
 
@@ -84,6 +90,7 @@ async def connect(view: RelhealthGraphQL, state: SocketState) -> None:
         raise ConnectionRejectionError
     state.token = token
     state.token_key = _token_key(value)
+    state.token_hash = hash_token(value.strip())
 
 
 def operation_context(view: RelhealthGraphQL, state: SocketState) -> Context:
@@ -196,8 +203,15 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
                 allowed_operation_types=(OperationType.SUBSCRIPTION,),
             )
             async with aclosing(result_source):
-                await self._send_result_stream(operation, result_source)
+                await self._send_result_stream(
+                    operation,
+                    _while_token_lives(view, state, result_source),  # type: ignore[arg-type]
+                )
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except _TokenRevoked:
+            # The connection was authenticated by that token: all of it ends, not only this
+            # operation, and nothing more is sent.
+            await self.websocket.close(FORBIDDEN, "Forbidden: the token was revoked")
         except _OperationStreamClosed:
             return
         except Exception as error:
@@ -208,8 +222,35 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
             raise
 
 
+class _TokenRevoked(Exception):
+    """The connection's token no longer exists."""
+
+
+async def _while_token_lives(
+    view: RelhealthGraphQL, state: SocketState, source: AsyncGenerator[Any, None]
+) -> AsyncGenerator[Any, None]:
+    """`source`'s results while the connection's token lives: it is looked up (through the
+    accounts cache) before each result is sent, so a revoked token receives nothing more,
+    from the next event on in this process and within the cache's lifetime in others."""
+    accounts = view.services.accounts
+    async for result in source:
+        if await accounts.token_by_hash(state.token_hash) is None:
+            raise _TokenRevoked
+        yield result
+
+
 class CappedWebSocketAdapter(ASGIWebSocketAdapter):
-    """Strawberry's adapter, with a size cap and every undecodable frame a protocol error."""
+    """Strawberry's adapter, with a size cap and every undecodable frame a protocol error,
+    and every message a text frame."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        # The view encodes with orjson, to bytes, which Strawberry would send as a binary
+        # frame; graphql-transport-ws messages are text frames (the graphql-ws client
+        # drops binary ones).
+        try:
+            await self.ws.send_text(encode_json(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
     async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
         ws: WebSocket = self.ws

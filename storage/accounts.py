@@ -219,7 +219,11 @@ class AccountStore:
             ]
 
     async def token(self, token: str) -> TokenInfo | None:
-        token_hash = hash_token(token)
+        return await self.token_by_hash(hash_token(token))
+
+    async def token_by_hash(self, token_hash: str) -> TokenInfo | None:
+        """The token whose `hash_token` is `token_hash` (what a holder of a connection keeps
+        instead of the secret), through the same cache as `token`."""
         cached = self._tokens.get(token_hash)
         if cached is not None:
             return cached

@@ -40,7 +40,7 @@ class Server:
             await ws.send(
                 json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {self.token}"}})
             )
-            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            assert (await message(ws))["type"] == "connection_ack"
         return ws
 
     def healthy(self) -> bool:
@@ -64,7 +64,10 @@ async def subscribe(ws: ClientConnection, op_id: str, query: str, variables: Any
 
 
 async def message(ws: ClientConnection) -> dict[str, Any]:
-    return json.loads(await asyncio.wait_for(ws.recv(), 30))  # type: ignore[no-any-return]
+    raw = await asyncio.wait_for(ws.recv(), 30)
+    # graphql-transport-ws messages are text frames: the graphql-ws client drops binary ones.
+    assert isinstance(raw, str), f"a binary frame: {raw!r}"
+    return json.loads(raw)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -263,6 +266,50 @@ async def test_a_subscriber_that_falls_behind_is_closed_with_an_error(
     wait_open(server.live, server.token, 0)
     assert _key(server.token) not in server.live.services.subscriptions.open
     await ws.close()
+
+
+async def test_a_revoked_token_receives_nothing_more_and_its_connection_closes_4403(
+    server: Server,
+) -> None:
+    accounts = server.live.services.accounts
+    other = server.live.run(lambda: accounts.create_token("acme", ["org:read"]))
+    ws = await server.connect()
+    await subscribe(ws, "1", GATES)
+    wait_open(server.live, server.token, 1)
+    # A second connection, on a token that stays, hears the same event.
+    kept = await websockets.connect(server.url, subprotocols=[PROTOCOL])  # type: ignore[list-item]
+    await kept.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {other}"}}))
+    assert json.loads(await kept.recv())["type"] == "connection_ack"
+    await subscribe(kept, "1", GATES)
+    wait_open(server.live, other, 1)
+
+    assert server.live.run(lambda: accounts.revoke_token(server.token)) is True
+    engine = server.live.services.engine
+
+    async def publish() -> None:
+        async with engine.begin() as conn:
+            await events.publish(
+                conn,
+                org_id=1,
+                project_id=1,
+                event_type=events.GATE_VERDICT_CHANGED,
+                event_key="after-revoke",
+                payload=gate_payload("web@9", None, "FAIL", 0),
+                at=0.0,
+            )
+
+    server.live.run(publish)
+    answer = await message(kept)
+    assert answer["type"] == "next" and answer["payload"]["data"]["gateVerdictChanges"]["to"] == "FAIL"
+    try:  # nothing of the event reaches the revoked token's connection
+        got = await asyncio.wait_for(ws.recv(), 30)
+        raise AssertionError(f"the revoked token received {got!r}")
+    except websockets.ConnectionClosed as exc:
+        assert exc.rcvd is not None and exc.rcvd.code == 4403
+        assert "revoked" in exc.rcvd.reason
+    wait_open(server.live, server.token, 0)  # its subscription slot is free
+    assert server.healthy()
+    await kept.close()
 
 
 async def test_the_server_stops_with_subscriptions_open(server: Server) -> None:
