@@ -13,8 +13,10 @@ made total and bounded for a public socket.
   operation (the same schema extensions), and allowlist mode applies to it.
 - Frames that are not JSON objects of the protocol, or larger than
   `subscription_max_message_bytes`, close the connection (4400, 1009): never a crash.
-- At most `subscription_max_per_connection` operations per connection and
-  `subscription_max_per_token` subscriptions per token (`TOO_MANY_SUBSCRIPTIONS`)."""
+- At most `subscription_max_per_connection` operations per connection,
+  `subscription_max_per_token` subscriptions per token (`TOO_MANY_SUBSCRIPTIONS`) and
+  `subscription_max_connections_per_token` connections per token, idle ones included
+  (close 1013; `server/socket_slots.py`)."""
 
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ from strawberry.utils.aio import aclosing
 from gql.core.context import Context
 from gql.persisted import PersistedQueryError
 from server.graphql_protocol import encode_json
+from server.socket_slots import SocketSlots
 from storage.accounts import TokenInfo, hash_token
 
 if TYPE_CHECKING:
@@ -56,6 +59,8 @@ TOO_MANY_OPERATIONS = "TOO_MANY_OPERATIONS"
 MESSAGE_TOO_BIG = 1009
 #: graphql-transport-ws: Forbidden (the close code of a refused `connection_init` too).
 FORBIDDEN = 4403
+#: RFC 6455: try again later (a capacity limit, not the client's fault).
+TRY_AGAIN_LATER = 1013
 
 
 @dataclass
@@ -68,6 +73,8 @@ class SocketState:
     token_key: str = ""
     #: `storage.accounts.hash_token` of the token: how its revocation is checked.
     token_hash: str = ""
+    #: The `server.socket_slots` key this connection holds a slot of ("" for none).
+    slot: str = ""
     extensions: dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,21 +83,29 @@ def _token_key(value: str) -> str:
     return hashlib.sha256(value.strip().encode()).hexdigest()[:32]
 
 
-async def connect(view: RelhealthGraphQL, state: SocketState) -> None:
-    """Authenticate `connection_init`; ConnectionRejectionError closes 4403."""
-    params = state.connection_params if isinstance(state.connection_params, dict) else {}
+def _bearer(params: object) -> str | None:
+    """The token of `connection_init`'s `{"authorization": "Bearer <token>"}`, or None."""
+    params = params if isinstance(params, dict) else {}
     header = params.get("authorization", params.get("Authorization"))
     if not isinstance(header, str) or len(header) > 4096:
-        raise ConnectionRejectionError
+        return None
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+async def connect(view: RelhealthGraphQL, state: SocketState) -> None:
+    """Authenticate `connection_init`; ConnectionRejectionError closes 4403."""
+    value = _bearer(state.connection_params)
+    if value is None:
         raise ConnectionRejectionError
-    token = await view.services.accounts.token(value.strip())
+    token = await view.services.accounts.token(value)
     if token is None or not token.can_read():
         raise ConnectionRejectionError
     state.token = token
     state.token_key = _token_key(value)
-    state.token_hash = hash_token(value.strip())
+    state.token_hash = hash_token(value)
 
 
 def operation_context(view: RelhealthGraphQL, state: SocketState) -> Context:
@@ -138,6 +153,37 @@ def _is_subscription(query: str | None, operation_name: str | None, max_tokens: 
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
+    async def handle_connection_init(self, message: Any) -> None:
+        """Strawberry's, after taking a slot of the presented token: over
+        `subscription_max_connections_per_token` the connection closes 1013 (try again
+        later) before the token is even looked up."""
+        state: SocketState = self.context
+        value = None if self.connection_init_received else _bearer(message.get("payload"))
+        if value is not None and not state.slot:
+            slots: SocketSlots = self.view.services.socket_slots  # type: ignore[attr-defined]
+            key = _token_key(value)
+            if not slots.take(key):
+                self.connection_init_received = True
+                if self.connection_init_timeout_task:
+                    self.connection_init_timeout_task.cancel()
+                reason = (
+                    f"This token has {slots.per_token} connections open (the most allowed); close one first"
+                )
+                await self.websocket.close(TRY_AGAIN_LATER, reason)
+                return
+            state.slot = key
+        await super().handle_connection_init(message)
+
+    async def shutdown(self) -> None:
+        try:
+            await super().shutdown()
+        finally:
+            state: SocketState = self.context
+            if state.slot:
+                slots: SocketSlots = self.view.services.socket_slots  # type: ignore[attr-defined]
+                slots.give(state.slot)
+                state.slot = ""
+
     async def handle_message(self, message: Any) -> None:
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             await self.handle_invalid_message("Messages are JSON objects with a string `type`")

@@ -23,6 +23,7 @@ from server.quota import SessionQuota
 from server.series_limit import SeriesLimit
 from server.settings import Settings
 from server.sign_in_limit import SignInLimiter
+from server.socket_slots import SocketSlots
 from storage.accounts import AccountStore
 from storage.store import SessionStore
 from storage.writer import BatchWriter
@@ -54,6 +55,8 @@ class Services:
     sign_in_limit: SignInLimiter = field(init=False)
     #: The subscriptions' broadcaster and limits, once started (the app's lifespan).
     subscriptions: SubscriptionHub | None = None
+    #: Open WebSocket connections per token key, across every GraphQL endpoint.
+    socket_slots: SocketSlots = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -69,6 +72,7 @@ class Services:
             max_buckets=s.max_session_buckets,
         )
         self.sign_in_limit = SignInLimiter(s.sign_in_max_failures, s.sign_in_window_seconds)
+        self.socket_slots = SocketSlots(s.subscription_max_connections_per_token)
         self.query_options = QueryOptions(
             max_data_points=s.max_data_points,
             adoption_threshold=s.adoption_threshold,

@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     subscription_max_per_token: int = Field(default=20, ge=1)
     #: Operations one WebSocket connection may have running at once.
     subscription_max_per_connection: int = Field(default=10, ge=1)
+    #: WebSocket connections one token may have open at once (per server process; then:
+    #: close 1013), subscribed or idle.
+    subscription_max_connections_per_token: int = Field(default=20, ge=1)
     #: Seconds a new connection has to send `connection_init` (then: close 4408).
     subscription_init_timeout_seconds: float = Field(default=10.0, gt=0)
     #: Largest WebSocket message accepted (then: close 1009).

@@ -231,6 +231,47 @@ async def test_limits_per_connection_and_per_token(live_server: Any, sqlite_url:
     wait_open(server.live, server.token, 0)
 
 
+async def test_connections_per_token_idle_ones_included(live_server: Any, sqlite_url: str) -> None:
+    server = Server(live_server, sqlite_url, subscription_max_connections_per_token=2)
+    slots = server.live.services.socket_slots
+    first = await server.connect()
+    second = await server.connect()  # idle: no subscription
+    third = await server.connect(init=False)
+    await third.send(
+        json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {server.token}"}})
+    )
+    code, reason = await closed(third)
+    assert code == 1013 and "2 connections" in reason
+
+    # Another token, and a wrong one, are not held back by this token's slots.
+    accounts = server.live.services.accounts
+    other = server.live.run(lambda: accounts.create_token("acme", ["org:read"]))
+    theirs = await websockets.connect(server.url, subprotocols=[PROTOCOL])  # type: ignore[list-item]
+    await theirs.send(
+        json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {other}"}})
+    )
+    assert (await message(theirs))["type"] == "connection_ack"
+    wrong = await websockets.connect(server.url, subprotocols=[PROTOCOL])  # type: ignore[list-item]
+    await wrong.send(json.dumps({"type": "connection_init", "payload": {"authorization": "Bearer nope"}}))
+    assert (await closed(wrong))[0] == 4403
+
+    # Closing a connection gives its slot back.
+    await second.close()
+    deadline = asyncio.get_running_loop().time() + 30
+    while sum(slots.open.values()) != 2:  # first and theirs
+        assert asyncio.get_running_loop().time() < deadline, dict(slots.open)
+        await asyncio.sleep(0.05)
+    again = await server.connect()
+    await subscribe(again, "1", GATES)
+    wait_open(server.live, server.token, 1)
+    for ws in (first, again, theirs):
+        await ws.close()
+    while slots.open:
+        assert asyncio.get_running_loop().time() < deadline, dict(slots.open)
+        await asyncio.sleep(0.05)
+    assert server.healthy()
+
+
 async def test_a_subscriber_that_falls_behind_is_closed_with_an_error(
     live_server: Any, sqlite_url: str
 ) -> None:
