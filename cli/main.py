@@ -261,11 +261,9 @@ async def _revoke_token(settings: Settings, token: str) -> int:
     if not revoked:
         print("error: no such token", file=sys.stderr)
         return 1
-    from storage.accounts import AccountStore
-
     # Servers cache tokens they have seen; dashboard sessions are read from their table.
     print(
-        f"token revoked: running servers refuse it within {AccountStore.ACCOUNT_CACHE_SECONDS:g} s,"
+        f"token revoked: running servers refuse it within {services.accounts.ACCOUNT_CACHE_SECONDS:g} s,"
         " its dashboard sessions at once"
     )
     return 0

@@ -153,6 +153,11 @@ def _is_subscription(query: str | None, operation_name: str | None, max_tokens: 
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
+    @property
+    def slots(self) -> SocketSlots:
+        """The process's connections per token (`Services.socket_slots`)."""
+        return self.view.services.socket_slots  # type: ignore[attr-defined,no-any-return]
+
     async def handle_connection_init(self, message: Any) -> None:
         """Strawberry's, after taking a slot of the presented token: over
         `subscription_max_connections_per_token` the connection closes 1013 (try again
@@ -160,7 +165,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
         state: SocketState = self.context
         value = None if self.connection_init_received else _bearer(message.get("payload"))
         if value is not None and not state.slot:
-            slots: SocketSlots = self.view.services.socket_slots  # type: ignore[attr-defined]
+            slots = self.slots
             key = _token_key(value)
             if not slots.take(key):
                 self.connection_init_received = True
@@ -180,8 +185,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
         finally:
             state: SocketState = self.context
             if state.slot:
-                slots: SocketSlots = self.view.services.socket_slots  # type: ignore[attr-defined]
-                slots.give(state.slot)
+                self.slots.give(state.slot)
                 state.slot = ""
 
     async def handle_message(self, message: Any) -> None:
